@@ -1,0 +1,134 @@
+"""The `dbarena` command: one function per subcommand.
+
+User errors print one line per problem on stderr and exit 2, without a traceback;
+anything else is a harness bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness.errors import SpecError, UserError
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.spec.loader import spec_files, validate_file
+
+    files = spec_files(args.paths)
+    problems = [line for path in files for line in validate_file(path)]
+    for line in problems:
+        print(line, file=sys.stderr)
+    if not problems:
+        print(f"{len(files)} spec file(s) valid")
+    return 1 if problems else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from harness.bench import DEFAULT_SUITE, Overrides, bench
+
+    suite = Path(args.suite) if args.suite else (None if args.workload else DEFAULT_SUITE)
+    overrides = Overrides(engine=args.engine, workload=args.workload, preset=args.preset, duration=args.duration,
+                          warmup=args.warmup, users=args.users, processes=args.processes, rate=args.rate,
+                          schedule=args.schedule, scale=args.scale)
+    bench(suite, overrides, provision=args.provision, url=args.url)
+    return 0
+
+
+def cmd_engines(args: argparse.Namespace) -> int:
+    from harness import engines_cli
+
+    handler: Callable[[argparse.Namespace], int] = getattr(engines_cli, f"cmd_{args.action}")
+    return handler(args)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from harness.report.terminal import table
+    from harness.results import store
+
+    rows = []
+    for _path, record in store.all_runs():
+        if args.engine and record.engine != args.engine:
+            continue
+        if args.workload and record.workload != args.workload:
+            continue
+        rows.append([record.run_id, record.engine, record.workload + (f":{record.preset}" if record.preset else ""),
+                     f"{record.total_throughput_ops_s:,.0f}", "yes" if record.valid else "NO",
+                     "yes" if record.complete else "NO"])
+    if not rows:
+        print("no runs stored yet; `dbarena bench` makes one")
+        return 0
+    print(table(rows, ["run", "engine", "workload", "ops/s", "valid", "complete"]))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from harness.report.terminal import run_summary
+    from harness.results import store
+
+    print(run_summary(store.find_run(args.run)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dbarena", description="Polyglot persistence benchmarking harness.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    validate = sub.add_parser("validate", help="check workload and suite files")
+    validate.add_argument("paths", nargs="+", help="spec files or directories")
+    validate.set_defaults(func=cmd_validate)
+
+    bench = sub.add_parser("bench", help="run a suite, or one workload on one engine")
+    bench.add_argument("--suite", help="suite file (default benchmarks/default.yaml unless --workload)")
+    bench.add_argument("--engine", help="engine to run (overrides the suite's)")
+    bench.add_argument("--workload", help="workload name or path (runs it alone)")
+    bench.add_argument("--preset", help="workload preset, e.g. ycsb-a")
+    bench.add_argument("--duration", help="measured duration, e.g. 30s")
+    bench.add_argument("--warmup", help="warm-up before measuring, e.g. 5s")
+    bench.add_argument("--users", type=int, help="concurrent users (connections)")
+    bench.add_argument("--processes", type=int, help="worker processes")
+    bench.add_argument("--rate", type=float, help="open-loop target rate in ops/s (0 = closed loop)")
+    bench.add_argument("--schedule", choices=["poisson", "deterministic"], help="open-loop arrival schedule")
+    bench.add_argument("--scale", type=float, help="multiply record counts")
+    bench.add_argument("--provision", default="auto", choices=["auto", "external", "native", "compose"])
+    bench.add_argument("--url", help="engine URL (implies --provision external under auto)")
+    bench.set_defaults(func=cmd_bench)
+
+    engines = sub.add_parser("engines", help="list, start, stop native engines")
+    engines.add_argument("action", choices=["list", "up", "down", "status", "matrix"])
+    engines.add_argument("name", nargs="?", help="engine (up/down/status)")
+    engines.add_argument("--port", type=int, help="port for `up` (default: the engine's usual one)")
+    engines.set_defaults(func=cmd_engines)
+
+    runs = sub.add_parser("runs", help="list stored runs")
+    runs.add_argument("--engine")
+    runs.add_argument("--workload")
+    runs.set_defaults(func=cmd_runs)
+
+    show = sub.add_parser("show", help="print one stored run")
+    show.add_argument("run", help="run id (or a unique prefix) or path")
+    show.set_defaults(func=cmd_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except SpecError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return 2
+    except UserError as exc:
+        print(f"dbarena: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dbarena: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Deterministic data generation from a workload's dataset spec."""

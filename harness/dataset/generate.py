@@ -1,0 +1,278 @@
+"""Records generated deterministically from (seed, entity, record index).
+
+Every field value is a pure function of the seed, the entity, the field and the record's
+index, so any process can regenerate record i (or just its email) without the others —
+that is how a `find` by email or a `read` by key names an existing record without shared
+state. Unique fields embed the index, so they stay unique at any scale.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+
+from harness.spec.models import (
+    BoolField,
+    ChoiceField,
+    EmailField,
+    Entity,
+    FieldSpec,
+    FloatField,
+    IntField,
+    JsonField,
+    StringField,
+    TagsField,
+    TextField,
+    TimestampField,
+    UsernameField,
+    UuidField,
+)
+
+MASK64 = (1 << 64) - 1
+Record = dict[str, Any]
+
+
+def mix64(value: int) -> int:
+    """splitmix64 finaliser: a cheap, well-distributed hash of a 64-bit integer."""
+    value = (value + 0x9E3779B97F4A7C15) & MASK64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & MASK64
+    return value ^ (value >> 31)
+
+
+def salt_of(*parts: object) -> int:
+    return zlib.crc32("\x1f".join(map(str, parts)).encode()) * 0x100000001B3 & MASK64
+
+
+@lru_cache(maxsize=1)
+def _char_pool() -> str:
+    """A fixed pseudo-random text; strings are slices of it (cheap and deterministic)."""
+    alphabet = string.ascii_letters + string.digits
+    state = 12345
+    chars = []
+    for _ in range(1 << 16):
+        state = mix64(state)
+        chars.append(alphabet[state % len(alphabet)])
+    return "".join(chars)
+
+
+@lru_cache(maxsize=8)
+def vocabulary(size: int) -> tuple[str, ...]:
+    """`size` pronounceable pseudo-words; word rank r is used with Zipf frequency ~1/r."""
+    consonants, vowels = "bcdfghjklmnprstvwz", "aeiou"
+    words: list[str] = []
+    state = 777
+    seen: set[str] = set()
+    while len(words) < size:
+        state = mix64(state)
+        syllables = 1 + state % 3
+        word = ""
+        s = state
+        for _ in range(syllables + 1):
+            word += consonants[s % len(consonants)] + vowels[(s >> 5) % len(vowels)]
+            s >>= 9
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return tuple(words)
+
+
+@lru_cache(maxsize=8)
+def _zipf_cdf(size: int, exponent: float = 1.0) -> tuple[float, ...]:
+    total, acc, out = sum(1.0 / (r ** exponent) for r in range(1, size + 1)), 0.0, []
+    for rank in range(1, size + 1):
+        acc += 1.0 / (rank ** exponent)
+        out.append(acc / total)
+    return tuple(out)
+
+
+def zipf_word(words: tuple[str, ...], h: int) -> str:
+    """A word drawn with Zipf-distributed frequency, from a 64-bit hash `h`."""
+    import bisect
+
+    u = (h >> 11) / float(1 << 53)
+    cdf = _zipf_cdf(len(words))
+    return words[min(bisect.bisect_left(cdf, u), len(words) - 1)]
+
+
+ValueFn = Callable[[int], Any]
+
+
+def _int(spec: IntField, salt: int) -> ValueFn:
+    if spec.sequence:
+        return lambda i: spec.min + i
+    span = spec.max - spec.min + 1
+    return lambda i: spec.min + mix64(salt ^ i) % span
+
+
+def _float(spec: FloatField, salt: int) -> ValueFn:
+    span = spec.max - spec.min
+    return lambda i: round(spec.min + span * ((mix64(salt ^ i) >> 11) / float(1 << 53)), 4)
+
+
+def _bool(spec: BoolField, salt: int) -> ValueFn:
+    threshold = int(spec.true_ratio * 10_000)
+    return lambda i: mix64(salt ^ i) % 10_000 < threshold
+
+
+def _uuid(_: UuidField, salt: int) -> ValueFn:
+    def make(i: int) -> str:
+        high, low = mix64(salt ^ i), mix64((salt ^ i) + 1)
+        raw = (high << 64 | low) & ~(0xF000 << 64) | (0x4000 << 64)  # version 4
+        raw = raw & ~(0xC000 << 48) | (0x8000 << 48)  # RFC 4122 variant
+        return str(uuid.UUID(int=raw))
+
+    return make
+
+
+def _string(spec: StringField, salt: int) -> ValueFn:
+    if spec.unique:
+        return lambda i: f"{spec.prefix}{mix64(salt ^ i):020d}"
+    pool = _char_pool()
+    room = len(pool) - spec.length
+    if room <= 0:
+        return lambda i: (spec.prefix + (pool * (spec.length // len(pool) + 1)))[: spec.length]
+
+    def make(i: int) -> str:
+        start = mix64(salt ^ i) % room
+        return spec.prefix + pool[start : start + spec.length]
+
+    return make
+
+
+def _email(spec: EmailField, salt: int) -> ValueFn:
+    words = vocabulary(2000)
+    return lambda i: f"{words[mix64(salt ^ i) % len(words)]}.{i}@{spec.domains[i % len(spec.domains)]}"
+
+
+def _username(_: UsernameField, salt: int) -> ValueFn:
+    words = vocabulary(2000)
+    return lambda i: f"{words[mix64(salt ^ i) % len(words)]}_{i}"
+
+
+def _text(spec: TextField, salt: int) -> ValueFn:
+    words = vocabulary(spec.vocabulary)
+    span = spec.max_words - spec.min_words + 1
+
+    def make(i: int) -> str:
+        h = mix64(salt ^ i)
+        n = spec.min_words + h % span
+        out = []
+        for _ in range(n):
+            h = mix64(h)
+            out.append(zipf_word(words, h))
+        return " ".join(out)
+
+    return make
+
+
+def _timestamp(spec: TimestampField, salt: int) -> ValueFn:
+    start = datetime.fromisoformat(spec.start.replace("Z", "+00:00"))
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    return lambda i: start + timedelta(seconds=mix64(salt ^ i) % spec.spread_s)
+
+
+def _choice(spec: ChoiceField, salt: int) -> ValueFn:
+    return lambda i: spec.values[mix64(salt ^ i) % len(spec.values)]
+
+
+def _json(spec: JsonField, salt: int) -> ValueFn:
+    words = vocabulary(500)
+
+    def make(i: int) -> str:
+        h = mix64(salt ^ i)
+        doc: dict[str, Any] = {}
+        for k in range(spec.keys):
+            h = mix64(h)
+            doc[f"k{k}"] = words[h % len(words)] if k % 2 == 0 else h % 1000
+        return json.dumps(doc, separators=(",", ":"))
+
+    return make
+
+
+def _tags(spec: TagsField, salt: int) -> ValueFn:
+    words = vocabulary(spec.vocabulary)
+    span = spec.max_tags - spec.min_tags + 1
+
+    def make(i: int) -> list[str]:
+        h = mix64(salt ^ i)
+        out: list[str] = []
+        for _ in range(spec.min_tags + h % span):
+            h = mix64(h)
+            tag = zipf_word(words, h)
+            if tag not in out:
+                out.append(tag)
+        return out
+
+    return make
+
+
+_BUILDERS: dict[type, Callable[[Any, int], ValueFn]] = {
+    IntField: _int,
+    FloatField: _float,
+    BoolField: _bool,
+    UuidField: _uuid,
+    StringField: _string,
+    EmailField: _email,
+    UsernameField: _username,
+    TextField: _text,
+    TimestampField: _timestamp,
+    ChoiceField: _choice,
+    JsonField: _json,
+    TagsField: _tags,
+}
+
+
+def value_function(spec: FieldSpec, salt: int) -> ValueFn:
+    return _BUILDERS[type(spec)](spec, salt)
+
+
+class RecordFactory:
+    """Regenerates any record (or one field of it) of an entity from its index."""
+
+    def __init__(self, entity: Entity, seed: int) -> None:
+        self.entity = entity
+        self.key_field = entity.key
+        self._fns = {
+            name: value_function(spec, salt_of(seed, entity.name, name))
+            for name, spec in entity.fields.items()
+        }
+        self._update_fns = {
+            name: value_function(spec, salt_of(seed, entity.name, name, "update"))
+            for name, spec in entity.fields.items()
+        }
+        self._now_fields = {
+            name for name, spec in entity.fields.items() if isinstance(spec, TimestampField) and spec.now
+        }
+        self.key_of: ValueFn = self._fns[entity.key]
+
+    def record(self, index: int) -> Record:
+        return {name: fn(index) for name, fn in self._fns.items()}
+
+    def value(self, field: str, index: int) -> Any:
+        return self._fns[field](index)
+
+    def new_values(self, fields: tuple[str, ...], nonce: int) -> Record:
+        """Fresh values for an update; `nonce` varies them between updates."""
+        out: Record = {}
+        for name in fields:
+            if name in self._now_fields:
+                out[name] = datetime.now(timezone.utc)
+            else:
+                out[name] = self._update_fns[name](nonce)
+        return out
+
+    def records(self, start: int, stop: int) -> Iterator[Record]:
+        for index in range(start, stop):
+            yield self.record(index)
+
+    def batches(self, count: int, batch_size: int) -> Iterator[list[Record]]:
+        for start in range(0, count, batch_size):
+            yield [self.record(i) for i in range(start, min(count, start + batch_size))]

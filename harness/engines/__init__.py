@@ -1,0 +1,1 @@
+"""Engine adapters behind one small protocol, looked up in a registry."""

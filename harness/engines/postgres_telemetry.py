@@ -1,0 +1,37 @@
+"""PostgreSQL server statistics for the run record: statements, cache hits, index use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+
+def _rows(conn: psycopg.Connection[Any], query: str, params: Any = None) -> list[dict[str, Any]]:
+    cur = conn.execute(query, params)
+    names = [d.name for d in cur.description or []]
+    return [dict(zip(names, (float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v
+                              for v in row))) for row in cur.fetchall()]
+
+
+def collect(conn: psycopg.Connection[Any], tables: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        out["top_statements"] = _rows(conn, """
+            SELECT left(query, 200) AS query, calls, round(total_exec_time::numeric, 3) AS total_ms,
+                   round(mean_exec_time::numeric, 4) AS mean_ms, rows, shared_blks_hit, shared_blks_read
+            FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            ORDER BY calls DESC LIMIT 10""")
+    except psycopg.Error as exc:
+        out["top_statements_error"] = str(exc).strip().splitlines()[0]
+    hit = conn.execute("""
+        SELECT sum(blks_hit)::float / nullif(sum(blks_hit) + sum(blks_read), 0)
+        FROM pg_stat_database WHERE datname = current_database()""").fetchone()
+    out["buffer_cache_hit_ratio"] = round(hit[0], 5) if hit and hit[0] is not None else None
+    out["tables"] = _rows(conn, """
+        SELECT relname AS table, seq_scan, idx_scan, n_tup_ins, n_tup_upd, n_tup_del, n_live_tup
+        FROM pg_stat_user_tables WHERE relname = ANY(%s) ORDER BY relname""", (tables,))
+    out["indexes"] = _rows(conn, """
+        SELECT relname AS table, indexrelname AS index, idx_scan, idx_tup_read
+        FROM pg_stat_user_indexes WHERE relname = ANY(%s) ORDER BY relname, indexrelname""", (tables,))
+    return out

@@ -1,0 +1,49 @@
+"""The one exception tree of dbarena.
+
+    DbarenaError            base; carries an optional cause
+    ├── UserError           the user can fix it: printed as one line, exit 2, no traceback
+    │   ├── SpecError       a workload or suite file is wrong (path + field + what to do)
+    │   ├── EngineUnavailable   an engine could not be reached, started or built
+    │   └── UnsupportedOperation  an engine cannot express an operation kind
+    └── HarnessBug          a defect in dbarena itself: shown with its traceback
+"""
+
+from __future__ import annotations
+
+
+class DbarenaError(Exception):
+    """Base of every error dbarena raises on purpose."""
+
+    def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+        if cause is not None:
+            self.__cause__ = cause
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UserError(DbarenaError):
+    """Something the user can fix; the CLI prints it as one line."""
+
+
+class SpecError(UserError):
+    """A workload or suite file is invalid; may carry several problems, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = tuple(problems)
+
+
+class EngineUnavailable(UserError):
+    """An engine could not be reached, started or built."""
+
+
+class UnsupportedOperation(UserError):
+    """An engine cannot express an operation kind; comparisons show n/a."""
+
+
+class HarnessBug(DbarenaError):
+    """A defect in dbarena, not in the user's input."""

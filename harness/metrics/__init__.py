@@ -1,0 +1,1 @@
+"""Latency histograms, per-second time series, and their summaries."""

@@ -1,0 +1,1 @@
+"""Make an engine reachable: external URL, Docker Compose, or native processes."""

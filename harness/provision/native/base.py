@@ -1,0 +1,274 @@
+"""The contract every native launcher implements, and the process handling they share.
+
+A launcher only says how to build its artifacts, how to start its server and how to tell
+that it is ready; starting, logging, PID tracking, waiting and stopping live here once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from harness.errors import EngineUnavailable
+from harness.provision import paths
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """The command that runs one server in the foreground."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None  # run as this OS user (PostgreSQL refuses root)
+
+
+@dataclass(frozen=True)
+class NativeServer:
+    """A server this harness started: enough to reach it and to stop it by PID."""
+
+    engine: str
+    pid: int
+    port: int
+    url: str
+    log_path: str
+    data_dir: str
+    started_at: float
+    ready_after_s: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> NativeServer:
+        return cls(**json.loads(text))
+
+
+class NativeLauncher(ABC):
+    """How one engine is built, started and probed on this machine."""
+
+    engine: ClassVar[str]
+    version: ClassVar[str]
+    default_port: ClassVar[int]
+    startup_timeout_s: ClassVar[float] = 90.0
+    route: ClassVar[str]  # one line for `engines list`: what actually runs
+
+    @abstractmethod
+    def build(self, artifacts: Path, progress: Progress) -> None:
+        """Build or fetch what `plan` needs into `artifacts`; idempotent and cached.
+
+        Raises EngineUnavailable naming the missing toolchain or artifact.
+        """
+
+    @abstractmethod
+    def plan(self, artifacts: Path, data: Path, port: int) -> LaunchPlan:
+        """The foreground command that serves on 127.0.0.1:`port` with data in `data`."""
+
+    @abstractmethod
+    def url(self, port: int) -> str:
+        """The URL adapters connect to."""
+
+    def prepare_data(self, artifacts: Path, data: Path, port: int, progress: Progress) -> None:
+        """Initialise a fresh data directory (e.g. initdb); default nothing."""
+
+    def is_ready(self, port: int) -> bool:
+        """Whether the server answers; default: its TCP port accepts connections."""
+        return port_open(port)
+
+    def ports(self, port: int) -> tuple[int, ...]:
+        """Every port the server will bind (checked free before starting)."""
+        return (port,)
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours still "exists"; reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def log_tail(path: Path, lines: int = 8) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def state_file(engine: str) -> Path:
+    return paths.state_dir() / f"{engine}.json"
+
+
+def read_state(engine: str) -> NativeServer | None:
+    """The server `engines up` left running for `engine`, if its PID is still alive."""
+    path = state_file(engine)
+    if not path.exists():
+        return None
+    server = NativeServer.from_json(path.read_text())
+    if not pid_alive(server.pid):
+        path.unlink(missing_ok=True)
+        return None
+    return server
+
+
+def start(
+    launcher: NativeLauncher,
+    *,
+    port: int | None = None,
+    progress: Progress = _quiet,
+    keep_state: bool = False,
+) -> NativeServer:
+    """Build if needed, start on a fresh data directory, wait until ready."""
+    port = port or launcher.default_port
+    busy = [p for p in launcher.ports(port) if port_open(p)]
+    if busy:
+        raise EngineUnavailable(
+            f"{launcher.engine}: port {busy[0]} on 127.0.0.1 is already in use; "
+            f"stop what listens there (`dbarena engines down {launcher.engine}`) or pass another port"
+        )
+    artifacts = paths.artifact_dir(launcher.engine, launcher.version)
+    launcher.build(artifacts, progress)
+    data = paths.data_dir(f"{launcher.engine}-{port}")
+    _wipe(data)
+    launcher.prepare_data(artifacts, data, port, progress)
+    plan = launcher.plan(artifacts, data, port)
+    log_path = data.parent / f"{launcher.engine}-{port}.log"
+    progress(f"starting {launcher.engine} on 127.0.0.1:{port} (log: {log_path})")
+    began = time.monotonic()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            list(plan.argv),
+            cwd=plan.cwd,
+            env={**os.environ, **plan.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            user=plan.user,
+        )
+    deadline = began + launcher.startup_timeout_s
+    while not launcher.is_ready(port):
+        if proc.poll() is not None:
+            raise EngineUnavailable(
+                f"{launcher.engine} exited with code {proc.returncode} while starting; "
+                f"log {log_path}: {log_tail(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            _terminate(proc.pid)
+            raise EngineUnavailable(
+                f"{launcher.engine} was not ready on port {port} within "
+                f"{launcher.startup_timeout_s:.0f}s; log {log_path}: {log_tail(log_path)}"
+            )
+        time.sleep(0.2)
+    server = NativeServer(
+        engine=launcher.engine,
+        pid=proc.pid,
+        port=port,
+        url=launcher.url(port),
+        log_path=str(log_path),
+        data_dir=str(data),
+        started_at=time.time(),
+        ready_after_s=round(time.monotonic() - began, 2),
+    )
+    progress(f"{launcher.engine} ready at {server.url} after {server.ready_after_s:.1f}s (pid {proc.pid})")
+    if keep_state:
+        state_file(launcher.engine).write_text(server.to_json())
+    return server
+
+
+def stop(server: NativeServer, timeout_s: float = 30.0) -> None:
+    """Stop a server we started, by its PID (never by name)."""
+    _terminate(server.pid, timeout_s)
+    path = state_file(server.engine)
+    if path.exists() and NativeServer.from_json(path.read_text()).pid == server.pid:
+        path.unlink()
+
+
+def _terminate(pid: int, timeout_s: float = 30.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def _wipe(path: Path) -> None:
+    import shutil
+
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    # The server may run as another user (PostgreSQL refuses root).
+    os.chmod(path, 0o777)
+
+
+def require_tool(tool: str, engine: str, hint: str) -> str:
+    """Path of `tool` on PATH, or a clear EngineUnavailable naming how to get it."""
+    import shutil
+
+    found = shutil.which(tool)
+    if found is None:
+        raise EngineUnavailable(f"{engine}: `{tool}` is not installed; {hint}")
+    return found
+
+
+def run_step(argv: list[str], *, cwd: Path, engine: str, what: str, env: dict[str, str] | None = None,
+             timeout_s: float = 1800.0, log_path: Path | None = None) -> None:
+    """Run one build step; on failure raise EngineUnavailable with the output's tail."""
+    log_path = log_path or cwd / f"{what.replace(' ', '-')}.log"
+    with open(log_path, "wb") as log:
+        try:
+            done = subprocess.run(
+                argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout_s, check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise EngineUnavailable(f"{engine}: {what} took longer than {timeout_s:.0f}s; log {log_path}") from exc
+    if done.returncode != 0:
+        raise EngineUnavailable(f"{engine}: {what} failed (exit {done.returncode}); log {log_path}: {log_tail(log_path)}")

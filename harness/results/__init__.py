@@ -1,0 +1,1 @@
+"""The run record: model, manifest, storage, baselines, history."""

@@ -1,0 +1,1 @@
+"""Drive an engine with Locust: pacing, the one timer, users, phases and processes."""

@@ -1,0 +1,83 @@
+"""What each operation of the mix is called with: pick the record, build the arguments.
+
+One `OperationDriver` per user per operation. Keys and values come from the dataset's
+deterministic generator, so a read names a record that was loaded and a find by email
+uses an email that exists, without any shared state between users or processes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.dataset.generate import RecordFactory
+from harness.dataset.keys import KeyChooser, chooser_for
+from harness.spec.models import Operation, OperationKind, Workload
+
+
+@dataclass
+class KeySpace:
+    """Record indexes of one entity as seen by one user: loaded ones plus inserts."""
+
+    loaded: int
+    total_users: int
+    inserted_rounds: int = 0  # every user inserts at the same pace, roughly
+
+    def size(self) -> int:
+        return self.loaded + self.inserted_rounds * self.total_users
+
+
+class OperationDriver:
+    """Builds (key, values) for one operation, for one user."""
+
+    def __init__(self, op: Operation, factory: RecordFactory, space: KeySpace, chooser: KeyChooser,
+                 user_slot: int, total_users: int) -> None:
+        self.op = op
+        self.factory = factory
+        self.space = space
+        self.chooser = chooser
+        self.kind = op.kind
+        self._insert_index = itertools.count(space.loaded + user_slot, total_users)
+        self._nonce = itertools.count(user_slot * 1_000_003)
+
+    def arguments(self) -> tuple[Any, Mapping[str, Any] | None]:
+        kind = self.kind
+        if kind is OperationKind.INSERT:
+            index = next(self._insert_index)
+            record = self.factory.record(index)
+            self.space.inserted_rounds = max(self.space.inserted_rounds,
+                                             (index - self.space.loaded) // self.space.total_users + 1)
+            return record[self.factory.key_field], record
+        index = self.chooser.next(self.space.size())
+        if kind is OperationKind.FIND:
+            return None, {field: self.factory.value(field, index) for field in self.op.match}
+        key = self.factory.key_of(index)
+        if kind is OperationKind.UPDATE:
+            return key, self.factory.new_values(self.op.set, next(self._nonce))
+        return key, None
+
+
+class OperationMix:
+    """Weighted choice of the next operation, then its arguments."""
+
+    def __init__(self, workload: Workload, user_slot: int, total_users: int, seed: int) -> None:
+        rng = random.Random(seed * 7919 + user_slot)
+        self._random = rng.random
+        spaces = {e.name: KeySpace(e.count, total_users) for e in workload.dataset.entities}
+        factories = {e.name: RecordFactory(e, workload.dataset.seed) for e in workload.dataset.entities}
+        self.drivers = [
+            OperationDriver(op, factories[op.entity], spaces[op.entity],
+                            chooser_for(op, rng, start=user_slot * 997), user_slot, total_users)
+            for op in workload.operations
+        ]
+        total = sum(op.weight for op in workload.operations)
+        self._cumulative = list(itertools.accumulate(op.weight / total for op in workload.operations))
+        self._cumulative[-1] = 1.0
+
+    def next_index(self) -> int:
+        """Index of the next operation to run (into `drivers`)."""
+        return bisect.bisect_right(self._cumulative, self._random())

@@ -1,0 +1,166 @@
+"""The one timer's bookkeeping: every operation's latency goes through `record`.
+
+Latency is end − intended start in open loop (response time, coordinated-omission
+correct) and end − actual start in closed loop; service time (end − actual start) is
+kept separately in open loop. Operations ending during warm-up go to a separate
+histogram that the summary excludes; per-second counts and percentiles form a time series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from harness.metrics.histogram import encode, new_histogram
+from harness.runner.pacing import NS_PER_S
+
+ERROR_SAMPLES = 5
+LAG_LIMIT_NS = NS_PER_S  # an operation started more than 1 s late counts as lagging
+
+
+@dataclass
+class SecondBucket:
+    """One operation's activity in one second of the run."""
+
+    count: int = 0
+    errors: int = 0
+    latencies_us: list[int] = field(default_factory=list)
+
+    def row(self, second: int, op: str, phase: str) -> dict[str, Any]:
+        """The second as sent to the parent: counts and an encoded histogram (merged exactly)."""
+        histogram = new_histogram()
+        for latency in self.latencies_us:
+            histogram.record_value(latency)
+        return {
+            "t": second,
+            "op": op,
+            "phase": phase,
+            "count": self.count,
+            "errors": self.errors,
+            "histogram": encode(histogram) if self.latencies_us else "",
+        }
+
+
+class OperationStats:
+    """Everything one process measured for one operation."""
+
+    __slots__ = (
+        "count",
+        "errors",
+        "errors_sample",
+        "lagging",
+        "name",
+        "response",
+        "seconds",
+        "service",
+        "started",
+        "warmup",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.response: HdrHistogram = new_histogram()
+        self.service: HdrHistogram = new_histogram()
+        self.warmup: HdrHistogram = new_histogram()
+        self.count = 0
+        self.errors = 0
+        self.errors_sample: list[str] = []
+        self.seconds: dict[int, SecondBucket] = {}
+        self.started = 0  # measured-phase starts in open loop
+        self.lagging = 0  # of which more than a second late
+
+    def bucket(self, second: int) -> SecondBucket:
+        bucket = self.seconds.get(second)
+        if bucket is None:
+            bucket = self.seconds[second] = SecondBucket()
+        return bucket
+
+
+class Recorder:
+    """Per-process recorder. Times are perf_counter_ns on this process's clock."""
+
+    def __init__(self, op_names: list[str], t0_ns: int, warmup_s: float, duration_s: float, open_loop: bool) -> None:
+        self.stats = [OperationStats(name) for name in op_names]
+        self.t0_ns = t0_ns
+        self.measure_from_ns = t0_ns + int(warmup_s * NS_PER_S)
+        self.measure_until_ns = self.measure_from_ns + int(duration_s * NS_PER_S)
+        self.open_loop = open_loop
+
+    def record(self, stats: OperationStats, intended_ns: int, start_ns: int, end_ns: int) -> None:
+        """Account one successful operation; `intended_ns` is 0 in closed loop."""
+        if end_ns > self.measure_until_ns:
+            return  # finished after the window: neither warm-up nor measured
+        service_us = (end_ns - start_ns) // 1000 or 1
+        if self.open_loop:
+            latency_us = (end_ns - intended_ns) // 1000 or 1
+        else:
+            latency_us = service_us
+        bucket = stats.bucket((end_ns - self.t0_ns) // NS_PER_S)
+        bucket.count += 1
+        bucket.latencies_us.append(latency_us)
+        if end_ns < self.measure_from_ns:
+            stats.warmup.record_value(latency_us)
+            return
+        stats.count += 1
+        stats.response.record_value(latency_us)
+        if self.open_loop:
+            stats.service.record_value(service_us)
+            stats.started += 1
+            if start_ns - intended_ns > LAG_LIMIT_NS:
+                stats.lagging += 1
+
+    def record_error(self, stats: OperationStats, end_ns: int, error: BaseException) -> None:
+        """Count a failed operation; keep a few messages as a sample."""
+        if end_ns > self.measure_until_ns:
+            return
+        stats.bucket((end_ns - self.t0_ns) // NS_PER_S).errors += 1
+        if end_ns >= self.measure_from_ns:
+            stats.errors += 1
+        if len(stats.errors_sample) < ERROR_SAMPLES:
+            stats.errors_sample.append(f"{type(error).__name__}: {str(error)[:200]}")
+
+    def phase_of(self, second: int) -> str:
+        return "warmup" if self.t0_ns + (second + 1) * NS_PER_S <= self.measure_from_ns else "measure"
+
+    def timeseries(self) -> list[dict[str, Any]]:
+        rows = []
+        for stats in self.stats:
+            for second, bucket in sorted(stats.seconds.items()):
+                rows.append(bucket.row(second, stats.name, self.phase_of(second)))
+        return rows
+
+    def last_second(self, now_ns: int) -> tuple[int, int, int | None]:
+        """(ops, errors, p99 µs) of the last complete second, for the progress line."""
+        second = (now_ns - self.t0_ns) // NS_PER_S - 1
+        ops = errors = 0
+        latencies: list[int] = []
+        for stats in self.stats:
+            bucket = stats.seconds.get(second)
+            if bucket is not None:
+                ops += bucket.count
+                errors += bucket.errors
+                latencies.extend(bucket.latencies_us)
+        latencies.sort()
+        p99 = latencies[min(len(latencies) - 1, (len(latencies) * 99) // 100)] if latencies else None
+        return ops, errors, p99
+
+    def result(self) -> dict[str, Any]:
+        """What this process sends to the parent: encoded histograms and counters."""
+        return {
+            "operations": {
+                s.name: {
+                    "count": s.count,
+                    "errors": s.errors,
+                    "errors_sample": s.errors_sample,
+                    "histogram": encode(s.response),
+                    "service_histogram": encode(s.service) if self.open_loop else "",
+                    "warmup_histogram": encode(s.warmup),
+                    "started": s.started,
+                    "lagging": s.lagging,
+                }
+                for s in self.stats
+            },
+            "timeseries": self.timeseries(),
+        }

@@ -1,0 +1,294 @@
+"""One benchmark run: load the data, start worker processes, measure, build the record.
+
+The parent never imports Locust or gevent: it loads the data with a plain connection,
+then drives `python -m harness.runner.worker` processes over pipes. Ctrl-C (or an
+engine that dies) ends the run cleanly and the record is still saved, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import IO, Any
+
+from harness.engines.base import EngineAdapter
+from harness.engines.registry import create_adapter
+from harness.errors import EngineUnavailable, UnsupportedOperation
+from harness.results.manifest import manifest
+from harness.results.record import LoadPhase, LoadSettings, RunRecord
+from harness.runner.config import WorkerConfig
+from harness.runner.loading import load_dataset
+from harness.runner.merge import lag_share, merge_operations, merge_timeseries
+from harness.runner.progress import Progress, fmt_clock, fmt_us
+from harness.spec.models import Workload, raw_dump
+from harness.spec.suite import LoadProfile
+
+READY_TIMEOUT_S = 120.0
+RESULT_GRACE_S = 60.0
+MAX_LAG_SHARE = 0.05
+CPU_SATURATED = 0.97
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    engine: str
+    url: str
+    workload: Workload  # preset and scale already applied
+    load: LoadProfile
+    scale: float = 1.0
+    preset: str | None = None
+    suite: str | None = None
+    seed: int | None = None
+    provisioner: dict[str, Any] = field(default_factory=dict)
+    skip_load: bool = False
+
+
+def workload_hash(workload: Workload) -> str:
+    """Hash of the definition (without scale): runs of a changed workload never mix."""
+    dump = raw_dump(workload)
+    dump["dataset"]["entities"] = [{**e, "count": None} for e in dump["dataset"]["entities"]]
+    return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def refuse_unsupported(adapter: EngineAdapter, workload: Workload) -> None:
+    reasons = [f"{op.name} ({op.kind.value}): {reason}" for op in workload.operations
+               if (reason := adapter.unsupported_reason(op))]
+    if reasons:
+        raise UnsupportedOperation(
+            f"{adapter.name} cannot run workload {workload.name!r}: " + "; ".join(reasons)
+        )
+
+
+class _Worker:
+    """One worker process and a thread turning its stdout lines into queue messages."""
+
+    def __init__(self, config: WorkerConfig, inbox: queue.Queue[tuple[int, dict[str, Any]]]) -> None:
+        self.index = config.process_index
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.runner.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin: IO[str] = self.proc.stdin
+        self.send(config.model_dump_json())
+        self._thread = threading.Thread(target=self._pump, args=(self.proc.stdout, inbox), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stdout: IO[str], inbox: queue.Queue[tuple[int, dict[str, Any]]]) -> None:
+        for line in stdout:
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    inbox.put((self.index, json.loads(line)))
+                except json.JSONDecodeError:
+                    continue
+        inbox.put((self.index, {"type": "exit", "code": self.proc.wait()}))
+
+    def send(self, line: str) -> None:
+        try:
+            self.stdin.write(line + "\n")
+            self.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def _split_users(users: int, processes: int) -> list[int]:
+    processes = min(processes, users)
+    return [users // processes + (1 if i < users % processes else 0) for i in range(processes)]
+
+
+def run_benchmark(request: RunRequest, progress: Progress | None = None) -> RunRecord:
+    progress = progress or Progress()
+    workload, load = request.workload, request.load
+    seed = request.seed if request.seed is not None else workload.dataset.seed
+    started_at = datetime.now(timezone.utc)
+    run_id = f"{started_at:%Y%m%dT%H%M%SZ}-{request.engine}-{workload.name}-{secrets.token_hex(2)}"
+
+    adapter = create_adapter(request.engine, request.url)
+    refuse_unsupported(adapter, workload)
+    adapter.connect()
+    try:
+        engine_version = adapter.server_version()
+        load_phase: LoadPhase | None = None
+        if not request.skip_load:
+            load_phase = load_dataset(adapter, workload, progress)
+        results, complete, notes = _measure(request, seed, progress)
+        try:
+            telemetry = adapter.telemetry(workload)
+        except Exception as exc:
+            telemetry = {"error": f"{type(exc).__name__}: {exc}"}
+        settings = adapter.settings() if complete else {}
+    finally:
+        try:
+            adapter.close()
+        except Exception:
+            pass
+
+    measured_s = max((r["measured_s"] for r in results), default=0.0)
+    operations = merge_operations(workload, results, measured_s)
+    reasons = _invalid_reasons(request, results, complete)
+    total = sum(op.count for op in operations.values())
+    return RunRecord(
+        run_id=run_id,
+        started_at=started_at.isoformat(timespec="seconds"),
+        complete=complete,
+        engine=request.engine,
+        engine_version=engine_version,
+        workload=workload.name,
+        preset=request.preset,
+        workload_hash=workload_hash(workload),
+        suite=request.suite,
+        seed=seed,
+        scale=request.scale,
+        load=LoadSettings(users=load.users, processes=min(load.processes, load.users), duration_s=load.duration_s,
+                          warmup_s=load.warmup_s, target_rate=load.target_rate, schedule=load.schedule),
+        manifest=manifest(adapter.client_library, request.provisioner, settings),
+        valid=not reasons,
+        invalid_reasons=tuple(reasons),
+        load_phase=load_phase,
+        operations=operations,
+        total_throughput_ops_s=round(total / measured_s, 1) if measured_s else 0.0,
+        measured_s=round(measured_s, 3),
+        timeseries=tuple(merge_timeseries(results)),
+        telemetry=telemetry,
+        notes=tuple(notes),
+    )
+
+
+def _invalid_reasons(request: RunRequest, results: list[dict[str, Any]], complete: bool) -> list[str]:
+    reasons: list[str] = []
+    if not complete:
+        reasons.append("run interrupted before the end of the measurement window")
+    if not results:
+        reasons.append("no worker process returned results")
+        return reasons
+    lagging = lag_share(results)
+    if lagging is not None and lagging > MAX_LAG_SHARE:
+        reasons.append(
+            f"load generator fell behind: {lagging:.1%} of operations started more than 1 s late "
+            f"(limit {MAX_LAG_SHARE:.0%}); lower target_rate or add processes"
+        )
+    busy = [r["cpu_fraction"] for r in results if r.get("cpu_fraction") is not None]
+    if busy and max(busy) >= CPU_SATURATED and request.load.target_rate is not None:
+        reasons.append(
+            f"harness process CPU at {max(busy):.0%} of a core: the load generator was the bottleneck; add processes"
+        )
+    return reasons
+
+
+def _measure(request: RunRequest, seed: int, progress: Progress) -> tuple[list[dict[str, Any]], bool, list[str]]:
+    """Start workers, run warm-up and measurement, collect their results."""
+    load = request.load
+    inbox: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
+    workers: list[_Worker] = []
+    first = 0
+    workload_json = raw_dump(request.workload)
+    for index, users in enumerate(_split_users(load.users, load.processes)):
+        config = WorkerConfig(engine=request.engine, url=request.url, workload=workload_json, load=load,
+                              process_index=index, first_user_slot=first, users=users,
+                              total_users=load.users, seed=seed)
+        workers.append(_Worker(config, inbox))
+        first += users
+    results: dict[int, dict[str, Any]] = {}
+    notes: list[str] = []
+    complete = True
+    try:
+        _await_ready(workers, inbox, progress)
+        start_epoch = time.time() + 0.3
+        for worker in workers:
+            worker.send(f"go {start_epoch:.6f}")
+        complete = _follow(workers, inbox, results, progress, start_epoch, load)
+    except KeyboardInterrupt:
+        complete = False
+        progress.say("interrupted: stopping workers and saving what was measured")
+        for worker in workers:
+            worker.send("stop")
+        _collect(workers, inbox, results, RESULT_GRACE_S)
+    finally:
+        for worker in workers:
+            worker.kill()
+    if len(results) < len(workers):
+        complete = False
+        notes.append(f"{len(workers) - len(results)} of {len(workers)} worker processes returned no result")
+    return list(results.values()), complete and all(r["complete"] for r in results.values()), notes
+
+
+def _await_ready(workers: list[_Worker], inbox: queue.Queue[tuple[int, dict[str, Any]]], progress: Progress) -> None:
+    ready: set[int] = set()
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    progress.update(f"starting {len(workers)} worker process(es)", force=True)
+    while len(ready) < len(workers):
+        try:
+            index, message = inbox.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            raise EngineUnavailable(f"worker processes were not ready within {READY_TIMEOUT_S:.0f}s") from None
+        if message["type"] == "ready":
+            ready.add(index)
+        elif message["type"] == "failed":
+            raise EngineUnavailable(f"worker {index} could not connect: {message['error']}")
+        elif message["type"] == "exit":
+            raise EngineUnavailable(f"worker {index} exited with code {message['code']} before it was ready")
+
+
+def _follow(workers: list[_Worker], inbox: queue.Queue[tuple[int, dict[str, Any]]], results: dict[int, dict[str, Any]],
+            progress: Progress, start_epoch: float, load: LoadProfile) -> bool:
+    ticks: dict[int, dict[str, Any]] = {}
+    total_s = load.warmup_s + load.duration_s
+    exited: set[int] = set()
+    while len(results) + len(exited - set(results)) < len(workers):
+        try:
+            index, message = inbox.get(timeout=total_s + RESULT_GRACE_S)
+        except queue.Empty:
+            progress.say("workers stopped reporting; ending the run")
+            return False
+        kind = message["type"]
+        if kind == "tick":
+            ticks[index] = message
+            _show(ticks, progress, start_epoch, load, total_s)
+        elif kind == "result":
+            results[index] = message
+        elif kind == "exit":
+            exited.add(index)
+    progress.done()
+    return True
+
+
+def _collect(workers: list[_Worker], inbox: queue.Queue[tuple[int, dict[str, Any]]], results: dict[int, dict[str, Any]],
+             grace_s: float) -> None:
+    deadline = time.monotonic() + grace_s
+    exited: set[int] = set()
+    while len(results) + len(exited - set(results)) < len(workers) and time.monotonic() < deadline:
+        try:
+            index, message = inbox.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if message["type"] == "result":
+            results[index] = message
+        elif message["type"] == "exit":
+            exited.add(index)
+
+
+def _show(ticks: dict[int, dict[str, Any]], progress: Progress, start_epoch: float, load: LoadProfile,
+          total_s: float) -> None:
+    elapsed = time.time() - start_epoch
+    phase = "warm-up" if elapsed < load.warmup_s else "measure"
+    ops = sum(t["ops"] for t in ticks.values())
+    errors = sum(t["errors"] for t in ticks.values())
+    p99s = [t["p99_us"] for t in ticks.values() if t["p99_us"] is not None]
+    progress.update(
+        f"[{phase} {fmt_clock(elapsed)}/{fmt_clock(total_s)}] {ops:,} ops/s  "
+        f"p99 {fmt_us(max(p99s) if p99s else None)}  errors {errors}"
+    )

@@ -1,0 +1,1 @@
+"""Workload and suite specifications: frozen models and the loader that checks them."""

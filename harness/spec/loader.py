@@ -1,0 +1,213 @@
+"""Load workload and suite files, checking in a fixed order.
+
+parse (showing the bad line) → `version` → schema (unknown keys rejected) → semantic
+checks (references, weights, distributions). Every problem becomes one line of the form
+`<file>: <field path>: <what is wrong and what to do>`; nothing here raises a traceback
+for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import SpecError
+from harness.spec import models, suite
+from harness.spec.hints import did_you_mean
+from harness.spec.models import FIELD_TYPES, SPEC_VERSION, OperationKind, Workload
+from harness.spec.semantics import check_workload
+
+Model = TypeVar("Model", bound=BaseModel)
+
+WORKLOAD_DIR = Path("workloads")
+SUITE_DIR = Path("benchmarks")
+
+
+def _all_keys() -> set[str]:
+    """Every key any spec model accepts: the vocabulary for 'did you mean'."""
+    keys: set[str] = set()
+    for module in (models, suite):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                for name, info in value.model_fields.items():
+                    keys.add(info.alias or name)
+    return keys
+
+
+_KNOWN_KEYS = _all_keys()
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a spec file into a mapping, or raise SpecError with one line."""
+    if not path.exists():
+        raise SpecError([f"{path}: no such file"])
+    if path.is_dir():
+        raise SpecError([f"{path}: is a directory; give a .yaml spec file"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([f"{path}: cannot be read ({exc})"]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        lines = text.splitlines()
+        mark = exc.problem_mark
+        if mark is None or mark.line >= len(lines) or not lines[mark.line].strip():
+            mark = exc.context_mark or mark  # an unclosed bracket is reported at the end of the file
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        bad_line = lines[mark.line].strip() if mark and mark.line < len(lines) else ""
+        raise SpecError([f"{path}: {where}: invalid YAML: {exc.problem}: {bad_line!r}"]) from exc
+    except yaml.YAMLError as exc:
+        raise SpecError([f"{path}: invalid YAML: {exc}"]) from exc
+    if data is None:
+        raise SpecError([f"{path}: is empty; a spec starts with 'version: {SPEC_VERSION}'"])
+    if not isinstance(data, dict):
+        raise SpecError([f"{path}: must be a mapping of keys (version, name, ...), not a {type(data).__name__}"])
+    return data
+
+
+def _check_version(path: Path, data: dict[str, Any]) -> None:
+    version = data.get("version")
+    if version is None:
+        raise SpecError([f"{path}: version: missing; add 'version: {SPEC_VERSION}' at the top"])
+    if version != SPEC_VERSION:
+        raise SpecError([f"{path}: version: {version!r} is not supported; this dbarena reads version {SPEC_VERSION}"])
+
+
+def format_loc(loc: Iterable[int | str]) -> str:
+    """('operations', 2, 'distribution') -> 'operations[2].distribution'."""
+    out = ""
+    parts = list(loc)
+    for i, part in enumerate(parts):
+        # A discriminated union puts its tag in the path: fields.id.int.min -> fields.id.min
+        if i >= 2 and parts[i - 2] == "fields" and part in FIELD_TYPES:
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    loc = error["loc"]
+    if kind == "extra_forbidden":
+        return f"unknown key; remove it{did_you_mean(str(loc[-1]), _KNOWN_KEYS)}"
+    if kind == "missing":
+        return "is required"
+    if kind == "enum":
+        expected = [e.value for e in OperationKind] if loc[-1] == "kind" else [
+            e.value for e in models.Distribution
+        ]
+        return f"{value!r} is not one of {', '.join(expected)}{did_you_mean(str(value), expected)}"
+    if kind == "union_tag_invalid":  # reported at the union; the bad value is its `type`
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        return f"{ctx.get('tag')!r} is not one of {', '.join(tags)}{did_you_mean(str(ctx.get('tag')), tags)}"
+    if kind == "union_tag_not_found":
+        return f"needs a 'type' (one of {', '.join(FIELD_TYPES)})"
+    if kind == "literal_error":
+        return f"{value!r} is not one of {ctx.get('expected')}"
+    message = str(error["msg"])
+    if message.startswith("Value error, ") or isinstance(value, (dict, list)):
+        return message.removeprefix("Value error, ")
+    return f"{message} (got {value!r})"
+
+
+def _validate(path: Path, data: dict[str, Any], model: type[Model]) -> Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = _root_causes(exc.errors())
+        problems = [f"{path}: {format_loc(err['loc'])}{'.type' if err['type'] == 'union_tag_invalid' else ''}: "
+                    f"{_describe(err)}" for err in errors]
+        raise SpecError(problems) from None
+
+
+def _root_causes(errors: list[Any]) -> list[Any]:
+    """Drop errors that only echo another one, so each problem is said once.
+
+    A list whose item failed also reports itself as too short; a misspelt key also
+    reports the correct key as missing.
+    """
+    locs = [tuple(e["loc"]) for e in errors]
+    misspelt = {
+        (tuple(e["loc"][:-1]), hint)
+        for e in errors if e["type"] == "extra_forbidden"
+        for hint in difflib.get_close_matches(str(e["loc"][-1]), _KNOWN_KEYS, n=1, cutoff=0.6)
+    }
+    kept = []
+    for error, loc in zip(errors, locs):
+        if error["type"] == "too_short" and any(other[: len(loc)] == loc and other != loc for other in locs):
+            continue
+        if error["type"] == "missing" and (loc[:-1], loc[-1]) in misspelt:
+            continue
+        kept.append(error)
+    return kept
+
+
+def load_workload(path: Path) -> Workload:
+    """Read and fully check one workload file."""
+    data = read_yaml(path)
+    _check_version(path, data)
+    workload = _validate(path, data, Workload)
+    problems = [f"{path}: {problem}" for problem in check_workload(workload)]
+    if problems:
+        raise SpecError(problems)
+    return workload
+
+
+def load_suite(path: Path) -> suite.Suite:
+    """Read and check one suite file (workload names are resolved when it runs)."""
+    data = read_yaml(path)
+    _check_version(path, data)
+    return _validate(path, data, suite.Suite)
+
+
+def resolve_workload(name_or_path: str, base: Path = WORKLOAD_DIR) -> Path:
+    """A workload given as a path or as a name under workloads/."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    candidate = base / f"{name_or_path}.yaml"
+    if candidate.exists():
+        return candidate
+    known = sorted(p.stem for p in base.glob("*.yaml"))
+    raise SpecError([f"workload {name_or_path!r} not found in {base}/; known: {', '.join(known)}{did_you_mean(name_or_path, known)}"])
+
+
+def spec_files(paths: Iterable[str]) -> list[Path]:
+    """Expand directories to the .yaml files inside them (for `validate DIR`)."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(path.glob("**/*.yaml")) + sorted(path.glob("**/*.yml"))
+            files.extend(found or [path])
+        else:
+            files.append(path)
+    return files
+
+
+def looks_like_suite(data: dict[str, Any]) -> bool:
+    return "runs" in data and "operations" not in data
+
+
+def validate_file(path: Path) -> list[str]:
+    """All problems of one workload or suite file, one line each; empty when valid."""
+    try:
+        data = read_yaml(path)
+        if looks_like_suite(data):
+            load_suite(path)
+        else:
+            load_workload(path)
+    except SpecError as exc:
+        return list(exc.problems)
+    return []

@@ -1,0 +1,220 @@
+"""Frozen, typed models of a workload spec (workloads/*.yaml).
+
+A workload says what a use case does, independent of any engine: a dataset of entities
+with typed field generators, and a weighted mix of operations drawn from a small
+vocabulary that every adapter maps to its engine's natural form.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPEC_VERSION = 1
+
+
+class Frozen(BaseModel):
+    """Base of every spec model: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class OperationKind(StrEnum):
+    INSERT = "insert"
+    READ = "read"
+    UPDATE = "update"
+    DELETE = "delete"
+    FIND = "find"
+    RANGE = "range"
+    SCAN = "scan"
+    SEARCH = "search"
+    AGGREGATE = "aggregate"
+    TRAVERSE = "traverse"
+    NATIVE = "native"
+
+
+class Distribution(StrEnum):
+    UNIFORM = "uniform"
+    ZIPFIAN = "zipfian"
+    LATEST = "latest"
+    HOTSPOT = "hotspot"
+    SEQUENTIAL = "sequential"
+
+
+# ---- field generators -------------------------------------------------------------
+
+
+class IntField(Frozen):
+    type: Literal["int"]
+    min: int = 0
+    max: int = 1_000_000
+    sequence: bool = False  # the record's index (plus min): dense, unique keys
+
+
+class FloatField(Frozen):
+    type: Literal["float"]
+    min: float = 0.0
+    max: float = 1.0
+
+
+class BoolField(Frozen):
+    type: Literal["bool"]
+    true_ratio: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class UuidField(Frozen):
+    type: Literal["uuid"]
+
+
+class StringField(Frozen):
+    type: Literal["string"]
+    length: int = Field(16, ge=1, le=1_000_000)
+    prefix: str = ""
+    unique: bool = False  # prefix + a 20-digit bijective hash of the index (YCSB-style keys)
+
+
+class EmailField(Frozen):
+    type: Literal["email"]
+    domains: tuple[str, ...] = ("example.com", "example.org", "mail.test")
+
+
+class UsernameField(Frozen):
+    type: Literal["username"]
+
+
+class TextField(Frozen):
+    type: Literal["text"]
+    min_words: int = Field(3, ge=1)
+    max_words: int = Field(12, ge=1)
+    vocabulary: int = Field(5000, ge=10)  # distinct words, Zipf-distributed
+
+
+class TimestampField(Frozen):
+    type: Literal["timestamp"]
+    start: str = "2024-01-01T00:00:00Z"
+    spread_s: int = Field(86_400 * 365, ge=1)
+    now: bool = False  # updates and inserts take the wall-clock time instead
+
+
+class ChoiceField(Frozen):
+    type: Literal["choice"]
+    values: tuple[str, ...] = Field(min_length=1)
+
+
+class JsonField(Frozen):
+    type: Literal["json"]
+    keys: int = Field(4, ge=1, le=64)
+
+
+class TagsField(Frozen):
+    type: Literal["tags"]
+    min_tags: int = Field(1, ge=0)
+    max_tags: int = Field(5, ge=0)
+    vocabulary: int = Field(200, ge=1)
+
+
+FieldSpec = Annotated[
+    IntField
+    | FloatField
+    | BoolField
+    | UuidField
+    | StringField
+    | EmailField
+    | UsernameField
+    | TextField
+    | TimestampField
+    | ChoiceField
+    | JsonField
+    | TagsField,
+    Field(discriminator="type"),
+]
+
+FIELD_TYPES = (
+    "int", "float", "bool", "uuid", "string", "email", "username", "text", "timestamp",
+    "choice", "json", "tags",
+)
+
+
+class Index(Frozen):
+    fields: tuple[str, ...] = Field(min_length=1)
+    unique: bool = False
+
+
+class Entity(Frozen):
+    """A record type (table, collection, key family, measurement, node label)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    count: int = Field(ge=1)
+    key: str
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+    indexes: tuple[Index, ...] = ()
+
+
+class Dataset(Frozen):
+    seed: int = 42
+    entities: tuple[Entity, ...] = Field(min_length=1)
+
+
+# ---- operations ---------------------------------------------------------------------
+
+
+class SortSpec(Frozen):
+    field: str
+    order: Literal["asc", "desc"] = "asc"
+
+
+class Operation(Frozen):
+    """One weighted operation of the mix; which record it touches comes from `distribution`."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    kind: OperationKind
+    entity: str
+    weight: float = Field(gt=0)
+    distribution: Distribution = Distribution.UNIFORM
+    zipf_constant: float = Field(0.99, gt=0, lt=10)
+    hot_fraction: float = Field(0.2, gt=0, lt=1)  # hotspot: share of keys that are hot
+    hot_share: float = Field(0.8, gt=0, lt=1)  # hotspot: share of operations on hot keys
+    match: tuple[str, ...] = ()  # find: equality on these fields, values from the chosen record
+    filter: dict[str, str | int | float | bool] = Field(default_factory=dict)  # constant equalities
+    set: tuple[str, ...] = ()  # update: fields given new generated values
+    project: tuple[str, ...] = ()  # fields to return; empty = all
+    sort: SortSpec | None = None
+    limit: int | None = Field(None, ge=1, le=10_000)
+    statements: dict[str, str] = Field(default_factory=dict)  # native: engine -> statement
+
+
+class Workload(Frozen):
+    version: int
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    description: str = ""
+    dataset: Dataset
+    operations: tuple[Operation, ...] = Field(min_length=1)
+    presets: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    def entity(self, name: str) -> Entity:
+        return next(e for e in self.dataset.entities if e.name == name)
+
+    def with_preset(self, preset: str) -> Workload:
+        """The same workload with operation weights taken from a preset (zero drops an op)."""
+        weights = self.presets[preset]
+        ops = tuple(
+            op.model_copy(update={"weight": weights[op.name]})
+            for op in self.operations
+            if weights.get(op.name, 0) > 0
+        )
+        return self.model_copy(update={"operations": ops, "name": f"{self.name}"})
+
+    def scaled(self, factor: float) -> Workload:
+        """The same workload with every entity's record count multiplied by `factor`."""
+        entities = tuple(
+            e.model_copy(update={"count": max(1, int(e.count * factor))})
+            for e in self.dataset.entities
+        )
+        return self.model_copy(update={"dataset": self.dataset.model_copy(update={"entities": entities})})
+
+
+def raw_dump(model: BaseModel) -> dict[str, Any]:
+    """JSON-compatible dict of a model, for hashing and for the run record."""
+    return model.model_dump(mode="json")
