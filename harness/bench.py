@@ -13,7 +13,7 @@ from harness.report.terminal import run_summary
 from harness.results import store
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import INTERRUPTED, RunRequest, run_benchmark
 from harness.spec.hints import did_you_mean
 from harness.spec.loader import load_suite, load_workload, resolve_workload
 from harness.spec.models import Workload
@@ -108,5 +108,7 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
             print(run_summary(record))
             print(f"run record: {path}")
             saved.append((path, record))
+            if INTERRUPTED in record.notes:
+                raise KeyboardInterrupt  # saved; do not start the suite's next run
     return saved
 

@@ -84,3 +84,43 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if IN_CI and report.skipped and any(item.get_closest_marker(m) for m in ENGINE_MARKERS):
         report.outcome = "failed"
         report.longrepr = f"engine test skipped in CI (not allowed): {report.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def opensearch_server() -> Iterator[base.NativeServer | str]:
+    yield from live_engine("opensearch", "DBARENA_OPENSEARCH_URL")
+
+
+@pytest.fixture(scope="session")
+def opensearch_url(opensearch_server: base.NativeServer | str) -> str:
+    return _url(opensearch_server)
+
+
+@pytest.fixture(scope="session")
+def mongodb_server() -> Iterator[base.NativeServer | str]:
+    yield from live_engine("ferretdb", "DBARENA_MONGODB_URL")
+
+
+@pytest.fixture(scope="session")
+def mongodb_url(mongodb_server: base.NativeServer | str) -> str:
+    return _url(mongodb_server)
+
+
+@pytest.fixture(scope="session")
+def influxdb_server() -> Iterator[base.NativeServer | str]:
+    yield from live_engine("influxdb", "DBARENA_INFLUXDB_URL")
+
+
+@pytest.fixture(scope="session")
+def influxdb_url(influxdb_server: base.NativeServer | str) -> str:
+    return _url(influxdb_server)
+
+
+@pytest.fixture(scope="session")
+def neo4j_server() -> Iterator[base.NativeServer | str]:
+    yield from live_engine("neo4j", "DBARENA_NEO4J_URL")
+
+
+@pytest.fixture(scope="session")
+def neo4j_url(neo4j_server: base.NativeServer | str) -> str:
+    return _url(neo4j_server)

@@ -35,6 +35,7 @@ READY_TIMEOUT_S = 120.0
 RESULT_GRACE_S = 60.0
 MAX_LAG_SHARE = 0.05
 CPU_SATURATED = 0.97
+INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,7 @@ def _measure(request: RunRequest, seed: int, progress: Progress) -> tuple[list[d
     except KeyboardInterrupt:
         complete = False
         progress.say("interrupted: stopping workers and saving what was measured")
+        notes.append(INTERRUPTED)
         for worker in workers:
             worker.send("stop")
         _collect(workers, inbox, results, RESULT_GRACE_S)

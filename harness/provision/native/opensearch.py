@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import ClassVar
 
+from harness.errors import EngineUnavailable
 from harness.provision.native.base import (
     LaunchPlan,
     NativeLauncher,
@@ -29,10 +30,14 @@ _MARKER = "BUILT"
 # Transport (node-to-node) port sits this far above HTTP, as in a stock install (9200/9300).
 _TRANSPORT_OFFSET = 100
 _JDK_HINT = "install a JDK 17 (apt-get install openjdk-17-jdk-headless)"
+# Loopback probes must not go through an http_proxy from the environment.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _source_digest() -> str:
     """Hash of the pom and Java sources, so an edited main triggers a rebuild."""
+    if not (_SOURCE / "pom.xml").exists():
+        raise EngineUnavailable(f"opensearch: launcher sources not found at {_SOURCE}; run from a dbarena checkout")
     digest = hashlib.sha256()
     for path in sorted([_SOURCE / "pom.xml", *(_SOURCE / "src").rglob("*.java")]):
         digest.update(path.relative_to(_SOURCE).as_posix().encode())
@@ -60,7 +65,7 @@ class OpenSearchLauncher(NativeLauncher):
             return
         mvn = require_tool("mvn", self.engine, "install Maven (apt-get install maven)")
         require_tool("java", self.engine, _JDK_HINT)
-        progress("building the opensearch launcher with Maven (a cold ~/.m2 downloads ~90 MB of OpenSearch 2.19.1 jars)")
+        progress("building the opensearch launcher with Maven (a cold ~/.m2 fetches ~90 MB of OpenSearch jars)")
         work = artifacts / "build"
         if work.exists():
             shutil.rmtree(work)
@@ -117,13 +122,13 @@ class OpenSearchLauncher(NativeLauncher):
         """
         base_url = self.url(port)
         try:
-            with urllib.request.urlopen(f"{base_url}/", timeout=2) as root:
+            with _LOCAL.open(f"{base_url}/", timeout=2) as root:
                 if root.status != 200:
                     return False
             health_url = f"{base_url}/_cluster/health?wait_for_status=yellow&timeout=1s"
-            with urllib.request.urlopen(health_url, timeout=3) as health:
+            with _LOCAL.open(health_url, timeout=3) as health:
                 status = json.load(health).get("status")
-            with urllib.request.urlopen(f"{base_url}/_cluster/settings?flat_settings=true", timeout=2) as cfg:
+            with _LOCAL.open(f"{base_url}/_cluster/settings?flat_settings=true", timeout=2) as cfg:
                 replicas = json.load(cfg).get("persistent", {}).get("cluster.default_number_of_replicas")
         except (OSError, ValueError):
             return False

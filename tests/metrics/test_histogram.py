@@ -1,0 +1,36 @@
+"""HDR histograms merge exactly: the merge of parts equals the histogram of the whole."""
+
+from __future__ import annotations
+
+import random
+
+from harness.metrics.histogram import LatencySummary, decode, encode, merge, new_histogram
+
+
+def test_merge_of_encoded_parts_equals_whole() -> None:
+    rng = random.Random(3)
+    values = [int(rng.lognormvariate(6, 1.2)) + 1 for _ in range(30_000)]
+    whole = new_histogram()
+    parts = [new_histogram() for _ in range(3)]
+    for i, value in enumerate(values):
+        whole.record_value(value)
+        parts[i % 3].record_value(value)
+    merged = merge([encode(p) for p in parts])
+    assert merged.get_total_count() == whole.get_total_count() == len(values)
+    for percentile in (50, 90, 99, 99.9, 100):
+        assert merged.get_value_at_percentile(percentile) == whole.get_value_at_percentile(percentile)
+    assert LatencySummary.of(merged) == LatencySummary.of(whole)
+
+
+def test_three_significant_digits_in_microseconds() -> None:
+    histogram = new_histogram()
+    histogram.record_value(123_456)
+    summary = LatencySummary.of(histogram)
+    assert summary is not None
+    assert abs(summary.p50 - 123_456) / 123_456 < 0.001
+
+
+def test_empty_histograms() -> None:
+    assert LatencySummary.of(new_histogram()) is None
+    assert decode("").get_total_count() == 0
+    assert merge(["", ""]).get_total_count() == 0

@@ -1,0 +1,92 @@
+"""The whole runner end to end on the in-memory fake engine (no server needed).
+
+Evidence about the runner, merging and the record, never about a real adapter.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UnsupportedOperation
+from harness.metrics.histogram import decode
+from harness.results import store
+from harness.runner.progress import Progress
+from harness.runner.run import RunRequest, run_benchmark
+from harness.spec.loader import load_workload
+from harness.spec.models import Operation, OperationKind
+from harness.spec.suite import LoadProfile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kv(count: int = 500):  # type: ignore[no-untyped-def]
+    return load_workload(ROOT / "workloads" / "kv-cache.yaml").scaled(count / 10_000)
+
+
+def test_closed_loop_two_processes_merge_exactly() -> None:
+    load = LoadProfile(users=4, processes=2, duration=2, warmup=1)
+    record = run_benchmark(RunRequest(engine="fake", url="fake://closed?latency_us=200", workload=kv(), load=load),
+                           Progress())
+    assert record.complete and record.valid, record.invalid_reasons
+    assert record.load.processes == 2
+    for name, op in record.operations.items():
+        assert op.count > 0, name
+        assert decode(op.histogram).get_total_count() == op.count
+        assert op.latency_us is not None and op.latency_us.p50 >= 200  # the simulated service time
+        assert op.service_us is None  # closed loop: latency is service time
+        measured = sum(p.count for p in record.timeseries if p.op == name and p.phase == "measure")
+        assert abs(measured - op.count) <= 0.02 * op.count + 5
+        assert op.warmup_count > 0
+    assert record.measured_s == pytest.approx(2.0, abs=0.2)
+    assert record.total_throughput_ops_s == pytest.approx(sum(o.count for o in record.operations.values()) / record.measured_s,
+                                                           rel=0.01)
+
+
+def test_open_loop_holds_the_target_rate_and_stores_service_time() -> None:
+    load = LoadProfile(users=4, processes=1, duration=3, warmup=1, target_rate=400, schedule="deterministic")
+    record = run_benchmark(RunRequest(engine="fake", url="fake://open?latency_us=500", workload=kv(), load=load),
+                           Progress())
+    assert record.valid, record.invalid_reasons
+    assert record.total_throughput_ops_s == pytest.approx(400, rel=0.05)
+    for op in record.operations.values():
+        assert op.service_us is not None and op.latency_us is not None
+        assert op.latency_us.p50 >= op.service_us.p50
+
+
+def test_unsupported_operation_is_refused_up_front() -> None:
+    workload = kv()
+    search = Operation(name="search", kind=OperationKind.SEARCH, entity="usertable", weight=1)
+    workload = workload.model_copy(update={"operations": (*workload.operations, search)})
+    with pytest.raises(UnsupportedOperation, match="search"):
+        run_benchmark(RunRequest(engine="fake", url="fake://", workload=workload, load=LoadProfile()), Progress())
+
+
+def test_ctrl_c_saves_an_incomplete_record(tmp_path: Path) -> None:
+    env = {**os.environ, "DBARENA_RESULTS": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "bench", "--engine", "fake", "--workload", "kv-cache",
+         "--duration", "30s", "--warmup", "0s", "--users", "2", "--processes", "2", "--scale", "0.05"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "runs").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        if proc.poll() is not None:
+            break
+        if time.monotonic() > deadline - 55:  # the run has been going for ~5 s
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    (path,) = list((tmp_path / "runs").glob("*.json"))
+    record = store.load(path)
+    assert not record.complete and not record.valid
+    assert sum(op.count for op in record.operations.values()) > 0  # what was measured is kept
