@@ -123,6 +123,7 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> RunR
     adapter.connect()
     try:
         engine_version = adapter.server_version()
+        settings = adapter.settings()
         load_phase: LoadPhase | None = None
         if not request.skip_load:
             load_phase = load_dataset(adapter, workload, progress)
@@ -131,7 +132,6 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> RunR
             telemetry = adapter.telemetry(workload)
         except Exception as exc:
             telemetry = {"error": f"{type(exc).__name__}: {exc}"}
-        settings = adapter.settings() if complete else {}
     finally:
         try:
             adapter.close()

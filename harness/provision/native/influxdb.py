@@ -68,9 +68,7 @@ class InfluxDBLauncher(NativeLauncher):
 
     def prepare_data(self, artifacts: Path, data: Path, port: int, progress: Progress) -> None:
         """Write the config: everything (meta, data, WAL) inside the fresh data directory."""
-        text = Template(TEMPLATE.read_text()).substitute(
-            data=str(data), http_port=port, rpc_port=port + RPC_OFFSET
-        )
+        text = Template(TEMPLATE.read_text()).substitute(data=str(data), http_port=port, rpc_port=port + RPC_OFFSET)
         (data / CONFIG).write_text(text)
 
     def plan(self, artifacts: Path, data: Path, port: int) -> LaunchPlan:

@@ -36,21 +36,18 @@ def test_influxdb_serves_v2_write_and_flux() -> None:
         parts = urlsplit(server.url)
         options = {k: v[0] for k, v in parse_qs(parts.query).items()}
         assert options == {"org": "-", "bucket": "dbarena/autogen", "token": "user:pass"}
-        with influxdb_client.InfluxDBClient(
-            url=f"{parts.scheme}://{parts.netloc}", token=options["token"], org=options["org"]
-        ) as client:
+        with influxdb_client.InfluxDBClient(url=f"{parts.scheme}://{parts.netloc}", token=options["token"], org=options["org"]) as client:
             assert client.ping()
             assert client.version() == "1.8.10"
             t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
             points = [
-                influxdb_client.Point("cpu").tag("host", host).field("usage", float(i + offset))
-                .time(t0 + timedelta(seconds=10 * i))
+                influxdb_client.Point("cpu").tag("host", host).field("usage", float(i + offset)).time(t0 + timedelta(seconds=10 * i))
                 for host, offset in (("a", 0), ("b", 100))
                 for i in range(18)
             ]
             client.write_api(write_options=SYNCHRONOUS).write(bucket=options["bucket"], record=points)
             flux = f"""
-                from(bucket: "{options['bucket']}")
+                from(bucket: "{options["bucket"]}")
                   |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:03:00Z)
                   |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage" and r.host == "a")
                   |> aggregateWindow(every: 1m, fn: mean)
