@@ -141,10 +141,15 @@ class RedisAdapter(EngineAdapter):
             return self._bind_delete(entity, unique, multi)
         if kind is OperationKind.FIND:
             return self._bind_find(op, entity, unique, multi)
+        # "GET key:{key:012d}": words with a {key} field are formatted per call, the rest once.
         words = op.statements[self.name].split()
+        templated = [i for i, w in enumerate(words) if "{" in w]
 
         def native(key: Any, values: Mapping[str, Any] | None) -> int:
-            reply = client.execute_command(*(w.replace("{key}", str(key)) for w in words))
+            command = list(words)
+            for i in templated:
+                command[i] = words[i].format(key=key)
+            reply = client.execute_command(*command)
             return len(reply) if isinstance(reply, (list, dict)) else int(reply is not None)
         return native
 

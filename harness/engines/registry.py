@@ -22,6 +22,7 @@ class EngineInfo:
     native: str | None  # native launcher that serves this engine here (may be a stand-in)
     compose_service: str | None
     tested_against: str
+    compose_url: str | None = None  # when the compose service is reached differently from default_url
 
 
 ENGINES: dict[str, EngineInfo] = {
@@ -36,15 +37,18 @@ ENGINES: dict[str, EngineInfo] = {
                    "mongodb://127.0.0.1:27017/dbarena", "ferretdb", "mongodb",
                    "FerretDB 1.24 (MongoDB wire protocol); real mongod only under Compose"),
         EngineInfo("ferretdb", "harness.engines.mongodb:MongoAdapter",
-                   "mongodb://127.0.0.1:27017/dbarena", "ferretdb", "ferretdb", "FerretDB 1.24 natively"),
+                   "mongodb://127.0.0.1:27017/dbarena", "ferretdb", "ferretdb", "FerretDB 1.24 natively",
+                   compose_url="mongodb://127.0.0.1:27018/dbarena"),
         EngineInfo("elasticsearch", "harness.engines.search:SearchAdapter",
                    "http://127.0.0.1:9200", "opensearch", "elasticsearch",
                    "OpenSearch 2.19 (same query DSL); real Elasticsearch 8 only under Compose"),
         EngineInfo("opensearch", "harness.engines.search:SearchAdapter",
-                   "http://127.0.0.1:9200", "opensearch", "opensearch", "OpenSearch 2.19 natively"),
+                   "http://127.0.0.1:9200", "opensearch", "opensearch", "OpenSearch 2.19 natively",
+                   compose_url="http://127.0.0.1:9201"),
         EngineInfo("influxdb", "harness.engines.influxdb:InfluxAdapter",
                    "http://127.0.0.1:8086?org=-&bucket=dbarena/autogen&token=user:pass", "influxdb", "influxdb",
-                   "InfluxDB 1.8.10 v2-compatible API natively"),
+                   "InfluxDB 1.8.10 v2-compatible API natively",
+                   compose_url="http://127.0.0.1:8086?org=dbarena&bucket=dbarena&token=dbarena-token"),
         EngineInfo("neo4j", "harness.engines.neo4j:Neo4jAdapter",
                    "bolt://127.0.0.1:7687", "neo4j", "neo4j", "Neo4j 5.26 community natively"),
         EngineInfo("fake", "harness.engines.fake:FakeAdapter", "fake://", None, None,

@@ -114,11 +114,12 @@ def _compose(engine: str, progress: Callable[[str], None]) -> Iterator[Endpoint]
         raise EngineUnavailable("--provision compose: no Docker engine answers `docker info`; use native or external")
     progress(f"docker compose up {service} (waiting until healthy)")
     base = ["docker", "compose", "-f", str(COMPOSE_FILE)]
-    done = subprocess.run([*base, "up", "-d", "--wait", service], capture_output=True, text=True, check=False)
+    done = subprocess.run([*base, "--profile", "standins", "up", "-d", "--wait", service], capture_output=True, text=True,
+                          check=False)
     if done.returncode != 0:
         raise EngineUnavailable(f"docker compose up {service} failed: {done.stderr.strip()[-400:]}")
     try:
-        yield Endpoint(engine, info.default_url, "compose", {"service": service, "file": str(COMPOSE_FILE)})
+        yield Endpoint(engine, info.compose_url or info.default_url, "compose", {"service": service, "file": str(COMPOSE_FILE)})
     finally:
         subprocess.run([*base, "stop", service], capture_output=True, check=False)
         progress(f"docker compose stop {service}")
