@@ -27,14 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.provision.native import base  # noqa: E402
-from harness.provision.native.postgres import find_bin_dir  # noqa: E402
-from harness.provision.native.registry import get_launcher  # noqa: E402
-from harness.runner.progress import Progress  # noqa: E402
-from harness.runner.recorder import Recorder  # noqa: E402
-from harness.runner.run import RunRequest, run_benchmark  # noqa: E402
-from harness.spec.loader import load_workload  # noqa: E402
-from harness.spec.suite import LoadProfile  # noqa: E402
+from harness.provision.native import base
+from harness.provision.native.postgres import find_bin_dir
+from harness.provision.native.registry import get_launcher
+from harness.runner.progress import Progress
+from harness.runner.recorder import Recorder
+from harness.runner.run import RunRequest, run_benchmark
+from harness.spec.loader import load_workload
+from harness.spec.suite import LoadProfile
 
 CLIENTS = 8
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 
@@ -17,7 +18,7 @@ def test_deterministic_schedule_is_evenly_spaced() -> None:
     starts = [schedule.next_ns() for _ in range(101)]
     assert starts[0] == 5 * NS_PER_S
     assert starts[100] - starts[0] == NS_PER_S
-    assert {b - a for a, b in zip(starts, starts[1:])} <= {10_000_000, 9_999_999, 10_000_001}
+    assert {b - a for a, b in itertools.pairwise(starts)} <= {10_000_000, 9_999_999, 10_000_001}
 
 
 def test_users_share_the_rate_with_spread_phases() -> None:
@@ -26,14 +27,14 @@ def test_users_share_the_rate_with_spread_phases() -> None:
     starts = sorted(s.next_ns() for s in schedules for _ in range(250))
     assert len(starts) == 1000
     assert starts[-1] < NS_PER_S  # 1000 ops in one second over all users
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert max(gaps) - min(gaps) <= 2  # evenly interleaved: 1 ms apart
 
 
 def test_poisson_schedule_has_the_target_mean_rate() -> None:
     schedule = Poisson(rate=500, start_ns=0, rng=random.Random(7))
     starts = [schedule.next_ns() for _ in range(20_000)]
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     mean_gap = statistics.fmean(gaps)
     assert abs(mean_gap - NS_PER_S / 500) / (NS_PER_S / 500) < 0.03
     # exponential gaps: standard deviation close to the mean

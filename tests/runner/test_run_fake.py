@@ -83,7 +83,7 @@ def test_ctrl_c_saves_an_incomplete_record(tmp_path: Path) -> None:
         if time.monotonic() > deadline - 55:  # the run has been going for ~5 s
             proc.send_signal(signal.SIGINT)
             break
-    out, err = proc.communicate(timeout=90)
+    _out, err = proc.communicate(timeout=90)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     (path,) = list((tmp_path / "runs").glob("*.json"))
