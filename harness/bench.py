@@ -82,6 +82,7 @@ def prepared_workload(run: SuiteRun) -> Workload:
             raise SpecError([f"preset {run.preset!r} is not defined by workload {workload.name}; "
                              f"defined: {', '.join(known) or 'none'}{did_you_mean(run.preset, known)}"])
         workload = workload.with_preset(run.preset)
+    workload = workload.active()
     return workload.scaled(run.scale) if run.scale != 1 else workload
 
 

@@ -26,12 +26,14 @@ from harness.spec.models import (
     FloatField,
     IntField,
     JsonField,
+    RefField,
     StringField,
     TagsField,
     TextField,
     TimestampField,
     UsernameField,
     UuidField,
+    Workload,
 )
 
 MASK64 = (1 << 64) - 1
@@ -176,10 +178,15 @@ def _timestamp(spec: TimestampField, salt: int) -> ValueFn:
     start = datetime.fromisoformat(spec.start.replace("Z", "+00:00"))
     if start.tzinfo is None:
         start = start.replace(tzinfo=timezone.utc)
+    if spec.step_s is not None:
+        step, every = spec.step_s, spec.step_every
+        return lambda i: start + timedelta(seconds=(i // every) * step)
     return lambda i: start + timedelta(seconds=mix64(salt ^ i) % spec.spread_s)
 
 
 def _choice(spec: ChoiceField, salt: int) -> ValueFn:
+    if spec.cycle:
+        return lambda i: spec.values[i % len(spec.values)]
     return lambda i: spec.values[mix64(salt ^ i) % len(spec.values)]
 
 
@@ -234,20 +241,62 @@ def value_function(spec: FieldSpec, salt: int) -> ValueFn:
     return _BUILDERS[type(spec)](spec, salt)
 
 
-class RecordFactory:
-    """Regenerates any record (or one field of it) of an entity from its index."""
+class ReferenceTarget:
+    """The referenced entity of a `ref` field: its size and how to name record i."""
 
-    def __init__(self, entity: Entity, seed: int) -> None:
+    def __init__(self, count: int, key_of: ValueFn) -> None:
+        self.count = count
+        self.key_of = key_of
+
+
+def _ref(spec: RefField, salt: int, target: ReferenceTarget) -> ValueFn:
+    """Power-law references: zipfian ranks (scrambled over the target's key space) from a hash."""
+    if spec.distribution == "uniform":
+        return lambda i: target.key_of(mix64(salt ^ i) % target.count)
+    zipf = HashZipf(target.count, spec.zipf_constant)
+    return lambda i: target.key_of(mix64(zipf.rank(mix64(salt ^ i)) + salt) % target.count)
+
+
+class HashZipf:
+    """YCSB's zipfian rank, driven by a 64-bit hash instead of a random stream."""
+
+    def __init__(self, size: int, theta: float) -> None:
+        self.size, self.theta = size, theta
+        self.zetan = sum(1.0 / (r ** theta) for r in range(1, size + 1))
+        zeta2 = 1.0 + 0.5 ** theta
+        self.alpha = 1.0 / (1.0 - theta) if theta != 1.0 else 1e9
+        self.eta = (1 - (2.0 / size) ** (1 - theta)) / (1 - zeta2 / self.zetan) if size > 2 else 1.0
+
+    def rank(self, h: int) -> int:
+        u = (h >> 11) / float(1 << 53)
+        uz = u * self.zetan
+        if uz < 1.0:
+            return 0
+        if uz < 1.0 + 0.5 ** self.theta:
+            return min(1, self.size - 1)
+        return min(self.size - 1, int(self.size * (self.eta * u - self.eta + 1) ** self.alpha))
+
+
+class RecordFactory:
+    """Regenerates any record (or one field of it) of an entity from its index.
+
+    `targets` resolves `ref` fields: entity name -> the referenced entity's size and keys.
+    """
+
+    def __init__(self, entity: Entity, seed: int, targets: dict[str, ReferenceTarget] | None = None) -> None:
         self.entity = entity
         self.key_field = entity.key
-        self._fns = {
-            name: value_function(spec, salt_of(seed, entity.name, name))
-            for name, spec in entity.fields.items()
-        }
-        self._update_fns = {
-            name: value_function(spec, salt_of(seed, entity.name, name, "update"))
-            for name, spec in entity.fields.items()
-        }
+
+        def build(name: str, spec: FieldSpec, *salt_parts: object) -> ValueFn:
+            salt = salt_of(seed, entity.name, name, *salt_parts)
+            if isinstance(spec, RefField):
+                if not targets or spec.entity not in targets:
+                    raise ValueError(f"{entity.name}.{name} refers to {spec.entity}; build it with dataset_factories()")
+                return _ref(spec, salt, targets[spec.entity])
+            return value_function(spec, salt)
+
+        self._fns = {name: build(name, spec) for name, spec in entity.fields.items()}
+        self._update_fns = {name: build(name, spec, "update") for name, spec in entity.fields.items()}
         self._now_fields = {
             name for name, spec in entity.fields.items() if isinstance(spec, TimestampField) and spec.now
         }
@@ -260,10 +309,16 @@ class RecordFactory:
         return self._fns[field](index)
 
     def new_values(self, fields: tuple[str, ...], nonce: int) -> Record:
-        """Fresh values for an update; `nonce` varies them between updates."""
+        """Fresh values for an update; `nonce` varies them between updates.
+
+        A nested path ("attributes.color") gets a word: the new value of that one key.
+        """
         out: Record = {}
         for name in fields:
-            if name in self._now_fields:
+            if "." in name:
+                words = vocabulary(500)
+                out[name] = words[mix64(nonce ^ salt_of(name)) % len(words)]
+            elif name in self._now_fields:
                 out[name] = datetime.now(timezone.utc)
             else:
                 out[name] = self._update_fns[name](nonce)
@@ -276,3 +331,12 @@ class RecordFactory:
     def batches(self, count: int, batch_size: int) -> Iterator[list[Record]]:
         for start in range(0, count, batch_size):
             yield [self.record(i) for i in range(start, min(count, start + batch_size))]
+
+
+def dataset_factories(workload: Workload) -> dict[str, RecordFactory]:
+    """A factory per entity, with `ref` fields wired to the entities they reference."""
+    seed = workload.dataset.seed
+    plain = {e.name: RecordFactory(e, seed) for e in workload.dataset.entities
+             if not any(isinstance(s, RefField) for s in e.fields.values())}
+    targets = {name: ReferenceTarget(f.entity.count, f.key_of) for name, f in plain.items()}
+    return {e.name: plain.get(e.name) or RecordFactory(e, seed, targets) for e in workload.dataset.entities}

@@ -25,6 +25,8 @@ class EngineAdapter(ABC):
     # Kinds this adapter maps to its engine; others are refused up front with `unsupported_reason`.
     supported_kinds: ClassVar[frozenset[OperationKind]]
     client_library: ClassVar[str] = ""  # distribution name, for the manifest
+    supports_ttl: ClassVar[bool] = False  # can expire records (`ttl_s` on inserts and updates)
+    supports_nested_set: ClassVar[bool] = False  # can update one key inside a json field ("attributes.k1")
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -57,6 +59,10 @@ class EngineAdapter(ABC):
             return f"{self.name} has no mapping for '{op.kind.value}' operations"
         if op.kind is OperationKind.NATIVE and self.name not in op.statements:
             return f"operation {op.name!r} has no native statement for {self.name}"
+        if op.ttl_s is not None and not self.supports_ttl:
+            return f"{self.name} adapter does not expire records (ttl_s)"
+        if any("." in path for path in op.set) and not self.supports_nested_set:
+            return f"{self.name} adapter does not update nested keys of json fields"
         return None
 
     def is_disconnect(self, error: BaseException) -> bool:

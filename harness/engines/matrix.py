@@ -27,7 +27,7 @@ def support(workload: Workload, engine: str) -> tuple[bool, list[str]]:
 def matrix_rows(directory: Path = WORKLOAD_DIR) -> tuple[list[list[str]], list[str]]:
     rows, notes = [], []
     for path in sorted(directory.glob("*.yaml")):
-        workload = load_workload(path)
+        workload = load_workload(path).active()
         row = [workload.name]
         for engine in MATRIX_ENGINES:
             ok, reasons = support(workload, engine)

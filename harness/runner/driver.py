@@ -12,11 +12,12 @@ import itertools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from harness.dataset.generate import RecordFactory
+from harness.dataset.generate import RecordFactory, dataset_factories, mix64, vocabulary, zipf_word
 from harness.dataset.keys import KeyChooser, chooser_for
-from harness.spec.models import Operation, OperationKind, Workload
+from harness.spec.models import Operation, OperationKind, TextField, Workload
 
 
 @dataclass
@@ -43,8 +44,17 @@ class OperationDriver:
         self.kind = op.kind
         self._insert_index = itertools.count(space.loaded + user_slot, total_users)
         self._nonce = itertools.count(user_slot * 1_000_003)
+        text = next((factory.entity.fields[f] for f in op.text_fields), None)
+        self._vocabulary = vocabulary(text.vocabulary if isinstance(text, TextField) else 10)
 
     def arguments(self) -> tuple[Any, Mapping[str, Any] | None]:
+        """(key, values): what the adapter's executor for this kind expects.
+
+        find: values of `match` fields of the chosen record; range/aggregate: those plus
+        `_from`/`_to` bounds of the window ending at the record's `range_field`; search:
+        `_terms`, words drawn with Zipf frequency; traverse/read/update/delete/scan: the key
+        (a shortest-path traverse also gets `_to`, the key of another chosen node).
+        """
         kind = self.kind
         if kind is OperationKind.INSERT:
             index = next(self._insert_index)
@@ -53,12 +63,26 @@ class OperationDriver:
                                              (index - self.space.loaded) // self.space.total_users + 1)
             return record[self.factory.key_field], record
         index = self.chooser.next(self.space.size())
+        if kind is OperationKind.SEARCH:
+            return None, {"_terms": self._search_terms(), **{f: self.factory.value(f, index) for f in self.op.match}}
         if kind is OperationKind.FIND:
             return None, {field: self.factory.value(field, index) for field in self.op.match}
+        if kind in (OperationKind.RANGE, OperationKind.AGGREGATE):
+            assert self.op.range_field is not None and self.op.window is not None
+            end = self.factory.value(self.op.range_field, index)
+            width = timedelta(seconds=self.op.window) if isinstance(end, datetime) else self.op.window
+            values = {field: self.factory.value(field, index) for field in self.op.match}
+            return None, {**values, "_from": end - width, "_to": end}
         key = self.factory.key_of(index)
+        if kind is OperationKind.TRAVERSE and self.op.pattern == "shortest-path":
+            return key, {"_to": self.factory.key_of(self.chooser.next(self.space.size()))}
         if kind is OperationKind.UPDATE:
             return key, self.factory.new_values(self.op.set, next(self._nonce))
         return key, None
+
+    def _search_terms(self) -> list[str]:
+        words = self._vocabulary
+        return [zipf_word(words, mix64(next(self._nonce) * 0x9E37 + n)) for n in range(self.op.terms)]
 
 
 class OperationMix:
@@ -68,7 +92,7 @@ class OperationMix:
         rng = random.Random(seed * 7919 + user_slot)
         self._random = rng.random
         spaces = {e.name: KeySpace(e.count, total_users) for e in workload.dataset.entities}
-        factories = {e.name: RecordFactory(e, workload.dataset.seed) for e in workload.dataset.entities}
+        factories = dataset_factories(workload)
         self.drivers = [
             OperationDriver(op, factories[op.entity], spaces[op.entity],
                             chooser_for(op, rng, start=user_slot * 997), user_slot, total_users)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from harness.dataset.generate import RecordFactory
+from harness.dataset.generate import dataset_factories
 from harness.engines.base import EngineAdapter
 from harness.results.record import LoadPhase
 from harness.runner.progress import Progress
@@ -18,8 +18,9 @@ def load_dataset(adapter: EngineAdapter, workload: Workload, progress: Progress)
     began = time.perf_counter()
     adapter.prepare(workload)
     total = 0
+    factories = dataset_factories(workload)
     for entity in workload.dataset.entities:
-        factory = RecordFactory(entity, workload.dataset.seed)
+        factory = factories[entity.name]
         started = time.perf_counter()
         done = 0
         for batch in factory.batches(entity.count, BATCH):

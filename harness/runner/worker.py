@@ -16,6 +16,7 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import gevent
@@ -31,7 +32,7 @@ from harness.runner.config import WorkerConfig
 from harness.runner.driver import OperationMix
 from harness.runner.pacing import NS_PER_S, schedule_for
 from harness.runner.recorder import Recorder
-from harness.spec.models import Workload
+from harness.spec.models import Entity, Operation, OperationKind, Workload
 
 RECONNECT_PAUSE_S = 0.2
 YIELD_EVERY = 64  # ops between voluntary yields, so no user starves the others
@@ -63,7 +64,21 @@ class WorkerState:
         return slot
 
     def bind_all(self, adapter: EngineAdapter) -> list[Executor]:
-        return [adapter.bind(op, self.entities[op.entity]) for op in self.workload.operations]
+        return [bind_operation(adapter, op, self.entities[op.entity]) for op in self.workload.operations]
+
+
+def bind_operation(adapter: EngineAdapter, op: Operation, entity: Entity) -> Executor:
+    """The adapter's executor; a read-first update reads then writes, timed as one (YCSB F)."""
+    write = adapter.bind(op, entity)
+    if not op.read_first:
+        return write
+    read = adapter.bind(Operation(name=f"{op.name}-read", kind=OperationKind.READ, entity=op.entity, weight=0), entity)
+
+    def read_modify_write(key: Any, values: Mapping[str, Any] | None) -> int:
+        read(key, None)
+        return write(key, values)
+
+    return read_modify_write
 
 
 def build_user_class(state: WorkerState) -> type[User]:

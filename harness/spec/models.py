@@ -95,12 +95,24 @@ class TimestampField(Frozen):
     type: Literal["timestamp"]
     start: str = "2024-01-01T00:00:00Z"
     spread_s: int = Field(86_400 * 365, ge=1)
+    step_s: float | None = Field(None, gt=0)  # ordered: record i is at start + (i // step_every) * step_s
+    step_every: int = Field(1, ge=1)  # records sharing one timestamp (e.g. one point per host per step)
     now: bool = False  # updates and inserts take the wall-clock time instead
+
+
+class RefField(Frozen):
+    """A reference to a record of another entity (graph edges, foreign keys), power-law by default."""
+
+    type: Literal["ref"]
+    entity: str
+    distribution: Literal["uniform", "zipfian"] = "zipfian"
+    zipf_constant: float = Field(0.9, gt=0, lt=10)
 
 
 class ChoiceField(Frozen):
     type: Literal["choice"]
     values: tuple[str, ...] = Field(min_length=1)
+    cycle: bool = False  # record i takes values[i % n] (e.g. hosts reporting in turn) instead of a hash
 
 
 class JsonField(Frozen):
@@ -127,13 +139,14 @@ FieldSpec = Annotated[
     | TimestampField
     | ChoiceField
     | JsonField
-    | TagsField,
+    | TagsField
+    | RefField,
     Field(discriminator="type"),
 ]
 
 FIELD_TYPES = (
     "int", "float", "bool", "uuid", "string", "email", "username", "text", "timestamp",
-    "choice", "json", "tags",
+    "choice", "json", "tags", "ref",
 )
 
 
@@ -150,6 +163,7 @@ class Entity(Frozen):
     key: str
     fields: dict[str, FieldSpec] = Field(min_length=1)
     indexes: tuple[Index, ...] = ()
+    series: tuple[str, ...] = ()  # time-series identity (tags): time-series engines key points by these
 
 
 class Dataset(Frozen):
@@ -171,18 +185,37 @@ class Operation(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     kind: OperationKind
     entity: str
-    weight: float = Field(gt=0)
+    weight: float = Field(ge=0)  # 0 keeps the operation defined but out of the mix (presets turn it on)
     distribution: Distribution = Distribution.UNIFORM
     zipf_constant: float = Field(0.99, gt=0, lt=10)
     hot_fraction: float = Field(0.2, gt=0, lt=1)  # hotspot: share of keys that are hot
     hot_share: float = Field(0.8, gt=0, lt=1)  # hotspot: share of operations on hot keys
     match: tuple[str, ...] = ()  # find: equality on these fields, values from the chosen record
     filter: dict[str, str | int | float | bool] = Field(default_factory=dict)  # constant equalities
-    set: tuple[str, ...] = ()  # update: fields given new generated values
+    set: tuple[str, ...] = ()  # update: fields given new values; "json_field.key" sets one nested key
+    read_first: bool = False  # update: read the record, then write it (YCSB's read-modify-write), timed as one
+    ttl_s: float | None = Field(None, gt=0)  # insert/update: the record expires this long after the write
     project: tuple[str, ...] = ()  # fields to return; empty = all
     sort: SortSpec | None = None
     limit: int | None = Field(None, ge=1, le=10_000)
     statements: dict[str, str] = Field(default_factory=dict)  # native: engine -> statement
+    # range / aggregate: records whose `range_field` lies in the `window` ending at the chosen record's
+    # value (seconds for timestamps, the field's own units otherwise), plus equality on `match`
+    range_field: str | None = None
+    window: float | None = Field(None, gt=0)
+    # aggregate: `function` of `value_field` per `bucket_s` time bucket, grouped by `group_by`
+    value_field: str | None = None
+    function: Literal["mean", "sum", "count", "min", "max"] | None = None
+    bucket_s: float | None = Field(None, gt=0)
+    group_by: tuple[str, ...] = ()
+    # search: `terms` words drawn (Zipf) from the vocabulary of `text_fields`, top `limit` by relevance,
+    # optionally restricted by `match` (values from a chosen record) and `filter`
+    text_fields: tuple[str, ...] = ()
+    terms: int = Field(2, ge=1, le=16)
+    # traverse: from the chosen record along the `edges` entity (its two ref fields: from, to)
+    edges: str | None = None
+    pattern: Literal["k-hop", "mutual", "shortest-path"] = "k-hop"
+    hops: int = Field(2, ge=1, le=6)
 
 
 class Workload(Frozen):
@@ -199,12 +232,12 @@ class Workload(Frozen):
     def with_preset(self, preset: str) -> Workload:
         """The same workload with operation weights taken from a preset (zero drops an op)."""
         weights = self.presets[preset]
-        ops = tuple(
-            op.model_copy(update={"weight": weights[op.name]})
-            for op in self.operations
-            if weights.get(op.name, 0) > 0
-        )
-        return self.model_copy(update={"operations": ops, "name": f"{self.name}"})
+        ops = tuple(op.model_copy(update={"weight": weights.get(op.name, 0.0)}) for op in self.operations)
+        return self.model_copy(update={"operations": ops}).active()
+
+    def active(self) -> Workload:
+        """The workload with zero-weight operations left out of the mix."""
+        return self.model_copy(update={"operations": tuple(op for op in self.operations if op.weight > 0)})
 
     def scaled(self, factor: float) -> Workload:
         """The same workload with every entity's record count multiplied by `factor`."""

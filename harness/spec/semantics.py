@@ -5,8 +5,10 @@ from __future__ import annotations
 from harness.spec.hints import did_you_mean
 from harness.spec.models import (
     Entity,
+    JsonField,
     Operation,
     OperationKind,
+    RefField,
     TagsField,
     TextField,
     Workload,
@@ -34,6 +36,14 @@ def check_workload(workload: Workload) -> list[str]:
             problems.append(f"{where}.entity: unknown entity {op.entity!r}; defined: {', '.join(names)}{did_you_mean(op.entity, names)}")
             continue
         problems += _check_operation(where, op, workload.entity(op.entity))
+    if all(op.weight == 0 for op in workload.operations):
+        problems.append("operations: every weight is zero; give at least one operation a positive weight")
+    for i, entity in enumerate(workload.dataset.entities):
+        for field in entity.series:
+            if field not in entity.fields:
+                hint = did_you_mean(field, list(entity.fields))
+                problems.append(f"dataset.entities[{i}].series: {field!r} is not one of its fields{hint}")
+    problems += check_references(workload)
     for preset, weights in workload.presets.items():
         for op_name, weight in weights.items():
             if op_name not in op_names:
@@ -76,7 +86,11 @@ def _check_operation(where: str, op: Operation, entity: Entity) -> list[str]:
                 problems.append(f"{where}.{key}: {name!r} is not a field of {entity.name}{did_you_mean(name, fields)}")
 
     unknown("match", op.match)
-    unknown("set", op.set)
+    for path in op.set:
+        base, _, nested = path.partition(".")
+        if nested and not isinstance(entity.fields.get(base), JsonField):
+            problems.append(f"{where}.set: {path!r}: only json fields have nested keys ({base!r} is not one)")
+    unknown("set", tuple(path.partition(".")[0] for path in op.set))
     unknown("project", op.project)
     unknown("filter", list(op.filter))
     if op.sort is not None:
@@ -87,10 +101,68 @@ def _check_operation(where: str, op: Operation, entity: Entity) -> list[str]:
         problems.append(f"{where}.set: only an update sets fields; remove 'set' from this {op.kind.value}")
     if op.kind == OperationKind.UPDATE and not op.set:
         problems.append(f"{where}.set: an update needs the fields it changes, e.g. set: [{fields[-1]}]")
+    if op.read_first and op.kind != OperationKind.UPDATE:
+        problems.append(f"{where}.read_first: only an update can read first")
+    if op.ttl_s is not None and op.kind not in (OperationKind.INSERT, OperationKind.UPDATE):
+        problems.append(f"{where}.ttl_s: only inserts and updates set an expiry")
     if op.kind == OperationKind.UPDATE and entity.key in op.set:
         problems.append(f"{where}.set: the key field {entity.key!r} cannot be updated")
     if op.kind == OperationKind.NATIVE and not op.statements:
         problems.append(f"{where}.statements: a native operation needs a statement per engine, e.g. statements: {{postgres: 'SELECT 1'}}")
     if op.statements and op.kind != OperationKind.NATIVE:
         problems.append(f"{where}.statements: only a native operation takes statements")
+    problems += _check_analytic(where, op, entity)
+    return problems
+
+
+def _check_analytic(where: str, op: Operation, entity: Entity) -> list[str]:
+    """range, aggregate, search and traverse each need their own keys, and only they take them."""
+    problems: list[str] = []
+    fields = list(entity.fields)
+    kind = op.kind
+    needs = {
+        OperationKind.RANGE: ("range_field", "window"),
+        OperationKind.AGGREGATE: ("range_field", "window", "value_field", "function", "bucket_s"),
+    }.get(kind, ())
+    for key in needs:
+        if getattr(op, key) is None:
+            problems.append(f"{where}.{key}: a {kind.value} needs '{key}'")
+    for key in ("range_field", "value_field"):
+        name = getattr(op, key)
+        if name is not None and name not in entity.fields:
+            problems.append(f"{where}.{key}: {name!r} is not a field of {entity.name}{did_you_mean(name, fields)}")
+        elif name is not None and kind not in (OperationKind.RANGE, OperationKind.AGGREGATE):
+            problems.append(f"{where}.{key}: only range and aggregate operations take '{key}'")
+    for name in op.group_by:
+        if name not in entity.fields:
+            problems.append(f"{where}.group_by: {name!r} is not a field of {entity.name}{did_you_mean(name, fields)}")
+    if kind is OperationKind.SEARCH:
+        if not op.text_fields:
+            problems.append(f"{where}.text_fields: a search needs the text fields it searches")
+        for name in op.text_fields:
+            if not isinstance(entity.fields.get(name), TextField):
+                problems.append(f"{where}.text_fields: {name!r} is not a text field of {entity.name}{did_you_mean(name, fields)}")
+    if kind is OperationKind.TRAVERSE and op.edges is None:
+        problems.append(f"{where}.edges: a traverse needs the edge entity it follows")
+    return problems
+
+
+def check_references(workload: Workload) -> list[str]:
+    """Ref fields and traversals name entities that exist, and edges have two refs to the nodes."""
+    problems: list[str] = []
+    names = [e.name for e in workload.dataset.entities]
+    for i, entity in enumerate(workload.dataset.entities):
+        for field, spec in entity.fields.items():
+            if isinstance(spec, RefField) and spec.entity not in names:
+                problems.append(f"dataset.entities[{i}].fields.{field}.entity: unknown entity {spec.entity!r}"
+                                f"{did_you_mean(spec.entity, names)}")
+    for i, op in enumerate(workload.operations):
+        if op.kind is not OperationKind.TRAVERSE or op.edges is None:
+            continue
+        if op.edges not in names:
+            problems.append(f"operations[{i}].edges: unknown entity {op.edges!r}{did_you_mean(op.edges, names)}")
+            continue
+        refs = [s for s in workload.entity(op.edges).fields.values() if isinstance(s, RefField) and s.entity == op.entity]
+        if len(refs) < 2:
+            problems.append(f"operations[{i}].edges: {op.edges} needs two ref fields to {op.entity} (from, to)")
     return problems

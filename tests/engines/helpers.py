@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.dataset.generate import RecordFactory
+from harness.dataset.generate import dataset_factories
 from harness.engines.base import EngineAdapter
 from harness.spec.loader import load_workload
 from harness.spec.models import Workload
@@ -22,8 +22,9 @@ def workload(name: str, count: int) -> Workload:
 
 def load_all(adapter: EngineAdapter, spec: Workload) -> None:
     adapter.prepare(spec)
+    factories = dataset_factories(spec)
     for entity in spec.dataset.entities:
-        for batch in RecordFactory(entity, spec.dataset.seed).batches(entity.count, 100):
+        for batch in factories[entity.name].batches(entity.count, 100):
             adapter.load(entity, batch)
     adapter.finish_load(spec)
 

@@ -1,0 +1,289 @@
+"""InfluxDB adapter (influxdb-client, v2 API): records as series, updates as newer points.
+
+InfluxDB is a time-series engine, so the key-value operations take its natural form:
+- an entity is a measurement; the entity's key field is a tag, so each record is one
+  series; every other field is a field (bool/int/float/string natively, a timestamp as an
+  RFC 3339 UTC string, a JSON object stays its string, a tags list is joined with ",").
+- load writes line-protocol batches in synchronous mode (one HTTP request per batch), every
+  loaded point at the same fixed instant `LOAD_TIME` (each record is its own series, so
+  points never collide; the bucket's retention must reach back to it, as the default does).
+- insert writes one point now; update writes a newer point carrying only the changed fields
+  (last-value semantics: a blind upsert, so it reports 1 whether or not the key existed).
+- read is Flux `range(start: 0) |> filter(measurement, key tag) |> last()` (the latest value
+  of each field) pivoted into one row; the whole reply is parsed.
+
+Refused, with the reason in `unsupported_reason`: `find` (no secondary index on field
+values; mapping indexed fields to tags would make them part of each series' identity, so
+every update would first need a query to learn them), `delete` (InfluxQL DELETE is 1.x
+only and deletes are tombstoning maintenance, not an online operation), `scan`, `search`,
+`traverse`, and `range`/`aggregate` (natural here, but no workload defines their bounds yet).
+
+Served natively by InfluxDB 1.8 (Flux v0.65, database/retention policy as the bucket) and by
+InfluxDB 2 under Compose, so only the write and Flux query APIs are used in the hot path.
+Dropping a measurement in `prepare` and reading settings and counters need version-specific
+endpoints: 1.x gets InfluxQL over `/query` and `/debug/vars`; 2.x gets the delete API, and
+its settings and counters are recorded as unavailable.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+import urllib3
+from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
+from influxdb_client.rest import ApiException
+
+from harness.engines.base import EngineAdapter, Executor, Record
+from harness.errors import EngineUnavailable, UserError
+from harness.runner.loading import BATCH
+from harness.spec.models import Entity, Operation, OperationKind, Workload
+
+LOAD_TIME_NS = 1_577_836_800 * 10**9  # 2020-01-01T00:00:00Z: deterministic, older than any update
+HTTPD_COUNTERS = ("req", "writeReq", "pointsWrittenOK", "pointsWrittenFail", "pointsWrittenDropped",
+                  "fluxQueryReq", "fluxQueryReqDurationNs", "writeReqDurationNs", "queryReq",
+                  "clientError", "serverError")
+DIAGNOSTICS = {"config-data": ("wal-fsync-delay", "cache-max-memory-size", "cache-snapshot-memory-size",
+                               "cache-snapshot-write-cold-duration", "max-series-per-database",
+                               "max-values-per-tag"),
+               "config-coordinator": ("write-timeout", "query-timeout", "max-concurrent-queries")}
+REFUSED = {
+    OperationKind.FIND: "InfluxDB has no secondary index on field values, so a find would scan every series; "
+                        "making the field a tag would put it in each series' identity, so every update "
+                        "would first need a query to learn the record's tag set",
+    OperationKind.DELETE: "InfluxDB has no portable point delete (InfluxQL DELETE is 1.x only, the delete API "
+                          "2.x only) and deletes tombstone shards: maintenance, not an online operation",
+    OperationKind.RANGE: "time ranges are natural in InfluxDB but not mapped yet: no workload defines their bounds",
+    OperationKind.AGGREGATE: "windowed aggregates are natural in InfluxDB but not mapped yet: "
+                             "no workload defines their windows",
+}
+
+
+def field_value(value: Any) -> Any:
+    """A record value as an InfluxDB field: scalars stay typed, the rest become strings."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # sorts as text
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return value
+
+
+def flux_string(value: Any) -> str:
+    """A Flux string literal (queries are built per call: Flux v0.65 has no parameters)."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${")
+    return f'"{text}"'
+
+
+class InfluxAdapter(EngineAdapter):
+    name = "influxdb"
+    client_library = "influxdb-client"
+    supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset({
+        OperationKind.INSERT, OperationKind.READ, OperationKind.UPDATE,
+    })
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        parts = urllib.parse.urlsplit(url)
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        self.base_url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        if not query.get("bucket"):
+            raise UserError(f"influxdb URL {self.base_url} needs ?bucket=<bucket> (on 1.x: <database>/<retention "
+                            "policy>), plus org= and token=")
+        self.bucket, self.org, self.token = query["bucket"], query.get("org", "-"), query.get("token", "")
+        self.client: InfluxDBClient | None = None
+        self.writer: WriteApi | None = None
+        self.version = "unknown"
+        self._counters_after_load: dict[str, int] | None = None
+
+    def connect(self) -> None:
+        self.client = InfluxDBClient(url=self.base_url, token=self.token, org=self.org)
+        try:
+            self.version = self.client.version().removeprefix("v")
+        except (urllib3.exceptions.HTTPError, ApiException, OSError) as exc:
+            self.client.close()
+            self.client = None
+            raise EngineUnavailable(f"influxdb at {self.base_url} is not reachable: {exc}") from exc
+        self.writer = self.client.write_api(write_options=SYNCHRONOUS)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client, self.writer = None, None
+
+    @property
+    def _client(self) -> InfluxDBClient:
+        assert self.client is not None, "connect() first"
+        return self.client
+
+    @property
+    def _writer(self) -> WriteApi:
+        assert self.writer is not None, "connect() first"
+        return self.writer
+
+    @property
+    def _v1(self) -> bool:
+        return self.version.startswith("1.")
+
+    def is_disconnect(self, error: BaseException) -> bool:
+        return isinstance(error, (urllib3.exceptions.HTTPError, ConnectionError, OSError))
+
+    def unsupported_reason(self, op: Operation) -> str | None:
+        if op.kind in REFUSED:
+            return f"{self.name}: {REFUSED[op.kind]}"
+        return super().unsupported_reason(op)
+
+    # ---- version-specific HTTP endpoints (never on the timed path) -----------------
+
+    def _http_json(self, path: str, params: Mapping[str, str] | None = None, post: bool = False) -> Any:
+        url = f"{self.base_url}{path}"
+        body = urllib.parse.urlencode(params or {})
+        request = urllib.request.Request(
+            url if post or not body else f"{url}?{body}", data=body.encode() if post else None,
+            headers={"Authorization": f"Token {self.token}"},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+        with opener.open(request, timeout=30) as reply:
+            return json.load(reply)
+
+    def _influxql(self, statement: str) -> list[dict[str, Any]]:
+        """Run one InfluxQL statement over the 1.x `/query` endpoint; raise on its error."""
+        database = self.bucket.split("/")[0]
+        results: list[dict[str, Any]] = self._http_json(
+            "/query", {"db": database, "q": statement}, post=True).get("results", [])
+        errors = [r["error"] for r in results if "error" in r]
+        if errors:
+            raise EngineUnavailable(f"influxdb refused {statement!r}: {'; '.join(errors)}")
+        return results
+
+    def _diagnostics(self) -> dict[str, dict[str, Any]]:
+        """`SHOW DIAGNOSTICS` (1.x) as section -> setting -> value."""
+        return {series["name"]: dict(zip(series["columns"], series["values"][0]))
+                for series in self._influxql("SHOW DIAGNOSTICS")[0].get("series", [])}
+
+    def _debug_vars(self) -> dict[str, Any]:
+        out: dict[str, Any] = self._http_json("/debug/vars")
+        return out
+
+    def _httpd_counters(self) -> dict[str, int]:
+        httpd = next(v for k, v in self._debug_vars().items() if k.startswith("httpd:"))
+        return {name: int(httpd["values"].get(name, 0)) for name in HTTPD_COUNTERS}
+
+    # ---- schema and load ------------------------------------------------------------
+
+    def prepare(self, workload: Workload) -> None:
+        if self._v1:
+            limit = int(self._diagnostics().get("config-data", {}).get("max-values-per-tag", 0))
+            too_many = [e.name for e in workload.dataset.entities if limit and e.count > limit]
+            if too_many:  # each record's key is a tag value: the server would reject the writes past it
+                raise UserError(f"influxdb: {', '.join(too_many)} has more records than the server's "
+                                f"max-values-per-tag ({limit:,}); set it to 0 (unlimited) in the [data] config")
+            self._influxql(f'CREATE DATABASE "{self.bucket.split("/")[0]}"')  # idempotent; autogen RP
+            for entity in workload.dataset.entities:
+                self._influxql(f'DROP MEASUREMENT "{entity.name}"')
+            return
+        deleter = self._client.delete_api()
+        for entity in workload.dataset.entities:
+            deleter.delete("1970-01-01T00:00:00Z", "2262-01-01T00:00:00Z", f'_measurement="{entity.name}"',
+                           bucket=self.bucket, org=self.org)
+
+    @staticmethod
+    def point(entity: Entity, values: Mapping[str, Any], time_ns: int) -> Point:
+        """One line-protocol point: the key as the tag, the given fields, the given time."""
+        point = Point(entity.name).tag(entity.key, str(values[entity.key])).time(time_ns, WritePrecision.NS)
+        for name, value in values.items():
+            if name != entity.key and value is not None:
+                point.field(name, field_value(value))
+        return point
+
+    def load(self, entity: Entity, records: Sequence[Record]) -> None:
+        points = [self.point(entity, record, LOAD_TIME_NS) for record in records]
+        self._writer.write(bucket=self.bucket, org=self.org, record=points)
+
+    def finish_load(self, workload: Workload) -> None:
+        """Writes are visible once acknowledged; only mark where the measured counters start."""
+        if self._v1:
+            self._counters_after_load = self._httpd_counters()
+
+    # ---- operations -----------------------------------------------------------------
+
+    def read_query(self, op: Operation, entity: Entity) -> tuple[str, str]:
+        """The Flux a read runs, around its key literal: each field's latest value, as one row."""
+        fields = [f for f in op.project if f != entity.key]
+        only = " and (" + " or ".join(f"r._field == {flux_string(f)}" for f in fields) + ")" if fields else ""
+        key = flux_string(entity.key)
+        head = (f"from(bucket: {flux_string(self.bucket)}) |> range(start: 0) |> filter(fn: (r) => "
+                f"r._measurement == {flux_string(entity.name)} and r[{key}] == ")
+        tail = f'{only}) |> last() |> pivot(rowKey: [{key}], columnKey: ["_field"], valueColumn: "_value")'
+        return head, tail
+
+    def bind(self, op: Operation, entity: Entity) -> Executor:
+        writer, bucket, org = self._writer, self.bucket, self.org
+        if op.kind is OperationKind.READ:
+            reader = self._client.query_api()
+            head, tail = self.read_query(op, entity)
+
+            def read(key: Any, values: Mapping[str, Any] | None) -> int:
+                return sum(1 for _ in reader.query_stream(head + flux_string(key) + tail, org=org))
+            return read
+        if op.kind is OperationKind.UPDATE:
+            def update(key: Any, values: Mapping[str, Any] | None) -> int:
+                assert values is not None
+                changed = {entity.key: key, **{f: values[f] for f in op.set}}
+                writer.write(bucket=bucket, org=org, record=self.point(entity, changed, time.time_ns()))
+                return 1
+            return update
+        if op.kind is OperationKind.INSERT:
+            def insert(key: Any, values: Mapping[str, Any] | None) -> int:
+                assert values is not None
+                writer.write(bucket=bucket, org=org, record=self.point(entity, values, time.time_ns()))
+                return 1
+            return insert
+        raise NotImplementedError(op.kind)
+
+    # ---- manifest and telemetry -----------------------------------------------------
+
+    def server_version(self) -> str:
+        return self.version
+
+    def settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "api": "v2 write + Flux query (influxdb-client)",
+            "write_mode": "synchronous: one HTTP request per write, acknowledged after the WAL append",
+            "write_precision": "ns",
+            "write_consistency": "n/a (single node: every write goes to its one WAL)",
+            "load_batch_records": BATCH,
+            "bucket": self.bucket,
+        }
+        if not self._v1:
+            out["server_settings"] = "unavailable on InfluxDB 2 (no SHOW DIAGNOSTICS); storage-wal-fsync-delay " \
+                                     "defaults to 0s"
+            return out
+        for section, row in self._diagnostics().items():
+            out.update({name.replace("-", "_"): row[name] for name in DIAGNOSTICS.get(section, ()) if name in row})
+        return out
+
+    def telemetry(self, workload: Workload) -> dict[str, Any]:
+        if not self._v1:
+            return {"unavailable": "InfluxDB 2 has no /debug/vars (its counters are Prometheus /metrics)"}
+        stats = self._debug_vars()
+        httpd = self._httpd_counters()
+        database = self.bucket.split("/")[0]
+        out: dict[str, Any] = {
+            "httpd_since_start": httpd,
+            "database": stats.get(f"database:{database}", {}).get("values", {}),
+            "write": stats.get("write", {}).get("values", {}),
+            "heap_in_use_bytes": stats.get("runtime", {}).get("values", {}).get("HeapInUse"),
+            "gc_runs": stats.get("runtime", {}).get("values", {}).get("NumGC"),
+        }
+        if self._counters_after_load is not None:
+            during = {name: httpd[name] - self._counters_after_load[name] for name in HTTPD_COUNTERS}
+            out["httpd_after_load"] = during
+            if during["fluxQueryReq"]:
+                out["flux_query_mean_ms"] = round(during["fluxQueryReqDurationNs"] / during["fluxQueryReq"] / 1e6, 3)
+        return out
