@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import IO, Any
 
@@ -113,6 +113,7 @@ def _split_users(users: int, processes: int) -> list[int]:
 
 def run_benchmark(request: RunRequest, progress: Progress | None = None) -> RunRecord:
     progress = progress or Progress()
+    request = replace(request, workload=request.workload.active())  # zero-weight operations never run
     workload, load = request.workload, request.load
     seed = request.seed if request.seed is not None else workload.dataset.seed
     started_at = datetime.now(timezone.utc)
