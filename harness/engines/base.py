@@ -76,6 +76,14 @@ class EngineAdapter(ABC):
         """Durability and other settings that fairness depends on, for the manifest."""
         return {}
 
+    def explain(self, op: Operation, entity: Entity, key: Any, values: Mapping[str, Any] | None) -> str | None:
+        """The engine's execution plan for one operation with these arguments, if it has plans.
+
+        Called once per operation per run (PostgreSQL: EXPLAIN (ANALYZE, BUFFERS)), so a
+        plan that degrades with scale shows up next to the numbers.
+        """
+        return None
+
     def telemetry(self, workload: Workload) -> dict[str, Any]:
         """Server-side statistics after the run (cache hits, statements, memory...)."""
         return {}

@@ -59,6 +59,23 @@ def workload_hash(workload: Workload) -> str:
     return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def explain_plans(adapter: EngineAdapter, workload: Workload, seed: int) -> dict[str, str]:
+    """One execution plan per operation, with arguments the runner would generate."""
+    from harness.runner.driver import OperationMix
+
+    mix = OperationMix(workload, user_slot=0, total_users=1, seed=seed)
+    plans = {}
+    for op, driver in zip(workload.operations, mix.drivers, strict=True):
+        key, values = driver.arguments()
+        try:
+            plan = adapter.explain(op, workload.entity(op.entity), key, values)
+        except Exception as exc:  # noqa: BLE001 - a plan is a bonus, never worth losing the run
+            plan = f"(no plan: {type(exc).__name__}: {exc})"
+        if plan:
+            plans[op.name] = plan
+    return plans
+
+
 def refuse_unsupported(adapter: EngineAdapter, workload: Workload) -> None:
     reasons = [f"{op.name} ({op.kind.value}): {reason}" for op in workload.operations
                if (reason := adapter.unsupported_reason(op))]
