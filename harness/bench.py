@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.compare.compare import compare
 from harness.engines.registry import engine_info
-from harness.errors import SpecError
+from harness.errors import SpecError, UserError
 from harness.provision.endpoint import provisioned
+from harness.report.comparison import comparison_table
 from harness.report.terminal import run_summary
 from harness.results import store
+from harness.results.baselines import baseline_for
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.runner.run import INTERRUPTED, RunRequest, run_benchmark
@@ -74,6 +77,22 @@ def plan_runs(suite: Suite | None, overrides: Overrides) -> list[SuiteRun]:
     return planned
 
 
+def versus_baseline(record: RunRecord) -> bool:
+    """Print the verdict against the committed baseline, if any; True when it regressed."""
+    baseline = baseline_for(record)
+    if baseline is None:
+        print(f"no baseline for {record.engine}/{record.workload}"
+              f"{'-' + record.preset if record.preset else ''}; `dbarena baseline promote {record.run_id}` makes this one")
+        return False
+    try:
+        comparison = compare(baseline, record)
+    except UserError as exc:
+        print(f"not compared with the baseline: {exc}")
+        return False
+    print(comparison_table(comparison))
+    return bool(comparison.regressions)
+
+
 def prepared_workload(run: SuiteRun) -> Workload:
     workload = load_workload(resolve_workload(run.workload))
     if run.preset:
@@ -87,7 +106,8 @@ def prepared_workload(run: SuiteRun) -> Workload:
 
 
 def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto", url: str | None = None,
-          progress: Progress | None = None) -> list[tuple[Path, RunRecord]]:
+          progress: Progress | None = None) -> list[tuple[Path, RunRecord, bool]]:
+    """Run everything planned; returns (record path, record, regressed vs its baseline) per run."""
     progress = progress or Progress()
     suite = load_suite(suite_path) if suite_path is not None else None
     runs = plan_runs(suite, overrides)
@@ -108,7 +128,7 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
             path = store.save(record)
             print(run_summary(record))
             print(f"run record: {path}")
-            saved.append((path, record))
+            saved.append((path, record, versus_baseline(record)))
             if INTERRUPTED in record.notes:
                 raise KeyboardInterrupt  # saved; do not start the suite's next run
     return saved

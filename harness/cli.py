@@ -34,8 +34,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     overrides = Overrides(engine=args.engine, workload=args.workload, preset=args.preset, duration=args.duration,
                           warmup=args.warmup, users=args.users, processes=args.processes, rate=args.rate,
                           schedule=args.schedule, scale=args.scale)
-    bench(suite, overrides, provision=args.provision, url=args.url)
-    return 0
+    saved = bench(suite, overrides, provision=args.provision, url=args.url)
+    return 3 if args.fail_on_regression and any(regressed for _, _, regressed in saved) else 0
 
 
 def cmd_engines(args: argparse.Namespace) -> int:
@@ -73,6 +73,63 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.compare.compare import compare
+    from harness.report.comparison import comparison_table
+    from harness.results import store
+    from harness.results.baselines import baseline_for
+
+    candidate = store.find_run(args.runs[-1])
+    if len(args.runs) == 2:
+        baseline = store.find_run(args.runs[0])
+    else:
+        found = baseline_for(candidate)
+        if found is None:
+            raise UserError(f"no baseline for {candidate.engine}/{candidate.workload}; "
+                            f"`dbarena baseline promote RUN_ID` makes one, or give two runs")
+        baseline = found
+    comparison = compare(baseline, candidate, threshold=args.threshold, force=args.force)
+    print(comparison_table(comparison))
+    return 3 if args.fail_on_regression and comparison.regressions else 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from harness.results import store
+    from harness.results.baselines import baseline_path, promote
+
+    if args.action == "promote":
+        if not args.run:
+            raise UserError("baseline promote: give a run id (see `dbarena runs`)")
+        path = promote(store.find_run(args.run))
+        print(f"baseline written: {path} (commit it to share it)")
+        return 0
+    for path in sorted(baseline_path("x", "y").parents[1].glob("*/*.json")):
+        record = store.load(path)
+        print(f"{path}: {record.run_id} ({record.total_throughput_ops_s:,.0f} ops/s)")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from harness.results.history import export, history
+
+    frame = history(args.engine, args.workload)
+    if args.csv:
+        export(frame, Path(args.csv))
+        print(f"{len(frame)} rows written to {args.csv}")
+    elif args.parquet:
+        export(frame, Path(args.parquet))
+        print(f"{len(frame)} rows written to {args.parquet}")
+    elif frame.empty:
+        print("no runs match")
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 12):
+            print(frame[["started_at", "run_id", "engine", "workload", "operation", "throughput_ops_s",
+                         "p50_us", "p99_us", "valid"]].to_string(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dbarena", description="Polyglot persistence benchmarking harness.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale", type=float, help="multiply record counts")
     bench.add_argument("--provision", default="auto", choices=["auto", "external", "native", "compose"])
     bench.add_argument("--url", help="engine URL (implies --provision external under auto)")
+    bench.add_argument("--fail-on-regression", action="store_true", help="exit 3 when a run regressed vs its baseline")
     bench.set_defaults(func=cmd_bench)
 
     engines = sub.add_parser("engines", help="list, start, stop native engines")
@@ -107,6 +165,25 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--engine")
     runs.add_argument("--workload")
     runs.set_defaults(func=cmd_runs)
+
+    compare = sub.add_parser("compare", help="compare two runs, or one run with its baseline")
+    compare.add_argument("runs", nargs="+", help="BASELINE CANDIDATE, or CANDIDATE alone (vs its baseline)")
+    compare.add_argument("--threshold", type=float, default=0.05, help="minimum relative effect (default 0.05)")
+    compare.add_argument("--force", action="store_true", help="compare runs of different workload definitions")
+    compare.add_argument("--fail-on-regression", action="store_true", help="exit 3 when anything regressed")
+    compare.set_defaults(func=cmd_compare)
+
+    baseline = sub.add_parser("baseline", help="promote a run to baseline, or list baselines")
+    baseline.add_argument("action", choices=["promote", "list"])
+    baseline.add_argument("run", nargs="?")
+    baseline.set_defaults(func=cmd_baseline)
+
+    hist = sub.add_parser("history", help="stored runs as a table (pandas); export CSV/Parquet")
+    hist.add_argument("--engine")
+    hist.add_argument("--workload")
+    hist.add_argument("--csv", help="write to this .csv")
+    hist.add_argument("--parquet", help="write to this .parquet")
+    hist.set_defaults(func=cmd_history)
 
     show = sub.add_parser("show", help="print one stored run")
     show.add_argument("run", help="run id (or a unique prefix) or path")

@@ -1,19 +1,21 @@
 """MongoDB adapter (pymongo): one collection per entity, the entity key stored as `_id`.
 
-The key field is mapped to `_id` (not stored twice), so on mongod reads, updates, deletes and scans use
-the primary index. JSON-object fields are stored as embedded documents and timestamps as BSON
-dates (millisecond precision). Loading is `insert_many(ordered=False)`; every cursor is
-drained, so the timed call is the whole round trip.
+The key field is mapped to `_id` (not stored twice), so on mongod reads, updates, deletes and
+scans use the primary index. JSON-object fields are stored as embedded documents (a nested
+update is `$set` on a dotted path) and timestamps as BSON dates (millisecond precision).
+Loading is `insert_many(ordered=False)`; every cursor is drained, so the timed call is the
+whole round trip. A range is a find with `range_field` in [_from, _to].
 
 Writes use `w=1` unless the URL names a write concern (`?w=majority&journal=true`), and reads
 the server's default read concern; both are recorded in `settings()`.
 
 Here the adapter is tested against FerretDB 1.24 (same wire protocol, SQLite backend), whose
-figures are not mongod's: on SQLite only a `find` by `_id` equality is pushed down. Updates and
-deletes (even by `_id`), finds on other fields and the `_id` range of a scan read the whole
-collection, although the declared secondary indexes exist (and enforce uniqueness). FerretDB
-has no opcounters; its per-command counts stand in (one count per command, where mongod counts
-each document of a bulk insert).
+figures are not mongod's: on SQLite no query uses an index. `find` filters are pushed down to
+SQL but miss the `_id` expression index, so even a read by `_id` scans the table; updates,
+deletes, sorts and the `_id` range of a scan are evaluated in FerretDB over the whole
+collection. The declared secondary indexes exist (and enforce uniqueness) but are not used.
+FerretDB has no opcounters; its per-command counts stand in (one count per command, where
+mongod counts each document of a bulk insert).
 """
 
 from __future__ import annotations

@@ -17,8 +17,12 @@ after the next periodic refresh (`refresh_interval`, 1 s by default), as in prod
 segments). Durability is the index's `translog.durability` (default `request`: fsync
 before each write is acknowledged).
 
-`find` and `scan` return at most `limit` hits (`FIND_SIZE` / `SCAN_LIMIT` without one) and
-skip counting total hits. `scan` is a range on the key from the chosen key, sorted by key.
+Queries are filters (no scoring) except `search`, and skip counting total hits: `find` and
+`range` (inclusive `[_from, _to]` on `range_field`) return at most `limit` hits (`FIND_SIZE`
+without one), `scan` is a range on the key from the chosen key sorted by key, `search` is
+a `multi_match` of the drawn terms (any of them, BM25 ranking) over `text_fields`, and
+`aggregate` is a composite aggregation (one bucket per group and time bucket, the GROUP BY of
+these engines) paged to the end. TTLs are refused: these engines expire indices, not documents.
 
 The workload's unique indexes are not enforced: these engines have no unique constraint
 besides the id (the dataset generator keeps unique fields unique).
@@ -29,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -53,6 +57,8 @@ from harness.spec.models import (
 
 INDEX_PREFIX = "dbarena-"
 FIND_SIZE = 1000  # hits returned by a find without a limit (the redis adapter's cap too)
+SEARCH_SIZE = 10  # hits of a relevance search without a limit (the engines' default page)
+AGG_PAGE = 10_000  # composite buckets per request
 SCAN_LIMIT = 100  # as the postgres adapter
 TIMEOUT_S = 60.0
 # A partial update is get-then-index on the server; concurrent updates of a hot key conflict.
@@ -61,12 +67,10 @@ UPDATE_RETRIES = 5
 MAX_TERM_BYTES = 32766  # Lucene's limit on one indexed term; longer strings are stored, not indexed
 REFRESH_POLICIES = ("false", "true", "wait_for")
 _REFUSED = {
-    OperationKind.RANGE: "range queries are not mapped yet (the spec gives no bounds to put in a range query)",
-    OperationKind.SEARCH: "full-text search is not mapped yet (the spec gives no query terms for a match query)",
-    OperationKind.AGGREGATE: "aggregations are not mapped yet (the spec gives no buckets or metrics)",
-    OperationKind.TRAVERSE: "a document index has no graph traversal",
+    OperationKind.TRAVERSE: "a document index has no graph traversal (each hop would be a client round trip)",
     OperationKind.NATIVE: "native statements are not mapped for the search engines yet",
 }
+_METRICS = {"mean": "avg", "sum": "sum", "min": "min", "max": "max", "count": "value_count"}
 _SETTINGS = ("number_of_shards", "number_of_replicas", "refresh_interval", "translog.durability", "translog.sync_interval")
 _INDEX_STATS = {
     "docs": "docs.count", "store_bytes": "store.size_in_bytes",
@@ -118,14 +122,14 @@ def field_mapping(spec: FieldSpec, is_key: bool) -> dict[str, Any]:
 
 def index_body(entity: Entity) -> dict[str, Any]:
     properties = {name: field_mapping(spec, name == entity.key) for name, spec in entity.fields.items()}
+    # Values inside JSON objects are matched, not analysed or summed; as keywords they also
+    # survive a nested update that changes a key's type (a word where a number was).
+    as_keyword = [{f"json_{kind}": {"match_mapping_type": kind, "mapping": {"type": "keyword"}}}
+                  for kind in ("string", "long", "double", "boolean")]
     return {
         "settings": {"number_of_shards": 1, "number_of_replicas": 0},
-        "mappings": {
-            "dynamic": "strict",
-            # strings inside JSON objects are values to match, not prose to analyse
-            "dynamic_templates": [{"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}],
-            "properties": properties,
-        },
+        "mappings": {"dynamic": "strict", "date_detection": False, "dynamic_templates": as_keyword,
+                     "properties": properties},
     }
 
 
@@ -139,7 +143,16 @@ def plain(value: Any, is_json: bool) -> Any:
 
 
 def to_document(values: Mapping[str, Any], json_fields: frozenset[str]) -> dict[str, Any]:
-    return {name: plain(value, name in json_fields) for name, value in values.items()}
+    """A record or partial update as a document; "json_field.key" paths become nested objects,
+    which a partial update merges into the stored object."""
+    out: dict[str, Any] = {}
+    for path, value in values.items():
+        *parents, leaf = path.split(".")
+        node = out
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = plain(value, path in json_fields)
+    return out
 
 
 def equality(field: str, value: Any, spec: FieldSpec | None) -> list[dict[str, Any]]:
@@ -155,14 +168,36 @@ def equality(field: str, value: Any, spec: FieldSpec | None) -> list[dict[str, A
     return [{"term": {field: plain(v, False)}} for v in values]
 
 
-def sort_problem(op: Operation, entity: Entity) -> str | None:
-    """Why `op` cannot sort on its sort field here (analysed text and objects have no order), or None."""
-    if op.sort is None:
-        return None
-    spec = entity.fields.get(op.sort.field)
-    if isinstance(spec, (TextField, JsonField)):
-        return f"operation {op.name!r} sorts on {op.sort.field!r}, a {spec.type} field, which has no sort order here"
+def field_problem(op: Operation, entity: Entity) -> str | None:
+    """Why `op` cannot sort, bound, group or aggregate one of its fields here, or None.
+
+    Analysed text and JSON objects have no single value to order or bucket by.
+    """
+    ordered = [op.sort.field] if op.sort else []
+    ordered += [f for f in (op.range_field, op.value_field) if f is not None] + list(op.group_by)
+    for field in ordered:
+        spec = entity.fields.get(field)
+        if isinstance(spec, (TextField, JsonField)):
+            return f"operation {op.name!r} orders or buckets by {field!r}, a {spec.type} field, which has no single value here"
     return None
+
+
+Filters = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
+
+
+def selection(op: Operation, entity: Entity) -> Filters:
+    """The filters choosing one call's records: `match` values, constant `filter`s, the range window."""
+    specs = {field: entity.fields.get(field) for field in op.match}
+    constant = [t for field, value in op.filter.items() for t in equality(field, value, entity.fields.get(field))]
+    window = op.range_field if op.kind in (OperationKind.RANGE, OperationKind.AGGREGATE) else None
+
+    def filters(values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out = [t for field, spec in specs.items() for t in equality(field, values[field], spec)]
+        if window is not None:
+            out.append({"range": {window: {"gte": plain(values["_from"], False), "lte": plain(values["_to"], False)}}})
+        return out + constant
+
+    return filters
 
 
 def _pick(stats: Mapping[str, Any], paths: Mapping[str, str]) -> dict[str, Any]:
@@ -241,9 +276,8 @@ class SearchClient:
     def delete(self, index: str, doc_id: str, refresh: str) -> dict[str, Any] | None:
         return self._unless_missing(self.raw.delete, index=index, id=doc_id, refresh=refresh)
 
-    def search(self, index: str, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-        hits: list[dict[str, Any]] = _body(self.raw.search(index=index, body=body))["hits"]["hits"]
-        return hits
+    def search(self, index: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return _body(self.raw.search(index=index, body=body))
 
     def count(self, index: str) -> int:
         return int(_body(self.raw.count(index=index))["count"])
@@ -261,8 +295,9 @@ class SearchAdapter(EngineAdapter):
     client_library = "opensearch-py"  # replaced by the library chosen at connect()
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset({
         OperationKind.INSERT, OperationKind.READ, OperationKind.UPDATE, OperationKind.DELETE,
-        OperationKind.FIND, OperationKind.SCAN,
+        OperationKind.FIND, OperationKind.SCAN, OperationKind.RANGE, OperationKind.SEARCH, OperationKind.AGGREGATE,
     })
+    supports_nested_set: ClassVar[bool] = True  # a partial update merges into the stored object
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -303,7 +338,7 @@ class SearchAdapter(EngineAdapter):
 
     def prepare(self, workload: Workload) -> None:
         for op in workload.operations:
-            if reason := sort_problem(op, workload.entity(op.entity)):
+            if reason := field_problem(op, workload.entity(op.entity)):
                 raise UnsupportedOperation(f"{self.name}: {reason}")
         indices = self._client.raw.indices
         self._indices = []
@@ -329,7 +364,7 @@ class SearchAdapter(EngineAdapter):
                                 f"{entity.key!r} of {entity.name} repeats values; make it unique (uuid, sequence: true)")
 
     def bind(self, op: Operation, entity: Entity) -> Executor:
-        if reason := sort_problem(op, entity):
+        if reason := field_problem(op, entity):
             raise UnsupportedOperation(f"{self.name}: {reason}")  # prepare() refuses it before loading too
         client, index, refresh, kind = self._client, index_name(entity.name), self.refresh, op.kind
         key_field = entity.key
@@ -359,28 +394,64 @@ class SearchAdapter(EngineAdapter):
         return self._bind_search(op, entity, source)
 
     def _bind_search(self, op: Operation, entity: Entity, source: list[str] | None) -> Executor:
-        client, index = self._client, index_name(entity.name)
+        client, index, kind = self._client, index_name(entity.name), op.kind
         static: dict[str, Any] = {"track_total_hits": False}
         if source is not None:
             static["_source"] = source
-        if op.kind is OperationKind.SCAN:
+        if op.sort is not None:
+            static["sort"] = [{op.sort.field: op.sort.order}]
+        if kind is OperationKind.SCAN:
             key_field = entity.key
             static.update(sort=[{key_field: "asc"}], size=op.limit or SCAN_LIMIT)
 
             def scan(key: Any, values: Mapping[str, Any] | None) -> int:
-                return len(client.search(index, {**static, "query": {"range": {key_field: {"gte": key}}}}))
+                return len(client.search(index, {**static, "query": {"range": {key_field: {"gte": key}}}})["hits"]["hits"])
             return scan
-        specs = {field: entity.fields.get(field) for field in op.match}
-        constant = [t for field, value in op.filter.items() for t in equality(field, value, entity.fields.get(field))]
-        static["size"] = op.limit or FIND_SIZE
-        if op.sort is not None:
-            static["sort"] = [{op.sort.field: op.sort.order}]
+        filters = selection(op, entity)
+        if kind is OperationKind.AGGREGATE:
+            return self._bind_aggregate(op, entity, filters)
+        if kind is OperationKind.SEARCH:
+            text_fields = list(op.text_fields)
+            static["size"] = op.limit or SEARCH_SIZE
 
-        def find(key: Any, values: Mapping[str, Any] | None) -> int:
+            def search(key: Any, values: Mapping[str, Any] | None) -> int:
+                assert values is not None
+                must = {"multi_match": {"query": " ".join(values["_terms"]), "fields": text_fields}}
+                body = {**static, "query": {"bool": {"must": must, "filter": filters(values)}}}
+                return len(client.search(index, body)["hits"]["hits"])
+            return search
+        static["size"] = op.limit or FIND_SIZE
+
+        def find(key: Any, values: Mapping[str, Any] | None) -> int:  # and range: the window is a filter too
             assert values is not None
-            terms = [t for field, spec in specs.items() for t in equality(field, values[field], spec)]
-            return len(client.search(index, {**static, "query": {"bool": {"filter": terms + constant}}}))
+            return len(client.search(index, {**static, "query": {"bool": {"filter": filters(values)}}})["hits"]["hits"])
         return find
+
+    def _bind_aggregate(self, op: Operation, entity: Entity, filters: Filters) -> Executor:
+        client, index = self._client, index_name(entity.name)
+        assert op.range_field and op.value_field and op.function and op.bucket_s, "checked by the spec loader"
+        bucket: dict[str, dict[str, Any]]
+        if isinstance(entity.fields.get(op.range_field), TimestampField):
+            bucket = {"date_histogram": {"field": op.range_field, "fixed_interval": f"{round(op.bucket_s * 1000)}ms"}}
+        else:
+            bucket = {"histogram": {"field": op.range_field, "interval": op.bucket_s}}
+        sources = [*({field: {"terms": {"field": field}}} for field in op.group_by), {"@bucket": bucket}]
+        metric = {"value": {_METRICS[op.function]: {"field": op.value_field}}}
+
+        def aggregate(key: Any, values: Mapping[str, Any] | None) -> int:
+            assert values is not None
+            query = {"bool": {"filter": filters(values)}}
+            composite: dict[str, Any] = {"size": AGG_PAGE, "sources": sources}
+            rows = 0
+            while True:  # every page: the whole result crosses the wire, as a drained cursor would
+                body = {"size": 0, "track_total_hits": False, "query": query,
+                        "aggs": {"rows": {"composite": composite, "aggs": metric}}}
+                page = client.search(index, body)["aggregations"]["rows"]
+                rows += len(page["buckets"])
+                if len(page["buckets"]) < AGG_PAGE or "after_key" not in page:
+                    return rows
+                composite = {**composite, "after": page["after_key"]}
+        return aggregate
 
     def server_version(self) -> str:
         version = self.info.get("version", {})

@@ -1,0 +1,51 @@
+"""Stored runs as a pandas DataFrame: one row per run and operation, oldest first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import UserError
+from harness.results import store
+from harness.results.record import RunRecord
+
+COLUMNS = ["started_at", "run_id", "engine", "engine_version", "workload", "preset", "scale", "users",
+           "target_rate", "operation", "count", "errors", "throughput_ops_s", "p50_us", "p99_us", "p999_us",
+           "max_us", "valid", "complete", "workload_hash", "git_sha"]
+
+
+def rows(record: RunRecord) -> list[dict[str, object]]:
+    out = []
+    for name, op in record.operations.items():
+        lat = op.latency_us
+        out.append({
+            "started_at": pd.Timestamp(record.started_at), "run_id": record.run_id, "engine": record.engine,
+            "engine_version": record.engine_version, "workload": record.workload, "preset": record.preset,
+            "scale": record.scale, "users": record.load.users, "target_rate": record.load.target_rate,
+            "operation": name, "count": op.count, "errors": op.errors, "throughput_ops_s": op.throughput_ops_s,
+            "p50_us": lat.p50 if lat else None, "p99_us": lat.p99 if lat else None,
+            "p999_us": lat.p999 if lat else None, "max_us": lat.max if lat else None,
+            "valid": record.valid, "complete": record.complete, "workload_hash": record.workload_hash,
+            "git_sha": record.manifest.get("git_sha"),
+        })
+    return out
+
+
+def history(engine: str | None = None, workload: str | None = None, directory: Path | None = None) -> pd.DataFrame:
+    records = [r for _, r in store.all_runs(directory)
+               if (engine is None or r.engine == engine) and (workload is None or r.workload == workload)]
+    frame = pd.DataFrame([row for r in records for row in rows(r)], columns=COLUMNS)
+    return frame.sort_values(["started_at", "operation"]).reset_index(drop=True)
+
+
+def export(frame: pd.DataFrame, path: Path) -> None:
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix == ".parquet":
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError as exc:
+            raise UserError("parquet export needs pyarrow: pip install pyarrow") from exc
+    else:
+        raise UserError(f"{path}: export to .csv or .parquet")
