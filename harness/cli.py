@@ -130,6 +130,44 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_capacity(args: argparse.Namespace) -> int:
+    from harness.bench import Overrides, plan_runs, prepared_workload
+    from harness.provision.endpoint import provisioned
+    from harness.recommend.capacity import save_capacity, search_capacity
+    from harness.recommend.slo import parse_slo
+    from harness.report.terminal import table
+    from harness.runner.progress import Progress
+    from harness.runner.run import RunRequest
+    from harness.spec.suite import CapacitySearch
+
+    slo = parse_slo(args.slo)
+    (run,) = plan_runs(None, Overrides(engine=args.engine, workload=args.workload, preset=args.preset,
+                                       duration=args.step_duration, warmup=args.warmup, users=args.users,
+                                       processes=args.processes, scale=args.scale))
+    search = CapacitySearch(start_rate=args.start_rate, max_rate=args.max_rate, refine=args.refine)
+    progress = Progress()
+    with provisioned(args.engine, args.provision, args.url, progress=progress.say) as endpoint:
+        base = RunRequest(engine=args.engine, url=endpoint.url, workload=prepared_workload(run), load=run.load,
+                          scale=run.scale, preset=run.preset, provisioner={"mode": endpoint.provisioner, **endpoint.details})
+        result = search_capacity(base, slo, search, progress)
+    path = save_capacity(result)
+    rows = [[f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}", str(p.p50_us), str(p.p99_us), str(p.p999_us),
+             "yes" if p.slo_met else "no"] for p in result.curve]
+    print(table(rows, ["offered ops/s", "achieved", "p50 µs", "p99 µs", "p99.9 µs", f"meets {result.slo}"]))
+    found = f"{result.capacity_ops_s:,.0f} ops/s" if result.capacity_ops_s else "none (missed at the lowest rate)"
+    print(f"capacity under {result.slo}: {found}\ncapacity result: {path}")
+    return 0
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    from harness.recommend.select import ranking_text, run_selection
+    from harness.spec.loader import load_selection
+
+    result = run_selection(load_selection(Path(args.selection)), provision=args.provision)
+    print(ranking_text(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dbarena", description="Polyglot persistence benchmarking harness.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +222,28 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--csv", help="write to this .csv")
     hist.add_argument("--parquet", help="write to this .parquet")
     hist.set_defaults(func=cmd_history)
+
+    capacity = sub.add_parser("capacity", help="highest open-loop rate whose latency meets an SLO")
+    capacity.add_argument("--engine", required=True)
+    capacity.add_argument("--workload", required=True)
+    capacity.add_argument("--preset")
+    capacity.add_argument("--slo", required=True, help="e.g. p99=5ms")
+    capacity.add_argument("--start-rate", type=float, default=100.0)
+    capacity.add_argument("--max-rate", type=float, default=100_000.0)
+    capacity.add_argument("--refine", type=int, default=2, help="bisection steps after the first miss")
+    capacity.add_argument("--step-duration", default="10s", help="measured duration of each step")
+    capacity.add_argument("--warmup", default="2s")
+    capacity.add_argument("--users", type=int, default=16)
+    capacity.add_argument("--processes", type=int, default=2)
+    capacity.add_argument("--scale", type=float)
+    capacity.add_argument("--provision", default="auto", choices=["auto", "external", "native", "compose"])
+    capacity.add_argument("--url")
+    capacity.set_defaults(func=cmd_capacity)
+
+    select = sub.add_parser("select", help="rank engines for a use case (benchmarks/selection/*.yaml)")
+    select.add_argument("selection", help="selection file")
+    select.add_argument("--provision", default="auto", choices=["auto", "external", "native", "compose"])
+    select.set_defaults(func=cmd_select)
 
     show = sub.add_parser("show", help="print one stored run")
     show.add_argument("run", help="run id (or a unique prefix) or path")

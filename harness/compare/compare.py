@@ -106,7 +106,10 @@ def compare(a: RunRecord, b: RunRecord, threshold: float = DEFAULT_THRESHOLD, fo
     """Compare candidate `b` against baseline `a`."""
     warnings = comparability(a, b, force)
     changes: list[MetricChange] = []
-    for name in a.operations.keys() & b.operations.keys():
+    shared = sorted(a.operations.keys() & b.operations.keys())
+    # Bonferroni: every metric of every operation is a test; the family stays at ALPHA.
+    alpha = ALPHA / max(1, 4 * len(shared))
+    for name in shared:
         op_a, op_b = a.operations[name], b.operations[name]
         before, after = op_a.throughput_ops_s, op_b.throughput_ops_s
         p_value = mann_whitney_p(_per_second_throughput(a, name), _per_second_throughput(b, name))
@@ -114,7 +117,7 @@ def compare(a: RunRecord, b: RunRecord, threshold: float = DEFAULT_THRESHOLD, fo
         changes.append(MetricChange(
             name, "throughput", True, before, after, change,
             f"Mann-Whitney U p={p_value:.3g} on per-second throughput" if p_value is not None else "too few seconds",
-            _decide(change, None if p_value is None else p_value < ALPHA, True, threshold),
+            _decide(change, None if p_value is None else p_value < alpha, True, threshold),
         ))
         for metric, percentile in (("p50", 50.0), ("p99", 99.0), ("p999", 99.9)):
             lat_a, lat_b = op_a.latency_us, op_b.latency_us
@@ -122,9 +125,9 @@ def compare(a: RunRecord, b: RunRecord, threshold: float = DEFAULT_THRESHOLD, fo
                 changes.append(MetricChange(name, metric, False, None, None, None, "no latency", Verdict.NOT_AVAILABLE))
                 continue
             before_us, after_us = getattr(lat_a, metric), getattr(lat_b, metric)
-            interval = bootstrap_percentile_ci(op_a.histogram, op_b.histogram, percentile)
+            interval = bootstrap_percentile_ci(op_a.histogram, op_b.histogram, percentile, confidence=1 - alpha)
             significant = None if interval is None else (interval[0] > 0 or interval[1] < 0)
-            evidence = (f"bootstrap 95% CI of change [{interval[0]:+.1%}, {interval[1]:+.1%}]"
+            evidence = (f"bootstrap {1 - alpha:.1%} CI of change [{interval[0]:+.1%}, {interval[1]:+.1%}]"
                         if interval else "too few samples")
             changes.append(MetricChange(name, metric, False, before_us, after_us,
                                         (after_us - before_us) / before_us if before_us else None, evidence,

@@ -1,68 +1,33 @@
 """PostgreSQL adapter (psycopg 3): COPY for loading, server-side prepared statements.
 
 Every statement is prepared on first use (`prepare_threshold=0`) and every result is
-fetched, so the timed call is one full round trip.
+fetched, so the timed call is one full round trip. The SQL itself lives in postgres_sql.
+
+Records do not expire (`supports_ttl` stays False): PostgreSQL has no TTL. An `expires_at`
+column with filtered reads would look like one but leave dead rows that nothing removes,
+unless a purge job (whose cost a cache's TTL does not have) ran next to the benchmark; so a
+TTL workload is refused rather than measured as something else.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from harness.engines.base import EngineAdapter, Executor, Record
+from harness.engines.postgres_sql import REF_COMMENT, Result, Statement, build, ident, schema
 from harness.errors import EngineUnavailable
-from harness.spec.models import (
-    BoolField,
-    Entity,
-    FieldSpec,
-    FloatField,
-    IntField,
-    JsonField,
-    Operation,
-    OperationKind,
-    TagsField,
-    TimestampField,
-    UuidField,
-    Workload,
-)
-
-SCAN_LIMIT = 100
-
-
-def column_type(spec: FieldSpec) -> str:
-    if isinstance(spec, IntField):
-        return "bigint"
-    if isinstance(spec, FloatField):
-        return "double precision"
-    if isinstance(spec, BoolField):
-        return "boolean"
-    if isinstance(spec, UuidField):
-        return "uuid"
-    if isinstance(spec, TimestampField):
-        return "timestamptz"
-    if isinstance(spec, JsonField):
-        return "jsonb"
-    if isinstance(spec, TagsField):
-        return "text[]"
-    return "text"
-
-
-def _ident(name: str) -> sql.Identifier:
-    return sql.Identifier(name)
+from harness.spec.models import Entity, Operation, OperationKind, Workload
 
 
 class PostgresAdapter(EngineAdapter):
     name = "postgres"
     client_library = "psycopg"
-    supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset({
-        OperationKind.INSERT, OperationKind.READ, OperationKind.UPDATE, OperationKind.DELETE,
-        OperationKind.FIND, OperationKind.SCAN, OperationKind.NATIVE,
-    })
+    supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset(OperationKind)
+    supports_nested_set: ClassVar[bool] = True  # jsonb_set on the jsonb column
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -89,6 +54,12 @@ class PostgresAdapter(EngineAdapter):
             self.conn is not None and self.conn.broken
         )
 
+    def unsupported_reason(self, op: Operation) -> str | None:
+        if op.ttl_s is not None:
+            return ("PostgreSQL has no record expiry (ttl_s); an expires_at column would need a purge job "
+                    "a TTL store does not run, so it would measure a different design")
+        return super().unsupported_reason(op)
+
     def prepare(self, workload: Workload) -> None:
         conn = self._conn
         try:
@@ -96,26 +67,12 @@ class PostgresAdapter(EngineAdapter):
         except psycopg.Error:
             pass  # not preloaded on this server; telemetry will say so
         for entity in workload.dataset.entities:
-            table = _ident(entity.name)
-            columns = sql.SQL(", ").join(
-                sql.SQL("{} {}{}").format(
-                    _ident(name), sql.SQL(column_type(spec)),
-                    sql.SQL(" PRIMARY KEY") if name == entity.key else sql.SQL(""),
-                )
-                for name, spec in entity.fields.items()
-            )
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table))
-            conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, columns))
-            for number, index in enumerate(entity.indexes):
-                conn.execute(sql.SQL("CREATE {}INDEX {} ON {} ({})").format(
-                    sql.SQL("UNIQUE ") if index.unique else sql.SQL(""),
-                    _ident(f"{entity.name}_idx{number}_{'_'.join(index.fields)}"[:63]),
-                    table, sql.SQL(", ").join(map(_ident, index.fields)),
-                ))
+            for statement in schema(workload, entity):
+                conn.execute(statement)
 
     def load(self, entity: Entity, records: Sequence[Record]) -> None:
-        columns = sql.SQL(", ").join(map(_ident, entity.fields))
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(_ident(entity.name), columns)
+        columns = sql.SQL(", ").join(map(ident, entity.fields))
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(ident(entity.name), columns)
         names = list(entity.fields)
         with self._conn.cursor() as cur, cur.copy(copy_sql) as copy:
             for record in records:
@@ -123,99 +80,67 @@ class PostgresAdapter(EngineAdapter):
 
     def finish_load(self, workload: Workload) -> None:
         for entity in workload.dataset.entities:
-            self._conn.execute(sql.SQL("VACUUM ANALYZE {}").format(_ident(entity.name)))
+            self._conn.execute(sql.SQL("VACUUM ANALYZE {}").format(ident(entity.name)))
         try:
             self._conn.execute("SELECT pg_stat_statements_reset()")
         except psycopg.Error:
             pass
 
-    def statement(self, op: Operation, entity: Entity) -> sql.Composable:
-        """The SQL one operation runs (also used by EXPLAIN capture and tests)."""
-        table, key = _ident(entity.name), _ident(entity.key)
-        projection = sql.SQL(", ").join(map(_ident, op.project)) if op.project else sql.SQL("*")
-        kind = op.kind
-        if kind is OperationKind.READ:
-            return sql.SQL("SELECT {} FROM {} WHERE {} = %s").format(projection, table, key)
-        if kind is OperationKind.UPDATE:
-            assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(_ident(f)) for f in op.set)
-            return sql.SQL("UPDATE {} SET {} WHERE {} = %s").format(table, assignments, key)
-        if kind is OperationKind.INSERT:
-            return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                table, sql.SQL(", ").join(map(_ident, entity.fields)),
-                sql.SQL(", ").join(sql.Placeholder() for _ in entity.fields))
-        if kind is OperationKind.DELETE:
-            return sql.SQL("DELETE FROM {} WHERE {} = %s").format(table, key)
-        if kind is OperationKind.FIND:
-            conditions = [sql.SQL("{} = %s").format(_ident(f)) for f in (*op.match, *op.filter)]
-            query = sql.SQL("SELECT {} FROM {} WHERE {}").format(projection, table, sql.SQL(" AND ").join(conditions))
-            if op.sort is not None:
-                query += sql.SQL(" ORDER BY {} {}").format(_ident(op.sort.field), sql.SQL(op.sort.order.upper()))
-            if op.limit is not None:
-                query += sql.SQL(" LIMIT {}").format(sql.Literal(op.limit))
-            return query
-        if kind is OperationKind.SCAN:
-            return sql.SQL("SELECT {} FROM {} WHERE {} >= %s ORDER BY {} LIMIT {}").format(
-                projection, table, key, key, sql.Literal(op.limit or SCAN_LIMIT))
-        if kind is OperationKind.NATIVE:
-            return sql.SQL(op.statements[self.name])  # type: ignore[arg-type]
-        raise NotImplementedError(kind)
+    def _edge_columns(self, op: Operation) -> tuple[str, str]:
+        """(from, to) columns of a traverse's edge table, as prepare() marked them."""
+        assert op.edges is not None
+        rows = self._conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped"
+            " AND col_description(attrelid, attnum) = %s ORDER BY attnum",
+            (ident(op.edges).as_string(self._conn), REF_COMMENT.format(op.entity))).fetchall()
+        if len(rows) < 2:
+            raise EngineUnavailable(f"postgres: table {op.edges!r} has no two ref columns to {op.entity!r}; "
+                                    "load the workload first")
+        return rows[0][0], rows[1][0]
+
+    def statement(self, op: Operation, entity: Entity) -> Statement:
+        """The SQL one operation runs and how its parameters are built (executors, EXPLAIN, tests)."""
+        edges = self._edge_columns(op) if op.kind is OperationKind.TRAVERSE else None
+        return build(op, entity, edges)
 
     def bind(self, op: Operation, entity: Entity) -> Executor:
-        query = self.statement(op, entity).as_string(self._conn)
+        statement = self.statement(op, entity)
+        query, arguments, result = statement.query.as_string(self._conn), statement.arguments, statement.result
         cur = self._conn.cursor()
-        kind = op.kind
-        names = list(entity.fields)
-        json_fields = {n for n, s in entity.fields.items() if isinstance(s, JsonField)}
-        filter_values = list(op.filter.values())
 
-        def adapt(name: str, value: Any) -> Any:
-            return Jsonb(json.loads(value)) if name in json_fields and isinstance(value, str) else value
+        def execute(key: Any, values: Mapping[str, Any] | None) -> int:
+            cur.execute(query, arguments(key, values), prepare=True)
+            if result is Result.ROWCOUNT or (result is Result.ANY and cur.description is None):
+                return cur.rowcount
+            if result is Result.SCALAR:
+                row = cur.fetchone()
+                return int(row[0]) if row else 0
+            return len(cur.fetchall())
+        return execute
 
-        if kind in (OperationKind.READ, OperationKind.SCAN):
-            def read(key: Any, values: Mapping[str, Any] | None) -> int:
-                cur.execute(query, (key,), prepare=True)
-                return len(cur.fetchall())
-            return read
-        if kind is OperationKind.UPDATE:
-            def update(key: Any, values: Mapping[str, Any] | None) -> int:
-                assert values is not None
-                cur.execute(query, [*(adapt(f, values[f]) for f in op.set), key], prepare=True)
-                return cur.rowcount
-            return update
-        if kind is OperationKind.INSERT:
-            def insert(key: Any, values: Mapping[str, Any] | None) -> int:
-                assert values is not None
-                cur.execute(query, [adapt(n, values[n]) for n in names], prepare=True)
-                return cur.rowcount
-            return insert
-        if kind is OperationKind.DELETE:
-            def delete(key: Any, values: Mapping[str, Any] | None) -> int:
-                cur.execute(query, (key,), prepare=True)
-                return cur.rowcount
-            return delete
-        if kind is OperationKind.FIND:
-            def find(key: Any, values: Mapping[str, Any] | None) -> int:
-                assert values is not None
-                cur.execute(query, [*(values[f] for f in op.match), *filter_values], prepare=True)
-                return len(cur.fetchall())
-            return find
+    def explain(self, op: Operation, entity: Entity, key: Any, values: Mapping[str, Any] | None) -> str | None:
+        """EXPLAIN (ANALYZE, BUFFERS) with these arguments, in a transaction rolled back (writes change nothing).
 
-        def native(key: Any, values: Mapping[str, Any] | None) -> int:
-            cur.execute(query, {"key": key, **(values or {})}, prepare=True)
-            return len(cur.fetchall()) if cur.description else cur.rowcount
-        return native
+        It shows the custom plan for these values; after five runs a prepared statement may
+        switch to a generic plan, which PostgreSQL cannot EXPLAIN ANALYZE.
+        """
+        statement = self.statement(op, entity)
+        conn = self._conn
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + statement.query,
+                        statement.arguments(key, values), prepare=False)
+            return "\n".join(row[0] for row in cur.fetchall())
 
     def server_version(self) -> str:
         return str(self._conn.execute("SHOW server_version").fetchone()[0]).split()[0]  # type: ignore[index]
 
     def settings(self) -> dict[str, Any]:
         names = ["fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers",
-                 "max_connections", "shared_preload_libraries"]
-        return {name: self._conn.execute(sql.SQL("SHOW {}").format(_ident(name))).fetchone()[0]  # type: ignore[index]
+                 "max_connections", "shared_preload_libraries", "plan_cache_mode"]
+        return {name: self._conn.execute(sql.SQL("SHOW {}").format(ident(name))).fetchone()[0]  # type: ignore[index]
                 for name in names}
 
     def telemetry(self, workload: Workload) -> dict[str, Any]:
         from harness.engines.postgres_telemetry import collect
 
         return collect(self._conn, [e.name for e in workload.dataset.entities])
-

@@ -1,47 +1,68 @@
-"""Redis adapter (redis-py with hiredis): hashes for records, index hashes/sets for lookups.
+"""Redis adapter (redis-py with hiredis): hashes for records, sets and sorted sets for indexes.
 
-Record `k` of entity `e` is the hash `dbarena:e:k`. A unique index on field f is the hash
-`dbarena:e:idx:f` (value -> key), so find-by-email is two round trips (HGET, HGETALL);
-a non-unique index is a set per value. Loading and multi-key writes use non-transactional
-pipelines (one round trip). Only keys under `dbarena:` are ever touched.
+The key layout is in `redis_index`. Every operation is one or two round trips: loading and
+multi-key writes use non-transactional pipelines, a find or range is one index command plus
+one pipelined fetch. Only keys under `dbarena:` are ever touched.
+
+- TTL: an insert with `ttl_s` queues HSET + PEXPIRE (millisecond precision) in its pipeline.
+- update: one Lua script (EVALSHA) writes only if the record exists, so a touch never
+  resurrects a logged-out session as a partial hash, and sets a nested key of a JSON field
+  (`attributes.k1`) with cjson, atomically; it re-arms the expiry when the op has `ttl_s`.
+  cjson re-serialises the object, so its key order is not preserved.
+- traverse: neighbour sets of the edge entity; the traversal logic (k-hop union, BFS) runs
+  in the client, one SMEMBERS/SUNION round trip per level, and that cost is in the numbers.
+- aggregate, search and scan are refused (no RediSearch/RedisTimeSeries here, no key order).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
 from typing import Any, ClassVar
 
 import redis
 
 from harness.engines.base import EngineAdapter, Executor, Record
-from harness.errors import EngineUnavailable
+from harness.engines.redis_index import (
+    PREFIX,
+    Finder,
+    IndexLayout,
+    encode_value,
+    find_problem,
+    make_finder,
+    record_key,
+    text_of,
+)
+from harness.errors import EngineUnavailable, UnsupportedOperation
 from harness.spec.models import Entity, Operation, OperationKind, Workload
 
-PREFIX = "dbarena"
+# KEYS[1] record; ARGV: expiry in ms ("0": none), number of plain pairs, the field/value pairs,
+# then (json field, nested key, value) triples.
+UPDATE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local last = 2 + 2 * tonumber(ARGV[2])
+if last > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, last)) end
+for i = last + 1, #ARGV, 3 do
+  local doc = cjson.decode(redis.call('HGET', KEYS[1], ARGV[i]) or '{}')
+  doc[ARGV[i + 1]] = ARGV[i + 2]
+  redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(doc))
+end
+if ARGV[1] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+_REFUSED = {
+    OperationKind.SEARCH: "full-text search needs the RediSearch module (FT.SEARCH); this redis-server loads no modules",
+    OperationKind.AGGREGATE: "time-bucket aggregates need the RedisTimeSeries module (TS.MRANGE AGGREGATION); "
+                             "this redis-server loads no modules, and bucketing every point in the client "
+                             "would measure the client, not Redis",
+    OperationKind.SCAN: "Redis keeps no key order; a scan by key would need a sorted set of every key, "
+                        "which this adapter does not maintain",
+}
 
 
-def encode_value(value: Any) -> str | int | float:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    return value  # type: ignore[no-any-return]
-
-
-def record_key(entity: str, key: Any) -> str:
-    return f"{PREFIX}:{entity}:{key}"
-
-
-def unique_index_key(entity: str, field: str) -> str:
-    return f"{PREFIX}:{entity}:idx:{field}"
-
-
-def multi_index_key(entity: str, field: str, value: Any) -> str:
-    return f"{PREFIX}:{entity}:idx:{field}:{encode_value(value)}"
+def expiry_ms(op: Operation) -> int:
+    return max(1, round(op.ttl_s * 1000)) if op.ttl_s else 0
 
 
 class RedisAdapter(EngineAdapter):
@@ -49,8 +70,10 @@ class RedisAdapter(EngineAdapter):
     client_library = "redis"
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset({
         OperationKind.INSERT, OperationKind.READ, OperationKind.UPDATE, OperationKind.DELETE,
-        OperationKind.FIND, OperationKind.NATIVE,
+        OperationKind.FIND, OperationKind.RANGE, OperationKind.TRAVERSE, OperationKind.NATIVE,
     })
+    supports_ttl: ClassVar[bool] = True
+    supports_nested_set: ClassVar[bool] = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -78,20 +101,17 @@ class RedisAdapter(EngineAdapter):
         return isinstance(error, (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError))
 
     def unsupported_reason(self, op: Operation) -> str | None:
-        reason = super().unsupported_reason(op)
-        if reason or op.kind is not OperationKind.FIND:
-            return reason
-        if op.sort is not None:
-            return "redis: find with sort needs a sorted-set index, which this workload does not declare"
-        return None
-
-    @staticmethod
-    def _indexes(entity: Entity) -> tuple[set[str], set[str]]:
-        unique = {i.fields[0] for i in entity.indexes if i.unique and len(i.fields) == 1}
-        multi = {i.fields[0] for i in entity.indexes if not i.unique and len(i.fields) == 1} - unique
-        return unique, multi
+        if op.kind in _REFUSED:
+            return f"{self.name}: {_REFUSED[op.kind]}"
+        return super().unsupported_reason(op)
 
     def prepare(self, workload: Workload) -> None:
+        """Refuse finds and ranges no declared index serves (before any data is dropped), then clear."""
+        problems = [f"{op.name} ({op.kind.value}): {problem}" for op in workload.operations
+                    if op.kind in (OperationKind.FIND, OperationKind.RANGE)
+                    and (problem := find_problem(op, IndexLayout.of(workload.entity(op.entity))))]
+        if problems:
+            raise UnsupportedOperation(f"redis cannot run workload {workload.name!r}: " + "; ".join(problems))
         client = self._redis
         for entity in workload.dataset.entities:
             batch: list[bytes] = []
@@ -103,45 +123,159 @@ class RedisAdapter(EngineAdapter):
             if batch:
                 client.unlink(*batch)
 
-    def _write(self, pipe: Any, entity: Entity, record: Record, unique: set[str], multi: set[str]) -> None:
+    @staticmethod
+    def _write(pipe: Any, entity: Entity, layout: IndexLayout, record: Mapping[str, Any]) -> str:
         key = record[entity.key]
-        pipe.hset(record_key(entity.name, key), mapping={f: encode_value(v) for f, v in record.items()})
-        for field in unique:
-            pipe.hset(unique_index_key(entity.name, field), encode_value(record[field]), key)
-        for field in multi:
-            pipe.sadd(multi_index_key(entity.name, field, record[field]), key)
+        rkey = record_key(entity.name, key)
+        pipe.hset(rkey, mapping={f: encode_value(v) for f, v in record.items()})
+        layout.add(pipe, key, record)
+        return rkey
 
     def load(self, entity: Entity, records: Sequence[Record]) -> None:
-        unique, multi = self._indexes(entity)
+        layout = IndexLayout.of(entity)
         pipe = self._redis.pipeline(transaction=False)
         for record in records:
-            self._write(pipe, entity, record, unique, multi)
+            self._write(pipe, entity, layout, record)
         pipe.execute()
 
     def bind(self, op: Operation, entity: Entity) -> Executor:
         client, name, kind = self._redis, entity.name, op.kind
-        unique, multi = self._indexes(entity)
-        fields = list(op.project)
         if kind is OperationKind.READ:
+            fields = list(op.project)
+
             def read(key: Any, values: Mapping[str, Any] | None) -> int:
-                found = client.hmget(record_key(name, key), fields) if fields else client.hgetall(record_key(name, key))
-                return 1 if found and any(v is not None for v in (found if fields else [1])) else 0
+                if fields:
+                    return int(any(v is not None for v in client.hmget(record_key(name, key), fields)))
+                return int(bool(client.hgetall(record_key(name, key))))
             return read
         if kind is OperationKind.INSERT:
-            def insert(key: Any, values: Mapping[str, Any] | None) -> int:
-                assert values is not None
-                pipe = client.pipeline(transaction=False)
-                self._write(pipe, entity, dict(values), unique, multi)
-                pipe.execute()
-                return 1
-            return insert
+            return self._bind_insert(op, entity)
         if kind is OperationKind.UPDATE:
-            return self._bind_update(op, entity, unique, multi)
+            return self._bind_update(op, entity)
         if kind is OperationKind.DELETE:
-            return self._bind_delete(entity, unique, multi)
-        if kind is OperationKind.FIND:
-            return self._bind_find(op, entity, unique, multi)
-        # "GET key:{key:012d}": words with a {key} field are formatted per call, the rest once.
+            return self._bind_delete(entity)
+        if kind in (OperationKind.FIND, OperationKind.RANGE):
+            finder = self.finder(op, entity)
+            return lambda key, values: len(finder(values or {}))
+        if kind is OperationKind.TRAVERSE:
+            return self._bind_traverse(op)
+        return self._bind_native(op)
+
+    def finder(self, op: Operation, entity: Entity) -> Finder:
+        """The records a find or range returns, in order (the executor counts them; tests read them)."""
+        layout = IndexLayout.of(entity)
+        if problem := find_problem(op, layout):
+            raise UnsupportedOperation(f"{op.name}: {problem}")
+        return make_finder(self._redis, op, layout)
+
+    def _bind_insert(self, op: Operation, entity: Entity) -> Executor:
+        client, layout, ttl = self._redis, IndexLayout.of(entity), expiry_ms(op)
+
+        def insert(key: Any, values: Mapping[str, Any] | None) -> int:
+            assert values is not None
+            pipe = client.pipeline(transaction=False)
+            rkey = self._write(pipe, entity, layout, values)
+            if ttl:
+                pipe.pexpire(rkey, ttl)
+            pipe.execute()
+            return 1
+        return insert
+
+    def _bind_update(self, op: Operation, entity: Entity) -> Executor:
+        """EVALSHA of UPDATE_SCRIPT; when an indexed field changes, HMGET the old values first."""
+        client, name = self._redis, entity.name
+        plain = [f for f in op.set if "." not in f]
+        nested = [f for f in op.set if "." in f]
+        moved = IndexLayout.of(entity).touched_by(set(plain))
+        indexed = moved.fields()
+        head = [expiry_ms(op), len(plain)]
+        sha = client.script_load(UPDATE_SCRIPT)
+
+        def update(key: Any, values: Mapping[str, Any] | None) -> int:
+            assert values is not None
+            rkey = record_key(name, key)
+            args = [*head, *chain.from_iterable((f, encode_value(values[f])) for f in plain),
+                    *chain.from_iterable((*f.split(".", 1), values[f]) for f in nested)]
+            if not indexed:
+                return int(client.evalsha(sha, 1, rkey, *args))
+            old = dict(zip(indexed, client.hmget(rkey, indexed)))
+            if any(v is None for v in old.values()):
+                return 0  # no such record: nothing to write, no index entry to leave behind
+            pipe = client.pipeline(transaction=False)
+            pipe.evalsha(sha, 1, rkey, *args)
+            moved.remove(pipe, key, old)
+            moved.add(pipe, key, {**old, **{f: values[f] for f in plain}})
+            return int(pipe.execute()[0])
+        return update
+
+    def _bind_delete(self, entity: Entity) -> Executor:
+        client, name, layout = self._redis, entity.name, IndexLayout.of(entity)
+        indexed = layout.fields()
+
+        def delete(key: Any, values: Mapping[str, Any] | None) -> int:
+            rkey = record_key(name, key)
+            if not indexed:
+                return int(client.delete(rkey))
+            old = dict(zip(indexed, client.hmget(rkey, indexed)))
+            pipe = client.pipeline(transaction=False)
+            pipe.delete(rkey)
+            if all(v is not None for v in old.values()):
+                layout.remove(pipe, key, old)
+            return int(pipe.execute()[0])
+        return delete
+
+    def reachable(self, op: Operation) -> Callable[[Any], set[bytes]]:
+        """k-hop: nodes at the end of walks of exactly `hops` edges (minus the start); mutual:
+        nodes the start follows and is followed by. Node keys as stored (bytes)."""
+        client, out, into = self._redis, f"{PREFIX}:{op.edges}:out:".encode(), f"{PREFIX}:{op.edges}:in:".encode()
+        if op.pattern == "mutual":
+            return lambda key: set(client.sinter(out + text_of(key).encode(), into + text_of(key).encode()))
+
+        def k_hop(key: Any) -> set[bytes]:
+            start = text_of(key).encode()
+            nodes: set[bytes] = client.smembers(out + start)
+            for _ in range(op.hops - 1):
+                if not nodes:
+                    break
+                nodes = client.sunion([out + node for node in nodes])
+            nodes.discard(start)
+            return nodes
+        return k_hop
+
+    def _bind_traverse(self, op: Operation) -> Executor:
+        if op.pattern == "shortest-path":
+            return self._bind_shortest_path(op)
+        reachable, limit = self.reachable(op), op.limit
+
+        def traverse(key: Any, values: Mapping[str, Any] | None) -> int:
+            found = len(reachable(key))
+            return min(found, limit) if limit else found
+        return traverse
+
+    def _bind_shortest_path(self, op: Operation) -> Executor:
+        """Breadth-first in the client: one SUNION of the frontier's out-sets per level, up to `hops`."""
+        client, out, hops = self._redis, f"{PREFIX}:{op.edges}:out:".encode(), op.hops
+
+        def shortest_path(key: Any, values: Mapping[str, Any] | None) -> int:
+            assert values is not None
+            start, target = text_of(key).encode(), text_of(values["_to"]).encode()
+            if start == target:
+                return 0
+            seen, frontier = {start}, {start}
+            for depth in range(1, hops + 1):
+                reached: set[bytes] = client.sunion([out + node for node in frontier])
+                if target in reached:
+                    return depth
+                frontier = reached - seen
+                if not frontier:
+                    break
+                seen |= frontier
+            return 0
+        return shortest_path
+
+    def _bind_native(self, op: Operation) -> Executor:
+        """Words with a {key} field ("GET key:{key:012d}") are formatted per call, the rest once."""
+        client = self._redis
         words = op.statements[self.name].split()
         templated = [i for i, w in enumerate(words) if "{" in w]
 
@@ -152,81 +286,6 @@ class RedisAdapter(EngineAdapter):
             reply = client.execute_command(*command)
             return len(reply) if isinstance(reply, (list, dict)) else int(reply is not None)
         return native
-
-    def _bind_update(self, op: Operation, entity: Entity, unique: set[str], multi: set[str]) -> Executor:
-        client, name = self._redis, entity.name
-        indexed = [f for f in op.set if f in unique or f in multi]
-
-        def update(key: Any, values: Mapping[str, Any] | None) -> int:
-            assert values is not None
-            rkey = record_key(name, key)
-            old = dict(zip(indexed, client.hmget(rkey, indexed))) if indexed else {}
-            pipe = client.pipeline(transaction=False)
-            pipe.exists(rkey)
-            pipe.hset(rkey, mapping={f: encode_value(values[f]) for f in op.set})
-            for field in indexed:
-                if field in unique:
-                    if old[field] is not None:
-                        pipe.hdel(unique_index_key(name, field), old[field])
-                    pipe.hset(unique_index_key(name, field), encode_value(values[field]), key)
-                else:
-                    if old[field] is not None:
-                        pipe.srem(f"{PREFIX}:{name}:idx:{field}:{old[field].decode()}", key)
-                    pipe.sadd(multi_index_key(name, field, values[field]), key)
-            return int(pipe.execute()[0])
-        return update
-
-    def _bind_delete(self, entity: Entity, unique: set[str], multi: set[str]) -> Executor:
-        client, name = self._redis, entity.name
-        indexed = sorted(unique | multi)
-
-        def delete(key: Any, values: Mapping[str, Any] | None) -> int:
-            rkey = record_key(name, key)
-            old = client.hmget(rkey, indexed) if indexed else []
-            pipe = client.pipeline(transaction=False)
-            pipe.delete(rkey)
-            for field, value in zip(indexed, old):
-                if value is None:
-                    continue
-                if field in unique:
-                    pipe.hdel(unique_index_key(name, field), value)
-                else:
-                    pipe.srem(f"{PREFIX}:{name}:idx:{field}:{value.decode()}", key)
-            return int(pipe.execute()[0])
-        return delete
-
-    def _bind_find(self, op: Operation, entity: Entity, unique: set[str], multi: set[str]) -> Executor:
-        client, name = self._redis, entity.name
-        lookup = next((f for f in op.match if f in unique), None) or next((f for f in op.match if f in multi), None)
-        wanted_const = {f: str(encode_value(v)).encode() for f, v in op.filter.items()}
-        limit = op.limit or 1000
-
-        def matches(record: dict[bytes, bytes], values: Mapping[str, Any]) -> bool:
-            for field, value in wanted_const.items():
-                if record.get(field.encode()) != value:
-                    return False
-            return all(record.get(field.encode()) == str(encode_value(values[field])).encode() for field in op.match)
-
-        if lookup in unique:
-            def find_unique(key: Any, values: Mapping[str, Any] | None) -> int:
-                assert values is not None
-                found = client.hget(unique_index_key(name, lookup), encode_value(values[lookup]))
-                if found is None:
-                    return 0
-                record = client.hgetall(record_key(name, found.decode()))
-                return 1 if record and matches(record, values) else 0
-            return find_unique
-
-        def find_many(key: Any, values: Mapping[str, Any] | None) -> int:
-            assert values is not None and lookup is not None
-            members = client.sscan_iter(multi_index_key(name, lookup, values[lookup]), count=limit)
-            pipe = client.pipeline(transaction=False)
-            for n, member in enumerate(members):
-                if n >= limit:
-                    break
-                pipe.hgetall(record_key(name, member.decode()))
-            return sum(1 for record in pipe.execute() if record and matches(record, values))
-        return find_many
 
     def server_version(self) -> str:
         return str(self._redis.info("server").get("redis_version", "unknown"))

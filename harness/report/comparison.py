@@ -21,5 +21,5 @@ def comparison_table(comparison: Comparison) -> str:
     lines += [f"WARNING: {w}" for w in comparison.warnings]
     lines.append(table(rows, ["operation", "metric", "baseline", "candidate", "change", "verdict", "evidence"]))
     lines.append(f"verdict: {comparison.verdict.value.upper()} (minimum effect {comparison.threshold:.0%}, "
-                 f"significance 5%; ↑ higher is better, ↓ lower is better)")
+                 f"family-wise significance 5%; ↑ higher is better, ↓ lower is better)")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ Protocol (one JSON object per line): stdin gets the config, then `go <epoch seco
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -196,7 +197,8 @@ def main() -> None:
     state = WorkerState(config)
     env = Environment(user_classes=[build_user_class(state)])
     runner = env.create_local_runner()
-    runner.start(config.users, spawn_rate=max(1000, config.users * 100), wait=False)
+    logging.getLogger("locust.runners").setLevel(logging.ERROR)  # no ramp-up advice: users start at once
+    runner.start(config.users, spawn_rate=config.users, wait=False)
     deadline = time.monotonic() + 60
     while state.connected + len(state.failed) < config.users and time.monotonic() < deadline:
         gevent.sleep(0.01)

@@ -200,11 +200,23 @@ def looks_like_suite(data: dict[str, Any]) -> bool:
     return "runs" in data and "operations" not in data
 
 
+def looks_like_selection(data: dict[str, Any]) -> bool:
+    return "use_case" in data
+
+
+def load_selection(path: Path) -> suite.Selection:
+    data = read_yaml(path)
+    _check_version(path, data)
+    return _validate(path, data, suite.Selection)
+
+
 def validate_file(path: Path) -> list[str]:
     """All problems of one workload or suite file, one line each; empty when valid."""
     try:
         data = read_yaml(path)
-        if looks_like_suite(data):
+        if looks_like_selection(data):
+            load_selection(path)
+        elif looks_like_suite(data):
             load_suite(path)
         else:
             load_workload(path)

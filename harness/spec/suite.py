@@ -60,3 +60,26 @@ class Suite(Frozen):
     description: str = ""
     runs: tuple[SuiteRun, ...] = Field(min_length=1)
     slo: Slo | None = None
+
+
+class CapacitySearch(Frozen):
+    """How a capacity search steps its open-loop target rate."""
+
+    start_rate: float = Field(100.0, gt=0)
+    max_rate: float = Field(100_000.0, gt=0)
+    refine: int = Field(2, ge=0, le=8)  # bisection steps after the first miss
+
+
+class Selection(Frozen):
+    """A technology-selection study: one use case on every engine that can serve it."""
+
+    version: int
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    use_case: str
+    workload: str
+    preset: str | None = None
+    engines: tuple[str, ...] = Field(min_length=1)
+    slo: Slo
+    load: LoadProfile = LoadProfile()
+    capacity: CapacitySearch = CapacitySearch()
+    scale: float = Field(1.0, gt=0)

@@ -1,0 +1,1 @@
+"""Capacity under an SLO, and ranking engines for a use case."""

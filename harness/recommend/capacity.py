@@ -1,0 +1,87 @@
+"""Capacity under an SLO: the highest open-loop rate whose latency percentile meets the bound.
+
+Doubles the target rate from `start_rate` until a step misses the SLO, is invalid (the load
+generator fell behind) or delivers under 95% of its target, then bisects between the last
+good and the first bad rate. Every step is a normal run record; the curve is kept.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from harness.recommend.models import CapacityResult, CurvePoint
+from harness.recommend.slo import describe, meets, worst_percentile_us
+from harness.results import store
+from harness.results.record import RunRecord
+from harness.runner.progress import Progress
+from harness.runner.run import RunRequest, run_benchmark
+from harness.spec.suite import CapacitySearch, LoadProfile, Slo
+
+MIN_DELIVERED = 0.95
+
+
+def _point(record: RunRecord, rate: float, slo: Slo) -> CurvePoint:
+    lat = [op.latency_us for op in record.operations.values() if op.latency_us]
+    delivered = record.total_throughput_ops_s >= MIN_DELIVERED * rate
+    return CurvePoint(
+        target_rate=rate, achieved_ops_s=record.total_throughput_ops_s,
+        p50_us=max((p.p50 for p in lat), default=None), p99_us=max((p.p99 for p in lat), default=None),
+        p999_us=max((p.p999 for p in lat), default=None),
+        slo_met=meets(record, slo) and delivered and record.valid, valid=record.valid, run_id=record.run_id,
+    )
+
+
+def search_capacity(base: RunRequest, slo: Slo, search: CapacitySearch, progress: Progress | None = None,
+                    run: Callable[[RunRequest, Progress], RunRecord] = run_benchmark) -> CapacityResult:
+    """Run the search; `base` gives engine, URL, workload and the load profile (its rate is replaced)."""
+    progress = progress or Progress()
+    started = datetime.now(timezone.utc)
+    curve: list[CurvePoint] = []
+    loaded = base.skip_load
+
+    def step(rate: float) -> CurvePoint:
+        nonlocal loaded
+        load = LoadProfile.model_validate({**base.load.model_dump(by_alias=True), "target_rate": rate})
+        request = replace(base, load=load, skip_load=loaded, suite=base.suite or "capacity")
+        record = run(request, progress)
+        loaded = True
+        store.save(record)
+        point = _point(record, rate, slo)
+        curve.append(point)
+        worst = worst_percentile_us(record, slo)
+        progress.say(f"capacity: {rate:,.0f} ops/s offered -> {point.achieved_ops_s:,.0f} achieved, "
+                     f"{slo.percentile} {worst if worst is not None else '-'} µs: "
+                     f"{'meets' if point.slo_met else 'misses'} {describe(slo)}")
+        return point
+
+    good: float | None = None
+    bad: float | None = None
+    rate = search.start_rate
+    while rate <= search.max_rate:
+        if step(rate).slo_met:
+            good, rate = rate, rate * 2
+        else:
+            bad = rate
+            break
+    if good is not None and bad is not None:
+        for _ in range(search.refine):
+            middle = (good + bad) / 2
+            if step(middle).slo_met:
+                good = middle
+            else:
+                bad = middle
+    return CapacityResult(
+        capacity_id=f"{started:%Y%m%dT%H%M%SZ}-{base.engine}-{base.workload.name}-{secrets.token_hex(2)}",
+        engine=base.engine, workload=base.workload.name, preset=base.preset, slo=describe(slo),
+        capacity_ops_s=good, curve=tuple(sorted(curve, key=lambda p: p.target_rate)),
+        started_at=started.isoformat(timespec="seconds"),
+    )
+
+
+def save_capacity(result: CapacityResult) -> str:
+    path = store.results_dir() / "capacity" / f"{result.capacity_id}.json"
+    store.write_atomic(path, result.model_dump_json(indent=1))
+    return str(path)

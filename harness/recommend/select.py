@@ -1,0 +1,116 @@
+"""Technology selection: run one use case on every engine that can serve it, rank them.
+
+Ranking: capacity under the SLO (highest first), then closed-loop throughput, then tail
+latency. Engines that cannot express the workload rank last with the reason. Qualitative
+traits come from benchmarks/selection/traits.yaml and are reported apart from measurements.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from harness.bench import prepared_workload
+from harness.engines.matrix import support
+from harness.provision.endpoint import provisioned
+from harness.recommend.capacity import save_capacity, search_capacity
+from harness.recommend.models import CapacityResult, Ranked, SelectionResult, Trait
+from harness.recommend.slo import describe, worst_percentile_us
+from harness.results import store
+from harness.results.record import RunRecord
+from harness.runner.progress import Progress
+from harness.runner.run import RunRequest, run_benchmark
+from harness.spec.suite import Selection, SuiteRun
+
+TRAITS = Path(__file__).with_name("traits.yaml")
+
+
+def load_traits(path: Path = TRAITS) -> dict[str, Trait]:
+    if not path.exists():
+        return {}
+    return {name: Trait(**data) for name, data in (yaml.safe_load(path.read_text()) or {}).items()}
+
+
+def _sort_key(entry: tuple[str, float | None, float | None, int | None, str | None]) -> tuple[int, float, float, float]:
+    _, capacity, throughput, p99, unsupported = entry
+    return (1 if unsupported else 0, -(capacity or 0.0), -(throughput or 0.0), float(p99 or 1e18))
+
+
+def rank(selection: Selection, measured: dict[str, tuple[RunRecord | None, CapacityResult | None, str | None]],
+         traits: dict[str, Trait]) -> SelectionResult:
+    slo_text = describe(selection.slo)
+    entries = []
+    for engine, (reference, found, why) in measured.items():
+        worst = worst_percentile_us(reference, selection.slo) if reference else None
+        entries.append((engine, found.capacity_ops_s if found else None,
+                        reference.total_throughput_ops_s if reference else None, worst, why))
+    entries.sort(key=_sort_key)
+    best = next((c for _, c, _, _, u in entries if c and not u), None)
+    ranking = []
+    for position, (engine, capacity, throughput, p99, unsupported) in enumerate(entries, start=1):
+        reasons: list[str] = []
+        if unsupported:
+            reasons.append(f"cannot run this use case: {unsupported}")
+        elif capacity is None:
+            reasons.append(f"missed {slo_text} even at {selection.capacity.start_rate:,.0f} ops/s")
+        else:
+            share = f" ({capacity / best:.2f}× the best)" if best and engine != entries[0][0] else " (the best)"
+            reasons.append(f"sustains {capacity:,.0f} ops/s within {slo_text}{share}")
+        if throughput is not None:
+            reasons.append(f"closed loop: {throughput:,.0f} ops/s with {selection.slo.percentile} "
+                           f"{p99 / 1000 if p99 else float('nan'):.2f} ms ({selection.load.users} users)")
+        ranking.append(Ranked(rank=position, engine=engine, capacity_ops_s=capacity, throughput_ops_s=throughput,
+                              p99_us=p99, reasons=tuple(reasons), unsupported=unsupported,
+                              capacity_id=search.capacity_id if (search := measured[engine][1]) else None))
+    started = datetime.now(timezone.utc)
+    return SelectionResult(
+        selection_id=f"{started:%Y%m%dT%H%M%SZ}-{selection.name}-{secrets.token_hex(2)}",
+        use_case=selection.use_case, workload=selection.workload, slo=slo_text, ranking=tuple(ranking),
+        traits={e: t for e, t in traits.items() if e in measured}, started_at=started.isoformat(timespec="seconds"),
+    )
+
+
+def run_selection(selection: Selection, provision: str = "auto", progress: Progress | None = None) -> SelectionResult:
+    progress = progress or Progress()
+    workload = prepared_workload(SuiteRun(workload=selection.workload, preset=selection.preset,
+                                          engines=selection.engines, scale=selection.scale))
+    measured: dict[str, tuple[RunRecord | None, CapacityResult | None, str | None]] = {}
+    for engine in selection.engines:
+        ok, reasons = support(workload, engine)
+        if not ok:
+            progress.say(f"== {engine}: n/a ({'; '.join(reasons)})")
+            measured[engine] = (None, None, "; ".join(reasons))
+            continue
+        progress.say(f"== {engine}: closed-loop reference run, then capacity search under {describe(selection.slo)}")
+        with provisioned(engine, provision, progress=progress.say) as endpoint:
+            base = RunRequest(engine=engine, url=endpoint.url, workload=workload,
+                              load=selection.load.model_copy(update={"target_rate": None}), scale=selection.scale,
+                              preset=selection.preset, suite=f"select:{selection.name}",
+                              provisioner={"mode": endpoint.provisioner, **endpoint.details})
+            reference = run_benchmark(base, progress)
+            store.save(reference)
+            capacity = search_capacity(replace(base, skip_load=True), selection.slo,
+                                       selection.capacity, progress)
+            save_capacity(capacity)
+        measured[engine] = (reference, capacity, None)
+    result = rank(selection, measured, load_traits())
+    path = store.results_dir() / "selections" / f"{result.selection_id}.json"
+    store.write_atomic(path, result.model_dump_json(indent=1))
+    return result
+
+
+def ranking_text(result: SelectionResult) -> str:
+    lines = [f"use case: {result.use_case} (workload {result.workload}, SLO {result.slo})", ""]
+    for entry in result.ranking:
+        lines.append(f"{entry.rank}. {entry.engine}")
+        lines += [f"     - {reason}" for reason in entry.reasons]
+    if result.traits:
+        lines += ["", "qualitative traits (judgement, not measured):"]
+        for engine, trait in result.traits.items():
+            lines.append(f"  {engine}: transactions: {trait.transactions}; schema: {trait.schema_flexibility}; "
+                         f"queries: {trait.query_power}; operations: {trait.operational_burden}")
+    return "\n".join(lines)
