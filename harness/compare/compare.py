@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from harness.compare.stats import bootstrap_percentile_ci, mann_whitney_p
+from harness.compare.stats import block_bootstrap_ci, bootstrap_percentile_ci, mann_whitney_p
 from harness.errors import UserError
 from harness.results.record import RunRecord
 
-DEFAULT_THRESHOLD = 0.05  # minimum relative effect worth reporting
+DEFAULT_THRESHOLD = 0.05  # minimum relative effect worth reporting (throughput and p50)
+# Tails are noisier by nature: the minimum effect scales up for them.
+TAIL_FACTOR = {"throughput": 1.0, "p50": 1.0, "p99": 2.0, "p999": 4.0}
 ALPHA = 0.05
 
 
@@ -91,6 +93,12 @@ def _per_second_throughput(record: RunRecord, op: str) -> list[float]:
     return counts[:-1] if len(counts) > 3 else counts
 
 
+def _per_second(record: RunRecord, op: str, metric: str) -> list[float]:
+    """Per-second values of a latency percentile over the measured window."""
+    values = [getattr(p, f"{metric}_us") for p in record.timeseries if p.op == op and p.phase == "measure"]
+    return [float(v) for v in values if v is not None]
+
+
 def _decide(change: float | None, significant: bool | None, higher_is_better: bool, threshold: float) -> Verdict:
     if change is None or significant is None:
         return Verdict.NOT_AVAILABLE
@@ -125,13 +133,16 @@ def compare(a: RunRecord, b: RunRecord, threshold: float = DEFAULT_THRESHOLD, fo
                 changes.append(MetricChange(name, metric, False, None, None, None, "no latency", Verdict.NOT_AVAILABLE))
                 continue
             before_us, after_us = getattr(lat_a, metric), getattr(lat_b, metric)
-            interval = bootstrap_percentile_ci(op_a.histogram, op_b.histogram, percentile, confidence=1 - alpha)
+            method = "block bootstrap over seconds"
+            interval = block_bootstrap_ci(_per_second(a, name, metric), _per_second(b, name, metric), 1 - alpha)
+            if interval is None:  # too short for per-second samples: resample operations
+                method = "bootstrap over operations"
+                interval = bootstrap_percentile_ci(op_a.histogram, op_b.histogram, percentile, confidence=1 - alpha)
             significant = None if interval is None else (interval[0] > 0 or interval[1] < 0)
-            evidence = (f"bootstrap {1 - alpha:.1%} CI of change [{interval[0]:+.1%}, {interval[1]:+.1%}]"
+            evidence = (f"{method}: {1 - alpha:.1%} CI of change [{interval[0]:+.1%}, {interval[1]:+.1%}]"
                         if interval else "too few samples")
-            changes.append(MetricChange(name, metric, False, before_us, after_us,
-                                        (after_us - before_us) / before_us if before_us else None, evidence,
-                                        _decide((after_us - before_us) / before_us if before_us else None,
-                                                significant, False, threshold)))
+            change = (after_us - before_us) / before_us if before_us else None
+            changes.append(MetricChange(name, metric, False, before_us, after_us, change, evidence,
+                                        _decide(change, significant, False, threshold * TAIL_FACTOR[metric])))
     changes.sort(key=lambda c: (c.operation, ["throughput", "p50", "p99", "p999"].index(c.metric)))
     return Comparison(a, b, threshold, tuple(changes), tuple(warnings))

@@ -36,6 +36,25 @@ def histogram_distribution(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndar
     return np.asarray(values, dtype=float), counts_array / counts_array.sum()
 
 
+def block_bootstrap_ci(a: list[float], b: list[float], confidence: float = 0.95, seed: int = 0) -> tuple[float, float] | None:
+    """CI of the relative change of the median of per-second values (seconds resampled whole).
+
+    Resampling seconds rather than single operations keeps what varies over time inside a
+    run (GC pauses, checkpoints, a noisy neighbour) in the interval; an iid resample of
+    operations would call such drift significant.
+    """
+    if len(a) < 3 or len(b) < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    array_a, array_b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    medians_a = np.median(rng.choice(array_a, size=(BOOTSTRAP_ROUNDS, len(a))), axis=1)
+    medians_b = np.median(rng.choice(array_b, size=(BOOTSTRAP_ROUNDS, len(b))), axis=1)
+    changes = (medians_b - medians_a) / np.maximum(medians_a, 1.0)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(changes, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def _percentile_from_counts(values: np.ndarray, counts: np.ndarray, percentile: float) -> np.ndarray:
     """Percentile of each row of resampled bucket counts (rows x buckets)."""
     cumulative = np.cumsum(counts, axis=1)

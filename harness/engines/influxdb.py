@@ -32,7 +32,8 @@ import json
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
@@ -42,9 +43,9 @@ from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
 from influxdb_client.rest import ApiException
 
 from harness.engines.base import EngineAdapter, Executor, Record
-from harness.errors import EngineUnavailable, UserError
+from harness.errors import EngineUnavailable, UnsupportedOperation, UserError
 from harness.runner.loading import BATCH
-from harness.spec.models import Entity, Operation, OperationKind, Workload
+from harness.spec.models import Entity, Operation, OperationKind, TimestampField, Workload
 
 LOAD_TIME_NS = 1_577_836_800 * 10**9  # 2020-01-01T00:00:00Z: deterministic, older than any update
 HTTPD_COUNTERS = ("req", "writeReq", "pointsWrittenOK", "pointsWrittenFail", "pointsWrittenDropped",
@@ -60,9 +61,6 @@ REFUSED = {
                         "would first need a query to learn the record's tag set",
     OperationKind.DELETE: "InfluxDB has no portable point delete (InfluxQL DELETE is 1.x only, the delete API "
                           "2.x only) and deletes tombstone shards: maintenance, not an online operation",
-    OperationKind.RANGE: "time ranges are natural in InfluxDB but not mapped yet: no workload defines their bounds",
-    OperationKind.AGGREGATE: "windowed aggregates are natural in InfluxDB but not mapped yet: "
-                             "no workload defines their windows",
 }
 
 
@@ -81,11 +79,106 @@ def flux_string(value: Any) -> str:
     return f'"{text}"'
 
 
+def flux_value(value: Any) -> str:
+    """A Flux literal of a field value as stored (see `field_value`)."""
+    value = field_value(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, (int, float)) else flux_string(value)
+
+
+def flux_time(value: datetime, plus_ns: int = 0) -> str:
+    """A Flux time literal with nanoseconds (`plus_ns` < 1000 makes an exclusive stop inclusive)."""
+    return f"{value.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}{plus_ns:03d}Z"
+
+
+def only_fields(names: Sequence[str], skip: Sequence[str] | str) -> str:
+    """A Flux predicate fragment keeping the `_field`s named (all when none are)."""
+    fields = [f for f in names if f not in skip]
+    return " and (" + " or ".join(f"r._field == {flux_string(f)}" for f in fields) + ")" if fields else ""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How an entity's records become points: which fields are tags, which one is the point time."""
+
+    tags: tuple[str, ...]
+    time_field: str | None  # None: loaded at LOAD_TIME_NS, written at the wall-clock time
+
+    @classmethod
+    def of(cls, entity: Entity) -> Layout:
+        if not entity.series:
+            return cls((entity.key,), None)
+        time_field = next((n for n, s in entity.fields.items() if isinstance(s, TimestampField)), None)
+        if time_field is None:
+            raise UserError(f"influxdb: {entity.name} declares series {list(entity.series)} but no timestamp field: "
+                            "its points would overwrite each other")
+        return cls(entity.series, time_field)
+
+    def point(self, measurement: str, values: Mapping[str, Any], time_ns: int) -> Point:
+        """One line-protocol point: tags and fields from `values`, at the record's time or `time_ns`."""
+        point = Point(measurement)
+        for tag in self.tags:
+            point.tag(tag, str(values[tag]))
+        for name, value in values.items():
+            if name not in self.tags and name != self.time_field and value is not None:
+                point.field(name, field_value(value))
+        return point.time(values[self.time_field] if self.time_field else time_ns, WritePrecision.NS)
+
+
+def window_query(bucket: str, op: Operation, entity: Entity) -> Callable[[Any, Mapping[str, Any] | None], str]:
+    """range / aggregate: the Flux over `[_from, _to]` of the point time, with `match` and `filter` applied.
+
+    Tags are filtered before the fields are pivoted into rows, other fields after; an aggregate
+    groups the value field's points by tags and folds them per `aggregateWindow` bucket.
+    """
+    layout = Layout.of(entity)
+    if layout.time_field is None or op.range_field != layout.time_field:
+        raise UnsupportedOperation(f"influxdb: {op.name} ranges over {entity.name}.{op.range_field}, but InfluxDB "
+                                   "ranges over point time only (an entity's timestamp field, when it declares series)")
+    tags = [f for f in op.match if f in layout.tags]
+    fields = [f for f in op.match if f not in layout.tags]
+    const_tags = {f: v for f, v in op.filter.items() if f in layout.tags}
+    const_fields = {f: v for f, v in op.filter.items() if f not in layout.tags}
+    head = f"from(bucket: {flux_string(bucket)}) |> range(start: "
+    where = f"r._measurement == {flux_string(entity.name)}" + "".join(
+        f" and r[{flux_string(f)}] == {flux_string(v)}" for f, v in const_tags.items())
+    if op.kind is OperationKind.AGGREGATE:
+        assert op.value_field is not None and op.function is not None and op.bucket_s is not None
+        if fields or const_fields or any(g not in layout.tags for g in op.group_by):
+            raise UnsupportedOperation(f"influxdb: {op.name} filters or groups by fields; an aggregate here "
+                                       f"filters and groups by series tags {list(layout.tags)} only")
+        where += f" and r._field == {flux_string(op.value_field)}"
+        tail = (f" |> group(columns: [{', '.join(map(flux_string, op.group_by))}])"
+                f" |> aggregateWindow(every: {round(op.bucket_s * 1000)}ms, fn: {op.function}, createEmpty: false)")
+    else:
+        needed = (*op.project, *fields, *const_fields, *((op.sort.field,) if op.sort else ())) if op.project else ()
+        where += only_fields(needed, (*layout.tags, layout.time_field))
+        tail = ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+        if const_fields:
+            tail += " |> filter(fn: (r) => " + " and ".join(
+                f"r[{flux_string(f)}] == {flux_value(v)}" for f, v in const_fields.items()) + ")"
+        tail += " |> group()"
+        if op.sort is not None:
+            column = "_time" if op.sort.field == layout.time_field else op.sort.field
+            tail += f" |> sort(columns: [{flux_string(column)}], desc: {str(op.sort.order == 'desc').lower()})"
+        if op.limit is not None:
+            tail += f" |> limit(n: {op.limit})"
+
+    def compose(key: Any, values: Mapping[str, Any] | None) -> str:
+        assert values is not None
+        matched = "".join(f" and r[{flux_string(f)}] == {flux_string(values[f])}" for f in tags)
+        pivoted = "".join(f" |> filter(fn: (r) => r[{flux_string(f)}] == {flux_value(values[f])})" for f in fields)
+        window = f"{flux_time(values['_from'])}, stop: {flux_time(values['_to'], plus_ns=1)})"
+        return f"{head}{window} |> filter(fn: (r) => {where}{matched}){pivoted}{tail}"
+    return compose
+
+
 class InfluxAdapter(EngineAdapter):
     name = "influxdb"
     client_library = "influxdb-client"
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset({
-        OperationKind.INSERT, OperationKind.READ, OperationKind.UPDATE,
+        OperationKind.INSERT, OperationKind.READ, OperationKind.UPDATE, OperationKind.RANGE, OperationKind.AGGREGATE,
     })
 
     def __init__(self, url: str) -> None:
@@ -178,9 +271,10 @@ class InfluxAdapter(EngineAdapter):
     # ---- schema and load ------------------------------------------------------------
 
     def prepare(self, workload: Workload) -> None:
+        keyed = [e for e in workload.dataset.entities if Layout.of(e).time_field is None]  # refuses a timeless series
         if self._v1:
             limit = int(self._diagnostics().get("config-data", {}).get("max-values-per-tag", 0))
-            too_many = [e.name for e in workload.dataset.entities if limit and e.count > limit]
+            too_many = [e.name for e in keyed if limit and e.count > limit]
             if too_many:  # each record's key is a tag value: the server would reject the writes past it
                 raise UserError(f"influxdb: {', '.join(too_many)} has more records than the server's "
                                 f"max-values-per-tag ({limit:,}); set it to 0 (unlimited) in the [data] config")
@@ -193,17 +287,9 @@ class InfluxAdapter(EngineAdapter):
             deleter.delete("1970-01-01T00:00:00Z", "2262-01-01T00:00:00Z", f'_measurement="{entity.name}"',
                            bucket=self.bucket, org=self.org)
 
-    @staticmethod
-    def point(entity: Entity, values: Mapping[str, Any], time_ns: int) -> Point:
-        """One line-protocol point: the key as the tag, the given fields, the given time."""
-        point = Point(entity.name).tag(entity.key, str(values[entity.key])).time(time_ns, WritePrecision.NS)
-        for name, value in values.items():
-            if name != entity.key and value is not None:
-                point.field(name, field_value(value))
-        return point
-
     def load(self, entity: Entity, records: Sequence[Record]) -> None:
-        points = [self.point(entity, record, LOAD_TIME_NS) for record in records]
+        layout = Layout.of(entity)
+        points = [layout.point(entity.name, record, LOAD_TIME_NS) for record in records]
         self._writer.write(bucket=self.bucket, org=self.org, record=points)
 
     def finish_load(self, workload: Workload) -> None:
@@ -215,34 +301,45 @@ class InfluxAdapter(EngineAdapter):
 
     def read_query(self, op: Operation, entity: Entity) -> tuple[str, str]:
         """The Flux a read runs, around its key literal: each field's latest value, as one row."""
-        fields = [f for f in op.project if f != entity.key]
-        only = " and (" + " or ".join(f"r._field == {flux_string(f)}" for f in fields) + ")" if fields else ""
+        if entity.series:
+            raise UnsupportedOperation(f"influxdb: {op.name} reads {entity.name} by key, but its points are "
+                                       f"addressed by series {list(entity.series)} and time: the key is a field")
         key = flux_string(entity.key)
         head = (f"from(bucket: {flux_string(self.bucket)}) |> range(start: 0) |> filter(fn: (r) => "
                 f"r._measurement == {flux_string(entity.name)} and r[{key}] == ")
-        tail = f'{only}) |> last() |> pivot(rowKey: [{key}], columnKey: ["_field"], valueColumn: "_value")'
+        tail = f'{only_fields(op.project, entity.key)}) |> last() |> pivot(rowKey: [{key}], columnKey: ["_field"], ' \
+               'valueColumn: "_value")'
         return head, tail
 
     def bind(self, op: Operation, entity: Entity) -> Executor:
-        writer, bucket, org = self._writer, self.bucket, self.org
-        if op.kind is OperationKind.READ:
+        writer, bucket, org, layout = self._writer, self.bucket, self.org, Layout.of(entity)
+        if op.kind in (OperationKind.READ, OperationKind.RANGE, OperationKind.AGGREGATE):
             reader = self._client.query_api()
-            head, tail = self.read_query(op, entity)
+            if op.kind is OperationKind.READ:
+                head, tail = self.read_query(op, entity)
+                compose: Callable[[Any, Mapping[str, Any] | None], str] = \
+                    lambda key, values: head + flux_string(key) + tail  # noqa: E731
+            else:
+                compose = window_query(self.bucket, op, entity)
 
-            def read(key: Any, values: Mapping[str, Any] | None) -> int:
-                return sum(1 for _ in reader.query_stream(head + flux_string(key) + tail, org=org))
-            return read
+            def query(key: Any, values: Mapping[str, Any] | None) -> int:
+                return sum(1 for _ in reader.query_stream(compose(key, values), org=org))
+            return query
         if op.kind is OperationKind.UPDATE:
+            if entity.series:
+                raise UnsupportedOperation(f"influxdb: {op.name} updates {entity.name} by key, but its points are "
+                                           f"addressed by series {list(entity.series)} and time")
+
             def update(key: Any, values: Mapping[str, Any] | None) -> int:
                 assert values is not None
                 changed = {entity.key: key, **{f: values[f] for f in op.set}}
-                writer.write(bucket=bucket, org=org, record=self.point(entity, changed, time.time_ns()))
+                writer.write(bucket=bucket, org=org, record=layout.point(entity.name, changed, time.time_ns()))
                 return 1
             return update
         if op.kind is OperationKind.INSERT:
             def insert(key: Any, values: Mapping[str, Any] | None) -> int:
                 assert values is not None
-                writer.write(bucket=bucket, org=org, record=self.point(entity, values, time.time_ns()))
+                writer.write(bucket=bucket, org=org, record=layout.point(entity.name, values, time.time_ns()))
                 return 1
             return insert
         raise NotImplementedError(op.kind)

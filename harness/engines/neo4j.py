@@ -272,10 +272,12 @@ class Neo4jAdapter(EngineAdapter):
 
     @staticmethod
     def _edge_create(shape: Shape, prefix: str) -> str:
+        """Properties as a map literal: `SET n = map` makes the planner add an Eager (it may clash with the MATCH)."""
         assert shape.ends is not None and shape.node_key is not None
         node, key = ident(shape.ends[0]), ident(shape.node_key)
+        props = ", ".join(f"{ident(f)}: {prefix}props.{ident(f)}" for f in shape.entity.fields if f not in shape.ends[1:])
         return (f"MATCH (a:{node} {{{key}: {prefix}src}}), (b:{node} {{{key}: {prefix}dst}}) "
-                f"CREATE (a)-[n:{ident(relationship_type(shape.entity.name))}]->(b) SET n = {prefix}props")
+                f"CREATE (a)-[n:{ident(relationship_type(shape.entity.name))} {{{props}}}]->(b)")
 
     def finish_load(self, workload: Workload) -> None:
         """Indexes online and freshly sampled (the planner's statistics), query statistics from zero."""
@@ -469,7 +471,7 @@ class Neo4jAdapter(EngineAdapter):
         except Neo4jError as exc:
             return {"unavailable": exc.code}
         out: dict[str, Any] = {}
-        memory = beans.get("java.lang:type=Memory", {}).get("HeapMemoryUsage", {}).get("value", {})
+        memory = beans.get("java.lang:type=Memory", {}).get("HeapMemoryUsage", {}).get("value", {}).get("properties")
         if memory:
             out["heap_used_bytes"], out["heap_max_bytes"] = memory.get("used"), memory.get("max")
         for bean, label in _JVM_BEANS.items():

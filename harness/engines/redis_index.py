@@ -232,8 +232,7 @@ def _expected(op: Operation, values: Mapping[str, Any]) -> dict[bytes, bytes]:
 def _sorted_finder(client: Any, op: Operation, entity: str, z: SortedIndex) -> Finder:
     """ZRANGE/ZREVRANGE (pagination) or ZRANGEBYSCORE (range) with LIMIT, then one pipelined fetch."""
     descending = op.sort is not None and op.sort.order == "desc"
-    limit, fields = op.limit, list(op.project)
-    constant = dict(op.filter)
+    limit, fields, constant = op.limit, list(op.project), dict(op.filter)
 
     def find(values: Mapping[str, Any]) -> list[Row]:
         key = z.key({**values, **constant})
@@ -261,24 +260,38 @@ def _unique_finder(client: Any, op: Operation, layout: IndexLayout, field: str) 
     return find
 
 
+Members = Callable[[Mapping[str, Any], int | None], list[bytes]]  # (equality values, limit) -> record keys
+
+
+def _member_source(client: Any, layout: IndexLayout, equal: set[str]) -> tuple[set[str], Members]:
+    """The set (or sorted set, by score equality or prefix) covering most equalities, and its reader."""
+    options: list[tuple[set[str], Members]] = []
+    for fields in layout.equality:
+        if set(fields) <= equal:
+            def members(values: Mapping[str, Any], limit: int | None, fields: tuple[str, ...] = fields) -> list[bytes]:
+                return list(client.smembers(layout.equality_key(fields, values)))
+            options.append((set(fields), members))
+    for z in layout.ordered:
+        if set(z.prefix) <= equal and z.field in equal:
+            def scored(values: Mapping[str, Any], limit: int | None, z: SortedIndex = z) -> list[bytes]:
+                score = z.score(values[z.field])
+                return list(client.zrangebyscore(z.key(values), score, score, *((0, limit) if limit else (None, None))))
+            options.append(({*z.prefix, z.field}, scored))
+        elif z.prefix and set(z.prefix) <= equal:
+            def prefixed(values: Mapping[str, Any], limit: int | None, z: SortedIndex = z) -> list[bytes]:
+                return list(client.zrange(z.key(values), 0, (limit or 0) - 1))
+            options.append((set(z.prefix), prefixed))
+    return max(options, key=lambda option: len(option[0]))
+
+
 def _member_finder(client: Any, op: Operation, layout: IndexLayout) -> Finder:
-    """SMEMBERS of the set (or the sorted set's score equality) covering most equalities.
+    """Keys from the index covering most equalities, then one pipelined fetch.
 
     Equalities the index does not cover are checked in the client on the fetched records,
     so then every member is fetched and the limit applied afterwards.
     """
     equal = {*op.match, *op.filter}
-    options: list[tuple[set[str], Callable[[Mapping[str, Any], int | None], list[bytes]]]] = []
-    for fields in layout.equality:
-        if set(fields) <= equal:
-            options.append((set(fields), lambda v, _n, fs=fields: list(client.smembers(layout.equality_key(fs, v)))))
-    for z in layout.ordered:
-        if set(z.prefix) <= equal and z.field in equal:
-            options.append(({*z.prefix, z.field}, lambda v, n, z=z: client.zrangebyscore(
-                z.key(v), z.score(v[z.field]), z.score(v[z.field]), *((0, n) if n else (None, None)))))
-        elif z.prefix and set(z.prefix) <= equal:
-            options.append((set(z.prefix), lambda v, n, z=z: client.zrange(z.key(v), 0, (n or 0) - 1)))
-    covered, members = max(options, key=lambda option: len(option[0]))
+    covered, members = _member_source(client, layout, equal)
     residual = sorted(equal - covered)
     fields = list(dict.fromkeys((*op.project, *residual))) if op.project else []
     constant, limit = dict(op.filter), op.limit

@@ -20,6 +20,7 @@ def comparison_table(comparison: Comparison) -> str:
     lines = [f"baseline  {comparison.baseline.run_id}", f"candidate {comparison.candidate.run_id}"]
     lines += [f"WARNING: {w}" for w in comparison.warnings]
     lines.append(table(rows, ["operation", "metric", "baseline", "candidate", "change", "verdict", "evidence"]))
-    lines.append(f"verdict: {comparison.verdict.value.upper()} (minimum effect {comparison.threshold:.0%}, "
+    lines.append(f"verdict: {comparison.verdict.value.upper()} (minimum effect {comparison.threshold:.0%}; "
+                 f"{2 * comparison.threshold:.0%} for p99, {4 * comparison.threshold:.0%} for p99.9; "
                  f"family-wise significance 5%; ↑ higher is better, ↓ lower is better)")
     return "\n".join(lines)

@@ -67,6 +67,7 @@ class TimePoint(Model):
     errors: int
     p50_us: int | None = None
     p99_us: int | None = None
+    p999_us: int | None = None
     max_us: int | None = None
 
 

@@ -54,6 +54,7 @@ def merge_timeseries(results: list[dict[str, Any]]) -> list[TimePoint]:
             count=sum(r["count"] for r in rows), errors=sum(r["errors"] for r in rows),
             p50_us=summary.p50 if summary else None,
             p99_us=summary.p99 if summary else None,
+            p999_us=summary.p999 if summary else None,
             max_us=summary.max if summary else None,
         ))
     return points

@@ -1,0 +1,239 @@
+"""Report figures as standalone SVG text (matplotlib, no pyplot, no display, no network).
+
+Figures are built on `matplotlib.figure.Figure` and rendered by the SVG backend, so no
+GUI backend is ever loaded and global pyplot state is never touched. Text is drawn as
+paths, so a page shows the same glyphs without any font; ids are salted so the output
+is reproducible.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullLocator
+from matplotlib.typing import RcKeyType
+
+from harness.metrics.histogram import decode
+from harness.recommend.models import CapacityResult
+from harness.results.record import RunRecord
+
+__all__ = ["capacity_curve", "history_trend", "latency_distribution", "parse_slo_us", "timeseries"]
+
+_STYLE: dict[RcKeyType, Any] = {
+    "svg.fonttype": "path",
+    "svg.hashsalt": "dbarena",
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+}
+_NO_METADATA: dict[str, str | None] = {"Date": None, "Creator": None, "Format": None, "Type": None}
+_WIDTH = 9.0
+BAD = "#c62828"
+PERCENTILE_TICKS = (0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 99.999, 99.9999)
+
+
+@contextmanager
+def _figure(height: float, rows: int = 1) -> Iterator[tuple[Figure, list[Axes]]]:
+    with matplotlib.rc_context(_STYLE):
+        fig = Figure(figsize=(_WIDTH, height), layout="constrained")
+        axes = fig.subplots(rows, 1, sharex=True, squeeze=False)
+        yield fig, [row[0] for row in axes]
+
+
+def _svg(fig: Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata=_NO_METADATA)
+    return buffer.getvalue()
+
+
+def _unit(values_us: Sequence[float]) -> tuple[float, str]:
+    """A divisor and label that keep latency numbers readable (µs, ms or s)."""
+    top = max(values_us, default=0.0)
+    if top < 2_000:
+        return 1.0, "µs"
+    if top < 2_000_000:
+        return 1_000.0, "ms"
+    return 1_000_000.0, "s"
+
+
+def _percentile_x(percentile: float) -> float:
+    """HdrHistogram's x: 1 / (1 - quantile), so each extra nine gets the same width."""
+    return 1.0 / (1.0 - percentile / 100.0)
+
+
+def latency_distribution(record: RunRecord) -> str | None:
+    """Latency by percentile per operation, from the encoded HDR histograms (log-scaled tail)."""
+    curves: dict[str, tuple[np.ndarray, list[int]]] = {}
+    medians: list[float] = []
+    for name, op in record.operations.items():
+        for label, encoded in ((name, op.histogram), (f"{name} (service)", op.service_histogram)):
+            histogram = decode(encoded) if encoded else None
+            if histogram is None or histogram.get_total_count() == 0:
+                continue
+            count = histogram.get_total_count()
+            x_max = max(1e4, min(1e6, 10 ** math.ceil(math.log10(count))))
+            xs = np.logspace(0, math.log10(x_max), 160)
+            values = [int(histogram.get_value_at_percentile(100.0 * (1 - 1 / x))) for x in xs]
+            values[-1] = int(histogram.get_max_value())
+            curves[label] = (xs, values)
+            medians.append(histogram.get_value_at_percentile(50.0))
+    if not curves:
+        return None
+    divisor, unit = _unit([v for _, values in curves.values() for v in values])
+    with _figure(3.6) as (fig, (ax,)):
+        for label, (xs, values) in curves.items():
+            ax.plot(xs, [v / divisor for v in values], label=label, linestyle="--" if "(service)" in label else "-")
+        x_max = max(xs[-1] for xs, _ in curves.values())
+        ticks = [p for p in PERCENTILE_TICKS if _percentile_x(p) <= x_max * 1.001]
+        ax.set_xscale("log")
+        ax.set_xlim(1, x_max)
+        ax.xaxis.set_major_locator(FixedLocator([_percentile_x(p) for p in ticks]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"{p:g}%" for p in ticks])
+        top = max(v for _, values in curves.values() for v in values)
+        if top / max(1.0, min(medians)) > 50:  # a long tail would flatten everything else on a linear axis
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
+        ax.set_xlabel("percentile")
+        ax.set_ylabel(f"latency ({unit})")
+        ax.set_title("Latency by percentile (measured window, HDR histogram)")
+        ax.legend(loc="upper left")
+        return _svg(fig)
+
+
+def timeseries(record: RunRecord) -> str | None:
+    """Per-second throughput and p99 per operation; the warm-up is shaded (it is not summarised)."""
+    points = [p for p in record.timeseries if p.op in record.operations]
+    if not points:
+        return None
+    divisor, unit = _unit([p.p99_us for p in points if p.p99_us is not None])
+    with _figure(4.8, rows=2) as (fig, (top, bottom)):
+        for name in record.operations:
+            own = sorted((p for p in points if p.op == name), key=lambda p: p.t)
+            if not own:
+                continue
+            xs = [p.t + 0.5 for p in own]
+            line = top.plot(xs, [p.count for p in own], marker=".", label=name)[0]
+            bottom.plot([p.t + 0.5 for p in own if p.p99_us is not None],
+                        [p.p99_us / divisor for p in own if p.p99_us is not None], marker=".", color=line.get_color())
+            if any(p.errors for p in own):
+                top.plot(xs, [p.errors for p in own], linestyle=":", color=line.get_color(), label=f"{name} errors")
+        warmup = record.load.warmup_s
+        for ax in (top, bottom):
+            if warmup > 0:
+                ax.axvspan(0, warmup, color="#9e9e9e", alpha=0.2, linewidth=0)
+            ax.set_ylim(bottom=0)
+        if warmup > 0:
+            top.text(warmup / 2, 1.0, "warm-up (excluded)", transform=top.get_xaxis_transform(),
+                     ha="center", va="bottom", fontsize=8, color="#616161")
+        top.set_ylabel("ops/s")
+        bottom.set_ylabel(f"p99 ({unit})")
+        bottom.set_xlabel("seconds since the start of warm-up")
+        top.set_title("Per-second throughput and p99", pad=14)
+        top.legend(loc="lower left", ncol=min(4, len(record.operations) * 2))
+        return _svg(fig)
+
+
+def history_trend(frame: pd.DataFrame, baseline: RunRecord | None, current_run_id: str | None = None) -> str | None:
+    """Throughput and p99 per operation over time; baseline values as dashed lines, bad runs crossed."""
+    if frame.empty or frame["run_id"].nunique() < 2:
+        return None
+    frame = frame.assign(when=pd.to_datetime(frame["started_at"], utc=True).dt.tz_localize(None))
+    divisor, unit = _unit([float(v) for v in frame["p99_us"].dropna()])
+    with _figure(4.8, rows=2) as (fig, (top, bottom)):
+        for name, rows in frame.groupby("operation", sort=False):
+            rows = rows.sort_values("when")
+            line = top.plot(rows["when"], rows["throughput_ops_s"], marker="o", markersize=4, label=str(name))[0]
+            p99 = rows.dropna(subset=["p99_us"])
+            bottom.plot(p99["when"], p99["p99_us"] / divisor, marker="o", markersize=4, color=line.get_color())
+            base = baseline.operations.get(str(name)) if baseline else None
+            if base is not None:
+                top.axhline(base.throughput_ops_s, linestyle="--", linewidth=1, color=line.get_color())
+                if base.latency_us is not None:
+                    bottom.axhline(base.latency_us.p99 / divisor, linestyle="--", linewidth=1, color=line.get_color())
+        bad = frame[~(frame["valid"].astype(bool) & frame["complete"].astype(bool))]
+        if not bad.empty:
+            top.scatter(bad["when"], bad["throughput_ops_s"], marker="x", s=60, color=BAD, zorder=3,
+                        label="invalid / incomplete run")
+            bottom.scatter(bad["when"], bad["p99_us"] / divisor, marker="x", s=60, color=BAD, zorder=3)
+        if baseline is not None:
+            top.plot([], [], linestyle="--", color="#616161", label=f"baseline {baseline.run_id}")
+        if current_run_id is not None and (frame["run_id"] == current_run_id).any():
+            when = frame.loc[frame["run_id"] == current_run_id, "when"].iloc[0]
+            for ax in (top, bottom):
+                ax.axvline(when, linestyle=":", color="#616161", linewidth=1)
+        locator = AutoDateLocator()
+        bottom.xaxis.set_major_locator(locator)
+        bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        for ax in (top, bottom):
+            ax.set_ylim(bottom=0)
+        top.set_ylabel("ops/s")
+        bottom.set_ylabel(f"p99 ({unit})")
+        bottom.set_xlabel("run start (UTC); dotted: this run")
+        top.set_title("History of this engine and workload")
+        top.legend(loc="lower left", ncol=3)
+        return _svg(fig)
+
+
+_SLO = re.compile(r"^\s*p(\d+(?:\.\d+)?)\s*<=?\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s)\s*$")
+
+
+def parse_slo_us(slo: str) -> tuple[str, float] | None:
+    """('p99', 5000.0) from 'p99<=5ms'; None when the SLO is not a single latency bound."""
+    match = _SLO.match(slo)
+    if not match:
+        return None
+    factor = {"us": 1.0, "µs": 1.0, "ms": 1_000.0, "s": 1_000_000.0}[match.group(3)]
+    return f"p{match.group(1).replace('.', '')}", float(match.group(2)) * factor
+
+
+def capacity_curve(result: CapacityResult) -> str | None:
+    """Latency against achieved throughput for each open-loop step; SLO and capacity marked."""
+    points = sorted(result.curve, key=lambda p: p.target_rate)
+    if not points:
+        return None
+    slo = parse_slo_us(result.slo)
+    values = [v for p in points for v in (p.p50_us, p.p99_us, p.p999_us) if v is not None]
+    divisor, unit = _unit(values + ([slo[1]] if slo else []))
+    with _figure(3.6) as (fig, (ax,)):
+        for metric, style in (("p50", ":"), ("p99", "-"), ("p999", "--")):
+            shown = [p for p in points if getattr(p, f"{metric}_us") is not None]
+            if shown:
+                ax.plot([p.achieved_ops_s for p in shown], [getattr(p, f"{metric}_us") / divisor for p in shown],
+                        linestyle=style, marker="o", markersize=4, label=metric.replace("p999", "p99.9"))
+        missed = [p for p in points if not p.slo_met and p.p99_us is not None]
+        if missed:
+            ax.scatter([p.achieved_ops_s for p in missed], [p.p99_us / divisor for p in missed if p.p99_us is not None],
+                       s=60, facecolors="none", edgecolors=BAD, zorder=3, label="SLO missed")
+        invalid = [p for p in points if not p.valid and p.p99_us is not None]
+        if invalid:
+            ax.scatter([p.achieved_ops_s for p in invalid], [p.p99_us / divisor for p in invalid if p.p99_us is not None],
+                       marker="x", s=60, color=BAD, zorder=3, label="invalid step")
+        if slo:
+            ax.axhline(slo[1] / divisor, color=BAD, linewidth=1, linestyle="-.", label=f"SLO {result.slo}")
+        if result.capacity_ops_s is not None:
+            ax.axvline(result.capacity_ops_s, color="#2e7d32", linewidth=1,
+                       label=f"capacity {result.capacity_ops_s:,.0f} ops/s")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("achieved throughput (ops/s)")
+        ax.set_ylabel(f"latency ({unit})")
+        ax.set_title(f"Latency vs throughput (open-loop steps, SLO {result.slo})")
+        ax.legend(loc="upper left")
+        return _svg(fig)
