@@ -168,6 +168,23 @@ def cmd_select(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.build import write_report
+    from harness.results import store
+
+    if args.runs:
+        records = [store.find_run(run) for run in args.runs]
+    else:
+        stored = store.all_runs()
+        if not stored:
+            raise UserError("no runs stored yet; `dbarena bench` makes one")
+        records = [stored[-1][1]]
+    out = Path(args.out) if args.out else store.results_dir() / "reports"
+    md_path, html_path = write_report(records, out)
+    print(f"report written: {html_path} and {md_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dbarena", description="Polyglot persistence benchmarking harness.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -248,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print one stored run")
     show.add_argument("run", help="run id (or a unique prefix) or path")
     show.set_defaults(func=cmd_show)
+
+    report = sub.add_parser("report", help="write report.md and a self-contained report.html with plots")
+    report.add_argument("runs", nargs="*", metavar="RUN_ID", help="runs to report (default: the newest run)")
+    report.add_argument("--out", help="output directory (default: <results>/reports)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -1,29 +1,36 @@
-"""InfluxDB adapter (influxdb-client, v2 API): records as series, updates as newer points.
+"""InfluxDB adapter (influxdb-client, v2 API): records as points, updates as newer points.
 
-InfluxDB is a time-series engine, so the key-value operations take its natural form:
-- an entity is a measurement; the entity's key field is a tag, so each record is one
-  series; every other field is a field (bool/int/float/string natively, a timestamp as an
-  RFC 3339 UTC string, a JSON object stays its string, a tags list is joined with ",").
-- load writes line-protocol batches in synchronous mode (one HTTP request per batch), every
-  loaded point at the same fixed instant `LOAD_TIME_NS` (each record is its own series, so
-  points never collide; the bucket's retention must reach back to it, as the default does).
-- insert writes one point now; update writes a newer point carrying only the changed fields
-  (last-value semantics: a blind upsert, so it reports 1 whether or not the key existed).
-- read is Flux `range(start: 0) |> filter(measurement, key tag) |> last()` (the latest value
-  of each field) pivoted into one row; the whole reply is parsed. On 1.8 every Flux query
-  costs ~10 ms of server CPU before it reads anything (compilation), which bounds reads.
+InfluxDB is a time-series engine, so each operation takes its natural form there:
+- an entity is a measurement. An entity that declares `series` (metrics) is stored as
+  time series: those fields are the tags and its timestamp field is the point time. Any
+  other entity (kv-cache) has its key as the one tag, so each record is its own series,
+  loaded at the fixed instant `LOAD_TIME_NS` (the bucket's retention must reach back to it,
+  as the default infinite one does).
+- the remaining fields are fields: bool/int/float/string natively, a timestamp as an
+  RFC 3339 UTC string, a JSON object as its string, a tags list joined with ",".
+- load writes line-protocol batches in synchronous mode (one HTTP request per batch).
+- insert writes one point (now, or at its own time in a series); update writes a newer
+  point carrying only the changed fields: last-value semantics, a blind upsert that
+  reports 1 whether or not the key existed.
+- read is Flux `range(start: 0) |> filter(measurement, key tag) |> last()` (each field's
+  latest value) pivoted into one row; every reply is parsed to the end. On 1.8 every Flux
+  query costs ~10 ms of server CPU before it reads anything, which bounds reads.
+- range is `range()` over point time (`[_from, _to]`, inclusive like the other engines)
+  with tag filters, the fields pivoted into rows, then sort and limit; aggregate is
+  `group(columns: group_by) |> aggregateWindow(every: bucket_s, fn: function)`.
 
-Refused, with the reason in `unsupported_reason`: `find` (no secondary index on field
-values; mapping indexed fields to tags would make them part of each series' identity, so
-every update would first need a query to learn them), `delete` (InfluxQL DELETE is 1.x
-only and deletes are tombstoning maintenance, not an online operation), `scan`, `search`,
-`traverse`, and `range`/`aggregate` (natural here, but no workload defines their bounds yet).
+Refused up front in `unsupported_reason`: `find` (no secondary index on field values;
+making the field a tag would put it into each series' identity, so every update would
+first need a query to learn it), `delete` (no portable point delete, and deletes are
+tombstoning maintenance), and `scan`, `search`, `traverse`, TTLs and nested updates.
+Refused when bound, as they depend on the entity: read/update by key of a series entity,
+and ranges over anything but point time.
 
 Served natively by InfluxDB 1.8 (Flux v0.65, database/retention policy as the bucket) and by
-InfluxDB 2 under Compose, so only the write and Flux query APIs are used in the hot path.
-Dropping a measurement in `prepare` and reading settings and counters need version-specific
-endpoints: 1.x gets InfluxQL over `/query` and `/debug/vars`; 2.x gets the delete API, and
-its settings and counters are recorded as unavailable.
+InfluxDB 2 under Compose, so the timed path uses only the write and Flux query APIs.
+`prepare` and the settings and counters need version-specific endpoints: 1.x gets InfluxQL
+over `/query` and `/debug/vars`; 2.x gets the delete API, its settings and counters are
+recorded as unavailable.
 """
 
 from __future__ import annotations

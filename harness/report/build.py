@@ -1,0 +1,328 @@
+"""`dbarena report`: gather runs, baselines, history, capacity and selection into one document.
+
+The report is built once as a list of format-neutral blocks so that report.md and
+report.html always say the same thing; each renderer only decides how it looks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from harness.compare.compare import Comparison, compare
+from harness.errors import UserError
+from harness.recommend.models import CapacityResult, SelectionResult
+from harness.report import plots
+from harness.results import store
+from harness.results.baselines import baseline_for
+from harness.results.history import history
+from harness.results.record import RunRecord
+from harness.runner.progress import fmt_us
+
+__all__ = ["Block", "Heading", "Plot", "Report", "Table", "Text", "gather", "is_number", "write_report"]
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+    anchor: str | None = None
+    tone: str = ""  # "" | bad
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    tone: str = ""  # "" | note | bad
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    tones: tuple[str, ...] = ()  # per row: "" | good | bad
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str  # file-safe stem, unique within the report
+    title: str
+    svg: str
+
+
+Block = Heading | Text | Table | Plot
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    generated_at: str
+    blocks: tuple[Block, ...] = field(default=())
+
+    @property
+    def plots(self) -> list[Plot]:
+        return [b for b in self.blocks if isinstance(b, Plot)]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _stored(kind: str, model: type[M]) -> list[M]:
+    """Capacity or selection results, oldest first; unreadable files are skipped like runs are."""
+    out = []
+    for path in sorted((store.results_dir() / kind).glob("*.json")):
+        try:
+            out.append(model.model_validate_json(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, ValidationError):
+            continue
+    return sorted(out, key=lambda item: str(getattr(item, "started_at", "")))
+
+
+_NUMBER = re.compile(r"^[+-]?\d[\d,.]*\s*(%|µs|ms|s|ops/s)?$")
+
+
+def is_number(cell: str) -> bool:
+    """Cells the renderers right-align (counts, rates, latencies, changes)."""
+    return bool(_NUMBER.match(cell))
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "run"
+
+
+def _kv(mapping: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (mapping or {}).items()) or "-"
+
+
+def fmt_metric(metric: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f} ops/s" if metric == "throughput" else fmt_us(value)
+
+
+def _workload(record: RunRecord) -> str:
+    return record.workload + (f":{record.preset}" if record.preset else "")
+
+
+def _summary(record: RunRecord) -> list[Block]:
+    open_loop = record.load.target_rate is not None
+    header = ("operation", "count", "errors", "ops/s", "p50", "p90", "p99", "p99.9", "max") + (
+        ("svc p99",) if open_loop else ())
+    rows, tones = [], []
+    for name, op in record.operations.items():
+        if op.unsupported:
+            rows.append((name, *(["n/a"] * (len(header) - 1))))
+            tones.append("bad")
+            continue
+        lat = op.latency_us
+        row = [name, f"{op.count:,}", f"{op.errors:,}", f"{op.throughput_ops_s:,.0f}"]
+        row += [fmt_us(getattr(lat, p)) if lat else "-" for p in ("p50", "p90", "p99", "p999", "max")]
+        if open_loop:
+            row.append(fmt_us(op.service_us.p99) if op.service_us else "-")
+        rows.append(tuple(row))
+        tones.append("bad" if op.errors else "")
+    rows.append(("total", f"{sum(o.count for o in record.operations.values()):,}",
+                 f"{sum(o.errors for o in record.operations.values()):,}", f"{record.total_throughput_ops_s:,.0f}",
+                 *([""] * (len(header) - 4))))
+    tones.append("")
+    latency = ("response time from each operation's intended start (coordinated-omission corrected); "
+               "svc = service time") if open_loop else "service time (closed loop)"
+    blocks: list[Block] = [Table(header, tuple(rows), tuple(tones)),
+                           Text(f"Latency: {latency}, from dbarena's HDR histograms (µs, 3 significant digits) "
+                                f"of the {record.measured_s:g} s measured window; warm-up excluded.", "note")]
+    blocks += [Text(f"{name} cannot run on {record.engine}: {op.unsupported}", "note")
+               for name, op in record.operations.items() if op.unsupported]
+    blocks += [Text(f"errors in {name} (sample): {op.errors_sample[0]}", "bad")
+               for name, op in record.operations.items() if op.errors_sample]
+    return blocks
+
+
+def _manifest(record: RunRecord) -> Table:
+    m, load = record.manifest, record.load
+    mode = (f"open loop at {load.target_rate:,.0f} ops/s ({load.schedule} arrivals)"
+            if load.target_rate is not None else "closed loop")
+    host = m.get("host") or {}
+    rows = [
+        ("started", record.started_at),
+        ("engine", f"{record.engine} {record.engine_version}"),
+        ("workload", f"{_workload(record)} (definition {record.workload_hash}, scale {record.scale:g}, "
+                     f"seed {record.seed})" + (f", suite {record.suite}" if record.suite else "")),
+        ("load", f"{load.users} users × {load.processes} process(es), {mode}, {load.warmup_s:g} s warm-up + "
+                 f"{load.duration_s:g} s measured ({record.measured_s:g} s actual)"),
+        ("engine settings", _kv(m.get("engine_settings"))),
+        ("provisioner", _kv(m.get("provisioner"))),
+        ("harness", f"dbarena {m.get('harness_version', '?')} @ {m.get('git_sha') or 'unknown commit'}, "
+                    f"Python {m.get('python', '?')}"),
+        ("client libraries", ", ".join(f"{k} {v}" for k, v in (m.get("client_libraries") or {}).items()) or "-"),
+        ("host", f"{host.get('cpu_model') or '?'}, {host.get('cpus') or '?'} CPUs, {host.get('memory_gb') or '?'} GB, "
+                 f"{host.get('os') or '?'}"),
+    ]
+    if record.load_phase:
+        lp = record.load_phase
+        rows.append(("data load", f"{lp.records:,} records in {lp.seconds:.1f} s ({lp.records_per_s:,.0f} records/s)"))
+    rows += [("note", note) for note in record.notes]
+    return Table(("", ""), tuple(rows))
+
+
+def _reference(record: RunRecord, runs: Sequence[RunRecord]) -> tuple[RunRecord | None, str]:
+    """The baseline, else the previous run of the same engine and workload (same definition first)."""
+    try:
+        base = baseline_for(record)
+    except UserError:
+        base = None
+    if base is not None and base.run_id != record.run_id:
+        return base, "baseline"
+    earlier = [r for r in runs if r.engine == record.engine and r.workload == record.workload
+               and r.preset == record.preset and r.started_at < record.started_at and r.run_id != record.run_id]
+    same = [r for r in earlier if r.workload_hash == record.workload_hash]
+    pick = (same or earlier or [None])[-1]
+    return pick, "previous run"
+
+
+def _comparison(record: RunRecord, runs: Sequence[RunRecord]) -> list[Block]:
+    reference, kind = _reference(record, runs)
+    if reference is None:
+        return [Heading(3, "Comparison"),
+                Text(f"Nothing to compare with: no baseline and no earlier run of {record.engine}/{_workload(record)}.")]
+    head: list[Block] = [Heading(3, f"Comparison vs {kind} {reference.run_id}")]
+    try:
+        result: Comparison = compare(reference, record)
+    except UserError as exc:
+        return [*head, Text(str(exc), "bad")]
+    rows = tuple((c.operation, c.metric + (" ↑" if c.higher_is_better else " ↓"), fmt_metric(c.metric, c.before),
+                  fmt_metric(c.metric, c.after), f"{c.change:+.1%}" if c.change is not None else "n/a",
+                  c.verdict.value, c.evidence) for c in result.changes)
+    tones = tuple({"regressed": "bad", "improved": "good"}.get(c.verdict.value, "") for c in result.changes)
+    verdict = result.verdict.value.upper()
+    return [*head, *[Text(f"WARNING: {w}", "bad") for w in result.warnings],
+            Table(("operation", "metric", kind, "this run", "change", "verdict", "evidence"), rows, tones),
+            Text(f"Verdict: {verdict} (minimum effect {result.threshold:.0%}, family-wise significance 5%; "
+                 "↑ higher is better, ↓ lower is better)", "bad" if verdict == "REGRESSED" else "")]
+
+
+def _history(record: RunRecord, name: str) -> list[Block]:
+    frame = history(record.engine, record.workload)
+    frame = frame[frame["preset"].isna()] if record.preset is None else frame[frame["preset"] == record.preset]
+    try:
+        base = baseline_for(record)
+    except UserError:
+        base = None
+    svg = plots.history_trend(frame, base, record.run_id)
+    if svg is None:
+        return [Heading(3, "History"), Text(f"No history yet: fewer than two stored runs of "
+                                            f"{record.engine}/{_workload(record)}.")]
+    runs = frame["run_id"].nunique()
+    return [Heading(3, "History"), Plot(name, f"History of {record.engine}/{_workload(record)} ({runs} runs)", svg)]
+
+
+def _capacity(record: RunRecord, results: Sequence[CapacityResult], name: str) -> list[Block]:
+    mine = [c for c in results if c.engine == record.engine and c.workload == record.workload
+            and c.preset == record.preset]
+    if not mine:
+        return []
+    newest = mine[-1]
+    found = (f"{newest.capacity_ops_s:,.0f} ops/s" if newest.capacity_ops_s is not None
+             else "none: even the lowest rate missed the SLO")
+    rows = tuple((f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}", fmt_us(p.p50_us), fmt_us(p.p99_us),
+                  fmt_us(p.p999_us), "yes" if p.slo_met else "NO", "yes" if p.valid else "NO", p.run_id)
+                 for p in newest.curve)
+    tones = tuple("" if p.slo_met and p.valid else "bad" for p in newest.curve)
+    blocks: list[Block] = [Heading(3, f"Capacity ({newest.capacity_id}, {newest.started_at})"),
+                           Text(f"Highest open-loop rate meeting {newest.slo}: {found}.")]
+    svg = plots.capacity_curve(newest)
+    if svg:
+        blocks.append(Plot(name, f"Latency vs throughput, {newest.capacity_id}", svg))
+    blocks.append(Table(("target ops/s", "achieved ops/s", "p50", "p99", "p99.9", "SLO met", "valid", "run"),
+                        rows, tones))
+    return blocks
+
+
+def _selection(selection: SelectionResult) -> list[Block]:
+    rows = tuple((str(r.rank), r.engine, fmt_metric("throughput", r.capacity_ops_s),
+                  fmt_metric("throughput", r.throughput_ops_s), fmt_us(r.p99_us),
+                  f"cannot run it: {r.unsupported}" if r.unsupported else "; ".join(r.reasons))
+                 for r in sorted(selection.ranking, key=lambda r: r.rank))
+    tones = tuple("bad" if r.unsupported else "" for r in sorted(selection.ranking, key=lambda r: r.rank))
+    blocks: list[Block] = [
+        Heading(2, f"Selection: {selection.use_case} ({selection.workload})", slug(selection.selection_id)),
+        Text(f"{selection.selection_id}, {selection.started_at}; SLO {selection.slo}."),
+        Heading(3, "Ranking (measured)"),
+        Table(("rank", "engine", "capacity", "closed-loop ops/s", "p99", "reasons"), rows, tones),
+    ]
+    if selection.traits:
+        blocks += [Heading(3, "Qualitative traits (not measured)"),
+                   Text("Judgements about each engine, kept as data; they inform but never change the measured "
+                        "ranking above.", "note"),
+                   Table(("engine", "transactions", "schema flexibility", "query power", "operational burden"),
+                         tuple((engine, t.transactions, t.schema_flexibility, t.query_power, t.operational_burden)
+                               for engine, t in sorted(selection.traits.items())))]
+    return blocks
+
+
+def _run_section(record: RunRecord, runs: Sequence[RunRecord], capacity: Sequence[CapacityResult]) -> list[Block]:
+    stem = slug(record.run_id)
+    flags = [word for word, ok in (("INVALID", record.valid), ("INCOMPLETE", record.complete)) if not ok]
+    title = f"{record.engine} · {_workload(record)} — {record.run_id}" + "".join(f" — {f}" for f in flags)
+    blocks: list[Block] = [Heading(2, title, stem, "bad" if flags else "")]
+    if not record.complete:
+        blocks.append(Text("INCOMPLETE RUN: the measurement was cut short; numbers cover only what was measured.",
+                           "bad"))
+    if not record.valid:
+        blocks.append(Text("INVALID RUN — do not use these numbers as evidence: "
+                           + "; ".join(record.invalid_reasons or ("no reason recorded",)), "bad"))
+    blocks += [Heading(3, "Summary"), *_summary(record), Heading(3, "Manifest"), _manifest(record)]
+    if svg := plots.latency_distribution(record):
+        blocks += [Heading(3, "Latency percentile distribution"), Plot(f"{stem}-percentiles", "Latency by percentile", svg)]
+    if svg := plots.timeseries(record):
+        blocks += [Heading(3, "Per-second time series"), Plot(f"{stem}-timeseries", "Per-second throughput and p99", svg)]
+    blocks += _history(record, f"{stem}-history")
+    blocks += _comparison(record, runs)
+    blocks += _capacity(record, capacity, f"{stem}-capacity")
+    return blocks
+
+
+def gather(records: Sequence[RunRecord]) -> Report:
+    """The whole report for the given runs (oldest first), with plots already rendered."""
+    runs = [r for _, r in store.all_runs()]
+    capacity = _stored("capacity", CapacityResult)
+    selections = _stored("selections", SelectionResult)
+    overview = Table(("run", "engine", "workload", "ops/s", "valid", "complete"),
+                     tuple((r.run_id, f"{r.engine} {r.engine_version}", _workload(r), f"{r.total_throughput_ops_s:,.0f}",
+                            "yes" if r.valid else "NO", "yes" if r.complete else "NO") for r in records),
+                     tuple("" if r.valid and r.complete else "bad" for r in records))
+    blocks: list[Block] = [Heading(2, "Runs"), overview]
+    for record in records:
+        blocks += _run_section(record, runs, capacity)
+    for selection in _newest_per(selections, {r.workload for r in records}):
+        blocks += _selection(selection)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return Report("dbarena report", now, tuple(blocks))
+
+
+def _newest_per(selections: Iterable[SelectionResult], workloads: set[str]) -> list[SelectionResult]:
+    newest: dict[tuple[str, str], SelectionResult] = {}
+    for selection in selections:  # oldest first, so later ones win
+        if selection.workload in workloads:
+            newest[(selection.use_case, selection.workload)] = selection
+    return list(newest.values())
+
+
+def write_report(records: Sequence[RunRecord], out_dir: Path) -> tuple[Path, Path]:
+    """Write report.md (with sibling .svg files) and a self-contained report.html."""
+    from harness.report import html, markdown  # they import the block types from here
+
+    if not records:
+        raise UserError("no runs to report; `dbarena bench` makes one")
+    report = gather(sorted(records, key=lambda r: r.started_at))
+    for plot in report.plots:
+        store.write_atomic(out_dir / f"{plot.name}.svg", plot.svg)
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    store.write_atomic(md_path, markdown.render(report))
+    store.write_atomic(html_path, html.render(report))
+    return md_path, html_path

@@ -1,0 +1,39 @@
+"""Synthetic run records with known latency distributions, for compare/recommend tests."""
+
+from __future__ import annotations
+
+import random
+
+from harness.metrics.histogram import LatencySummary, encode, new_histogram
+from harness.results.record import LoadSettings, OperationResult, Percentiles, RunRecord, TimePoint
+
+
+def synthetic_run(median_us: float, seconds: int = 20, per_second: int = 500, seed: int = 0,
+                  workload_hash: str = "h1", run_id: str = "run", noise: float = 0.15) -> RunRecord:
+    """A read-only run: log-normal latencies around `median_us`, `per_second` ops each second."""
+    rng = random.Random(seed)
+    whole = new_histogram()
+    points = []
+    for second in range(seconds):
+        hist = new_histogram()
+        count = int(per_second * rng.gauss(1.0, 0.02))
+        for _ in range(count):
+            value = int(median_us * rng.lognormvariate(0, noise)) + 1
+            hist.record_value(value)
+            whole.record_value(value)
+        summary = LatencySummary.of(hist)
+        assert summary is not None
+        points.append(TimePoint(t=second, op="read", phase="measure", count=count, errors=0, p50_us=summary.p50,
+                                p99_us=summary.p99, p999_us=summary.p999, max_us=summary.max))
+    summary = LatencySummary.of(whole)
+    assert summary is not None
+    total = whole.get_total_count()
+    return RunRecord(
+        run_id=run_id, started_at=f"2026-01-01T00:00:{seed % 60:02d}+00:00", complete=True, engine="fake",
+        engine_version="1", workload="kv-cache", workload_hash=workload_hash, seed=1, scale=1.0,
+        load=LoadSettings(users=4, processes=1, duration_s=seconds, warmup_s=0, target_rate=None, schedule="poisson"),
+        manifest={}, valid=True,
+        operations={"read": OperationResult(kind="read", count=total, throughput_ops_s=total / seconds,
+                                            latency_us=Percentiles(**vars(summary)), histogram=encode(whole))},
+        total_throughput_ops_s=total / seconds, measured_s=seconds, timeseries=tuple(points),
+    )
