@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from harness.dataset.generate import RecordFactory
+import pytest
+
+from harness.dataset.generate import RecordFactory, dataset_factories
 from harness.dataset.keys import Hotspot, Latest, Sequential, Uniform, Zipfian, zipf_skew
 from harness.spec.loader import load_workload
 
@@ -50,3 +52,12 @@ def test_latest_prefers_recent_records_and_hotspot_its_hot_set() -> None:
     hot = [hotspot.next(1000) for _ in range(10_000)]
     assert zipf_skew(hot) > 0.01
     assert [Sequential(5).next(10) for _ in range(1)] == [5]
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "workloads").glob("*.yaml")))
+def test_batch_generation_equals_record_by_record(name: str) -> None:
+    """The numpy column generators must give exactly the scalar generators' values."""
+    workload = load_workload(ROOT / "workloads" / f"{name}.yaml")
+    for entity_name, factory in dataset_factories(workload).items():
+        batch = [record for chunk in factory.batches(2500, 1000) for record in chunk]
+        assert batch == [factory.record(i) for i in range(2500)], entity_name
