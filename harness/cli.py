@@ -211,8 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     engines = sub.add_parser("engines", help="list, start, stop native engines")
-    engines.add_argument("action", choices=["list", "up", "down", "status", "matrix"])
-    engines.add_argument("name", nargs="?", help="engine (up/down/status)")
+    engines.add_argument("action", choices=["list", "up", "down", "status", "build", "matrix"])
+    engines.add_argument("name", nargs="?", help="engine (up/down/status/build; all when omitted)")
     engines.add_argument("--port", type=int, help="port for `up` (default: the engine's usual one)")
     engines.set_defaults(func=cmd_engines)
 

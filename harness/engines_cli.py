@@ -61,6 +61,21 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build or fetch native launchers ahead of time (CI does this before the tests)."""
+    import time
+
+    from harness.provision import paths
+
+    names = [_native_name(args.name)] if args.name else list(launcher_names())
+    for name in names:
+        launcher = get_launcher(name)
+        began = time.monotonic()
+        launcher.build(paths.artifact_dir(launcher.engine, launcher.version), print)
+        print(f"{name} {launcher.version}: ready to start ({time.monotonic() - began:.1f}s)")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     names = [_native_name(args.name)] if args.name else list(launcher_names())
     rows = []

@@ -156,15 +156,14 @@ def window_query(bucket: str, op: Operation, entity: Entity) -> Callable[[Any, M
             raise UnsupportedOperation(f"influxdb: {op.name} filters or groups by fields; an aggregate here "
                                        f"filters and groups by series tags {list(layout.tags)} only")
         where += f" and r._field == {flux_string(op.value_field)}"
+        pivot = ""
         tail = (f" |> group(columns: [{', '.join(map(flux_string, op.group_by))}])"
                 f" |> aggregateWindow(every: {round(op.bucket_s * 1000)}ms, fn: {op.function}, createEmpty: false)")
     else:
         needed = (*op.project, *fields, *const_fields, *((op.sort.field,) if op.sort else ())) if op.project else ()
         where += only_fields(needed, (*layout.tags, layout.time_field))
-        tail = ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
-        if const_fields:
-            tail += " |> filter(fn: (r) => " + " and ".join(
-                f"r[{flux_string(f)}] == {flux_value(v)}" for f, v in const_fields.items()) + ")"
+        pivot = ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+        tail = "".join(f" |> filter(fn: (r) => r[{flux_string(f)}] == {flux_value(v)})" for f, v in const_fields.items())
         tail += " |> group()"
         if op.sort is not None:
             column = "_time" if op.sort.field == layout.time_field else op.sort.field
@@ -177,7 +176,7 @@ def window_query(bucket: str, op: Operation, entity: Entity) -> Callable[[Any, M
         matched = "".join(f" and r[{flux_string(f)}] == {flux_string(values[f])}" for f in tags)
         pivoted = "".join(f" |> filter(fn: (r) => r[{flux_string(f)}] == {flux_value(values[f])})" for f in fields)
         window = f"{flux_time(values['_from'])}, stop: {flux_time(values['_to'], plus_ns=1)})"
-        return f"{head}{window} |> filter(fn: (r) => {where}{matched}){pivoted}{tail}"
+        return f"{head}{window} |> filter(fn: (r) => {where}{matched}){pivot}{pivoted}{tail}"
     return compose
 
 

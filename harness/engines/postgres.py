@@ -18,9 +18,13 @@ import psycopg
 from psycopg import sql
 
 from harness.engines.base import EngineAdapter, Executor, Record
-from harness.engines.postgres_sql import REF_COMMENT, Result, Statement, build, ident, schema
+from harness.engines.postgres_sql import REF_COMMENT, Result, Statement, build, ident, positional, schema
 from harness.errors import EngineUnavailable
 from harness.spec.models import Entity, Operation, OperationKind, Workload
+
+# kinds that change data (a native statement may): explained once, inside a rolled-back transaction
+WRITES = frozenset({OperationKind.INSERT, OperationKind.UPDATE, OperationKind.DELETE, OperationKind.NATIVE})
+PLAN_CACHE_RUNS = 5  # PostgreSQL plans a prepared statement with its values 5 times, then may go generic
 
 
 class PostgresAdapter(EngineAdapter):
@@ -119,17 +123,39 @@ class PostgresAdapter(EngineAdapter):
         return execute
 
     def explain(self, op: Operation, entity: Entity, key: Any, values: Mapping[str, Any] | None) -> str | None:
-        """EXPLAIN (ANALYZE, BUFFERS) with these arguments, in a transaction rolled back (writes change nothing).
+        """EXPLAIN (ANALYZE, BUFFERS) of the plan the benchmark runs with these arguments.
 
-        It shows the custom plan for these values; after five runs a prepared statement may
-        switch to a generic plan, which PostgreSQL cannot EXPLAIN ANALYZE.
+        Reads run as a prepared statement past PostgreSQL's five custom-plan executions, so
+        the plan shown is the one the plan cache settled on (often generic, chosen without
+        the values). Writes run once, in a transaction rolled back so they change nothing.
         """
         statement = self.statement(op, entity)
-        conn = self._conn
-        with conn.transaction(force_rollback=True), conn.cursor() as cur:
-            cur.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + statement.query,
-                        statement.arguments(key, values), prepare=False)
-            return "\n".join(row[0] for row in cur.fetchall())
+        arguments = statement.arguments(key, values)
+        if op.kind in WRITES or isinstance(arguments, Mapping):
+            conn = self._conn
+            with conn.transaction(force_rollback=True), conn.cursor() as cur:
+                cur.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + statement.query, arguments, prepare=False)
+                return "\n".join(row[0] for row in cur.fetchall())
+        return self._explain_prepared(positional(statement.query.as_string(self._conn)), arguments)
+
+    def _explain_prepared(self, query: str, arguments: Sequence[Any]) -> str:
+        conn, name = self._conn, "dbarena_explain"
+        # EXECUTE cannot take bound parameters: its arguments are rendered as literals client-side
+        cur = psycopg.ClientCursor(conn)
+        call = f"EXECUTE {name}({', '.join(['%s'] * len(arguments))})" if arguments else f"EXECUTE {name}"
+        conn.execute(f"PREPARE {name} AS {query}", prepare=False)
+        try:
+            for _ in range(PLAN_CACHE_RUNS):
+                cur.execute(call, arguments)
+                cur.fetchall()
+            cur.execute(f"EXPLAIN (ANALYZE, BUFFERS) {call}", arguments)
+            plan = [row[0] for row in cur.fetchall()]
+            generic = conn.execute("SELECT generic_plans > 0 FROM pg_prepared_statements WHERE name = %s",
+                                   (name,), prepare=False).fetchone()
+        finally:
+            conn.execute(f"DEALLOCATE {name}", prepare=False)
+        kind = "generic" if generic and generic[0] else "custom"
+        return "\n".join([f"-- prepared statement, execution {PLAN_CACHE_RUNS + 1}: {kind} plan", *plan])
 
     def server_version(self) -> str:
         return str(self._conn.execute("SHOW server_version").fetchone()[0]).split()[0]  # type: ignore[index]

@@ -15,7 +15,9 @@ its parameters, so the executor and EXPLAIN always run exactly the same thing.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -137,6 +139,12 @@ def schema(workload: Workload, entity: Entity) -> list[sql.Composed]:
             ddl.append(sql.SQL("COMMENT ON COLUMN {} IS {}").format(
                 ident(entity.name, name), sql.Literal(REF_COMMENT.format(spec.entity))))
     return ddl
+
+
+def positional(query: str) -> str:
+    """psycopg's %s placeholders as PostgreSQL's $1, $2... (for PREPARE)."""
+    numbers = itertools.count(1)
+    return re.sub(r"%%|%s", lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", query)
 
 
 def tsquery_text(terms: Sequence[str]) -> str:

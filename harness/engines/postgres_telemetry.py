@@ -1,4 +1,4 @@
-"""PostgreSQL server statistics for the run record: statements, cache hits, index use."""
+"""PostgreSQL server statistics for the run record: statements, cache hits, index use and sizes."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ def collect(conn: psycopg.Connection[Any], tables: list[str]) -> dict[str, Any]:
         FROM pg_stat_database WHERE datname = current_database()""").fetchone()
     out["buffer_cache_hit_ratio"] = round(hit[0], 5) if hit and hit[0] is not None else None
     out["tables"] = _rows(conn, """
-        SELECT relname AS table, seq_scan, idx_scan, n_tup_ins, n_tup_upd, n_tup_del, n_live_tup
+        SELECT relname AS table, seq_scan, idx_scan, n_tup_ins, n_tup_upd, n_tup_del, n_live_tup,
+               pg_total_relation_size(relid) AS total_bytes
         FROM pg_stat_user_tables WHERE relname = ANY(%s) ORDER BY relname""", (tables,))
     out["indexes"] = _rows(conn, """
-        SELECT relname AS table, indexrelname AS index, idx_scan, idx_tup_read
+        SELECT relname AS table, indexrelname AS index, idx_scan, idx_tup_read,
+               pg_relation_size(indexrelid) AS bytes
         FROM pg_stat_user_indexes WHERE relname = ANY(%s) ORDER BY relname, indexrelname""", (tables,))
     return out

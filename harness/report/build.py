@@ -181,8 +181,8 @@ def _reference(record: RunRecord, runs: Sequence[RunRecord]) -> tuple[RunRecord 
     earlier = [r for r in runs if r.engine == record.engine and r.workload == record.workload
                and r.preset == record.preset and r.started_at < record.started_at and r.run_id != record.run_id]
     same = [r for r in earlier if r.workload_hash == record.workload_hash]
-    pick = (same or earlier or [None])[-1]
-    return pick, "previous run"
+    candidates = same or earlier
+    return (candidates[-1] if candidates else None), "previous run"
 
 
 def _comparison(record: RunRecord, runs: Sequence[RunRecord]) -> list[Block]:

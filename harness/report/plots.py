@@ -145,8 +145,8 @@ def timeseries(record: RunRecord) -> str | None:
         top.set_ylabel("ops/s")
         bottom.set_ylabel(f"p99 ({unit})")
         bottom.set_xlabel("seconds since the start of warm-up")
-        top.set_title("Per-second throughput and p99", pad=14)
-        top.legend(loc="lower left", ncol=min(4, len(record.operations) * 2))
+        fig.suptitle("Per-second throughput and p99")
+        fig.legend(loc="outside upper center", ncol=6)
         return _svg(fig)
 
 
@@ -186,8 +186,8 @@ def history_trend(frame: pd.DataFrame, baseline: RunRecord | None, current_run_i
         top.set_ylabel("ops/s")
         bottom.set_ylabel(f"p99 ({unit})")
         bottom.set_xlabel("run start (UTC); dotted: this run")
-        top.set_title("History of this engine and workload")
-        top.legend(loc="lower left", ncol=3)
+        fig.suptitle("History of this engine and workload")
+        fig.legend(loc="outside upper center", ncol=6)
         return _svg(fig)
 
 

