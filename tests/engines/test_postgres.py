@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
-from harness.dataset.generate import RecordFactory
+from harness.dataset.generate import RecordFactory, dataset_factories
+from harness.engines.postgres import PostgresAdapter
 from harness.engines.registry import create_adapter
+from harness.errors import UnsupportedOperation
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest, run_benchmark
+from harness.spec.models import Entity, FieldSpec, IntField, Operation, OperationKind, Workload
 from harness.spec.suite import LoadProfile
 from tests.engines.helpers import after, load_all, workload
 
 pytestmark = pytest.mark.postgres
+BY_EMAIL, BY_ID = 'WHERE "users"."email"', 'FROM "users" WHERE "id"'
 
 
 def calls(conn: psycopg.Connection[Any], fragment: str) -> int:
@@ -44,7 +52,7 @@ def test_contract_server_sees_each_operation_and_results_are_right(postgres_url:
     ops = {op.name: adapter.bind(op, entity) for op in spec.operations}
     with psycopg.connect(postgres_url, autocommit=True) as check:
         assert check.execute("SELECT count(*) FROM users").fetchone()[0] == 300  # type: ignore[index]
-        before = {f: calls(check, f) for f in ("WHERE \"email\"", "SELECT * FROM \"users\"", "UPDATE \"users\"", "INSERT INTO \"users\"")}
+        before = {f: calls(check, f) for f in (BY_EMAIL, BY_ID, "UPDATE \"users\"", "INSERT INTO \"users\"")}
         active = next(i for i in range(300) if factory.value("is_active", i))
         inactive = next(i for i in range(300) if not factory.value("is_active", i))
         assert ops["login"](None, {"email": factory.value("email", active)}) == 1
@@ -58,8 +66,8 @@ def test_contract_server_sees_each_operation_and_results_are_right(postgres_url:
         assert ops["signup"](None, factory.record(300)) == 1
         assert check.execute("SELECT count(*) FROM users").fetchone()[0] == 301  # type: ignore[index]
         after_calls = {f: calls(check, f) for f in before}
-    assert after_calls["WHERE \"email\""] - before["WHERE \"email\""] == 2
-    assert after_calls["SELECT * FROM \"users\""] - before["SELECT * FROM \"users\""] == 2
+    assert after_calls[BY_EMAIL] - before[BY_EMAIL] == 2
+    assert after_calls[BY_ID] - before[BY_ID] == 2
     assert after_calls["UPDATE \"users\""] - before["UPDATE \"users\""] == 1
     assert after_calls["INSERT INTO \"users\""] - before["INSERT INTO \"users\""] == 1
     assert adapter.settings()["fsync"] == "on"
@@ -103,3 +111,191 @@ def test_coordinated_omission_a_server_stall_shows_in_response_time_not_service_
     assert read.latency_us.p99 > 500_000, read.latency_us  # ops due during the stall waited for it
     assert read.service_us.p99 < 100_000, read.service_us  # only the few in flight were slow to serve
     assert read.latency_us.max >= 900_000
+
+
+# ---- the workload library: range, aggregate, search, traverse, nested set, plans ----------------
+
+
+def with_field(spec: Workload, name: str, field: FieldSpec) -> Workload:
+    """The workload with one field of its first entity generated differently (denser test data)."""
+    entity = spec.dataset.entities[0]
+    entity = entity.model_copy(update={"fields": {**entity.fields, name: field}})
+    dataset = spec.dataset.model_copy(update={"entities": (entity, *spec.dataset.entities[1:])})
+    return spec.model_copy(update={"dataset": dataset})
+
+
+def fetch(adapter: PostgresAdapter, op: Operation, entity: Entity, key: Any, values: Any) -> list[tuple[Any, ...]]:
+    """The rows the executor of `op` fetches, for checking them (it only returns their count)."""
+    statement = adapter.statement(op, entity)
+    assert adapter.conn is not None
+    return adapter.conn.execute(statement.query.as_string(adapter.conn), statement.arguments(key, values)).fetchall()
+
+
+@pytest.fixture()
+def pg(postgres_url: str) -> Iterator[PostgresAdapter]:
+    adapter = PostgresAdapter(postgres_url)
+    adapter.connect()
+    yield adapter
+    adapter.close()
+
+
+def loaded(adapter: PostgresAdapter, spec: Workload) -> dict[str, list[dict[str, Any]]]:
+    """Load the workload; its records, as Python sees them, by entity."""
+    load_all(adapter, spec)
+    factories = dataset_factories(spec)
+    return {e.name: list(factories[e.name].records(0, e.count)) for e in spec.dataset.entities}
+
+
+def test_audit_log_history_is_the_newest_50_of_one_user_in_order(pg: PostgresAdapter) -> None:
+    spec = with_field(workload("audit-log", 1000), "user_id", IntField(type="int", min=1, max=10))
+    events = loaded(pg, spec)["events"]
+    op, entity = spec.operations[1], spec.dataset.entities[0]
+    assert op.name == "user-history"
+    newest = sorted((e for e in events if e["user_id"] == 3), key=lambda e: e["created_at"], reverse=True)[:50]
+    rows = fetch(pg, op, entity, None, {"user_id": 3})
+    assert [str(r[0]) for r in rows] == [e["id"] for e in newest]
+    assert [r[-1] for r in rows] == [e["created_at"] for e in newest]
+    assert pg.bind(op, entity)(None, {"user_id": 3}) == 50
+    assert "events_idx0_user_id_created_at" in (pg.explain(op, entity, None, {"user_id": 3}) or "")
+
+
+def test_document_catalog_range_is_the_category_in_the_price_band_by_price(pg: PostgresAdapter) -> None:
+    spec = workload("document-catalog", 2000)
+    products = loaded(pg, spec)["products"]
+    ops = {op.name: op for op in spec.operations}
+    entity = spec.dataset.entities[0]
+    band = {"category": "garden", "_from": 200.0, "_to": 250.0}
+    expected = sorted((p for p in products if p["category"] == "garden" and 200 <= p["price"] <= 250),
+                      key=lambda p: p["price"])
+    assert 3 <= len(expected) <= 20  # the whole band fits in one page of 20
+    rows = fetch(pg, ops["browse"], entity, None, band)
+    assert rows == [(p["sku"], p["name"], p["price"]) for p in expected]
+    with psycopg.connect(pg.url, autocommit=True) as check:
+        before = calls(check, '"products"."price" BETWEEN')
+        assert pg.bind(ops["browse"], entity)(None, band) == len(expected)
+        assert calls(check, '"products"."price" BETWEEN') == before + 1
+    plan = pg.explain(ops["browse"], entity, None, band) or ""
+    assert "products_idx0_category_price" in plan and "Seq Scan" not in plan, plan
+
+
+def test_nested_set_changes_one_key_of_the_json_field(pg: PostgresAdapter) -> None:
+    spec = workload("document-catalog", 200)
+    products = loaded(pg, spec)["products"]
+    op, entity = next(op for op in spec.operations if op.name == "set-attribute"), spec.dataset.entities[0]
+    sku = products[7]["sku"]
+    assert pg.bind(op, entity)(sku, {"attributes.k1": "lavender"}) == 1
+    with psycopg.connect(pg.url, autocommit=True) as check:
+        stored = check.execute("SELECT attributes FROM products WHERE sku = %s", (sku,)).fetchone()
+        assert stored is not None
+        assert stored[0] == {**json.loads(products[7]["attributes"]), "k1": "lavender"}
+        add = next(op for op in spec.operations if op.kind is OperationKind.INSERT)
+        plans = [pg.explain(op, entity, sku, {"attributes.k1": "rose"}), pg.explain(add, entity, None, products[0] | {
+            "sku": "sku-new"})]
+        assert all(plan and "Execution Time" in plan for plan in plans)
+        assert check.execute("SELECT attributes->>'k1', (SELECT count(*) FROM products) FROM products WHERE sku = %s",
+                             (sku,)).fetchone() == ("lavender", 200)  # explained writes were rolled back
+        assert pg.explain(op, entity, sku, {"attributes.k1": "rose"})  # and left no prepared statement behind
+
+
+def test_metrics_aggregate_is_the_per_minute_mean_per_host(pg: PostgresAdapter) -> None:
+    spec = workload("metrics-timeseries", 8000)  # 20 hosts x 400 steps of 10 s
+    points = loaded(pg, spec)["metrics"]
+    ops = {op.name: op for op in spec.operations}
+    entity = spec.dataset.entities[0]
+    end = points[-1]["ts"]
+    window = {"_from": end - timedelta(seconds=3600), "_to": end}
+    sums: dict[tuple[str, datetime], list[float]] = defaultdict(list)
+    for p in points:
+        if window["_from"] <= p["ts"] <= end:
+            sums[(p["host"], p["ts"].replace(second=0))].append(p["cpu"])
+    expected = {k: sum(v) / len(v) for k, v in sums.items()}
+    rows = fetch(pg, ops["hourly-mean-per-host"], entity, None, window)
+    assert {(host, bucket): pytest.approx(mean) for host, bucket, mean in rows} == expected
+    assert [(h, b) for h, b, _ in rows] == sorted(expected)
+    assert pg.bind(ops["hourly-mean-per-host"], entity)(None, window) == len(expected) == 20 * 61
+
+    series = {"host": "host-07", **window}
+    wanted = [p for p in points if p["host"] == "host-07" and window["_from"] <= p["ts"] <= end]
+    rows = fetch(pg, ops["series-last-hour"], entity, None, series)
+    assert [(r[0], r[2], r[3]) for r in rows] == [(p["id"], p["ts"], p["cpu"]) for p in wanted]
+    assert "Index Scan" in (pg.explain(ops["series-last-hour"], entity, None, series) or "")
+
+
+def test_search_returns_only_documents_with_a_term_best_first(pg: PostgresAdapter) -> None:
+    spec = workload("product-search", 2000)
+    docs = loaded(pg, spec)["catalog"]
+    ops = {op.name: op for op in spec.operations}
+    entity = spec.dataset.entities[0]
+
+    def words(doc: dict[str, Any]) -> list[str]:
+        return f"{doc['title']} {doc['description']}".split()
+
+    frequency = Counter(w for d in docs for w in set(words(d)))
+    term = next(w for w, n in frequency.most_common() if 15 <= n <= 60)
+    by_relevance = sorted((d for d in docs if term in words(d)), key=lambda d: (-words(d).count(term), d["id"]))
+    rows = fetch(pg, ops["search"], entity, None, {"_terms": [term]})
+    assert [r[0] for r in rows] == [d["id"] for d in by_relevance[:10]]  # ts_rank grows with occurrences
+
+    rare = next(w for w, n in frequency.items() if n == 1)
+    hits = fetch(pg, ops["search"], entity, None, {"_terms": [rare, term]})
+    assert all(rare in words(docs[r[0]]) or term in words(docs[r[0]]) for r in hits) and len(hits) == 10
+    assert pg.bind(ops["search"], entity)(None, {"_terms": ["zzzz", rare]}) == 1
+    assert pg.bind(ops["search"], entity)(None, {"_terms": ["zzzz"]}) == 0
+
+    category = docs[by_relevance[0]["id"]]["category"]
+    in_category = [d["id"] for d in by_relevance if d["category"] == category][:10]
+    rows = fetch(pg, ops["search-in-category"], entity, None, {"_terms": [term], "category": category})
+    assert [r[0] for r in rows] == in_category
+
+
+def test_social_graph_hops_mutual_and_shortest_path_on_a_tiny_graph(pg: PostgresAdapter) -> None:
+    spec = workload("social-graph", 8)
+    pg.prepare(spec)
+    person, follows = spec.dataset.entities
+    edges = [(1, 2), (1, 2), (1, 3), (1, 1), (2, 4), (2, 1), (3, 4), (3, 5), (3, 1), (4, 1), (5, 6), (6, 7)]
+    pg.load(person, [{"id": n, "name": f"p{n}"} for n in range(1, 9)])
+    pg.load(follows, [{"id": i, "src": s, "dst": d} for i, (s, d) in enumerate(edges)])
+    ops = {op.name: op for op in spec.operations}
+
+    def reached(op: Operation, key: int) -> set[int]:
+        return {r[0] for r in fetch(pg, op, person, key, None)}
+
+    two_hop = ops["friends-of-friends"]
+    assert reached(two_hop, 1) == {2, 3, 4, 5}  # 1->2->4, 1->3->4, 1->3->5, and via the self-follow 1->1->{2,3}
+    assert reached(two_hop, 3) == {1, 2, 6}  # 3->4->1, 3->5->6, 3->1->{1,2,3}; never 3 itself
+    assert reached(two_hop.model_copy(update={"hops": 1}), 1) == {2, 3}
+    assert pg.bind(two_hop.model_copy(update={"limit": 2}), person)(1, None) == 2
+    assert pg.bind(two_hop, person)(7, None) == 0
+    assert reached(ops["mutual-follows"], 1) == {2, 3}  # the self-follow is not a mutual follow
+    assert pg.bind(ops["mutual-follows"], person)(1, None) == 2
+    assert pg.bind(ops["mutual-follows"], person)(5, None) == 0
+
+    path = pg.bind(ops["connection-path"], person)  # at most 4 hops
+    assert [path(1, {"_to": to}) for to in (2, 4, 5, 6, 7, 8)] == [1, 2, 2, 3, 4, 0]
+    assert path(7, {"_to": 1}) == 0  # no way back
+    assert pg.bind(ops["connection-path"].model_copy(update={"hops": 3}), person)(1, {"_to": 7}) == 0
+    assert "follows_idx0_src" in (pg.explain(two_hop, person, 1, None) or "")
+
+
+def test_ttl_is_refused_with_the_reason(postgres_url: str) -> None:
+    spec = workload("session-cache", 100)
+    with pytest.raises(UnsupportedOperation, match="no record expiry"):
+        run_benchmark(RunRequest(engine="postgres", url=postgres_url, workload=spec,
+                                 load=LoadProfile(users=1, duration=1, warmup=0)), Progress())
+    adapter = PostgresAdapter(postgres_url)
+    assert {op.name for op in spec.operations if adapter.unsupported_reason(op)} == {"touch", "create"}
+    assert all(adapter.unsupported_reason(op) is None for name in ("audit-log", "document-catalog", "product-search",
+                                                                  "metrics-timeseries", "social-graph")
+               for op in workload(name, 100).operations)
+
+
+def test_run_record_carries_the_plan_of_each_operation(postgres_url: str) -> None:
+    load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
+    record = run_benchmark(RunRequest(engine="postgres", url=postgres_url, workload=workload("document-catalog", 2000),
+                                      load=load), Progress())
+    assert record.complete and all(op.count > 0 and op.errors == 0 for op in record.operations.values())
+    plans = record.telemetry["plans"]
+    assert set(plans) == set(record.operations)
+    assert "products_idx0_category_price" in plans["browse"]
+    assert "prepared statement" in plans["view"] and "products_pkey" in plans["view"]
+    assert plans["restock"].startswith("Update on products")

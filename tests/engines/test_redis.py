@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -10,10 +12,12 @@ import redis
 
 from harness.dataset.generate import RecordFactory
 from harness.engines.registry import create_adapter
+from harness.errors import UnsupportedOperation
 from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest, run_benchmark
+from harness.spec.models import Index, Operation, OperationKind, SortSpec
 from harness.spec.suite import LoadProfile
 from tests.conftest import free_port
 from tests.engines.helpers import after, load_all, workload
@@ -116,3 +120,263 @@ def _kill_when_busy(server: base.NativeServer) -> None:
         time.sleep(0.05)
     time.sleep(1.0)
     base.stop(server, timeout_s=5)
+
+
+# ---- the workload library: TTL, sorted-set indexes, traversals, refusals --------------------------
+
+
+def connected(url: str) -> Any:
+    adapter = create_adapter("redis", url)
+    adapter.connect()
+    return adapter
+
+
+def stats_since_reset(client: Any) -> dict[str, int]:
+    return {k.removeprefix("cmdstat_"): v["calls"] for k, v in client.info("commandstats").items()}
+
+
+def test_ttl_insert_expires_and_touch_extends_it_without_resurrecting_sessions(redis_url: str) -> None:
+    spec = workload("session-cache", 50)
+    adapter = connected(redis_url)
+    load_all(adapter, spec)
+    entity = spec.dataset.entities[0]
+    factory = RecordFactory(entity, spec.dataset.seed)
+    ops = {op.name: op for op in spec.operations}
+    create = adapter.bind(ops["create"].model_copy(update={"ttl_s": 1.0}), entity)
+    touch = adapter.bind(ops["touch"].model_copy(update={"ttl_s": 2.0}), entity)
+    get, logout = adapter.bind(ops["get"], entity), adapter.bind(ops["logout"], entity)
+    check = redis.Redis.from_url(redis_url)
+    check.config_resetstat()
+    short, touched, loaded = factory.record(50), factory.record(51), factory.value("sid", 3)
+    assert create(short["sid"], short) == 1 and create(touched["sid"], touched) == 1
+    assert 0 < check.pttl(f"dbarena:sessions:{short['sid']}") <= 1000
+    seen = factory.new_values(("last_seen",), nonce=1)
+    assert touch(touched["sid"], seen) == 1
+    assert 1000 < check.pttl(f"dbarena:sessions:{touched['sid']}") <= 2000
+    assert check.hget(f"dbarena:sessions:{touched['sid']}", "last_seen") == seen["last_seen"].isoformat().encode()
+    assert check.ttl(f"dbarena:sessions:{loaded}") == -1  # loaded sessions do not expire
+    assert logout(loaded, None) == 1
+    assert touch(loaded, seen) == 0 and not check.exists(f"dbarena:sessions:{loaded}")  # no partial ghost
+    time.sleep(1.3)
+    assert get(short["sid"], None) == 0 and not check.exists(f"dbarena:sessions:{short['sid']}")
+    assert get(touched["sid"], None) == 1  # the touch moved its expiry to 2 s
+    time.sleep(1.0)
+    assert get(touched["sid"], None) == 0
+    calls = stats_since_reset(check)
+    assert calls["pexpire"] >= 3 and calls["evalsha"] >= 2 and calls["hset"] >= 3
+    adapter.close()
+
+
+def test_audit_log_history_is_the_newest_50_of_the_user_in_order(redis_url: str) -> None:
+    spec = workload("audit-log", 500)
+    adapter = connected(redis_url)
+    load_all(adapter, spec)
+    entity = spec.dataset.entities[0]
+    factory = RecordFactory(entity, spec.dataset.seed)
+    ops = {op.name: op for op in spec.operations}
+    user = factory.value("user_id", 0)
+    base = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    added = [factory.record(500 + n) | {"user_id": user, "created_at": base + timedelta(seconds=13 * n)}
+             for n in range(70)]
+    added += [factory.record(600 + n) | {"resource_type": "invoice", "resource_id": 77_777} for n in range(3)]
+    append = adapter.bind(ops["append"], entity)
+    for event in added:
+        assert append(event["id"], event) == 1
+    events = [factory.record(i) for i in range(500)] + added
+    check = redis.Redis.from_url(redis_url)
+    check.config_resetstat()
+
+    history = adapter.finder(ops["user-history"], entity)
+    newest = sorted((e for e in events if e["user_id"] == user), key=lambda e: e["created_at"], reverse=True)
+    assert [r[b"id"].decode() for r in history({"user_id": user})] == [e["id"] for e in newest[:50]]
+    other = factory.value("user_id", 1)
+    theirs = sorted((e for e in events if e["user_id"] == other), key=lambda e: e["created_at"], reverse=True)
+    assert [r[b"id"].decode() for r in history({"user_id": other})] == [e["id"] for e in theirs]
+    assert adapter.bind(ops["user-history"], entity)(None, {"user_id": user}) == 50
+
+    lookup = adapter.finder(ops["resource-lookup"], entity)
+    wanted = {"resource_type": "invoice", "resource_id": 77_777}
+    assert {r[b"id"].decode() for r in lookup(wanted)} == {e["id"] for e in added[70:]}
+    first = events[0]
+    same = {e["id"] for e in events if (e["resource_type"], e["resource_id"]) == (first["resource_type"], first["resource_id"])}
+    assert {r[b"id"].decode() for r in lookup(first)} == same
+
+    # an update of the scored field moves the record in its sorted set; a delete removes it
+    touch = adapter.bind(Operation(name="retime", kind=OperationKind.UPDATE, entity="events", weight=1,
+                                   set=("created_at",)), entity)
+    oldest = newest[-1]
+    assert touch(oldest["id"], {"created_at": base + timedelta(days=30)}) == 1
+    assert history({"user_id": user})[0][b"id"].decode() == oldest["id"]
+    drop = adapter.bind(Operation(name="drop", kind=OperationKind.DELETE, entity="events", weight=1), entity)
+    assert drop(oldest["id"], None) == 1
+    assert check.zscore(f"dbarena:events:z:user_id:{user}", oldest["id"]) is None
+    assert history({"user_id": user})[0][b"id"].decode() == newest[0]["id"]
+    calls = stats_since_reset(check)
+    assert calls["zrevrange"] >= 5 and calls["zrangebyscore"] >= 2 and calls["zrem"] >= 2 and calls["zadd"] >= 1
+    adapter.close()
+
+
+def test_document_catalog_browse_returns_exactly_the_products_in_the_price_band_by_price(redis_url: str) -> None:
+    spec = workload("document-catalog", 600)
+    adapter = connected(redis_url)
+    load_all(adapter, spec)
+    entity = spec.dataset.entities[0]
+    factory = RecordFactory(entity, spec.dataset.seed)
+    products = [factory.record(i) for i in range(600)]
+    ops = {op.name: op for op in spec.operations}
+    check = redis.Redis.from_url(redis_url)
+    check.config_resetstat()
+
+    def expected(category: str, lo: float, hi: float, descending: bool = False) -> list[tuple[str, float]]:
+        band = [p for p in products if p["category"] == category and lo <= p["price"] <= hi]
+        ordered = sorted(band, key=lambda p: (p["price"], p["sku"]), reverse=descending)
+        return [(p["sku"], p["price"]) for p in ordered[:20]]
+
+    def got(rows: list[dict[bytes, Any]]) -> list[tuple[str, float]]:
+        assert all(set(r) == {b"sku", b"name", b"price"} for r in rows)  # the projection
+        return [(r[b"sku"].decode(), float(r[b"price"])) for r in rows]
+
+    browse = adapter.finder(ops["browse"], entity)
+    browse_desc = adapter.finder(ops["browse"].model_copy(update={"sort": SortSpec(field="price", order="desc")}), entity)
+    for product in products[:10]:
+        category, price = product["category"], product["price"]
+        assert got(browse({"category": category, "_from": price - 50, "_to": price})) == expected(category, price - 50, price)
+        assert len(expected(category, 0, 500)) == 20  # a band wider than the limit
+        assert got(browse({"category": category, "_from": 0, "_to": 500})) == expected(category, 0, 500)
+        assert got(browse_desc({"category": category, "_from": 0, "_to": 500})) == expected(category, 0, 500, True)
+
+    sku = products[4]["sku"]
+    set_attribute = adapter.bind(ops["set-attribute"], entity)
+    assert set_attribute(sku, {"attributes.k1": "mauve"}) == 1
+    before = json.loads(products[4]["attributes"])
+    assert json.loads(check.hget(f"dbarena:products:{sku}", "attributes")) == before | {"k1": "mauve"}
+    assert set_attribute("sku-missing", {"attributes.k1": "x"}) == 0 and not check.exists("dbarena:products:sku-missing")
+    assert adapter.bind(ops["restock"], entity)(sku, {"stock": 3}) == 1
+    assert check.hget(f"dbarena:products:{sku}", "stock") == b"3"
+
+    reprice = adapter.bind(Operation(name="reprice", kind=OperationKind.UPDATE, entity="products", weight=1,
+                                     set=("category", "price")), entity)
+    assert reprice(sku, {"category": "pets", "price": 12.5}) == 1
+    assert check.zscore(f"dbarena:products:z:category:{products[4]['category']}", sku) is None
+    assert check.zscore("dbarena:products:z:category:pets", sku) == 12.5
+    calls = stats_since_reset(check)
+    assert calls["zrangebyscore"] >= 20 and calls["zrevrangebyscore"] >= 10 and calls["hmget"] >= 20
+    assert calls["evalsha"] >= 3
+    adapter.close()
+
+
+def test_metrics_series_range_takes_datetime_bounds_as_epoch_scores(redis_url: str) -> None:
+    spec = workload("metrics-timeseries", 2000)
+    adapter = connected(redis_url)
+    load_all(adapter, spec)
+    entity = spec.dataset.entities[0]
+    factory = RecordFactory(entity, spec.dataset.seed)
+    points = [factory.record(i) for i in range(2000)]
+    op = next(op for op in spec.operations if op.name == "series-last-hour")
+    series, first_50 = adapter.finder(op, entity), adapter.finder(op.model_copy(update={"limit": 50}), entity)
+    end = points[1500]["ts"]  # 100 points per host, 10 s apart: the hour holds the first 76 of host-03
+    bounds = {"host": "host-03", "_from": end - timedelta(minutes=10), "_to": end}
+    wanted = [p["id"] for p in sorted(points, key=lambda p: p["ts"])
+              if p["host"] == "host-03" and bounds["_from"] <= p["ts"] <= end]
+    assert len(wanted) == 61
+    assert [int(r[b"id"]) for r in series(bounds)] == wanted
+    hour = [p["id"] for p in points if p["host"] == "host-03" and p["ts"] <= end]
+    assert [int(r[b"id"]) for r in first_50(bounds | {"_from": end - timedelta(hours=1)})] == hour[:50]
+    adapter.close()
+
+
+GRAPH = [(0, 1), (0, 6), (1, 2), (1, 0), (2, 3), (2, 1), (3, 4), (4, 5), (5, 8), (6, 2), (6, 0), (6, 1), (7, 7)]
+
+
+def python_hops(start: int, hops: int) -> set[int]:
+    nodes = {start}
+    for _ in range(hops):
+        nodes = {b for a, b in GRAPH if a in nodes}
+    return nodes - {start}
+
+
+def python_distance(start: int, target: int, limit: int) -> int:
+    seen, frontier = {start}, {start}
+    for depth in range(1, limit + 1):
+        frontier = {b for a, b in GRAPH if a in frontier} - seen
+        if target in frontier:
+            return depth
+        seen |= frontier
+    return 0
+
+
+def test_social_graph_traversals_on_a_tiny_graph_are_exactly_right(redis_url: str) -> None:
+    spec = workload("social-graph", 10)
+    adapter = connected(redis_url)
+    adapter.prepare(spec)
+    person, follows = spec.dataset.entities
+    adapter.load(person, [{"id": n, "name": f"p{n}"} for n in range(10)])
+    ops = {op.name: op for op in spec.operations}
+    follow = adapter.bind(ops["follow"], follows)
+    for n, (src, dst) in enumerate(GRAPH):
+        assert follow(n, {"id": n, "src": src, "dst": dst}) == 1
+    check = redis.Redis.from_url(redis_url)
+    assert check.smembers("dbarena:follows:out:0") == {b"1", b"6"}
+    assert check.smembers("dbarena:follows:in:2") == {b"1", b"6"}
+    check.config_resetstat()
+
+    two_hops = adapter.reachable(ops["friends-of-friends"])
+    three_hops = adapter.reachable(ops["friends-of-friends"].model_copy(update={"hops": 3}))
+    mutual = adapter.reachable(ops["mutual-follows"])
+    path = adapter.bind(ops["connection-path"], person)
+    for node in range(10):
+        assert {int(n) for n in two_hops(node)} == python_hops(node, 2), node
+        assert {int(n) for n in three_hops(node)} == python_hops(node, 3), node
+        assert {int(n) for n in mutual(node)} == {b for a, b in GRAPH if a == node and (b, node) in GRAPH}, node
+        for target in range(10):
+            assert path(node, {"_to": target}) == python_distance(node, target, 4), (node, target)
+    assert python_hops(0, 2) == {0, 1, 2} - {0} and python_distance(0, 4, 4) == 4 and python_distance(0, 5, 4) == 0
+    assert adapter.bind(ops["friends-of-friends"].model_copy(update={"limit": 1}), person)(0, None) == 1
+    calls = stats_since_reset(check)
+    assert calls["smembers"] >= 20 and calls["sunion"] >= 100 and calls["sinter"] >= 10
+    adapter.close()
+
+
+def test_aggregate_search_and_scan_are_refused_up_front_with_reasons(redis_url: str) -> None:
+    adapter = create_adapter("redis", redis_url)
+    metrics = workload("metrics-timeseries", 100)
+    reasons = {op.name: adapter.unsupported_reason(op) for op in metrics.operations}
+    assert reasons["ingest"] is None and reasons["series-last-hour"] is None
+    assert "RedisTimeSeries" in str(reasons["hourly-mean-per-host"])
+    search = workload("product-search", 100).operations[0]
+    assert "RediSearch" in str(adapter.unsupported_reason(search))
+    scan = next(op for op in workload("kv-cache", 100).operations if op.kind is OperationKind.SCAN)
+    assert "key order" in str(adapter.unsupported_reason(scan))
+    with pytest.raises(UnsupportedOperation, match="RedisTimeSeries"):
+        run_benchmark(RunRequest(engine="redis", url=redis_url, workload=metrics, load=LoadProfile(duration=1)), Progress())
+
+
+def test_a_sorted_find_without_a_sorted_set_index_is_refused_before_loading(redis_url: str) -> None:
+    spec = workload("audit-log", 100)
+    events = spec.dataset.entities[0]
+    bare = events.model_copy(update={"indexes": (Index(fields=("resource_type", "resource_id")),)})
+    unindexed = spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"entities": (bare,)})})
+    adapter = connected(redis_url)
+    check = redis.Redis.from_url(redis_url)
+    check.set("dbarena:events:sentinel", "kept")
+    with pytest.raises(UnsupportedOperation, match=r"user-history .*needs a declared index \(user_id, created_at\)"):
+        adapter.prepare(unindexed)
+    assert check.get("dbarena:events:sentinel") == b"kept"  # refused before anything was dropped
+    history = next(op for op in spec.operations if op.name == "user-history")
+    with pytest.raises(UnsupportedOperation, match="sorted set"):
+        adapter.bind(history, bare)
+    filtered = history.model_copy(update={"filter": {"action": "login"}})
+    with pytest.raises(UnsupportedOperation, match="does not cover the equality on action"):
+        adapter.bind(filtered, events)
+    adapter.close()
+
+
+@pytest.mark.parametrize(("name", "count"), [("session-cache", 500), ("audit-log", 1000),
+                                             ("document-catalog", 500), ("social-graph", 300)])
+def test_library_workload_runs_end_to_end(redis_url: str, name: str, count: int) -> None:
+    load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
+    record = run_benchmark(RunRequest(engine="redis", url=redis_url, workload=workload(name, count), load=load),
+                           Progress())
+    assert record.complete, record.invalid_reasons
+    for op_name, op in record.operations.items():
+        assert op.count > 0 and op.errors == 0, (op_name, op.errors_sample)
