@@ -185,6 +185,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from harness.bench import Overrides, plan_runs, prepared_workload
+    from harness.provision.endpoint import provisioned
+    from harness.recommend.sweep import parse_sizes, sweep, sweep_plot, sweep_table
+    from harness.report.terminal import table
+    from harness.results import store
+    from harness.runner.progress import Progress
+    from harness.runner.run import RunRequest
+
+    sizes = parse_sizes(args.scales)
+    (run,) = plan_runs(None, Overrides(engine=args.engine, workload=args.workload, preset=args.preset,
+                                       duration=args.duration, warmup=args.warmup, users=args.users,
+                                       processes=args.processes, rate=args.rate))
+    progress = Progress()
+    with provisioned(args.engine, args.provision, args.url, progress=progress.say) as endpoint:
+        base = RunRequest(engine=args.engine, url=endpoint.url, workload=prepared_workload(run), load=run.load,
+                          preset=run.preset, provisioner={"mode": endpoint.provisioner, **endpoint.details})
+        records = sweep(base, sizes, progress)
+    header, rows = sweep_table(records)
+    print(table(rows, header))
+    plot = sweep_plot(records, store.results_dir() / "sweeps" / f"{records[0].run_id}-sweep.png")
+    print(f"plot: {plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dbarena", description="Polyglot persistence benchmarking harness.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -261,6 +286,20 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("selection", help="selection file")
     select.add_argument("--provision", default="auto", choices=["auto", "external", "native", "compose"])
     select.set_defaults(func=cmd_select)
+
+    sweep_cmd = sub.add_parser("sweep", help="one workload at several data volumes")
+    sweep_cmd.add_argument("workload")
+    sweep_cmd.add_argument("--engine", required=True)
+    sweep_cmd.add_argument("--scales", required=True, help="record counts, e.g. 10k,100k,1m")
+    sweep_cmd.add_argument("--preset")
+    sweep_cmd.add_argument("--duration", default="10s")
+    sweep_cmd.add_argument("--warmup", default="2s")
+    sweep_cmd.add_argument("--users", type=int, default=8)
+    sweep_cmd.add_argument("--processes", type=int, default=2)
+    sweep_cmd.add_argument("--rate", type=float, help="open-loop target rate (default closed loop)")
+    sweep_cmd.add_argument("--provision", default="auto", choices=["auto", "external", "native", "compose"])
+    sweep_cmd.add_argument("--url")
+    sweep_cmd.set_defaults(func=cmd_sweep)
 
     show = sub.add_parser("show", help="print one stored run")
     show.add_argument("run", help="run id (or a unique prefix) or path")
