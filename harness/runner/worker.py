@@ -28,7 +28,7 @@ from locust import User, constant, task
 from locust.env import Environment
 
 from harness.engines.base import EngineAdapter, Executor
-from harness.engines.registry import create_adapter
+from harness.engines.registry import create_adapter, engine_info
 from harness.runner.config import WorkerConfig
 from harness.runner.driver import OperationMix
 from harness.runner.pacing import NS_PER_S, schedule_for
@@ -194,6 +194,10 @@ def _read_line() -> str:
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     config = WorkerConfig.model_validate_json(_read_line())
+    if engine_info(config.engine).adapter.startswith("harness.engines.postgres:"):
+        from harness.engines.psycopg_gevent import install_if_gevent
+
+        install_if_gevent()
     state = WorkerState(config)
     env = Environment(user_classes=[build_user_class(state)])
     runner = env.create_local_runner()
