@@ -36,8 +36,9 @@ _SETTINGS = (
     "server.memory.pagecache.size", "server.memory.heap.max_size", "db.transaction.timeout",
     "db.index.fulltext.eventually_consistent", "db.index.fulltext.default_analyzer", "server.threads.worker_count",
 )
-_JVM_BEANS = {"java.lang:type=Memory": "memory", "java.lang:name=G1 Young Generation,type=GarbageCollector": "gc_young",
-              "java.lang:name=G1 Old Generation,type=GarbageCollector": "gc_old"}
+_MEMORY_BEAN = "java.lang:type=Memory"
+_GC_BEANS = {"java.lang:name=G1 Young Generation,type=GarbageCollector": "gc_young",
+             "java.lang:name=G1 Old Generation,type=GarbageCollector": "gc_old"}
 
 
 Params = Callable[[Any, Mapping[str, Any] | None], dict[str, Any]]
@@ -433,6 +434,7 @@ class Neo4jAdapter(EngineAdapter):
             out["config"] = f"unavailable ({exc.code}): dbms.listConfig() is not allowed here"
             return out
         out.update({name: config.get(name) for name in _SETTINGS})
+        out["jvm_heap_max_bytes"] = self._jvm().get("heap_max_bytes")  # embedded servers size it with -Xmx
         return out
 
     def telemetry(self, workload: Workload) -> dict[str, Any]:
@@ -466,15 +468,15 @@ class Neo4jAdapter(EngineAdapter):
         """Heap and GC from JMX; community registers no page-cache beans, so hits/faults are absent."""
         try:
             beans = {name: attrs for name, attrs in self._rows(
-                "CALL dbms.queryJmx('*:*') YIELD name, attributes RETURN name, attributes") if name in _JVM_BEANS
-                or name.startswith("org.neo4j:")}
+                "CALL dbms.queryJmx('*:*') YIELD name, attributes RETURN name, attributes")
+                if name == _MEMORY_BEAN or name in _GC_BEANS or name.startswith("org.neo4j:")}
         except Neo4jError as exc:
             return {"unavailable": exc.code}
         out: dict[str, Any] = {}
-        memory = beans.get("java.lang:type=Memory", {}).get("HeapMemoryUsage", {}).get("value", {}).get("properties")
+        memory = beans.get(_MEMORY_BEAN, {}).get("HeapMemoryUsage", {}).get("value", {}).get("properties")
         if memory:
             out["heap_used_bytes"], out["heap_max_bytes"] = memory.get("used"), memory.get("max")
-        for bean, label in _JVM_BEANS.items():
+        for bean, label in _GC_BEANS.items():
             attrs = beans.get(bean, {})
             if "CollectionCount" in attrs:
                 out[f"{label}_count"] = attrs["CollectionCount"].get("value")

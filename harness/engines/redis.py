@@ -79,6 +79,7 @@ class RedisAdapter(EngineAdapter):
         super().__init__(url)
         # redis-py types every command as sync-or-async; the client is sync, so Any is honest here.
         self.client: Any = None
+        self._calls_at_load: dict[str, tuple[int, int]] | None = None  # command -> (calls, usec)
 
     def connect(self) -> None:
         self.client = redis.Redis.from_url(self.url, socket_connect_timeout=10, single_connection_client=True)
@@ -137,6 +138,10 @@ class RedisAdapter(EngineAdapter):
         for record in records:
             self._write(pipe, entity, layout, record)
         pipe.execute()
+
+    def finish_load(self, workload: Workload) -> None:
+        # commandstats are cumulative since server start: remember them so telemetry shows the run alone.
+        self._calls_at_load = {k: (v["calls"], v["usec"]) for k, v in self._redis.info("commandstats").items()}
 
     def bind(self, op: Operation, entity: Entity) -> Executor:
         client, name, kind = self._redis, entity.name, op.kind
@@ -304,10 +309,20 @@ class RedisAdapter(EngineAdapter):
         stats_keys = ("keyspace_hits", "keyspace_misses", "total_commands_processed", "instantaneous_ops_per_sec",
                       "used_memory", "used_memory_peak", "mem_fragmentation_ratio", "connected_clients",
                       "evicted_keys", "expired_keys")
-        commandstats = {k.removeprefix("cmdstat_"): {"calls": v.get("calls"), "usec_per_call": v.get("usec_per_call")}
-                        for k, v in info.items() if k.startswith("cmdstat_")}
+        before = self._calls_at_load or {}
+        commandstats = {}
+        for name, stats in info.items():
+            if not name.startswith("cmdstat_"):
+                continue
+            calls0, usec0 = before.get(name, (0, 0))
+            if stats["calls"] < calls0:  # CONFIG RESETSTAT since the load: the counters are the run's already
+                calls0 = usec0 = 0
+            if calls := stats["calls"] - calls0:
+                commandstats[name.removeprefix("cmdstat_")] = {"calls": calls,
+                                                               "usec_per_call": round((stats["usec"] - usec0) / calls, 2)}
         return {
             **{k: info.get(k) for k in stats_keys},
             "keyspace": {k: v for k, v in info.items() if k.startswith("db")},
             "commandstats": commandstats,
+            "commandstats_since": "end of load" if self._calls_at_load is not None else "server start",
         }

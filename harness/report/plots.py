@@ -44,7 +44,7 @@ _STYLE: dict[RcKeyType, Any] = {
 _NO_METADATA: dict[str, str | None] = {"Date": None, "Creator": None, "Format": None, "Type": None}
 _WIDTH = 9.0
 BAD = "#c62828"
-PERCENTILE_TICKS = (0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 99.999, 99.9999)
+PERCENTILE_TICKS = (50.0, 90.0, 99.0, 99.9, 99.99, 99.999, 99.9999)
 
 
 @contextmanager
@@ -146,7 +146,7 @@ def timeseries(record: RunRecord) -> str | None:
         bottom.set_ylabel(f"p99 ({unit})")
         bottom.set_xlabel("seconds since the start of warm-up")
         fig.suptitle("Per-second throughput and p99")
-        fig.legend(loc="outside upper center", ncol=6)
+        fig.legend(loc="outside lower center", ncol=6)
         return _svg(fig)
 
 
@@ -187,7 +187,7 @@ def history_trend(frame: pd.DataFrame, baseline: RunRecord | None, current_run_i
         bottom.set_ylabel(f"p99 ({unit})")
         bottom.set_xlabel("run start (UTC); dotted: this run")
         fig.suptitle("History of this engine and workload")
-        fig.legend(loc="outside upper center", ncol=6)
+        fig.legend(loc="outside lower center", ncol=6)
         return _svg(fig)
 
 

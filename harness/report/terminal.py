@@ -6,14 +6,20 @@ from harness.results.record import RunRecord
 from harness.runner.progress import fmt_us
 
 
+def _numeric(cell: str) -> bool:
+    return bool(cell) and (cell[0].isdigit() or cell[0] in "+-") and cell != "-"
+
+
 def table(rows: list[list[str]], header: list[str]) -> str:
+    """Columns whose cells are all numbers are right-aligned, the others left-aligned."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))))
-    return "\n".join(lines)
+    right = [bool(rows) and all(_numeric(str(r[i])) or str(r[i]) in ("-", "n/a") for r in rows) and
+             any(_numeric(str(r[i])) for r in rows) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c).rjust(w) if r else str(c).ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(row) for row in rows)])
 
 
 def run_summary(record: RunRecord) -> str:

@@ -24,6 +24,7 @@ from tests.engines.helpers import after, load_all, workload
 
 pytestmark = pytest.mark.postgres
 BY_EMAIL, BY_ID = 'WHERE "users"."email"', 'FROM "users" WHERE "id"'
+READ_USERTABLE = 'FROM "usertable" WHERE "ycsb_key" ='
 
 
 def calls(conn: psycopg.Connection[Any], fragment: str) -> int:
@@ -95,7 +96,7 @@ def test_coordinated_omission_a_server_stall_shows_in_response_time_not_service_
 
     def stall() -> None:
         with psycopg.connect(postgres_url, autocommit=True) as conn:
-            wait_until_reads_flow(conn, "SELECT * FROM \"usertable\"")
+            wait_until_reads_flow(conn, READ_USERTABLE)
             time.sleep(2.0)  # past the 1 s warm-up: the stall lands inside the measured window
             with conn.transaction():
                 conn.execute("LOCK TABLE usertable IN ACCESS EXCLUSIVE MODE")
@@ -167,12 +168,12 @@ def test_document_catalog_range_is_the_category_in_the_price_band_by_price(pg: P
     band = {"category": "garden", "_from": 200.0, "_to": 250.0}
     expected = sorted((p for p in products if p["category"] == "garden" and 200 <= p["price"] <= 250),
                       key=lambda p: p["price"])
-    assert 3 <= len(expected) <= 20  # the whole band fits in one page of 20
+    assert len(expected) > 20  # more than one page: the first 20 by price
     rows = fetch(pg, ops["browse"], entity, None, band)
-    assert rows == [(p["sku"], p["name"], p["price"]) for p in expected]
+    assert rows == [(p["sku"], p["name"], p["price"]) for p in expected[:20]]
     with psycopg.connect(pg.url, autocommit=True) as check:
         before = calls(check, '"products"."price" BETWEEN')
-        assert pg.bind(ops["browse"], entity)(None, band) == len(expected)
+        assert pg.bind(ops["browse"], entity)(None, band) == 20
         assert calls(check, '"products"."price" BETWEEN') == before + 1
     plan = pg.explain(ops["browse"], entity, None, band) or ""
     assert "products_idx0_category_price" in plan and "Seq Scan" not in plan, plan
@@ -274,7 +275,7 @@ def test_social_graph_hops_mutual_and_shortest_path_on_a_tiny_graph(pg: Postgres
     assert [path(1, {"_to": to}) for to in (2, 4, 5, 6, 7, 8)] == [1, 2, 2, 3, 4, 0]
     assert path(7, {"_to": 1}) == 0  # no way back
     assert pg.bind(ops["connection-path"].model_copy(update={"hops": 3}), person)(1, {"_to": 7}) == 0
-    assert "follows_idx0_src" in (pg.explain(two_hop, person, 1, None) or "")
+    assert "Recursive Union" in (pg.explain(two_hop, person, 1, None) or "")
 
 
 def test_ttl_is_refused_with_the_reason(postgres_url: str) -> None:

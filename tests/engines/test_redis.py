@@ -371,12 +371,20 @@ def test_a_sorted_find_without_a_sorted_set_index_is_refused_before_loading(redi
     adapter.close()
 
 
-@pytest.mark.parametrize(("name", "count"), [("session-cache", 500), ("audit-log", 1000),
-                                             ("document-catalog", 500), ("social-graph", 300)])
-def test_library_workload_runs_end_to_end(redis_url: str, name: str, count: int) -> None:
+@pytest.mark.parametrize(("name", "count", "commands"), [
+    ("session-cache", 500, {"get": "hgetall", "touch": "evalsha", "create": "pexpire", "logout": "del"}),
+    ("audit-log", 1000, {"append": "zadd", "user-history": "zrevrange", "resource-lookup": "zrangebyscore"}),
+    ("document-catalog", 500, {"browse": "zrangebyscore", "set-attribute": "evalsha"}),
+    ("social-graph", 300, {"friends-of-friends": "sunion", "mutual-follows": "sinter", "follow": "sadd"}),
+])
+def test_library_workload_runs_end_to_end(redis_url: str, name: str, count: int, commands: dict[str, str]) -> None:
     load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
     record = run_benchmark(RunRequest(engine="redis", url=redis_url, workload=workload(name, count), load=load),
                            Progress())
     assert record.complete, record.invalid_reasons
     for op_name, op in record.operations.items():
         assert op.count > 0 and op.errors == 0, (op_name, op.errors_sample)
+    calls = record.telemetry["commandstats"]
+    assert record.telemetry["commandstats_since"] == "end of load"
+    for op_name, command in commands.items():  # counted from the end of the load: the run's own commands
+        assert calls[command]["calls"] >= record.operations[op_name].count, (op_name, command)
