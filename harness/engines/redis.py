@@ -1,6 +1,6 @@
 """Redis adapter (redis-py with hiredis): hashes for records, sets and sorted sets for indexes.
 
-The key layout is in `redis_index`. Every operation is one or two round trips: loading and
+The key layout is in `redis_index`. Each record operation is one or two round trips: loading and
 multi-key writes use non-transactional pipelines, a find or range is one index command plus
 one pipelined fetch. Only keys under `dbarena:` are ever touched.
 

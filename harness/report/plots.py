@@ -19,14 +19,16 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 from matplotlib.typing import RcKeyType
 
 from harness.metrics.histogram import decode
 from harness.recommend.models import CapacityResult
 from harness.results.record import RunRecord
+from harness.runner.progress import fmt_us
 
 __all__ = ["capacity_curve", "history_trend", "latency_distribution", "parse_slo_us", "timeseries"]
 
@@ -96,8 +98,12 @@ def latency_distribution(record: RunRecord) -> str | None:
         return None
     divisor, unit = _unit([v for _, values in curves.values() for v in values])
     with _figure(3.6) as (fig, (ax,)):
+        colors: dict[str, str] = {}  # an operation's service-time line shares its colour, dashed
         for label, (xs, values) in curves.items():
-            ax.plot(xs, [v / divisor for v in values], label=label, linestyle="--" if "(service)" in label else "-")
+            name = label.removesuffix(" (service)")
+            line = ax.plot(xs, [v / divisor for v in values], label=label, color=colors.get(name),
+                           linestyle="--" if name != label else "-")[0]
+            colors.setdefault(name, to_hex(line.get_color()))
         x_max = max(xs[-1] for xs, _ in curves.values())
         ticks = [p for p in PERCENTILE_TICKS if _percentile_x(p) <= x_max * 1.001]
         ax.set_xscale("log")
@@ -108,6 +114,9 @@ def latency_distribution(record: RunRecord) -> str | None:
         top = max(v for _, values in curves.values() for v in values)
         if top / max(1.0, min(medians)) > 50:  # a long tail would flatten everything else on a linear axis
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         else:
             ax.set_ylim(bottom=0)
         ax.set_xlabel("percentile")
@@ -122,7 +131,11 @@ def timeseries(record: RunRecord) -> str | None:
     points = [p for p in record.timeseries if p.op in record.operations]
     if not points:
         return None
-    divisor, unit = _unit([p.p99_us for p in points if p.p99_us is not None])
+    p99s = [p.p99_us for p in points if p.p99_us is not None]
+    measured = [p.p99_us for p in points if p.p99_us is not None and p.phase == "measure"]
+    # A cold-start spike in the warm-up must not flatten the measured window: clip it and say so.
+    clip = bool(measured) and max(p99s) > 5 * max(measured)
+    divisor, unit = _unit(measured if clip else p99s)
     with _figure(4.8, rows=2) as (fig, (top, bottom)):
         for name in record.operations:
             own = sorted((p for p in points if p.op == name), key=lambda p: p.t)
@@ -139,6 +152,10 @@ def timeseries(record: RunRecord) -> str | None:
             if warmup > 0:
                 ax.axvspan(0, warmup, color="#9e9e9e", alpha=0.2, linewidth=0)
             ax.set_ylim(bottom=0)
+        if clip:
+            bottom.set_ylim(0, 1.25 * max(measured) / divisor)
+            bottom.text(0.01, 0.97, f"warm-up p99 up to {fmt_us(max(p99s))}: off scale", transform=bottom.transAxes,
+                        ha="left", va="top", fontsize=8, color="#616161")
         if warmup > 0:
             top.text(warmup / 2, 1.0, "warm-up (excluded)", transform=top.get_xaxis_transform(),
                      ha="center", va="bottom", fontsize=8, color="#616161")

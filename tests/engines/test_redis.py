@@ -375,7 +375,8 @@ def test_a_sorted_find_without_a_sorted_set_index_is_refused_before_loading(redi
     ("session-cache", 500, {"get": "hgetall", "touch": "evalsha", "create": "pexpire", "logout": "del"}),
     ("audit-log", 1000, {"append": "zadd", "user-history": "zrevrange", "resource-lookup": "zrangebyscore"}),
     ("document-catalog", 500, {"browse": "zrangebyscore", "set-attribute": "evalsha"}),
-    ("social-graph", 300, {"friends-of-friends": "sunion", "mutual-follows": "sinter", "follow": "sadd"}),
+    ("social-graph", 300, {"friends-of-friends": "smembers", "connection-path": "sunion", "mutual-follows": "sinter",
+                          "follow": "sadd"}),
 ])
 def test_library_workload_runs_end_to_end(redis_url: str, name: str, count: int, commands: dict[str, str]) -> None:
     load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
