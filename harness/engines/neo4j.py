@@ -177,12 +177,12 @@ class Neo4jAdapter(EngineAdapter):
 
     def unsupported_reason(self, op: Operation) -> str | None:
         if op.kind is OperationKind.AGGREGATE:
-            return ("neo4j has no time-bucket aggregation; bucketing datetimes by hand in Cypher over a "
+            return (f"{self.name} has no time-bucket aggregation; bucketing datetimes by hand in Cypher over a "
                     "label scan would measure a workaround, not the engine")
         if op.ttl_s is not None:
-            return "neo4j cannot expire nodes (TTL needs the APOC plugin's background job, not part of the server)"
+            return f"{self.name} cannot expire nodes (TTL needs the APOC plugin's background job, not part of the server)"
         if any("." in path for path in op.set):
-            return ("neo4j properties cannot be maps: a JSON field is one string property, so one nested key "
+            return (f"{self.name} properties cannot be maps: a JSON field is one string property, so one nested key "
                     "cannot be updated in place")
         return super().unsupported_reason(op)
 

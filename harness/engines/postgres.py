@@ -1,12 +1,15 @@
 """PostgreSQL adapter (psycopg 3): COPY for loading, server-side prepared statements.
 
 Every statement is prepared on first use (`prepare_threshold=0`) and every result is
-fetched, so the timed call is one full round trip. The SQL itself lives in postgres_sql.
+fetched, so the timed call is one full round trip. The SQL lives in postgres_sql. The plan
+cache keeps PostgreSQL's default (`plan_cache_mode = auto`, recorded in the settings): after
+five executions a statement may run a generic plan, as it would in an application that
+prepares its statements; `explain` shows whichever plan the cache chose.
 
-Records do not expire (`supports_ttl` stays False): PostgreSQL has no TTL. An `expires_at`
-column with filtered reads would look like one but leave dead rows that nothing removes,
-unless a purge job (whose cost a cache's TTL does not have) ran next to the benchmark; so a
-TTL workload is refused rather than measured as something else.
+Records do not expire (`supports_ttl` stays False). Redis expires keys itself; PostgreSQL
+would need an `expires_at` column, filtered reads and a purge job, a different design whose
+cost depends on how the purge is scheduled. TTL operations are refused (n/a) rather than
+measured as something else.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The SQL of the PostgreSQL adapter: column types, schema, and one statement per operation.
 
 A `Statement` pairs the SQL with the function that turns the runner's (key, values) into
-its parameters, so the executor and EXPLAIN always run exactly the same thing.
+its parameters, so the executor and EXPLAIN always run exactly the same thing. Reads name
+their columns (never `SELECT *`): the search vector is the adapter's column, not the record's.
 
 - range / aggregate: equality on `match` and `filter`, then `range_field BETWEEN lo AND hi`,
   so a composite index (category, price) or (host, ts) serves the whole predicate.
@@ -11,6 +12,8 @@ its parameters, so the executor and EXPLAIN always run exactly the same thing.
 - traverse: breadth-first recursive CTEs over the edge table. `UNION` removes repeated
   (node, depth) rows, so each level is a distinct frontier and walks never explode; the
   recursion is evaluated lazily, so a LIMIT stops it at the first answer (BFS order).
+  k-hop follows walks (an edge may repeat), which for 2 hops equals Cypher's edge-unique
+  paths; mutual excludes a self-follow.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from harness.spec.models import (
 )
 
 SCAN_LIMIT = 100
+SEARCH_LIMIT = 10  # hits of a search without a limit: the search engines' default page
 TEXT_CONFIG = sql.Literal("simple")
 # date_bin's origin, with an explicit offset so buckets never depend on the session's time zone
 BUCKET_ORIGIN = sql.SQL("TIMESTAMPTZ '2000-01-01 00:00:00+00'")
@@ -230,7 +234,7 @@ def _filtered(op: Operation, entity: Entity, projection: sql.Composable) -> Stat
         query = sql.SQL("SELECT {} FROM {}, to_tsquery({}, %s) AS dbarena_query WHERE {}"
                         " ORDER BY ts_rank({}, dbarena_query) DESC, {} LIMIT {}").format(
             projection, ident(name), TEXT_CONFIG, sql.SQL(" AND ").join(conditions), column,
-            ident(name, entity.key), sql.Literal(op.limit or SCAN_LIMIT))
+            ident(name, entity.key), sql.Literal(op.limit or SEARCH_LIMIT))
         return Statement(query, lambda key, values: [
             tsquery_text(given(values)["_terms"]), *(given(values)[f] for f in op.match), *constants], Result.ROWS)
     if kind is OperationKind.FIND:

@@ -150,6 +150,10 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> RunR
             telemetry = adapter.telemetry(workload)
         except Exception as exc:
             telemetry = {"error": f"{type(exc).__name__}: {exc}"}
+        else:
+            plans = explain_plans(adapter, workload, seed)
+            if plans:
+                telemetry["plans"] = plans
     finally:
         try:
             adapter.close()

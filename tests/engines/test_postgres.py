@@ -258,13 +258,14 @@ def test_social_graph_hops_mutual_and_shortest_path_on_a_tiny_graph(pg: Postgres
     pg.load(follows, [{"id": i, "src": s, "dst": d} for i, (s, d) in enumerate(edges)])
     ops = {op.name: op for op in spec.operations}
 
-    def reached(op: Operation, key: int) -> set[int]:
+    def reached(op: Operation, key: int) -> set[Any]:
         return {r[0] for r in fetch(pg, op, person, key, None)}
 
     two_hop = ops["friends-of-friends"]
     assert reached(two_hop, 1) == {2, 3, 4, 5}  # 1->2->4, 1->3->4, 1->3->5, and via the self-follow 1->1->{2,3}
     assert reached(two_hop, 3) == {1, 2, 6}  # 3->4->1, 3->5->6, 3->1->{1,2,3}; never 3 itself
     assert reached(two_hop.model_copy(update={"hops": 1}), 1) == {2, 3}
+    assert reached(two_hop.model_copy(update={"project": ("name",)}), 1) == {"p2", "p3", "p4", "p5"}
     assert pg.bind(two_hop.model_copy(update={"limit": 2}), person)(1, None) == 2
     assert pg.bind(two_hop, person)(7, None) == 0
     assert reached(ops["mutual-follows"], 1) == {2, 3}  # the self-follow is not a mutual follow
