@@ -231,6 +231,17 @@ def test_unsupported_operations_are_refused_up_front_with_a_reason(influxdb_url:
     read = Operation(name="read", kind=OperationKind.READ, entity="metrics", weight=1)
     with pytest.raises(UnsupportedOperation, match="addressed by series"):
         adapter.bind(read, metrics.dataset.entities[0])
+    adapter.close()
+
+
+def test_a_per_tag_value_limit_is_refused_before_writing(monkeypatch: pytest.MonkeyPatch, influxdb_url: str) -> None:
+    """Each kv-cache key is a tag value: a server limit below the record count is refused up front.
+
+    The native server runs with the limit off; a stock 1.8 server has 100,000.
+    """
+    adapter = create_adapter("influxdb", influxdb_url)
+    adapter.connect()
+    monkeypatch.setattr(adapter, "_diagnostics", lambda: {"config-data": {"max-values-per-tag": 100_000}})
     with pytest.raises(UserError, match="max-values-per-tag"):
-        adapter.prepare(workload("kv-cache", 100_001))  # each key is a tag value: refused before writing
+        adapter.prepare(workload("kv-cache", 100_001))
     adapter.close()
