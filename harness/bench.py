@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from harness.compare.compare import compare
 from harness.engines.registry import engine_info
 from harness.errors import SpecError, UserError
@@ -64,8 +66,9 @@ def plan_runs(suite: Suite | None, overrides: Overrides) -> list[SuiteRun]:
             merged = {**run.load.model_dump(by_alias=True), **load_changes}
             try:
                 load = LoadProfile.model_validate(merged)
-            except Exception as exc:  # pydantic ValidationError: a bad flag value
-                raise SpecError([f"command line: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}"]) from None  # type: ignore[attr-defined]
+            except ValidationError as exc:  # a bad flag value, e.g. --duration 10parsecs
+                first = exc.errors()[0]
+                raise SpecError([f"command line: --{first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}"]) from None
         changes: dict[str, Any] = {"load": load}
         if overrides.engine is not None:
             changes["engines"] = (overrides.engine,)
