@@ -100,6 +100,8 @@ def _describe(error: Any) -> str:
     ctx = error.get("ctx") or {}
     loc = error["loc"]
     if kind == "extra_forbidden":
+        if str(loc[-1]) in _KNOWN_KEYS:
+            return "not allowed here; check its indentation (it belongs to another section)"
         return f"unknown key; remove it{did_you_mean(str(loc[-1]), _KNOWN_KEYS)}"
     if kind == "missing":
         return "is required"

@@ -8,7 +8,7 @@ import pytest
 
 from harness.cli import main
 from harness.errors import SpecError
-from harness.spec.loader import load_suite, load_workload, validate_file
+from harness.spec.loader import load_selection, load_suite, load_workload, validate_file
 from harness.spec.models import OperationKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,8 @@ def expected_message(path: Path) -> str:
 
 
 WORKLOADS = sorted((ROOT / "workloads").glob("*.yaml")) + sorted((ROOT / "benchmarks" / "overhead").glob("*.yaml"))
-SUITES = sorted((ROOT / "benchmarks").glob("*.yaml")) + sorted((ROOT / "benchmarks" / "selection").glob("*.yaml"))
+SUITES = sorted((ROOT / "benchmarks").glob("*.yaml"))
+SELECTIONS = sorted((ROOT / "benchmarks" / "selection").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", WORKLOADS, ids=lambda p: p.stem)
@@ -36,6 +37,13 @@ def test_shipped_workloads_are_valid(path: Path) -> None:
 def test_shipped_suites_are_valid(path: Path) -> None:
     assert validate_file(path) == []
     assert load_suite(path).runs
+
+
+@pytest.mark.parametrize("path", SELECTIONS, ids=lambda p: p.stem)
+def test_shipped_selections_are_valid(path: Path) -> None:
+    assert validate_file(path) == []
+    selection = load_selection(path)
+    assert selection.engines and (ROOT / "workloads" / f"{selection.workload}.yaml").exists()
 
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
