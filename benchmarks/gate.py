@@ -21,19 +21,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.compare.compare import compare  # noqa: E402
-from harness.results.record import RunRecord  # noqa: E402
-from harness.runner.progress import Progress  # noqa: E402
-from harness.runner.run import RunRequest, run_benchmark  # noqa: E402
-from harness.spec.loader import load_workload  # noqa: E402
-from harness.spec.models import Operation, OperationKind, Workload  # noqa: E402
-from harness.spec.suite import LoadProfile  # noqa: E402
+from harness.compare.compare import compare
+from harness.results.record import RunRecord
+from harness.runner.progress import Progress
+from harness.runner.run import RunRequest, run_benchmark
+from harness.spec.loader import load_workload
+from harness.spec.models import Operation, OperationKind, Workload
+from harness.spec.suite import LoadProfile
 
 LOAD = LoadProfile(users=4, processes=1, duration=5, warmup=1)
 
 
 def quiet() -> Progress:
-    return Progress(stream=open("/dev/null", "w"))  # noqa: SIM115
+    return Progress(stream=open("/dev/null", "w"))
 
 
 def fake_runs() -> tuple[Callable[[], RunRecord], Callable[[], RunRecord]]:

@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.dataset.generate import RecordFactory, dataset_factories  # noqa: E402
-from harness.spec.loader import load_workload  # noqa: E402
-from harness.spec.models import BoolField, ChoiceField, Entity, FloatField, IntField  # noqa: E402
+from harness.dataset.generate import RecordFactory, dataset_factories
+from harness.spec.loader import load_workload
+from harness.spec.models import BoolField, ChoiceField, Entity, FloatField, IntField
 
 SIMPLE = Entity(name="simple", count=1, key="id", fields={
     "id": IntField(type="int", sequence=True), "value": FloatField(type="float"),

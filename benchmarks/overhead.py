@@ -72,7 +72,7 @@ def pgbench_tps(pgbench: str, port: int, args: list[str]) -> float:
     return float(found.group(1))
 
 
-def postgres_figures(duration: float, processes: int) -> dict[str, float]:
+def postgres_figures(duration: float, processes: list[int]) -> dict[str, float]:
     server = base.start(get_launcher("postgres"), port=free_port(), progress=print)
     try:
         pgbench = tool("pgbench", find_bin_dir() / "pgbench")
@@ -80,17 +80,19 @@ def postgres_figures(duration: float, processes: int) -> dict[str, float]:
                         "postgres"], capture_output=True, check=True)
         builtin = pgbench_tps(pgbench, server.port, ["-S", "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
                                                      "-T", str(int(duration))])
-        harness = harness_rate("postgres", server.url, "pk-read", duration, processes, skip_load=False)
+        harness = {f"harness read, {p} process(es)": harness_rate("postgres", server.url, "pk-read", duration, p,
+                                                                   skip_load=n > 0)
+                   for n, p in enumerate(processes)}
         with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
             script.write('\\set aid random(1, 100000)\nSELECT * FROM "accounts" WHERE "aid" = :aid;\n')
         same_table = pgbench_tps(pgbench, server.port, ["-f", script.name, "-M", "prepared", "-c", str(CLIENTS),
                                                         "-j", "2", "-T", str(int(duration))])
     finally:
         base.stop(server)
-    return {"pgbench -S": builtin, "pgbench, same query and table": same_table, "harness read": harness}
+    return {"pgbench -S": builtin, "pgbench, same query and table": same_table, **harness}
 
 
-def redis_figures(duration: float, processes: int) -> dict[str, float]:
+def redis_figures(duration: float, processes: list[int]) -> dict[str, float]:
     server = base.start(get_launcher("redis"), port=free_port(), progress=print)
     try:
         bench = tool("redis-benchmark")
@@ -102,10 +104,11 @@ def redis_figures(duration: float, processes: int) -> dict[str, float]:
         found = re.search(r"GET: ([\d.]+) requests per second", out.replace("\r", "\n"))
         assert found, out
         native = float(found.group(1))
-        harness = harness_rate("redis", server.url, "redis-get", duration, processes, skip_load=True)
+        harness = {f"harness GET, {p} process(es)": harness_rate("redis", server.url, "redis-get", duration, p,
+                                                                  skip_load=True) for p in processes}
     finally:
         base.stop(server)
-    return {"redis-benchmark -t get": native, "harness GET": harness}
+    return {"redis-benchmark -t get": native, **harness}
 
 
 def recording_cost_us(n: int = 300_000) -> dict[str, float]:
@@ -133,17 +136,20 @@ def recording_cost_us(n: int = 300_000) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
-    parser.add_argument("--processes", type=int, default=2, help="harness worker processes")
+    parser.add_argument("--processes", default="1,2", help="harness worker process counts to try, e.g. 1,2")
     args = parser.parse_args()
-    pg = postgres_figures(args.duration, args.processes)
-    rd = redis_figures(args.duration, args.processes)
+    processes = [int(p) for p in args.processes.split(",")]
+    pg = postgres_figures(args.duration, processes)
+    rd = redis_figures(args.duration, processes)
     cost = recording_cost_us()
-    print("\n== harness overhead (8 clients; harness with", args.processes, "processes) ==")
+    print(f"\n== harness overhead (8 clients, {args.duration:.0f} s each; natives and harness in one run) ==")
     for name, value in {**pg, **rd}.items():
         print(f"{name:40s} {value:>10,.0f} ops/s")
-    print(f"{'ratio harness / pgbench -S':40s} {pg['harness read'] / pg['pgbench -S']:>10.2f}   (target >= 0.60)")
-    print(f"{'ratio harness / pgbench same query':40s} {pg['harness read'] / pg['pgbench, same query and table']:>10.2f}")
-    print(f"{'ratio harness / redis-benchmark':40s} {rd['harness GET'] / rd['redis-benchmark -t get']:>10.2f}   (target >= 0.22)")
+    for p in processes:
+        read, get = pg[f"harness read, {p} process(es)"], rd[f"harness GET, {p} process(es)"]
+        print(f"ratio harness / pgbench -S, {p} proc        {read / pg['pgbench -S']:>10.2f}   (target >= 0.60)")
+        print(f"ratio harness / pgbench same query, {p} proc {read / pg['pgbench, same query and table']:>9.2f}")
+        print(f"ratio harness / redis-benchmark, {p} proc   {get / rd['redis-benchmark -t get']:>10.2f}   (target >= 0.22)")
     for label, value in cost.items():
         print(f"{'recording cost per op, ' + label:40s} {value:>10.2f} µs   (target <= 5)")
 

@@ -22,6 +22,7 @@ from psycopg import sql
 
 from harness.engines.base import EngineAdapter, Executor, Record
 from harness.engines.postgres_sql import REF_COMMENT, Result, Statement, build, ident, positional, schema
+from harness.engines.postgres_wire import prepare_wire
 from harness.errors import EngineUnavailable
 from harness.spec.models import Entity, Operation, OperationKind, Workload
 
@@ -113,6 +114,9 @@ class PostgresAdapter(EngineAdapter):
     def bind(self, op: Operation, entity: Entity) -> Executor:
         statement = self.statement(op, entity)
         query, arguments, result = statement.query.as_string(self._conn), statement.arguments, statement.result
+        wire = prepare_wire(self._conn, f"dbarena_{op.name}", query, arguments, result)
+        if wire is not None:
+            return wire
         cur = self._conn.cursor()
 
         def execute(key: Any, values: Mapping[str, Any] | None) -> int:
