@@ -123,6 +123,9 @@ def build_user_class(state: WorkerState) -> type[User]:
             clock = time.perf_counter_ns
             n = 0
             while not state.stopping:
+                n += 1
+                if n % YIELD_EVERY == 0:  # also when every call fails fast: the others must run too
+                    gevent.sleep(0)
                 index = mix.next_index()
                 key, values = drivers[index].arguments()
                 intended = schedule.next_ns()
@@ -144,9 +147,6 @@ def build_user_class(state: WorkerState) -> type[User]:
                     continue
                 end = clock()
                 recorder.record(stats[index], intended, start, end)
-                n += 1
-                if n % YIELD_EVERY == 0:
-                    gevent.sleep(0)
             while not state.stopping:  # run over; idle until the process stops us
                 gevent.sleep(0.05)
 
