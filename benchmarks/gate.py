@@ -4,10 +4,11 @@ of an injected 20% slowdown, over repeated pairs.
     .venv/bin/python benchmarks/gate.py --engine fake --pairs 20
     .venv/bin/python benchmarks/gate.py --engine postgres --pairs 20
 
-fake: service time 1 ms ±20% (Gaussian jitter) vs 1.2 ms. postgres: primary-key reads of the
-pk-read workload vs the same reads made 20% slower on the server (pg_sleep of a fifth of
-the measured median, inside the statement). A pair is "flagged" when the comparison has
-at least one regressed metric.
+fake: service time 1 ms ±20% (Gaussian jitter) vs 1.2 ms, closed loop. postgres: open loop at
+a fixed rate (a regression gate should not run the machine at saturation, where run-to-run
+noise is largest), primary-key reads that also count a generate_series of N rows on the
+server; B's N is calibrated so that its median latency is 20% above A's. A pair is
+"flagged" when the comparison has at least one regressed metric.
 """
 
 from __future__ import annotations
@@ -46,9 +47,14 @@ def fake_runs() -> tuple[Callable[[], RunRecord], Callable[[], RunRecord]]:
     return (lambda: run(1000)), (lambda: run(1200))
 
 
-def slowed(spec: Workload, sleep_s: float) -> Workload:
+PG_LOAD = LoadProfile(users=4, processes=1, duration=5, warmup=1, target_rate=1000, schedule="deterministic")
+
+
+def with_work(spec: Workload, rows: int) -> Workload:
+    """The read plus `rows` rows of server-side work (a knob for an exact slowdown)."""
+    query = f'SELECT * FROM "accounts" WHERE "aid" = %(key)s AND (SELECT count(*) FROM generate_series(1, {rows})) > 0'
     read = Operation(name="read", kind=OperationKind.NATIVE, entity="accounts", weight=1, distribution="uniform",
-                     statements={"postgres": f'SELECT * FROM "accounts", pg_sleep({sleep_s:.6f}) WHERE "aid" = %(key)s'})
+                     statements={"postgres": query})
     return spec.model_copy(update={"operations": (read,)})
 
 
@@ -61,16 +67,25 @@ def postgres_runs() -> tuple[Callable[[], RunRecord], Callable[[], RunRecord]]:
         port = sock.getsockname()[1]
     server = base.start(get_launcher("postgres"), port=port)
     spec = load_workload(ROOT / "benchmarks" / "overhead" / "pk-read.yaml").scaled(0.2)
-    first = run_benchmark(RunRequest(engine="postgres", url=server.url, workload=spec, load=LOAD), quiet())
-    median_s = first.operations["read"].latency_us.p50 / 1e6  # type: ignore[union-attr]
-    slow = slowed(spec, 0.2 * median_s)
-    print(f"postgres: median read {median_s * 1e6:.0f} µs; slowdown adds pg_sleep({0.2 * median_s * 1e6:.0f} µs)")
+    run_benchmark(RunRequest(engine="postgres", url=server.url, workload=spec, load=PG_LOAD), quiet())  # loads
 
     def run(workload: Workload) -> RunRecord:
-        return run_benchmark(RunRequest(engine="postgres", url=server.url, workload=workload, load=LOAD,
+        return run_benchmark(RunRequest(engine="postgres", url=server.url, workload=workload, load=PG_LOAD,
                                         skip_load=True), quiet())
 
-    return (lambda: run(spec)), (lambda: run(slow))
+    def median(workload: Workload) -> float:
+        return float(run(workload).operations["read"].latency_us.p50)  # type: ignore[union-attr]
+
+    baseline = with_work(spec, 1)
+    rows, effect = 1000, 0.0
+    for _ in range(4):  # secant steps towards +20% on the median; each probe is measured beside a baseline
+        base_us = (median(baseline) + median(baseline)) / 2
+        effect = median(with_work(spec, rows)) / base_us - 1
+        if abs(effect - 0.2) < 0.03:
+            break
+        rows = max(2, round(rows * 0.2 / max(effect, 0.01)))
+    print(f"postgres: baseline median {base_us:.0f} µs; B counts {rows} rows more ({effect:+.0%} median when calibrated)")
+    return (lambda: run(baseline)), (lambda: run(with_work(spec, rows)))
 
 
 def main() -> None:
