@@ -1,7 +1,7 @@
 """Capacity under an SLO: the highest open-loop rate whose latency percentile meets the bound.
 
 Doubles the target rate from `start_rate` until a step misses the SLO, is invalid (the load
-generator fell behind) or delivers under 95% of its target, then bisects between the last
+generator fell behind) or delivers under 90% of its target, then bisects between the last
 good and the first bad rate. Every step is a normal run record; the curve is kept.
 """
 
@@ -20,7 +20,7 @@ from harness.runner.progress import Progress
 from harness.runner.run import RunRequest, run_benchmark
 from harness.spec.suite import CapacitySearch, LoadProfile, Slo
 
-MIN_DELIVERED = 0.95
+MIN_DELIVERED = 0.90  # a short Poisson window can fall a few % short of its mean rate
 
 
 def _point(record: RunRecord, rate: float, slo: Slo) -> CurvePoint:
