@@ -23,3 +23,4 @@ class WorkerConfig(BaseModel):
     users: int  # users in this process
     total_users: int
     seed: int
+    insert_offset: int = 0  # where this run's inserts start past the loaded records (see KeySpace)

@@ -22,14 +22,24 @@ from harness.spec.models import Operation, OperationKind, TextField, Workload
 
 @dataclass
 class KeySpace:
-    """Record indexes of one entity as seen by one user: loaded ones plus inserts."""
+    """Record indexes of one entity as seen by one user: loaded ones plus this run's inserts.
+
+    This run's inserts start at `insert_base`: right after the loaded records when the run
+    loaded them, else past anything an earlier run on the same data may have inserted, so
+    an insert never collides with a record that already exists.
+    """
 
     loaded: int
     total_users: int
+    insert_base: int
     inserted_rounds: int = 0  # every user inserts at the same pace, roughly
 
     def size(self) -> int:
         return self.loaded + self.inserted_rounds * self.total_users
+
+    def record_index(self, position: int) -> int:
+        """The record index behind a position in [0, size())."""
+        return position if position < self.loaded else position - self.loaded + self.insert_base
 
 
 class OperationDriver:
@@ -42,7 +52,7 @@ class OperationDriver:
         self.space = space
         self.chooser = chooser
         self.kind = op.kind
-        self._insert_index = itertools.count(space.loaded + user_slot, total_users)
+        self._insert_index = itertools.count(space.insert_base + user_slot, total_users)
         self._nonce = itertools.count(user_slot * 1_000_003)
         text = next((factory.entity.fields[f] for f in op.text_fields), None)
         self._vocabulary = vocabulary(text.vocabulary if isinstance(text, TextField) else 10)
@@ -60,9 +70,9 @@ class OperationDriver:
             index = next(self._insert_index)
             record = self.factory.record(index)
             self.space.inserted_rounds = max(self.space.inserted_rounds,
-                                             (index - self.space.loaded) // self.space.total_users + 1)
+                                             (index - self.space.insert_base) // self.space.total_users + 1)
             return record[self.factory.key_field], record
-        index = self.chooser.next(self.space.size())
+        index = self.space.record_index(self.chooser.next(self.space.size()))
         if kind is OperationKind.SEARCH:
             return None, {"_terms": self._search_terms(), **{f: self.factory.value(f, index) for f in self.op.match}}
         if kind is OperationKind.FIND:
@@ -75,7 +85,7 @@ class OperationDriver:
             return None, {**values, "_from": end - width, "_to": end}
         key = self.factory.key_of(index)
         if kind is OperationKind.TRAVERSE and self.op.pattern == "shortest-path":
-            return key, {"_to": self.factory.key_of(self.chooser.next(self.space.size()))}
+            return key, {"_to": self.factory.key_of(self.space.record_index(self.chooser.next(self.space.size())))}
         if kind is OperationKind.UPDATE:
             return key, self.factory.new_values(self.op.set, next(self._nonce))
         return key, None
@@ -88,10 +98,10 @@ class OperationDriver:
 class OperationMix:
     """Weighted choice of the next operation, then its arguments."""
 
-    def __init__(self, workload: Workload, user_slot: int, total_users: int, seed: int) -> None:
+    def __init__(self, workload: Workload, user_slot: int, total_users: int, seed: int, insert_offset: int = 0) -> None:
         rng = random.Random(seed * 7919 + user_slot)
         self._random = rng.random
-        spaces = {e.name: KeySpace(e.count, total_users) for e in workload.dataset.entities}
+        spaces = {e.name: KeySpace(e.count, total_users, e.count + insert_offset) for e in workload.dataset.entities}
         factories = dataset_factories(workload)
         self.drivers = [
             OperationDriver(op, factories[op.entity], spaces[op.entity],

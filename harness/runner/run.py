@@ -219,10 +219,13 @@ def _measure(request: RunRequest, seed: int, progress: Progress) -> tuple[list[d
     workers: list[_Worker] = []
     first = 0
     workload_json = raw_dump(request.workload)
+    # On data loaded by an earlier run, earlier inserts may occupy the indexes after the loaded
+    # records: start this run's inserts far past them (2**40 slots apart, chosen at random).
+    insert_offset = 0 if not request.skip_load else secrets.randbelow(1 << 20) << 40
     for index, users in enumerate(_split_users(load.users, load.processes)):
         config = WorkerConfig(engine=request.engine, url=request.url, workload=workload_json, load=load,
                               process_index=index, first_user_slot=first, users=users,
-                              total_users=load.users, seed=seed)
+                              total_users=load.users, seed=seed, insert_offset=insert_offset)
         workers.append(_Worker(config, inbox))
         first += users
     results: dict[int, dict[str, Any]] = {}

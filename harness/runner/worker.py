@@ -113,7 +113,7 @@ def build_user_class(state: WorkerState) -> type[User]:
             recorder = state.recorder
             assert recorder is not None
             rng = random.Random(config.seed * 104_729 + self.slot)
-            mix = OperationMix(state.workload, self.slot, config.total_users, config.seed)
+            mix = OperationMix(state.workload, self.slot, config.total_users, config.seed, config.insert_offset)
             schedule = schedule_for(
                 config.load.target_rate, config.load.schedule, total_users=config.total_users,
                 user_slot=self.slot, start_ns=state.t0_ns, rng=rng,
