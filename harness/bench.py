@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from pydantic import ValidationError
 from harness.compare.compare import compare
 from harness.engines.registry import engine_info
 from harness.errors import SpecError, UserError
-from harness.provision.endpoint import provisioned
+from harness.provision.endpoint import Endpoint, provisioned
 from harness.report.comparison import comparison_table
 from harness.report.terminal import run_summary
 from harness.results import store
@@ -80,6 +82,22 @@ def plan_runs(suite: Suite | None, overrides: Overrides) -> list[SuiteRun]:
     return planned
 
 
+def request_for(run: SuiteRun, engine: str, endpoint: Endpoint, suite: str | None = None) -> RunRequest:
+    """The run request for one engine of a planned run, reached at `endpoint`."""
+    return RunRequest(engine=engine, url=endpoint.url, workload=prepared_workload(run), load=run.load,
+                      scale=run.scale, preset=run.preset, suite=suite,
+                      provisioner={"mode": endpoint.provisioner, **endpoint.details})
+
+
+@contextmanager
+def single_run(overrides: Overrides, provision: str, url: str | None, progress: Progress) -> Iterator[RunRequest]:
+    """Provision the engine of a flags-only run and yield its request (capacity, sweep)."""
+    (run,) = plan_runs(None, overrides)
+    engine = run.engines[0]
+    with provisioned(engine, provision, url, progress=progress.say) as endpoint:
+        yield request_for(run, engine, endpoint)
+
+
 def versus_baseline(record: RunRecord) -> bool:
     """Print the verdict against the committed baseline, if any; True when it regressed."""
     baseline = baseline_for(record)
@@ -124,10 +142,7 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
         for engine in run.engines:
             progress.say(f"== {engine} · {workload.name}{':' + run.preset if run.preset else ''} · scale {run.scale:g}")
             with provisioned(engine, provision, url, progress=progress.say) as endpoint:
-                request = RunRequest(engine=engine, url=endpoint.url, workload=workload, load=run.load,
-                                     scale=run.scale, preset=run.preset, suite=suite.name if suite else None,
-                                     provisioner={"mode": endpoint.provisioner, **endpoint.details})
-                record = run_benchmark(request, progress)
+                record = run_benchmark(request_for(run, engine, endpoint, suite.name if suite else None), progress)
             path = store.save(record)
             print(run_summary(record))
             print(f"run record: {path}")

@@ -131,24 +131,19 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_capacity(args: argparse.Namespace) -> int:
-    from harness.bench import Overrides, plan_runs, prepared_workload
-    from harness.provision.endpoint import provisioned
+    from harness.bench import Overrides, single_run
     from harness.recommend.capacity import save_capacity, search_capacity
     from harness.recommend.slo import parse_slo
     from harness.report.terminal import table
     from harness.runner.progress import Progress
-    from harness.runner.run import RunRequest
     from harness.spec.suite import CapacitySearch
 
     slo = parse_slo(args.slo)
-    (run,) = plan_runs(None, Overrides(engine=args.engine, workload=args.workload, preset=args.preset,
-                                       duration=args.step_duration, warmup=args.warmup, users=args.users,
-                                       processes=args.processes, scale=args.scale))
+    overrides = Overrides(engine=args.engine, workload=args.workload, preset=args.preset, duration=args.step_duration,
+                          warmup=args.warmup, users=args.users, processes=args.processes, scale=args.scale)
     search = CapacitySearch(start_rate=args.start_rate, max_rate=args.max_rate, refine=args.refine)
     progress = Progress()
-    with provisioned(args.engine, args.provision, args.url, progress=progress.say) as endpoint:
-        base = RunRequest(engine=args.engine, url=endpoint.url, workload=prepared_workload(run), load=run.load,
-                          scale=run.scale, preset=run.preset, provisioner={"mode": endpoint.provisioner, **endpoint.details})
+    with single_run(overrides, args.provision, args.url, progress) as base:
         result = search_capacity(base, slo, search, progress)
     path = save_capacity(result)
     rows = [[f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}", str(p.p50_us), str(p.p99_us), str(p.p999_us),
@@ -186,22 +181,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from harness.bench import Overrides, plan_runs, prepared_workload
-    from harness.provision.endpoint import provisioned
+    from harness.bench import Overrides, single_run
     from harness.recommend.sweep import parse_sizes, sweep, sweep_plot, sweep_table
     from harness.report.terminal import table
     from harness.results import store
     from harness.runner.progress import Progress
-    from harness.runner.run import RunRequest
 
     sizes = parse_sizes(args.scales)
-    (run,) = plan_runs(None, Overrides(engine=args.engine, workload=args.workload, preset=args.preset,
-                                       duration=args.duration, warmup=args.warmup, users=args.users,
-                                       processes=args.processes, rate=args.rate))
+    overrides = Overrides(engine=args.engine, workload=args.workload, preset=args.preset, duration=args.duration,
+                          warmup=args.warmup, users=args.users, processes=args.processes, rate=args.rate)
     progress = Progress()
-    with provisioned(args.engine, args.provision, args.url, progress=progress.say) as endpoint:
-        base = RunRequest(engine=args.engine, url=endpoint.url, workload=prepared_workload(run), load=run.load,
-                          preset=run.preset, provisioner={"mode": endpoint.provisioner, **endpoint.details})
+    with single_run(overrides, args.provision, args.url, progress) as base:
         records = sweep(base, sizes, progress)
     header, rows = sweep_table(records)
     print(table(rows, header))

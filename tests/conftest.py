@@ -49,32 +49,24 @@ def _url(item: base.NativeServer | str) -> str:
     return item if isinstance(item, str) else item.url
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[base.NativeServer | str]:
-    yield from live_engine("postgres", "DBARENA_POSTGRES_URL")
+def _engine_fixtures(engine: str, launcher: str) -> None:
+    """Define session fixtures `<engine>_server` (started once) and `<engine>_url`."""
+
+    @pytest.fixture(scope="session", name=f"{engine}_server")
+    def server() -> Iterator[base.NativeServer | str]:
+        yield from live_engine(launcher, f"DBARENA_{engine.upper()}_URL")
+
+    @pytest.fixture(scope="session", name=f"{engine}_url")
+    def url(request: pytest.FixtureRequest) -> str:
+        return _url(request.getfixturevalue(f"{engine}_server"))
+
+    globals()[f"{engine}_server"], globals()[f"{engine}_url"] = server, url
 
 
-@pytest.fixture(scope="session")
-def postgres_url(postgres_server: base.NativeServer | str) -> str:
-    return _url(postgres_server)
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[base.NativeServer | str]:
-    yield from live_engine("redis", "DBARENA_REDIS_URL")
-
-
-@pytest.fixture(scope="session")
-def redis_url(redis_server: base.NativeServer | str) -> str:
-    return _url(redis_server)
-
-
-@pytest.fixture()
-def results_dir(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> object:
-    """Run records of a test go to a temporary directory."""
-    path = tmp_path / "results"  # type: ignore[operator]
-    monkeypatch.setenv("DBARENA_RESULTS", str(path))
-    return path
+# engine fixture name -> the native launcher that serves it here
+for _engine, _launcher in {"postgres": "postgres", "redis": "redis", "mongodb": "ferretdb",
+                           "opensearch": "opensearch", "influxdb": "influxdb", "neo4j": "neo4j"}.items():
+    _engine_fixtures(_engine, _launcher)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -85,42 +77,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         report.longrepr = f"engine test skipped in CI (not allowed): {report.longrepr}"
 
-
-@pytest.fixture(scope="session")
-def opensearch_server() -> Iterator[base.NativeServer | str]:
-    yield from live_engine("opensearch", "DBARENA_OPENSEARCH_URL")
-
-
-@pytest.fixture(scope="session")
-def opensearch_url(opensearch_server: base.NativeServer | str) -> str:
-    return _url(opensearch_server)
-
-
-@pytest.fixture(scope="session")
-def mongodb_server() -> Iterator[base.NativeServer | str]:
-    yield from live_engine("ferretdb", "DBARENA_MONGODB_URL")
-
-
-@pytest.fixture(scope="session")
-def mongodb_url(mongodb_server: base.NativeServer | str) -> str:
-    return _url(mongodb_server)
-
-
-@pytest.fixture(scope="session")
-def influxdb_server() -> Iterator[base.NativeServer | str]:
-    yield from live_engine("influxdb", "DBARENA_INFLUXDB_URL")
-
-
-@pytest.fixture(scope="session")
-def influxdb_url(influxdb_server: base.NativeServer | str) -> str:
-    return _url(influxdb_server)
-
-
-@pytest.fixture(scope="session")
-def neo4j_server() -> Iterator[base.NativeServer | str]:
-    yield from live_engine("neo4j", "DBARENA_NEO4J_URL")
-
-
-@pytest.fixture(scope="session")
-def neo4j_url(neo4j_server: base.NativeServer | str) -> str:
-    return _url(neo4j_server)

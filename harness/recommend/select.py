@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.bench import prepared_workload
+from harness.bench import prepared_workload, request_for
 from harness.engines.matrix import support
 from harness.provision.endpoint import provisioned
 from harness.recommend.capacity import save_capacity, search_capacity
@@ -23,7 +23,7 @@ from harness.recommend.slo import describe, worst_percentile_us
 from harness.results import store
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import run_benchmark
 from harness.spec.suite import Selection, SuiteRun
 
 TRAITS = Path(__file__).with_name("traits.yaml")
@@ -76,8 +76,9 @@ def rank(selection: Selection, measured: dict[str, tuple[RunRecord | None, Capac
 
 def run_selection(selection: Selection, provision: str = "auto", progress: Progress | None = None) -> SelectionResult:
     progress = progress or Progress()
-    workload = prepared_workload(SuiteRun(workload=selection.workload, preset=selection.preset,
-                                          engines=selection.engines, scale=selection.scale))
+    run = SuiteRun(workload=selection.workload, preset=selection.preset, engines=selection.engines,
+                   scale=selection.scale, load=selection.load.model_copy(update={"target_rate": None}))
+    workload = prepared_workload(run)
     measured: dict[str, tuple[RunRecord | None, CapacityResult | None, str | None]] = {}
     for engine in selection.engines:
         ok, reasons = support(workload, engine)
@@ -87,10 +88,7 @@ def run_selection(selection: Selection, provision: str = "auto", progress: Progr
             continue
         progress.say(f"== {engine}: closed-loop reference run, then capacity search under {describe(selection.slo)}")
         with provisioned(engine, provision, progress=progress.say) as endpoint:
-            base = RunRequest(engine=engine, url=endpoint.url, workload=workload,
-                              load=selection.load.model_copy(update={"target_rate": None}), scale=selection.scale,
-                              preset=selection.preset, suite=f"select:{selection.name}",
-                              provisioner={"mode": endpoint.provisioner, **endpoint.details})
+            base = request_for(run, engine, endpoint, suite=f"select:{selection.name}")
             reference = run_benchmark(base, progress)
             store.save(reference)
             capacity = search_capacity(replace(base, skip_load=True), selection.slo,
