@@ -37,14 +37,17 @@ def quiet() -> Progress:
     return Progress(stream=open("/dev/null", "w"))
 
 
-def fake_runs() -> tuple[Callable[[], RunRecord], Callable[[], RunRecord]]:
+Runs = tuple[Callable[[], RunRecord], Callable[[], RunRecord], Callable[[], None]]  # baseline, slower, stop
+
+
+def fake_runs() -> Runs:
     spec = load_workload(ROOT / "workloads" / "kv-cache.yaml").with_preset("ycsb-b").scaled(0.1)
 
     def run(latency_us: int) -> RunRecord:
         url = f"fake://gate?latency_us={latency_us}&jitter=0.2"
         return run_benchmark(RunRequest(engine="fake", url=url, workload=spec, load=LOAD), quiet())
 
-    return (lambda: run(1000)), (lambda: run(1200))
+    return (lambda: run(1000)), (lambda: run(1200)), (lambda: None)
 
 
 PG_LOAD = LoadProfile(users=4, processes=1, duration=5, warmup=1, target_rate=1000, schedule="deterministic")
@@ -58,7 +61,7 @@ def with_work(spec: Workload, rows: int) -> Workload:
     return spec.model_copy(update={"operations": (read,)})
 
 
-def postgres_runs() -> tuple[Callable[[], RunRecord], Callable[[], RunRecord]]:
+def postgres_runs() -> Runs:
     from harness.provision.native import base
     from harness.provision.native.registry import get_launcher
 
@@ -66,26 +69,30 @@ def postgres_runs() -> tuple[Callable[[], RunRecord], Callable[[], RunRecord]]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = base.start(get_launcher("postgres"), port=port)
-    spec = load_workload(ROOT / "benchmarks" / "overhead" / "pk-read.yaml").scaled(0.2)
-    run_benchmark(RunRequest(engine="postgres", url=server.url, workload=spec, load=PG_LOAD), quiet())  # loads
+    try:
+        spec = load_workload(ROOT / "benchmarks" / "overhead" / "pk-read.yaml").scaled(0.2)
+        run_benchmark(RunRequest(engine="postgres", url=server.url, workload=spec, load=PG_LOAD), quiet())  # loads
 
-    def run(workload: Workload) -> RunRecord:
-        return run_benchmark(RunRequest(engine="postgres", url=server.url, workload=workload, load=PG_LOAD,
-                                        skip_load=True), quiet())
+        def run(workload: Workload) -> RunRecord:
+            return run_benchmark(RunRequest(engine="postgres", url=server.url, workload=workload, load=PG_LOAD,
+                                            skip_load=True), quiet())
 
-    def median(workload: Workload) -> float:
-        return float(run(workload).operations["read"].latency_us.p50)  # type: ignore[union-attr]
+        def median(workload: Workload) -> float:
+            return float(run(workload).operations["read"].latency_us.p50)  # type: ignore[union-attr]
 
-    baseline = with_work(spec, 1)
-    rows, effect = 1000, 0.0
-    for _ in range(4):  # secant steps towards +20% on the median; each probe is measured beside a baseline
-        base_us = (median(baseline) + median(baseline)) / 2
-        effect = median(with_work(spec, rows)) / base_us - 1
-        if abs(effect - 0.2) < 0.03:
-            break
-        rows = max(2, round(rows * 0.2 / max(effect, 0.01)))
-    print(f"postgres: baseline median {base_us:.0f} µs; B counts {rows} rows more ({effect:+.0%} median when calibrated)")
-    return (lambda: run(baseline)), (lambda: run(with_work(spec, rows)))
+        baseline = with_work(spec, 1)
+        rows, effect = 1000, 0.0
+        for _ in range(4):  # secant steps towards +20% on the median; each probe is measured beside a baseline
+            base_us = (median(baseline) + median(baseline)) / 2
+            effect = median(with_work(spec, rows)) / base_us - 1
+            if abs(effect - 0.2) < 0.03:
+                break
+            rows = max(2, round(rows * 0.2 / max(effect, 0.01)))
+        print(f"postgres: baseline median {base_us:.0f} µs; B counts {rows} rows more ({effect:+.0%} median when calibrated)")
+    except BaseException:
+        base.stop(server)
+        raise
+    return (lambda: run(baseline)), (lambda: run(with_work(spec, rows))), (lambda: base.stop(server))
 
 
 def main() -> None:
@@ -93,9 +100,19 @@ def main() -> None:
     parser.add_argument("--engine", choices=["fake", "postgres"], default="fake")
     parser.add_argument("--pairs", type=int, default=20)
     args = parser.parse_args()
-    baseline, slower = fake_runs() if args.engine == "fake" else postgres_runs()
+    baseline, slower, stop = fake_runs() if args.engine == "fake" else postgres_runs()
+    try:
+        false_positives, detected = run_pairs(args.pairs, baseline, slower)
+    finally:
+        stop()  # the PostgreSQL server this script started, by PID
+    print(f"\n{args.engine}: {args.pairs} pairs, 4 users, {LOAD.duration_s:.0f}s measured each")
+    print(f"A/A flagged as regression:   {false_positives}/{args.pairs} = {false_positives / args.pairs:.0%} (target <= 5%)")
+    print(f"+20% slowdown flagged:       {detected}/{args.pairs} = {detected / args.pairs:.0%} (target >= 95%)")
+
+
+def run_pairs(pairs: int, baseline: Callable[[], RunRecord], slower: Callable[[], RunRecord]) -> tuple[int, int]:
     false_positives = detected = 0
-    for pair in range(1, args.pairs + 1):
+    for pair in range(1, pairs + 1):
         a, a2, b = baseline(), baseline(), slower()
         aa = compare(a, a2, force=True)
         ab = compare(a, b, force=True)
@@ -103,9 +120,7 @@ def main() -> None:
         detected += bool(ab.regressions)
         print(f"pair {pair:2d}: A/A {aa.verdict.value:12s} A/B(+20%) {ab.verdict.value:12s} "
               f"(A/B regressed: {', '.join(f'{c.operation}.{c.metric}' for c in ab.regressions) or '-'})", flush=True)
-    print(f"\n{args.engine}: {args.pairs} pairs, 4 users, {LOAD.duration_s:.0f}s measured each")
-    print(f"A/A flagged as regression:   {false_positives}/{args.pairs} = {false_positives / args.pairs:.0%} (target <= 5%)")
-    print(f"+20% slowdown flagged:       {detected}/{args.pairs} = {detected / args.pairs:.0%} (target >= 95%)")
+    return false_positives, detected
 
 
 if __name__ == "__main__":
