@@ -18,7 +18,8 @@ from harness.engines.mongodb import client_options, opcounters
 from harness.engines.registry import create_adapter
 from harness.errors import UnsupportedOperation
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
+from harness.results.build import run_and_record
 from harness.spec.models import Operation, OperationKind
 from harness.spec.suite import LoadProfile
 from tests.conftest import free_port
@@ -156,7 +157,7 @@ def test_contract_document_catalog_range_and_nested_update(
 def test_kv_cache_run_produces_a_valid_record_with_telemetry(mongodb_url: str) -> None:
     load = LoadProfile(users=4, processes=2, duration_s=2, warmup_s=1)
     spec = workload("kv-cache", 1000).active()  # the default mix, without the ops only presets turn on
-    record = run_benchmark(RunRequest(engine="mongodb", url=mongodb_url, workload=spec, load=load), Progress())
+    record = run_and_record(RunRequest(engine="mongodb", url=mongodb_url, workload=spec, load=load), Progress())
     assert record.complete and record.valid, record.invalid_reasons
     for op in record.operations.values():
         assert op.count > 0 and op.errors == 0
@@ -192,7 +193,7 @@ def test_unsupported_kinds_are_refused_up_front_with_a_reason(mongodb_url: str) 
     spec = spec.model_copy(update={"operations": (*spec.operations, aggregate)})
     nothing_listens = f"mongodb://127.0.0.1:{free_port()}/dbarena"  # refused before any connection
     with pytest.raises(UnsupportedOperation, match="buckets \\(aggregate\\): mongodb: time-bucket"):
-        run_benchmark(RunRequest(engine="mongodb", url=nothing_listens, workload=spec,
+        run_and_record(RunRequest(engine="mongodb", url=nothing_listens, workload=spec,
                                  load=LoadProfile(users=1, processes=1, duration_s=1, warmup_s=0)), Progress())
 
 

@@ -1,0 +1,1 @@
+"""The MongoDB adapter (pymongo, also serving FerretDB): query documents built apart in statements.py."""
