@@ -42,7 +42,7 @@ test: setup
 	$(PY) -m pytest -p no:cacheprovider
 
 test-unit: setup
-	$(PY) -m pytest -p no:cacheprovider -m "not (postgres or redis or mongodb or opensearch or influxdb or neo4j)"
+	$(PY) -m pytest -p no:cacheprovider -m "not engine"
 
 lint: setup
 	$(VENV)/bin/ruff check harness tests benchmarks

@@ -23,7 +23,8 @@ from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
 from harness.report.terminal import table
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
+from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
 
@@ -64,7 +65,7 @@ def main() -> None:
         launcher = get_launcher(engine_info(engine).native or engine)
         server = base.start(launcher, port=free_port(), progress=print)
         try:
-            record = run_benchmark(RunRequest(engine=engine, url=server.url, workload=workload, load=load),
+            record = run_and_record(RunRequest(engine=engine, url=server.url, workload=workload, load=load),
                                    Progress(min_interval_s=5))
             memory = rss_mib(server.pid)
         finally:

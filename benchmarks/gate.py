@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from harness.compare.compare import compare
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
+from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.models import Operation, OperationKind, Workload
 from harness.spec.suite import LoadProfile
@@ -45,7 +46,7 @@ def fake_runs() -> Runs:
 
     def run(latency_us: int) -> RunRecord:
         url = f"fake://gate?latency_us={latency_us}&jitter=0.2"
-        return run_benchmark(RunRequest(engine="fake", url=url, workload=spec, load=LOAD), quiet())
+        return run_and_record(RunRequest(engine="fake", url=url, workload=spec, load=LOAD), quiet())
 
     return (lambda: run(1000)), (lambda: run(1200)), (lambda: None)
 
@@ -71,10 +72,10 @@ def postgres_runs() -> Runs:
     server = base.start(get_launcher("postgres"), port=port)
     try:
         spec = load_workload(ROOT / "benchmarks" / "overhead" / "pk-read.yaml").scaled(0.2)
-        run_benchmark(RunRequest(engine="postgres", url=server.url, workload=spec, load=PG_LOAD), quiet())  # loads
+        run_and_record(RunRequest(engine="postgres", url=server.url, workload=spec, load=PG_LOAD), quiet())  # loads
 
         def run(workload: Workload) -> RunRecord:
-            return run_benchmark(RunRequest(engine="postgres", url=server.url, workload=workload, load=PG_LOAD,
+            return run_and_record(RunRequest(engine="postgres", url=server.url, workload=workload, load=PG_LOAD,
                                             skip_load=True), quiet())
 
         def median(workload: Workload) -> float:

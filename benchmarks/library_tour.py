@@ -23,7 +23,8 @@ from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
 from harness.report.terminal import table
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
+from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
 
@@ -50,7 +51,7 @@ def main() -> None:
         server = base.start(get_launcher(engine_info(engine).native or engine), port=free_port(), progress=print)
         try:
             for workload in runnable:
-                record = run_benchmark(RunRequest(engine=engine, url=server.url, workload=workload, load=load,
+                record = run_and_record(RunRequest(engine=engine, url=server.url, workload=workload, load=load,
                                                   scale=args.scale), Progress(min_interval_s=5))
                 worst = max((op.latency_us.p99 for op in record.operations.values() if op.latency_us), default=0)
                 results[workload.name].append((engine, record.total_throughput_ops_s, worst))

@@ -32,7 +32,8 @@ from harness.provision.native.postgres import find_bin_dir
 from harness.provision.native.registry import get_launcher
 from harness.runner.progress import Progress
 from harness.runner.recorder import Recorder
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
+from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
 
@@ -58,7 +59,7 @@ def tool(name: str, *candidates: Path) -> str:
 def harness_rate(engine: str, url: str, workload: str, duration: float, processes: int, skip_load: bool) -> float:
     spec = load_workload(ROOT / "benchmarks" / "overhead" / f"{workload}.yaml")
     load = LoadProfile(users=CLIENTS, processes=processes, duration=duration, warmup=2)
-    record = run_benchmark(RunRequest(engine=engine, url=url, workload=spec, load=load, skip_load=skip_load),
+    record = run_and_record(RunRequest(engine=engine, url=url, workload=spec, load=load, skip_load=skip_load),
                            Progress(min_interval_s=5))
     assert all(op.errors == 0 for op in record.operations.values()), record.operations
     return record.total_throughput_ops_s

@@ -1,30 +1,41 @@
 """Shared fixtures: live engines started through dbarena's own native launchers.
 
-Each engine fixture uses `DBARENA_<ENGINE>_URL` when set, else starts the engine on a
-free loopback port for the session and stops it by PID afterwards. Outside CI a missing
-engine skips its tests; in CI (CI=true) a skip of an engine test is turned into a failure.
+Markers and fixtures come from the engine table (harness.engines.registry.TEST_MARKERS):
+each marker `<m>` gets the session fixtures `<m>_server` and `<m>_url`, and every test
+carrying an engine marker also gets the marker `engine` (`make test-unit` deselects those).
+Each fixture uses `DBARENA_<M>_URL` when set, else starts the server on a free loopback port
+for the session and stops it by PID afterwards. Outside CI a missing engine skips its tests;
+in CI (CI=true) a skip of an engine test is turned into a failure.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 
+from harness.engines.registry import TEST_MARKERS
 from harness.errors import EngineUnavailable
 from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
+from harness.provision.ports import free_port
 
-ENGINE_MARKERS = ("postgres", "redis", "mongodb", "opensearch", "influxdb", "neo4j")
+ENGINE_MARKERS = tuple(TEST_MARKERS)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def pytest_configure(config: pytest.Config) -> None:
+    for marker, native in TEST_MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: needs a live {native.name} server")
+    config.addinivalue_line("markers", "engine: needs a live engine (added to every engine-marked test)")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(m) for m in ENGINE_MARKERS):
+            item.add_marker(pytest.mark.engine)
 
 
 def live_engine(launcher_name: str, env_var: str) -> Iterator[base.NativeServer | str]:
@@ -63,10 +74,8 @@ def _engine_fixtures(engine: str, launcher: str) -> None:
     globals()[f"{engine}_server"], globals()[f"{engine}_url"] = server, url
 
 
-# engine fixture name -> the native launcher that serves it here
-for _engine, _launcher in {"postgres": "postgres", "redis": "redis", "mongodb": "ferretdb",
-                           "opensearch": "opensearch", "influxdb": "influxdb", "neo4j": "neo4j"}.items():
-    _engine_fixtures(_engine, _launcher)
+for _marker, _native in TEST_MARKERS.items():
+    _engine_fixtures(_marker, _native.name)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -2,41 +2,100 @@
 
 An adapter never times and never sleeps: the runner owns the one timer. Each bound
 executor forces the full round trip (drains cursors, reads the reply) and returns how
-many records it touched, so a contract test can check the server really did the work.
+many records it touched, so a contract test can check the server really did the work, and
+the runner can tell a miss from a hit.
+
+The connection lifecycle is written once, here: `connect()` opens the adapter's client
+through `_open()` (its driver's errors that mean "cannot reach the server" become one
+`EngineUnavailable` line, with the URL's secrets masked), `close()` hands it to
+`_shutdown()`, and `client` is the open client or a `HarnessBug` ("connect() first").
+What an operation sends lives in the engine's `statements.py`, built with no server.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
-from harness.spec.models import Entity, Operation, OperationKind, Workload
+from harness.engines.calls import Executor, Record
+from harness.errors import EngineUnavailable, HarnessBug
+from harness.redact import redact_text, redact_url
+from harness.spec.models import Entity, NativeOp, Operation, OperationKind, Workload, nested_paths, ttl_of
 
-Record = dict[str, Any]
-# key (or None), values (record, new values or match values, or None) -> records touched
-Executor = Callable[[Any, Mapping[str, Any] | None], int]
+ClientT = TypeVar("ClientT")
+
+__all__ = ["EngineAdapter", "Executor", "Record"]
 
 
-class EngineAdapter(ABC):
-    """One connection to one engine; a Locust user owns one."""
+class EngineAdapter(ABC, Generic[ClientT]):
+    """One connection to one engine; a Locust user owns one.
 
-    name: ClassVar[str]
+    `name` is the engine name it serves (one adapter class may serve several: mongodb and
+    ferretdb, elasticsearch and opensearch), fixed at construction from the engine table.
+    """
+
+    client_library: ClassVar[str] = ""  # distribution name of the driver, for the manifest
     # Kinds this adapter maps to its engine; others are refused up front with `unsupported_reason`.
-    supported_kinds: ClassVar[frozenset[OperationKind]]
-    client_library: ClassVar[str] = ""  # distribution name, for the manifest
+    supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset()
     supports_ttl: ClassVar[bool] = False  # can expire records (`ttl_s` on inserts and updates)
     supports_nested_set: ClassVar[bool] = False  # can update one key inside a json field ("attributes.k1")
+    # Errors of `_open` that mean the server cannot be reached (-> EngineUnavailable).
+    unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
+    # Errors of an executor that mean the connection is gone (the runner reconnects and rebinds).
+    disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError, OSError)
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
         self.url = url
+        self._client: ClientT | None = None
 
-    @abstractmethod
+    # ---- lifecycle (written once) ---------------------------------------------------
+
+    @classmethod
+    def patch_process(cls) -> None:
+        """Called once in each worker process (gevent already patched) before any connection.
+
+        The PostgreSQL adapter installs psycopg's gevent wait function here.
+        """
+
     def connect(self) -> None:
-        """Open the connection; raise EngineUnavailable with a clear line if unreachable."""
+        """Open the connection; raises EngineUnavailable (one line, no secret) if unreachable."""
+        self.close()
+        try:
+            self._client = self._open()
+        except self.unreachable_errors as exc:
+            detail = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            raise EngineUnavailable(f"{self.name} at {redact_url(self.url)} is not reachable: {detail}") from exc
+
+    def close(self) -> None:
+        """Close the connection if open; never raises."""
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                self._shutdown(client)
+            except Exception:
+                pass
+
+    @property
+    def client(self) -> ClientT:
+        """The open client; a HarnessBug when used before `connect()`."""
+        if self._client is None:
+            raise HarnessBug(f"{self.name} adapter used before connect() (or after close())")
+        return self._client
 
     @abstractmethod
-    def close(self) -> None: ...
+    def _open(self) -> ClientT:
+        """Open one connection (driver client, session) and check the server answers."""
+
+    def _shutdown(self, client: ClientT) -> None:
+        client.close()  # type: ignore[attr-defined]
+
+    def is_disconnect(self, error: BaseException) -> bool:
+        """Whether `error` means the connection is gone (the runner then reconnects and rebinds)."""
+        return isinstance(error, self.disconnect_errors)
+
+    # ---- schema and data ------------------------------------------------------------
 
     @abstractmethod
     def prepare(self, workload: Workload) -> None:
@@ -49,25 +108,41 @@ class EngineAdapter(ABC):
     def finish_load(self, workload: Workload) -> None:
         """Make loaded data visible and stable before measuring (ANALYZE, refresh, ...)."""
 
-    @abstractmethod
-    def bind(self, op: Operation, entity: Entity) -> Executor:
-        """The executor of one operation of the mix, prepared once per connection."""
+    # ---- operations -----------------------------------------------------------------
 
-    def unsupported_reason(self, op: Operation) -> str | None:
-        """Why this engine cannot express `op`, or None when it can."""
+    @abstractmethod
+    def bind(self, op: Operation, workload: Workload) -> Executor:
+        """The executor of one operation of `workload`'s mix, prepared once per connection.
+
+        Called again after a reconnect, so everything prepared on the server (statements,
+        scripts, sessions) is prepared again. Raises UnsupportedOperation when the engine
+        cannot express `op` (see `unsupported_reason`).
+        """
+
+    def unsupported_reason(self, op: Operation, workload: Workload) -> str | None:
+        """Why this engine cannot express `op` of `workload` (its entities, declared indexes), or None.
+
+        Asked before anything is loaded, so a refusal never comes after the run started.
+        """
         if op.kind not in self.supported_kinds:
             return f"{self.name} has no mapping for '{op.kind.value}' operations"
-        if op.kind is OperationKind.NATIVE and self.name not in op.statements:
+        if isinstance(op, NativeOp) and self.name not in op.statements:
             return f"operation {op.name!r} has no native statement for {self.name}"
-        if op.ttl_s is not None and not self.supports_ttl:
+        if ttl_of(op) is not None and not self.supports_ttl:
             return f"{self.name} adapter does not expire records (ttl_s)"
-        if any("." in path for path in op.set) and not self.supports_nested_set:
+        if nested_paths(op) and not self.supports_nested_set:
             return f"{self.name} adapter does not update nested keys of json fields"
         return None
 
-    def is_disconnect(self, error: BaseException) -> bool:
-        """Whether `error` means the connection is gone (the runner then reconnects)."""
-        return isinstance(error, (ConnectionError, OSError))
+    def explain(self, op: Operation, workload: Workload, argument: Any) -> str | None:
+        """The engine's execution plan for one operation called with `argument`, if it has plans.
+
+        Called once per operation per run (PostgreSQL: EXPLAIN (ANALYZE, BUFFERS)), so a
+        plan that degrades with scale shows up next to the numbers. Writes must leave no trace.
+        """
+        return None
+
+    # ---- manifest and telemetry -----------------------------------------------------
 
     def server_version(self) -> str:
         return "unknown"
@@ -75,14 +150,6 @@ class EngineAdapter(ABC):
     def settings(self) -> dict[str, Any]:
         """Durability and other settings that fairness depends on, for the manifest."""
         return {}
-
-    def explain(self, op: Operation, entity: Entity, key: Any, values: Mapping[str, Any] | None) -> str | None:
-        """The engine's execution plan for one operation with these arguments, if it has plans.
-
-        Called once per operation per run (PostgreSQL: EXPLAIN (ANALYZE, BUFFERS)), so a
-        plan that degrades with scale shows up next to the numbers.
-        """
-        return None
 
     def telemetry(self, workload: Workload) -> dict[str, Any]:
         """Server-side statistics after the run (cache hits, statements, memory...)."""

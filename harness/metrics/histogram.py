@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hdrh.histogram import HdrHistogram
+
+from harness.models import Frozen
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: nothing a benchmark measures is longer
@@ -36,9 +36,8 @@ def merge(encoded: list[str]) -> HdrHistogram:
     return total
 
 
-@dataclass(frozen=True)
-class LatencySummary:
-    """Percentiles in microseconds, as stored in the run record."""
+class Percentiles(Frozen):
+    """Latency percentiles in microseconds (the run record's `latency_us` / `service_us`)."""
 
     p50: int
     p90: int
@@ -48,7 +47,8 @@ class LatencySummary:
     mean: float
 
     @classmethod
-    def of(cls, histogram: HdrHistogram) -> LatencySummary | None:
+    def of(cls, histogram: HdrHistogram) -> Percentiles | None:
+        """The percentiles of an HDR histogram in µs, None when it is empty."""
         if histogram.get_total_count() == 0:
             return None
         return cls(

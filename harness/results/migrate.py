@@ -10,8 +10,16 @@ from harness.results.record import SCHEMA_VERSION
 
 Raw = dict[str, Any]
 
+
+
+def update_to_2(data: Raw) -> Raw:
+    """Version 2 adds `interrupted`; version 1 said so only in a note."""
+    notes = data.get("notes") or ()
+    return {**data, "interrupted": any(str(note).startswith("interrupted by the user") for note in notes)}
+
+
 # version N-1 -> N; add one function per schema change, never edit an old one.
-MIGRATIONS: dict[int, Callable[[Raw], Raw]] = {}
+MIGRATIONS: dict[int, Callable[[Raw], Raw]] = {2: update_to_2}
 
 
 def migrate(data: Raw) -> Raw:

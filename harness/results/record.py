@@ -8,41 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-SCHEMA_VERSION = 1
+from harness.metrics.histogram import Percentiles
+from harness.metrics.models import LoadPhase, OperationResult, TimePoint
+from harness.models import Frozen
 
+SCHEMA_VERSION = 2
 
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Percentiles(Model):
-    """Latency percentiles in microseconds."""
-
-    p50: int
-    p90: int
-    p99: int
-    p999: int
-    max: int
-    mean: float
+__all__ = ["LoadPhase", "LoadSettings", "OperationResult", "Percentiles", "RunRecord", "TimePoint"]
 
 
-class OperationResult(Model):
-    kind: str
-    count: int = 0
-    errors: int = 0
-    throughput_ops_s: float = 0.0
-    latency_us: Percentiles | None = None  # response time in open loop, service time in closed
-    service_us: Percentiles | None = None  # open loop only
-    warmup_count: int = 0
-    histogram: str = ""  # encoded HDR (µs) of latency_us
-    service_histogram: str = ""
-    errors_sample: tuple[str, ...] = ()
-    unsupported: str | None = None  # why the engine cannot run it: shown as n/a
-
-
-class LoadSettings(Model):
+class LoadSettings(Frozen):
     users: int
     processes: int
     duration_s: float
@@ -51,31 +28,12 @@ class LoadSettings(Model):
     schedule: str
 
 
-class LoadPhase(Model):
-    """The bulk-load phase before measuring."""
-
-    records: int
-    seconds: float
-    records_per_s: float
-
-
-class TimePoint(Model):
-    t: int  # second since the start of warm-up
-    op: str
-    phase: str  # warmup | measure
-    count: int
-    errors: int
-    p50_us: int | None = None
-    p99_us: int | None = None
-    p999_us: int | None = None
-    max_us: int | None = None
-
-
-class RunRecord(Model):
+class RunRecord(Frozen):
     schema_version: int = SCHEMA_VERSION
     run_id: str
     started_at: str  # ISO 8601, UTC
     complete: bool
+    interrupted: bool = False  # stopped by the user or a signal (complete is then False too)
     engine: str
     engine_version: str
     workload: str

@@ -10,14 +10,27 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from harness.dataset.generate import RecordFactory, dataset_factories, mix64, vocabulary, zipf_word
 from harness.dataset.keys import KeyChooser, chooser_for
-from harness.spec.models import Operation, OperationKind, TextField, Workload
+from harness.engines.calls import Change, Pair, Query, Window
+from harness.spec.models import (
+    AggregateOp,
+    FindOp,
+    InsertOp,
+    NativeOp,
+    Operation,
+    RangeOp,
+    SearchOp,
+    TextField,
+    TraverseOp,
+    UpdateOp,
+    Workload,
+)
 
 
 @dataclass
@@ -43,7 +56,7 @@ class KeySpace:
 
 
 class OperationDriver:
-    """Builds (key, values) for one operation, for one user."""
+    """Builds the call argument (see harness.engines.calls) of one operation, for one user."""
 
     def __init__(self, op: Operation, factory: RecordFactory, space: KeySpace, chooser: KeyChooser,
                  user_slot: int, total_users: int) -> None:
@@ -54,45 +67,55 @@ class OperationDriver:
         self.kind = op.kind
         self._insert_index = itertools.count(space.insert_base + user_slot, total_users)
         self._nonce = itertools.count(user_slot * 1_000_003)
-        text = next((factory.entity.fields[f] for f in op.text_fields), None)
+        text = next((factory.entity.fields[f] for f in op.text_fields), None) if isinstance(op, SearchOp) else None
         self._vocabulary = vocabulary(text.vocabulary if isinstance(text, TextField) else 10)
+        self.arguments: Callable[[], Any] = self._builder(op)
 
-    def arguments(self) -> tuple[Any, Mapping[str, Any] | None]:
-        """(key, values): what the adapter's executor for this kind expects.
+    def _builder(self, op: Operation) -> Callable[[], Any]:
+        """The argument function of the operation's kind, chosen once (no per-call dispatch)."""
+        if isinstance(op, InsertOp):
+            return self._insert
+        if isinstance(op, UpdateOp):
+            fields = op.set
+            return lambda: Change(self._key(), self.factory.new_values(fields, next(self._nonce)))
+        if isinstance(op, FindOp):
+            return lambda: self._match(self._chosen(), op.match)
+        if isinstance(op, (RangeOp, AggregateOp)):
+            return lambda: self._window(op)
+        if isinstance(op, SearchOp):
+            return lambda: Query(self._search_terms(op.terms), self._match(self._chosen(), op.match))
+        if isinstance(op, TraverseOp) and op.pattern == "shortest-path":
+            return lambda: Pair(self._key(), self._key())
+        if isinstance(op, NativeOp):
+            return lambda: {"key": self._key()}
+        return self._key  # read, delete, scan, k-hop and mutual traversals
 
-        find: values of `match` fields of the chosen record; range/aggregate: those plus
-        `_from`/`_to` bounds of the window ending at the record's `range_field`; search:
-        `_terms`, words drawn with Zipf frequency; traverse/read/update/delete/scan: the key
-        (a shortest-path traverse also gets `_to`, the key of another chosen node).
-        """
-        kind = self.kind
-        if kind is OperationKind.INSERT:
-            index = next(self._insert_index)
-            record = self.factory.record(index)
-            self.space.inserted_rounds = max(self.space.inserted_rounds,
-                                             (index - self.space.insert_base) // self.space.total_users + 1)
-            return record[self.factory.key_field], record
-        index = self.space.record_index(self.chooser.next(self.space.size()))
-        if kind is OperationKind.SEARCH:
-            return None, {"_terms": self._search_terms(), **{f: self.factory.value(f, index) for f in self.op.match}}
-        if kind is OperationKind.FIND:
-            return None, {field: self.factory.value(field, index) for field in self.op.match}
-        if kind in (OperationKind.RANGE, OperationKind.AGGREGATE):
-            assert self.op.range_field is not None and self.op.window is not None
-            end = self.factory.value(self.op.range_field, index)
-            width = timedelta(seconds=self.op.window) if isinstance(end, datetime) else self.op.window
-            values = {field: self.factory.value(field, index) for field in self.op.match}
-            return None, {**values, "_from": end - width, "_to": end}
-        key = self.factory.key_of(index)
-        if kind is OperationKind.TRAVERSE and self.op.pattern == "shortest-path":
-            return key, {"_to": self.factory.key_of(self.space.record_index(self.chooser.next(self.space.size())))}
-        if kind is OperationKind.UPDATE:
-            return key, self.factory.new_values(self.op.set, next(self._nonce))
-        return key, None
+    def _chosen(self) -> int:
+        """The record index the key distribution picks among the records that exist."""
+        return self.space.record_index(self.chooser.next(self.space.size()))
 
-    def _search_terms(self) -> list[str]:
+    def _key(self) -> Any:
+        return self.factory.key_of(self._chosen())
+
+    def _match(self, index: int, fields: tuple[str, ...]) -> dict[str, Any]:
+        return {field: self.factory.value(field, index) for field in fields}
+
+    def _insert(self) -> dict[str, Any]:
+        index = next(self._insert_index)
+        space = self.space
+        space.inserted_rounds = max(space.inserted_rounds, (index - space.insert_base) // space.total_users + 1)
+        return self.factory.record(index)
+
+    def _window(self, op: RangeOp | AggregateOp) -> Window:
+        """The window of `op.window` ending at the chosen record's `range_field` (so it holds that record)."""
+        index = self._chosen()
+        end = self.factory.value(op.range_field, index)
+        width = timedelta(seconds=op.window) if isinstance(end, datetime) else op.window
+        return Window(self._match(index, op.match), end - width, end)
+
+    def _search_terms(self, count: int) -> tuple[str, ...]:
         words = self._vocabulary
-        return [zipf_word(words, mix64(next(self._nonce) * 0x9E37 + n)) for n in range(self.op.terms)]
+        return tuple(zipf_word(words, mix64(next(self._nonce) * 0x9E37 + n)) for n in range(count))
 
 
 class OperationMix:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from harness.dataset.generate import dataset_factories
 from harness.engines.base import EngineAdapter
-from harness.results.record import LoadPhase
+from harness.metrics.models import LoadPhase
 from harness.runner.progress import Progress
 from harness.spec.models import Workload
 
 BATCH = 1000
 
 
-def load_dataset(adapter: EngineAdapter, workload: Workload, progress: Progress) -> LoadPhase:
+def load_dataset(adapter: EngineAdapter[Any], workload: Workload, progress: Progress) -> LoadPhase:
     """Prepare the schema and bulk-load every entity; returns the load throughput."""
     began = time.perf_counter()
     adapter.prepare(workload)

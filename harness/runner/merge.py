@@ -1,37 +1,39 @@
-"""Merge what the worker processes measured into one set of exact results."""
+"""Merge what the worker processes measured into one set of exact results.
+
+HDR histograms are added bucket by bucket (no re-binning), so the merged percentiles are
+exactly those of one histogram that had recorded every operation of every process.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Sequence
 
-from harness.metrics.histogram import LatencySummary, encode, merge
-from harness.results.record import OperationResult, Percentiles, TimePoint
+from harness.metrics.histogram import Percentiles, encode, merge
+from harness.metrics.models import OperationResult, TimePoint
+from harness.runner.protocol import SecondRow, WorkerResult
 from harness.spec.models import Workload
 
-
-def _percentiles(summary: LatencySummary | None) -> Percentiles | None:
-    return Percentiles(**vars(summary)) if summary else None
+ERROR_SAMPLES = 5
 
 
-def merge_operations(workload: Workload, results: list[dict[str, Any]], measured_s: float) -> dict[str, OperationResult]:
+def merge_operations(workload: Workload, results: Sequence[WorkerResult], measured_s: float) -> dict[str, OperationResult]:
+    """Per operation of the mix: counts summed, histograms merged, throughput over `measured_s` seconds."""
     merged: dict[str, OperationResult] = {}
     for op in workload.operations:
-        parts = [r["operations"][op.name] for r in results if op.name in r["operations"]]
-        response = merge([p["histogram"] for p in parts])
-        service = merge([p["service_histogram"] for p in parts])
-        warmup = merge([p["warmup_histogram"] for p in parts])
-        count = sum(p["count"] for p in parts)
-        samples: list[str] = []
-        for part in parts:
-            samples.extend(s for s in part["errors_sample"] if len(samples) < 5)
+        parts = [r.operations[op.name] for r in results if op.name in r.operations]
+        response = merge([p.histogram for p in parts])
+        service = merge([p.service_histogram for p in parts])
+        warmup = merge([p.warmup_histogram for p in parts])
+        count = sum(p.count for p in parts)
+        samples = [sample for part in parts for sample in part.errors_sample][:ERROR_SAMPLES]
         merged[op.name] = OperationResult(
             kind=op.kind.value,
             count=count,
-            errors=sum(p["errors"] for p in parts),
+            errors=sum(p.errors for p in parts),
             throughput_ops_s=round(count / measured_s, 1) if measured_s > 0 else 0.0,
-            latency_us=_percentiles(LatencySummary.of(response)),
-            service_us=_percentiles(LatencySummary.of(service)),
+            latency_us=Percentiles.of(response),
+            service_us=Percentiles.of(service),
             warmup_count=int(warmup.get_total_count()),
             histogram=encode(response) if count else "",
             service_histogram=encode(service) if service.get_total_count() else "",
@@ -40,18 +42,18 @@ def merge_operations(workload: Workload, results: list[dict[str, Any]], measured
     return merged
 
 
-def merge_timeseries(results: list[dict[str, Any]]) -> list[TimePoint]:
-    grouped: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+def merge_timeseries(results: Sequence[WorkerResult]) -> list[TimePoint]:
+    """One point per (second, operation), all processes merged, in time order."""
+    grouped: dict[tuple[int, str], list[SecondRow]] = defaultdict(list)
     for result in results:
-        for row in result["timeseries"]:
-            grouped[(row["t"], row["op"])].append(row)
+        for row in result.timeseries:
+            grouped[(row.t, row.op)].append(row)
     points = []
     for (second, op), rows in sorted(grouped.items()):
-        histogram = merge([r["histogram"] for r in rows])
-        summary = LatencySummary.of(histogram)
+        summary = Percentiles.of(merge([r.histogram for r in rows]))
         points.append(TimePoint(
-            t=second, op=op, phase=rows[0]["phase"],
-            count=sum(r["count"] for r in rows), errors=sum(r["errors"] for r in rows),
+            t=second, op=op, phase=rows[0].phase,
+            count=sum(r.count for r in rows), errors=sum(r.errors for r in rows),
             p50_us=summary.p50 if summary else None,
             p99_us=summary.p99 if summary else None,
             p999_us=summary.p999 if summary else None,
@@ -60,8 +62,8 @@ def merge_timeseries(results: list[dict[str, Any]]) -> list[TimePoint]:
     return points
 
 
-def lag_share(results: list[dict[str, Any]]) -> float | None:
+def lag_share(results: Sequence[WorkerResult]) -> float | None:
     """Share of open-loop operations that started more than 1 s after their intended time."""
-    started = sum(op["started"] for r in results for op in r["operations"].values())
-    lagging = sum(op["lagging"] for r in results for op in r["operations"].values())
+    started = sum(op.started for r in results for op in r.operations.values())
+    lagging = sum(op.lagging for r in results for op in r.operations.values())
     return lagging / started if started else None

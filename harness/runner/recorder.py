@@ -9,12 +9,13 @@ histogram that the summary excludes; per-second counts and percentiles form a ti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 from hdrh.histogram import HdrHistogram
 
 from harness.metrics.histogram import encode, new_histogram
 from harness.runner.pacing import NS_PER_S
+from harness.runner.protocol import OperationPart, SecondRow, WorkerResult
 
 ERROR_SAMPLES = 5
 LAG_LIMIT_NS = NS_PER_S  # an operation started more than 1 s late counts as lagging
@@ -28,19 +29,13 @@ class SecondBucket:
     errors: int = 0
     latencies_us: list[int] = field(default_factory=list)
 
-    def row(self, second: int, op: str, phase: str) -> dict[str, Any]:
+    def row(self, second: int, op: str, phase: Literal["warmup", "measure"]) -> SecondRow:
         """The second as sent to the parent: counts and an encoded histogram (merged exactly)."""
         histogram = new_histogram()
         for latency in self.latencies_us:
             histogram.record_value(latency)
-        return {
-            "t": second,
-            "op": op,
-            "phase": phase,
-            "count": self.count,
-            "errors": self.errors,
-            "histogram": encode(histogram) if self.latencies_us else "",
-        }
+        return SecondRow(t=second, op=op, phase=phase, count=self.count, errors=self.errors,
+                         histogram=encode(histogram) if self.latencies_us else "")
 
 
 class OperationStats:
@@ -121,10 +116,10 @@ class Recorder:
         if len(stats.errors_sample) < ERROR_SAMPLES:
             stats.errors_sample.append(f"{type(error).__name__}: {str(error)[:200]}")
 
-    def phase_of(self, second: int) -> str:
+    def phase_of(self, second: int) -> Literal["warmup", "measure"]:
         return "warmup" if self.t0_ns + (second + 1) * NS_PER_S <= self.measure_from_ns else "measure"
 
-    def timeseries(self) -> list[dict[str, Any]]:
+    def timeseries(self) -> list[SecondRow]:
         rows = []
         for stats in self.stats:
             for second, bucket in sorted(stats.seconds.items()):
@@ -146,21 +141,15 @@ class Recorder:
         p99 = latencies[min(len(latencies) - 1, (len(latencies) * 99) // 100)] if latencies else None
         return ops, errors, p99
 
-    def result(self) -> dict[str, Any]:
+    def result(self, *, process: int, complete: bool, measured_s: float, cpu_fraction: float | None) -> WorkerResult:
         """What this process sends to the parent: encoded histograms and counters."""
-        return {
-            "operations": {
-                s.name: {
-                    "count": s.count,
-                    "errors": s.errors,
-                    "errors_sample": s.errors_sample,
-                    "histogram": encode(s.response),
-                    "service_histogram": encode(s.service) if self.open_loop else "",
-                    "warmup_histogram": encode(s.warmup),
-                    "started": s.started,
-                    "lagging": s.lagging,
-                }
-                for s in self.stats
-            },
-            "timeseries": self.timeseries(),
+        operations = {
+            s.name: OperationPart(
+                count=s.count, errors=s.errors, errors_sample=tuple(s.errors_sample),
+                histogram=encode(s.response), service_histogram=encode(s.service) if self.open_loop else "",
+                warmup_histogram=encode(s.warmup), started=s.started, lagging=s.lagging,
+            )
+            for s in self.stats
         }
+        return WorkerResult(process=process, complete=complete, measured_s=measured_s, cpu_fraction=cpu_fraction,
+                            operations=operations, timeseries=tuple(self.timeseries()))

@@ -7,8 +7,6 @@ engine that dies) ends the run cleanly and the record is still saved, marked inc
 
 from __future__ import annotations
 
-import hashlib
-import json
 import queue
 import secrets
 import subprocess
@@ -19,16 +17,30 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import IO, Any
 
+from pydantic import Field, ValidationError
+
 from harness.engines.base import EngineAdapter
 from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, UnsupportedOperation
-from harness.results.manifest import manifest
-from harness.results.record import LoadPhase, LoadSettings, RunRecord
-from harness.runner.config import WorkerConfig
+from harness.metrics.models import LoadPhase, OperationResult, TimePoint
+from harness.models import Frozen
 from harness.runner.loading import load_dataset
 from harness.runner.merge import lag_share, merge_operations, merge_timeseries
 from harness.runner.progress import Progress, fmt_clock, fmt_us
-from harness.spec.models import Workload, raw_dump
+from harness.runner.protocol import (
+    Exited,
+    Failed,
+    Go,
+    Ready,
+    Stop,
+    Tick,
+    WorkerConfig,
+    WorkerMessage,
+    WorkerResult,
+    decode_worker,
+    encode,
+)
+from harness.spec.models import Workload
 from harness.spec.suite import LoadProfile
 
 READY_TIMEOUT_S = 120.0
@@ -37,9 +49,13 @@ MAX_LAG_SHARE = 0.05
 CPU_SATURATED = 0.97
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
+Inbox = queue.Queue[tuple[int, WorkerMessage]]
+
 
 @dataclass(frozen=True)
 class RunRequest:
+    """One run to perform: an engine at a URL, a prepared workload, a load profile."""
+
     engine: str
     url: str
     workload: Workload  # preset and scale already applied
@@ -52,23 +68,35 @@ class RunRequest:
     skip_load: bool = False
 
 
-def workload_hash(workload: Workload) -> str:
-    """Hash of the definition (without scale): runs of a changed workload never mix."""
-    dump = raw_dump(workload)
-    dump["dataset"]["entities"] = [{**e, "count": None} for e in dump["dataset"]["entities"]]
-    return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
+class Measurement(Frozen):
+    """What one run measured, before it becomes a run record (harness.results.build)."""
+
+    run_id: str
+    started_at: str  # ISO 8601, UTC
+    seed: int
+    engine_version: str
+    client_library: str
+    engine_settings: dict[str, Any] = Field(default_factory=dict)
+    load_phase: LoadPhase | None = None
+    operations: dict[str, OperationResult]
+    timeseries: tuple[TimePoint, ...] = ()
+    measured_s: float = 0.0  # seconds of the measurement window actually run
+    complete: bool
+    interrupted: bool = False
+    invalid_reasons: tuple[str, ...] = ()
+    telemetry: dict[str, Any] = Field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
-def explain_plans(adapter: EngineAdapter, workload: Workload, seed: int) -> dict[str, str]:
+def explain_plans(adapter: EngineAdapter[Any], workload: Workload, seed: int) -> dict[str, str]:
     """One execution plan per operation, with arguments the runner would generate."""
     from harness.runner.driver import OperationMix
 
     mix = OperationMix(workload, user_slot=0, total_users=1, seed=seed)
     plans = {}
     for op, driver in zip(workload.operations, mix.drivers, strict=True):
-        key, values = driver.arguments()
         try:
-            plan = adapter.explain(op, workload.entity(op.entity), key, values)
+            plan = adapter.explain(op, workload, driver.arguments())
         except Exception as exc:
             plan = f"(no plan: {type(exc).__name__}: {exc})"
         if plan:
@@ -76,9 +104,10 @@ def explain_plans(adapter: EngineAdapter, workload: Workload, seed: int) -> dict
     return plans
 
 
-def refuse_unsupported(adapter: EngineAdapter, workload: Workload) -> None:
+def refuse_unsupported(adapter: EngineAdapter[Any], workload: Workload) -> None:
+    """UnsupportedOperation naming every operation the engine cannot express, before anything runs."""
     reasons = [f"{op.name} ({op.kind.value}): {reason}" for op in workload.operations
-               if (reason := adapter.unsupported_reason(op))]
+               if (reason := adapter.unsupported_reason(op, workload))]
     if reasons:
         raise UnsupportedOperation(
             f"{adapter.name} cannot run workload {workload.name!r}: " + "; ".join(reasons)
@@ -86,9 +115,9 @@ def refuse_unsupported(adapter: EngineAdapter, workload: Workload) -> None:
 
 
 class _Worker:
-    """One worker process and a thread turning its stdout lines into queue messages."""
+    """One worker process and a thread turning its stdout lines into inbox messages."""
 
-    def __init__(self, config: WorkerConfig, inbox: queue.Queue[tuple[int, dict[str, Any]]]) -> None:
+    def __init__(self, config: WorkerConfig, inbox: Inbox) -> None:
         self.index = config.process_index
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "harness.runner.worker"],
@@ -96,23 +125,23 @@ class _Worker:
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin: IO[str] = self.proc.stdin
-        self.send(config.model_dump_json())
+        self.send(config)
         self._thread = threading.Thread(target=self._pump, args=(self.proc.stdout, inbox), daemon=True)
         self._thread.start()
 
-    def _pump(self, stdout: IO[str], inbox: queue.Queue[tuple[int, dict[str, Any]]]) -> None:
+    def _pump(self, stdout: IO[str], inbox: Inbox) -> None:
         for line in stdout:
             line = line.strip()
             if line.startswith("{"):
                 try:
-                    inbox.put((self.index, json.loads(line)))
-                except json.JSONDecodeError:
-                    continue
-        inbox.put((self.index, {"type": "exit", "code": self.proc.wait()}))
+                    inbox.put((self.index, decode_worker(line)))
+                except ValidationError:
+                    continue  # a driver or library printed something JSON-like: not ours
+        inbox.put((self.index, Exited(code=self.proc.wait())))
 
-    def send(self, line: str) -> None:
+    def send(self, message: Frozen) -> None:
         try:
-            self.stdin.write(line + "\n")
+            self.stdin.write(encode(message) + "\n")
             self.stdin.flush()
         except (BrokenPipeError, OSError):
             pass
@@ -128,10 +157,16 @@ def _split_users(users: int, processes: int) -> list[int]:
     return [users // processes + (1 if i < users % processes else 0) for i in range(processes)]
 
 
-def run_benchmark(request: RunRequest, progress: Progress | None = None) -> RunRecord:
+def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Measurement:
+    """Load (unless `skip_load`), measure with worker processes, collect telemetry and plans.
+
+    Raises UnsupportedOperation before anything runs when the engine cannot express an
+    operation, EngineUnavailable when the engine or the workers cannot be reached. Ctrl-C
+    during the measurement returns what was measured, `interrupted` and not `complete`.
+    """
     progress = progress or Progress()
     request = replace(request, workload=request.workload.active())  # zero-weight operations never run
-    workload, load = request.workload, request.load
+    workload = request.workload
     seed = request.seed if request.seed is not None else workload.dataset.seed
     started_at = datetime.now(timezone.utc)
     run_id = f"{started_at:%Y%m%dT%H%M%SZ}-{request.engine}-{workload.name}-{secrets.token_hex(2)}"
@@ -142,56 +177,37 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> RunR
     try:
         engine_version = adapter.server_version()
         settings = adapter.settings()
-        load_phase: LoadPhase | None = None
-        if not request.skip_load:
-            load_phase = load_dataset(adapter, workload, progress)
-        results, complete, notes = _measure(request, seed, progress)
-        try:
-            telemetry = adapter.telemetry(workload)
-        except Exception as exc:
-            telemetry = {"error": f"{type(exc).__name__}: {exc}"}
-        else:
-            plans = explain_plans(adapter, workload, seed)
-            if plans:
-                telemetry["plans"] = plans
+        load_phase = None if request.skip_load else load_dataset(adapter, workload, progress)
+        results, complete, interrupted, notes = _measure(request, seed, progress)
+        telemetry = _telemetry(adapter, workload, seed)
     finally:
-        try:
-            adapter.close()
-        except Exception:
-            pass
+        adapter.close()
 
-    measured_s = max((r["measured_s"] for r in results), default=0.0)
-    operations = merge_operations(workload, results, measured_s)
-    reasons = _invalid_reasons(request, results, complete)
-    total = sum(op.count for op in operations.values())
-    return RunRecord(
-        run_id=run_id,
-        started_at=started_at.isoformat(timespec="seconds"),
-        complete=complete,
-        engine=request.engine,
-        engine_version=engine_version,
-        workload=workload.name,
-        preset=request.preset,
-        workload_hash=workload_hash(workload),
-        suite=request.suite,
-        seed=seed,
-        scale=request.scale,
-        load=LoadSettings(users=load.users, processes=min(load.processes, load.users), duration_s=load.duration_s,
-                          warmup_s=load.warmup_s, target_rate=load.target_rate, schedule=load.schedule),
-        manifest=manifest(adapter.client_library, request.provisioner, settings),
-        valid=not reasons,
-        invalid_reasons=tuple(reasons),
-        load_phase=load_phase,
-        operations=operations,
-        total_throughput_ops_s=round(total / measured_s, 1) if measured_s else 0.0,
-        measured_s=round(measured_s, 3),
-        timeseries=tuple(merge_timeseries(results)),
-        telemetry=telemetry,
-        notes=tuple(notes),
+    measured_s = max((r.measured_s for r in results), default=0.0)
+    return Measurement(
+        run_id=run_id, started_at=started_at.isoformat(timespec="seconds"), seed=seed,
+        engine_version=engine_version, client_library=adapter.client_library, engine_settings=settings,
+        load_phase=load_phase, operations=merge_operations(workload, results, measured_s),
+        timeseries=tuple(merge_timeseries(results)), measured_s=round(measured_s, 3),
+        complete=complete, interrupted=interrupted,
+        invalid_reasons=tuple(_invalid_reasons(request, results, complete)),
+        telemetry=telemetry, notes=tuple(notes),
     )
 
 
-def _invalid_reasons(request: RunRequest, results: list[dict[str, Any]], complete: bool) -> list[str]:
+def _telemetry(adapter: EngineAdapter[Any], workload: Workload, seed: int) -> dict[str, Any]:
+    """Server statistics and one plan per operation; a failure here is a note, not a lost run."""
+    try:
+        telemetry = adapter.telemetry(workload)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    plans = explain_plans(adapter, workload, seed)
+    if plans:
+        telemetry["plans"] = plans
+    return telemetry
+
+
+def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete: bool) -> list[str]:
     reasons: list[str] = []
     if not complete:
         reasons.append("run interrupted before the end of the measurement window")
@@ -204,7 +220,7 @@ def _invalid_reasons(request: RunRequest, results: list[dict[str, Any]], complet
             f"load generator fell behind: {lagging:.1%} of operations started more than 1 s late "
             f"(limit {MAX_LAG_SHARE:.0%}); lower target_rate or add processes"
         )
-    busy = [r["cpu_fraction"] for r in results if r.get("cpu_fraction") is not None]
+    busy = [r.cpu_fraction for r in results if r.cpu_fraction is not None]
     if busy and max(busy) >= CPU_SATURATED and request.load.target_rate is not None:
         reasons.append(
             f"harness process CPU at {max(busy):.0%} of a core: the load generator was the bottleneck; add processes"
@@ -212,37 +228,39 @@ def _invalid_reasons(request: RunRequest, results: list[dict[str, Any]], complet
     return reasons
 
 
-def _measure(request: RunRequest, seed: int, progress: Progress) -> tuple[list[dict[str, Any]], bool, list[str]]:
-    """Start workers, run warm-up and measurement, collect their results."""
+def _measure(request: RunRequest, seed: int, progress: Progress) -> tuple[list[WorkerResult], bool, bool, list[str]]:
+    """Start workers, run warm-up and measurement, collect their results.
+
+    Returns (results, complete, interrupted, notes).
+    """
     load = request.load
-    inbox: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
+    inbox: Inbox = queue.Queue()
     workers: list[_Worker] = []
     first = 0
-    workload_json = raw_dump(request.workload)
     # On data loaded by an earlier run, earlier inserts may occupy the indexes after the loaded
     # records: start this run's inserts far past them (2**40 slots apart, chosen at random).
     insert_offset = 0 if not request.skip_load else secrets.randbelow(1 << 20) << 40
     for index, users in enumerate(_split_users(load.users, load.processes)):
-        config = WorkerConfig(engine=request.engine, url=request.url, workload=workload_json, load=load,
+        config = WorkerConfig(engine=request.engine, url=request.url, workload=request.workload, load=load,
                               process_index=index, first_user_slot=first, users=users,
                               total_users=load.users, seed=seed, insert_offset=insert_offset)
         workers.append(_Worker(config, inbox))
         first += users
-    results: dict[int, dict[str, Any]] = {}
+    results: dict[int, WorkerResult] = {}
     notes: list[str] = []
-    complete = True
+    complete, interrupted = True, False
     try:
         _await_ready(workers, inbox, progress)
         start_epoch = time.time() + 0.3
         for worker in workers:
-            worker.send(f"go {start_epoch:.6f}")
+            worker.send(Go(start_epoch=start_epoch))
         complete = _follow(workers, inbox, results, progress, start_epoch, load)
     except KeyboardInterrupt:
-        complete = False
+        complete, interrupted = False, True
         progress.say("interrupted: stopping workers and saving what was measured")
         notes.append(INTERRUPTED)
         for worker in workers:
-            worker.send("stop")
+            worker.send(Stop())
         _collect(workers, inbox, results, RESULT_GRACE_S)
     finally:
         for worker in workers:
@@ -250,10 +268,10 @@ def _measure(request: RunRequest, seed: int, progress: Progress) -> tuple[list[d
     if len(results) < len(workers):
         complete = False
         notes.append(f"{len(workers) - len(results)} of {len(workers)} worker processes returned no result")
-    return list(results.values()), complete and all(r["complete"] for r in results.values()), notes
+    return list(results.values()), complete and all(r.complete for r in results.values()), interrupted, notes
 
 
-def _await_ready(workers: list[_Worker], inbox: queue.Queue[tuple[int, dict[str, Any]]], progress: Progress) -> None:
+def _await_ready(workers: list[_Worker], inbox: Inbox, progress: Progress) -> None:
     ready: set[int] = set()
     deadline = time.monotonic() + READY_TIMEOUT_S
     progress.update(f"starting {len(workers)} worker process(es)", force=True)
@@ -262,17 +280,17 @@ def _await_ready(workers: list[_Worker], inbox: queue.Queue[tuple[int, dict[str,
             index, message = inbox.get(timeout=max(0.1, deadline - time.monotonic()))
         except queue.Empty:
             raise EngineUnavailable(f"worker processes were not ready within {READY_TIMEOUT_S:.0f}s") from None
-        if message["type"] == "ready":
+        if isinstance(message, Ready):
             ready.add(index)
-        elif message["type"] == "failed":
-            raise EngineUnavailable(f"worker {index} could not connect: {message['error']}")
-        elif message["type"] == "exit":
-            raise EngineUnavailable(f"worker {index} exited with code {message['code']} before it was ready")
+        elif isinstance(message, Failed):
+            raise EngineUnavailable(f"worker {index} could not connect: {message.error}")
+        elif isinstance(message, Exited):
+            raise EngineUnavailable(f"worker {index} exited with code {message.code} before it was ready")
 
 
-def _follow(workers: list[_Worker], inbox: queue.Queue[tuple[int, dict[str, Any]]], results: dict[int, dict[str, Any]],
+def _follow(workers: list[_Worker], inbox: Inbox, results: dict[int, WorkerResult],
             progress: Progress, start_epoch: float, load: LoadProfile) -> bool:
-    ticks: dict[int, dict[str, Any]] = {}
+    ticks: dict[int, Tick] = {}
     total_s = load.warmup_s + load.duration_s
     exited: set[int] = set()
     while len(results) + len(exited - set(results)) < len(workers):
@@ -281,20 +299,18 @@ def _follow(workers: list[_Worker], inbox: queue.Queue[tuple[int, dict[str, Any]
         except queue.Empty:
             progress.say("workers stopped reporting; ending the run")
             return False
-        kind = message["type"]
-        if kind == "tick":
+        if isinstance(message, Tick):
             ticks[index] = message
             _show(ticks, progress, start_epoch, load, total_s)
-        elif kind == "result":
+        elif isinstance(message, WorkerResult):
             results[index] = message
-        elif kind == "exit":
+        elif isinstance(message, Exited):
             exited.add(index)
     progress.done()
     return True
 
 
-def _collect(workers: list[_Worker], inbox: queue.Queue[tuple[int, dict[str, Any]]], results: dict[int, dict[str, Any]],
-             grace_s: float) -> None:
+def _collect(workers: list[_Worker], inbox: Inbox, results: dict[int, WorkerResult], grace_s: float) -> None:
     deadline = time.monotonic() + grace_s
     exited: set[int] = set()
     while len(results) + len(exited - set(results)) < len(workers) and time.monotonic() < deadline:
@@ -302,19 +318,18 @@ def _collect(workers: list[_Worker], inbox: queue.Queue[tuple[int, dict[str, Any
             index, message = inbox.get(timeout=max(0.1, deadline - time.monotonic()))
         except queue.Empty:
             break
-        if message["type"] == "result":
+        if isinstance(message, WorkerResult):
             results[index] = message
-        elif message["type"] == "exit":
+        elif isinstance(message, Exited):
             exited.add(index)
 
 
-def _show(ticks: dict[int, dict[str, Any]], progress: Progress, start_epoch: float, load: LoadProfile,
-          total_s: float) -> None:
+def _show(ticks: dict[int, Tick], progress: Progress, start_epoch: float, load: LoadProfile, total_s: float) -> None:
     elapsed = time.time() - start_epoch
     phase = "warm-up" if elapsed < load.warmup_s else "measure"
-    ops = sum(t["ops"] for t in ticks.values())
-    errors = sum(t["errors"] for t in ticks.values())
-    p99s = [t["p99_us"] for t in ticks.values() if t["p99_us"] is not None]
+    ops = sum(t.ops for t in ticks.values())
+    errors = sum(t.errors for t in ticks.values())
+    p99s = [t.p99_us for t in ticks.values() if t.p99_us is not None]
     progress.update(
         f"[{phase} {fmt_clock(elapsed)}/{fmt_clock(total_s)}] {ops:,} ops/s  "
         f"p99 {fmt_us(max(p99s) if p99s else None)}  errors {errors}"

@@ -4,20 +4,18 @@ Run as `python -m harness.runner.worker`. Locust is imported first so that geven
 sockets before any database driver is imported (psycopg picks its wait function at import;
 unpatched, all users of a process would run one at a time).
 
-Protocol (one JSON object per line): stdin gets the config, then `go <epoch seconds>` or
-`stop`; stdout gets `ready`, a `tick` per second, and finally `result`.
+Protocol (harness.runner.protocol, one JSON object per line): stdin gets the WorkerConfig, then
+Go or Stop; stdout gets Ready (or Failed), a Tick per second, and finally the WorkerResult.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
 import signal
 import sys
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import gevent
@@ -28,19 +26,21 @@ from locust import User, constant, task
 from locust.env import Environment
 
 from harness.engines.base import EngineAdapter, Executor
-from harness.engines.registry import create_adapter, engine_info
-from harness.runner.config import WorkerConfig
+from harness.engines.calls import Change
+from harness.engines.registry import adapter_class, create_adapter
+from harness.models import Frozen
 from harness.runner.driver import OperationMix
 from harness.runner.pacing import NS_PER_S, schedule_for
+from harness.runner.protocol import Failed, Go, Ready, Tick, WorkerConfig, decode_parent, encode
 from harness.runner.recorder import Recorder
-from harness.spec.models import Entity, Operation, OperationKind, Workload
+from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload
 
 RECONNECT_PAUSE_S = 0.2
 YIELD_EVERY = 64  # ops between voluntary yields, so no user starves the others
 
 
-def emit(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
+def emit(message: Frozen) -> None:
+    sys.stdout.write(encode(message) + "\n")
     sys.stdout.flush()
 
 
@@ -49,8 +49,7 @@ class WorkerState:
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self.workload = Workload.model_validate(config.workload)
-        self.entities = {e.name: e for e in self.workload.dataset.entities}
+        self.workload: Workload = config.workload
         self.go = Event()
         self.stopping = False
         self.connected = 0
@@ -64,20 +63,20 @@ class WorkerState:
         self.next_local += 1
         return slot
 
-    def bind_all(self, adapter: EngineAdapter) -> list[Executor]:
-        return [bind_operation(adapter, op, self.entities[op.entity]) for op in self.workload.operations]
+    def bind_all(self, adapter: EngineAdapter[Any]) -> list[Executor]:
+        return [bind_operation(adapter, op, self.workload) for op in self.workload.operations]
 
 
-def bind_operation(adapter: EngineAdapter, op: Operation, entity: Entity) -> Executor:
+def bind_operation(adapter: EngineAdapter[Any], op: Operation, workload: Workload) -> Executor:
     """The adapter's executor; a read-first update reads then writes, timed as one (YCSB F)."""
-    write = adapter.bind(op, entity)
-    if not op.read_first:
+    write = adapter.bind(op, workload)
+    if not (isinstance(op, UpdateOp) and op.read_first):
         return write
-    read = adapter.bind(Operation(name=f"{op.name}-read", kind=OperationKind.READ, entity=op.entity, weight=0), entity)
+    read = adapter.bind(ReadOp(name=f"{op.name}-read", kind=OperationKind.READ, entity=op.entity, weight=0), workload)
 
-    def read_modify_write(key: Any, values: Mapping[str, Any] | None) -> int:
-        read(key, None)
-        return write(key, values)
+    def read_modify_write(change: Change) -> int:
+        read(change.key)
+        return write(change)
 
     return read_modify_write
 
@@ -127,7 +126,7 @@ def build_user_class(state: WorkerState) -> type[User]:
                 if n % YIELD_EVERY == 0:  # also when every call fails fast: the others must run too
                     gevent.sleep(0)
                 index = mix.next_index()
-                key, values = drivers[index].arguments()
+                argument = drivers[index].arguments()
                 intended = schedule.next_ns()
                 if intended:
                     if intended >= until:
@@ -139,7 +138,7 @@ def build_user_class(state: WorkerState) -> type[User]:
                 if start >= until:
                     break
                 try:
-                    self.executors[index](key, values)
+                    self.executors[index](argument)
                 except Exception as exc:
                     recorder.record_error(stats[index], clock(), exc)
                     if self.adapter.is_disconnect(exc):
@@ -165,18 +164,12 @@ def build_user_class(state: WorkerState) -> type[User]:
 
 
 def _listen_for_stop(state: WorkerState) -> None:
-    fd = sys.stdin.fileno()
-    buffer = b""
-    while True:
-        wait_read(fd)
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            state.stopping = True
-            return
-        buffer += chunk
-        if b"stop" in buffer:
-            state.stopping = True
-            return
+    """Any command after Go (a Stop) or the parent closing stdin stops the run."""
+    try:
+        _read_line()
+    except SystemExit:
+        pass
+    state.stopping = True
 
 
 def _read_line() -> str:
@@ -194,10 +187,7 @@ def _read_line() -> str:
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     config = WorkerConfig.model_validate_json(_read_line())
-    if engine_info(config.engine).adapter.startswith("harness.engines.postgres:"):
-        from harness.engines.psycopg_gevent import install_if_gevent
-
-        install_if_gevent()
+    adapter_class(config.engine).patch_process()
     state = WorkerState(config)
     env = Environment(user_classes=[build_user_class(state)])
     runner = env.create_local_runner()
@@ -207,15 +197,15 @@ def main() -> None:
     while state.connected + len(state.failed) < config.users and time.monotonic() < deadline:
         gevent.sleep(0.01)
     if state.failed or state.connected < config.users:
-        emit({"type": "failed", "error": state.failed[0] if state.failed else "users did not connect within 60s"})
+        emit(Failed(error=state.failed[0] if state.failed else "users did not connect within 60s"))
         runner.quit()
         return
-    emit({"type": "ready"})
-    command = _read_line()
-    if not command.startswith("go"):
+    emit(Ready())
+    command = decode_parent(_read_line())
+    if not isinstance(command, Go):
         runner.quit()
         return
-    start_epoch = float(command.split()[1])
+    start_epoch = command.start_epoch
     load = config.load
     state.t0_ns = time.perf_counter_ns() + int((start_epoch - time.time()) * NS_PER_S)
     recorder = Recorder([op.name for op in state.workload.operations], state.t0_ns,
@@ -236,7 +226,7 @@ def main() -> None:
             break
         if now >= next_tick:
             ops, errors, p99 = recorder.last_second(now)
-            emit({"type": "tick", "t": (now - state.t0_ns) / NS_PER_S, "ops": ops, "errors": errors, "p99_us": p99})
+            emit(Tick(t=(now - state.t0_ns) / NS_PER_S, ops=ops, errors=errors, p99_us=p99))
             next_tick += NS_PER_S
         gevent.sleep(min(0.1, max(0.0, (min(next_tick, recorder.measure_until_ns) - now) / NS_PER_S)))
     complete = not state.stopping
@@ -247,8 +237,8 @@ def main() -> None:
     state.stopping = True
     measured_s = max(0.0, min(end_ns, recorder.measure_until_ns) - recorder.measure_from_ns) / NS_PER_S
     runner.quit()
-    emit({"type": "result", "process": config.process_index, "complete": complete,
-          "measured_s": measured_s, "cpu_fraction": cpu_fraction, **recorder.result()})
+    emit(recorder.result(process=config.process_index, complete=complete, measured_s=measured_s,
+                         cpu_fraction=cpu_fraction))
 
 
 if __name__ == "__main__":

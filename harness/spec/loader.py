@@ -20,6 +20,18 @@ from harness.errors import SpecError
 from harness.spec import models, suite
 from harness.spec.hints import did_you_mean
 from harness.spec.models import FIELD_TYPES, SPEC_VERSION, OperationKind, Workload
+
+KINDS = tuple(kind.value for kind in OperationKind)
+# What a kind needs when a required key is missing: said in words, with an example.
+_NEEDS = {
+    ("update", "set"): "an update needs the fields it changes, e.g. set: [email]",
+    ("range", "range_field"): "a range needs the ordered field it bounds, e.g. range_field: ts",
+    ("range", "window"): "a range needs its width, e.g. window: 3600 (seconds for timestamps)",
+    ("aggregate", "function"): "an aggregate needs a function: mean, sum, count, min or max",
+    ("search", "text_fields"): "a search needs the text fields it searches",
+    ("traverse", "edges"): "a traverse needs the edge entity it follows",
+    ("native", "statements"): "a native operation needs a statement per engine, e.g. statements: {postgres: 'SELECT 1'}",
+}
 from harness.spec.semantics import check_workload
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -87,6 +99,8 @@ def format_loc(loc: Iterable[int | str]) -> str:
         # A discriminated union puts its tag in the path: fields.id.int.min -> fields.id.min
         if i >= 2 and parts[i - 2] == "fields" and part in FIELD_TYPES:
             continue
+        if i >= 2 and parts[i - 2] == "operations" and part in KINDS:  # operations.0.read.x -> operations[0].x
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -99,21 +113,29 @@ def _describe(error: Any) -> str:
     value = error.get("input")
     ctx = error.get("ctx") or {}
     loc = error["loc"]
+    op_kind = _operation_kind(loc)
     if kind == "extra_forbidden":
+        if op_kind and str(loc[-1]) in _KNOWN_KEYS:
+            return f"a {op_kind} operation takes no '{loc[-1]}'; remove it"
         if str(loc[-1]) in _KNOWN_KEYS:
             return "not allowed here; check its indentation (it belongs to another section)"
         return f"unknown key; remove it{did_you_mean(str(loc[-1]), _KNOWN_KEYS)}"
     if kind == "missing":
+        if op_kind:
+            return f"is required: {_NEEDS.get((op_kind, str(loc[-1])), f'a {op_kind} needs it')}"
         return "is required"
     if kind == "enum":
         expected = [e.value for e in OperationKind] if loc[-1] == "kind" else [
             e.value for e in models.Distribution
         ]
         return f"{value!r} is not one of {', '.join(expected)}{did_you_mean(str(value), expected)}"
-    if kind == "union_tag_invalid":  # reported at the union; the bad value is its `type`
-        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+    if kind == "union_tag_invalid":  # reported at the union; the bad value is its `type` (fields) or `kind`
+        tags = list(KINDS) if loc and loc[0] == "operations" else [
+            t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
         return f"{ctx.get('tag')!r} is not one of {', '.join(tags)}{did_you_mean(str(ctx.get('tag')), tags)}"
     if kind == "union_tag_not_found":
+        if loc and loc[0] == "operations":
+            return f"needs a 'kind' (one of {', '.join(KINDS)})"
         return f"needs a 'type' (one of {', '.join(FIELD_TYPES)})"
     if kind == "literal_error":
         return f"{value!r} is not one of {ctx.get('expected')}"
@@ -123,13 +145,25 @@ def _describe(error: Any) -> str:
     return f"{message} (got {value!r})"
 
 
+def _operation_kind(loc: Any) -> str | None:
+    """The kind of the operation an error is inside (operations.N.<kind>.key), if any."""
+    parts = list(loc)
+    return str(parts[2]) if len(parts) > 3 and parts[0] == "operations" and parts[2] in KINDS else None
+
+
+def _tag_suffix(error: Any) -> str:
+    """A bad union tag is reported at the union: name the tag key (`kind` of operations, else `type`)."""
+    if error["type"] != "union_tag_invalid":
+        return ""
+    return ".kind" if error["loc"] and error["loc"][0] == "operations" else ".type"
+
+
 def _validate(path: Path, data: dict[str, Any], model: type[Model]) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = _root_causes(exc.errors())
-        problems = [f"{path}: {format_loc(err['loc'])}{'.type' if err['type'] == 'union_tag_invalid' else ''}: "
-                    f"{_describe(err)}" for err in errors]
+        problems = [f"{path}: {format_loc(err['loc'])}{_tag_suffix(err)}: {_describe(err)}" for err in errors]
         raise SpecError(problems) from None
 
 

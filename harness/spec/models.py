@@ -10,15 +10,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from harness.models import Frozen
 
 SPEC_VERSION = 1
-
-
-class Frozen(BaseModel):
-    """Base of every spec model: immutable, and unknown keys are errors."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class OperationKind(StrEnum):
@@ -179,43 +175,147 @@ class SortSpec(Frozen):
     order: Literal["asc", "desc"] = "asc"
 
 
-class Operation(Frozen):
-    """One weighted operation of the mix; which record it touches comes from `distribution`."""
+class OperationBase(Frozen):
+    """What every operation of the mix has: a name, its entity, a weight and how it picks a record."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    kind: OperationKind
     entity: str
     weight: float = Field(ge=0)  # 0 keeps the operation defined but out of the mix (presets turn it on)
     distribution: Distribution = Distribution.UNIFORM
     zipf_constant: float = Field(0.99, gt=0, lt=10)
     hot_fraction: float = Field(0.2, gt=0, lt=1)  # hotspot: share of keys that are hot
     hot_share: float = Field(0.8, gt=0, lt=1)  # hotspot: share of operations on hot keys
-    match: tuple[str, ...] = ()  # find: equality on these fields, values from the chosen record
-    filter: dict[str, str | int | float | bool] = Field(default_factory=dict)  # constant equalities
-    set: tuple[str, ...] = ()  # update: fields given new values; "json_field.key" sets one nested key
-    read_first: bool = False  # update: read the record, then write it (YCSB's read-modify-write), timed as one
-    ttl_s: float | None = Field(None, gt=0)  # insert/update: the record expires this long after the write
+
+
+class InsertOp(OperationBase):
+    """Write a new record (the next index of this user's share of the insert key space)."""
+
+    kind: Literal[OperationKind.INSERT]
+    ttl_s: float | None = Field(None, gt=0)  # the record expires this long after the write
+
+
+class ReadOp(OperationBase):
+    """Fetch one record by its key."""
+
+    kind: Literal[OperationKind.READ]
     project: tuple[str, ...] = ()  # fields to return; empty = all
+
+
+class UpdateOp(OperationBase):
+    """Give `set` fields of one record (by key) new values; "json_field.key" sets one nested key."""
+
+    kind: Literal[OperationKind.UPDATE]
+    set: tuple[str, ...] = Field(min_length=1)
+    read_first: bool = False  # read the record, then write it (YCSB's read-modify-write), timed as one
+    ttl_s: float | None = Field(None, gt=0)  # the record expires this long after the write
+
+
+class DeleteOp(OperationBase):
+    """Remove one record by its key."""
+
+    kind: Literal[OperationKind.DELETE]
+
+
+class ScanOp(OperationBase):
+    """Up to `limit` records in key order from the chosen key (YCSB's scan)."""
+
+    kind: Literal[OperationKind.SCAN]
+    project: tuple[str, ...] = ()
+    limit: int | None = Field(None, ge=1, le=10_000)
+
+
+class Selecting(OperationBase):
+    """Operations that select records by equality: `match` values come from a chosen record, `filter`
+    values are constants."""
+
+    match: tuple[str, ...] = ()
+    filter: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class FindOp(Selecting):
+    """Records equal on `match` (and `filter`), optionally sorted and limited (pagination)."""
+
+    kind: Literal[OperationKind.FIND]
+    project: tuple[str, ...] = ()
     sort: SortSpec | None = None
     limit: int | None = Field(None, ge=1, le=10_000)
-    statements: dict[str, str] = Field(default_factory=dict)  # native: engine -> statement
-    # range / aggregate: records whose `range_field` lies in the `window` ending at the chosen record's
-    # value (seconds for timestamps, the field's own units otherwise), plus equality on `match`
-    range_field: str | None = None
-    window: float | None = Field(None, gt=0)
-    # aggregate: `function` of `value_field` per `bucket_s` time bucket, grouped by `group_by`
-    value_field: str | None = None
-    function: Literal["mean", "sum", "count", "min", "max"] | None = None
-    bucket_s: float | None = Field(None, gt=0)
+
+
+class RangeOp(Selecting):
+    """Records whose `range_field` lies in the `window` ending at the chosen record's value (seconds
+    for timestamps, the field's own units otherwise), plus equality on `match` and `filter`."""
+
+    kind: Literal[OperationKind.RANGE]
+    range_field: str
+    window: float = Field(gt=0)
+    project: tuple[str, ...] = ()
+    sort: SortSpec | None = None
+    limit: int | None = Field(None, ge=1, le=10_000)
+
+
+class AggregateOp(Selecting):
+    """`function` of `value_field` per `bucket_s` bucket of `range_field`, grouped by `group_by`,
+    over the records a range with the same `range_field`, `window` and `match` selects."""
+
+    kind: Literal[OperationKind.AGGREGATE]
+    range_field: str
+    window: float = Field(gt=0)
+    value_field: str
+    function: Literal["mean", "sum", "count", "min", "max"]
+    bucket_s: float = Field(gt=0)
     group_by: tuple[str, ...] = ()
-    # search: `terms` words drawn (Zipf) from the vocabulary of `text_fields`, top `limit` by relevance,
-    # optionally restricted by `match` (values from a chosen record) and `filter`
-    text_fields: tuple[str, ...] = ()
+
+
+class SearchOp(Selecting):
+    """Full text: `terms` words drawn (Zipf) from the vocabulary of `text_fields`, top `limit` by
+    relevance, optionally restricted by `match` (values from a chosen record) and `filter`."""
+
+    kind: Literal[OperationKind.SEARCH]
+    text_fields: tuple[str, ...] = Field(min_length=1)
     terms: int = Field(2, ge=1, le=16)
-    # traverse: from the chosen record along the `edges` entity (its two ref fields: from, to)
-    edges: str | None = None
+    project: tuple[str, ...] = ()
+    limit: int | None = Field(None, ge=1, le=10_000)
+
+
+class TraverseOp(OperationBase):
+    """From the chosen record along the `edges` entity (its two ref fields: from, to)."""
+
+    kind: Literal[OperationKind.TRAVERSE]
+    edges: str
     pattern: Literal["k-hop", "mutual", "shortest-path"] = "k-hop"
     hops: int = Field(2, ge=1, le=6)
+    project: tuple[str, ...] = ()
+    limit: int | None = Field(None, ge=1, le=10_000)
+
+
+class NativeOp(OperationBase):
+    """The user's own statement per engine; `{key}` / `$key` / `%(key)s` stand for the chosen key."""
+
+    kind: Literal[OperationKind.NATIVE]
+    statements: dict[str, str] = Field(min_length=1)  # engine -> statement
+
+
+Operation = Annotated[
+    InsertOp | ReadOp | UpdateOp | DeleteOp | ScanOp | FindOp | RangeOp | AggregateOp | SearchOp | TraverseOp | NativeOp,
+    Field(discriminator="kind"),
+]
+# kind -> the model of that kind (for code that builds operations, e.g. a read-modify-write's read)
+OPERATION_TYPES: dict[OperationKind, type[OperationBase]] = {
+    OperationKind.INSERT: InsertOp, OperationKind.READ: ReadOp, OperationKind.UPDATE: UpdateOp,
+    OperationKind.DELETE: DeleteOp, OperationKind.SCAN: ScanOp, OperationKind.FIND: FindOp,
+    OperationKind.RANGE: RangeOp, OperationKind.AGGREGATE: AggregateOp, OperationKind.SEARCH: SearchOp,
+    OperationKind.TRAVERSE: TraverseOp, OperationKind.NATIVE: NativeOp,
+}
+
+
+def ttl_of(op: Operation) -> float | None:
+    """The expiry an insert or update sets, else None."""
+    return op.ttl_s if isinstance(op, (InsertOp, UpdateOp)) else None
+
+
+def nested_paths(op: Operation) -> tuple[str, ...]:
+    """The "json_field.key" paths an update sets inside json fields."""
+    return tuple(path for path in op.set if "." in path) if isinstance(op, UpdateOp) else ()
 
 
 class Workload(Frozen):

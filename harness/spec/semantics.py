@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from harness.spec.hints import did_you_mean
 from harness.spec.models import (
+    AggregateOp,
     Entity,
+    FindOp,
     JsonField,
     Operation,
-    OperationKind,
+    RangeOp,
     RefField,
+    SearchOp,
+    Selecting,
     TagsField,
     TextField,
+    TraverseOp,
+    UpdateOp,
     Workload,
 )
-
-# Which optional keys make sense for which kind; anything else is flagged.
-_NEEDS_MATCH = {OperationKind.FIND}
-_USES_SET = {OperationKind.UPDATE}
 
 
 def check_workload(workload: Workload) -> list[str]:
@@ -76,74 +78,50 @@ def _check_entity(where: str, entity: Entity) -> list[str]:
     return problems
 
 
+def _field_names(op: Operation) -> list[tuple[str, list[str]]]:
+    """(spec key, field names it refers to) for every key of `op` that names fields of its entity."""
+    named: list[tuple[str, list[str]]] = []
+    if isinstance(op, Selecting):
+        named += [("match", list(op.match)), ("filter", list(op.filter))]
+    project = getattr(op, "project", ())
+    named.append(("project", list(project)))
+    sort = getattr(op, "sort", None)
+    if sort is not None:
+        named.append(("sort.field", [sort.field]))
+    if isinstance(op, UpdateOp):
+        named.append(("set", [path.partition(".")[0] for path in op.set]))
+    if isinstance(op, (RangeOp, AggregateOp)):
+        named.append(("range_field", [op.range_field]))
+    if isinstance(op, AggregateOp):
+        named += [("value_field", [op.value_field]), ("group_by", list(op.group_by))]
+    return named
+
+
 def _check_operation(where: str, op: Operation, entity: Entity) -> list[str]:
+    """Every field an operation names exists on its entity, and the combination makes sense.
+
+    What a kind may carry is the schema's job (each kind is its own model); this checks what
+    needs the workload: field names, field types, keys that cannot change.
+    """
     problems: list[str] = []
     fields = list(entity.fields)
-
-    def unknown(key: str, names: tuple[str, ...] | list[str]) -> None:
+    for key, names in _field_names(op):
         for name in names:
             if name not in entity.fields:
                 problems.append(f"{where}.{key}: {name!r} is not a field of {entity.name}{did_you_mean(name, fields)}")
-
-    unknown("match", op.match)
-    for path in op.set:
-        base, _, nested = path.partition(".")
-        if nested and not isinstance(entity.fields.get(base), JsonField):
-            problems.append(f"{where}.set: {path!r}: only json fields have nested keys ({base!r} is not one)")
-    unknown("set", tuple(path.partition(".")[0] for path in op.set))
-    unknown("project", op.project)
-    unknown("filter", list(op.filter))
-    if op.sort is not None:
-        unknown("sort.field", [op.sort.field])
-    if op.kind in _NEEDS_MATCH and not op.match and not op.filter:
+    if isinstance(op, UpdateOp):
+        for path in op.set:
+            base, _, nested = path.partition(".")
+            if nested and base in entity.fields and not isinstance(entity.fields[base], JsonField):
+                problems.append(f"{where}.set: {path!r}: only json fields have nested keys ({base!r} is not one)")
+        if entity.key in op.set:
+            problems.append(f"{where}.set: the key field {entity.key!r} cannot be updated")
+    if isinstance(op, FindOp) and not op.match and not op.filter:
         problems.append(f"{where}.match: a find needs 'match' fields or a 'filter' to select records")
-    if op.set and op.kind not in _USES_SET:
-        problems.append(f"{where}.set: only an update sets fields; remove 'set' from this {op.kind.value}")
-    if op.kind == OperationKind.UPDATE and not op.set:
-        problems.append(f"{where}.set: an update needs the fields it changes, e.g. set: [{fields[-1]}]")
-    if op.read_first and op.kind != OperationKind.UPDATE:
-        problems.append(f"{where}.read_first: only an update can read first")
-    if op.ttl_s is not None and op.kind not in (OperationKind.INSERT, OperationKind.UPDATE):
-        problems.append(f"{where}.ttl_s: only inserts and updates set an expiry")
-    if op.kind == OperationKind.UPDATE and entity.key in op.set:
-        problems.append(f"{where}.set: the key field {entity.key!r} cannot be updated")
-    if op.kind == OperationKind.NATIVE and not op.statements:
-        problems.append(f"{where}.statements: a native operation needs a statement per engine, e.g. statements: {{postgres: 'SELECT 1'}}")
-    if op.statements and op.kind != OperationKind.NATIVE:
-        problems.append(f"{where}.statements: only a native operation takes statements")
-    problems += _check_analytic(where, op, entity)
-    return problems
-
-
-def _check_analytic(where: str, op: Operation, entity: Entity) -> list[str]:
-    """range, aggregate, search and traverse each need their own keys, and only they take them."""
-    problems: list[str] = []
-    fields = list(entity.fields)
-    kind = op.kind
-    needs = {
-        OperationKind.RANGE: ("range_field", "window"),
-        OperationKind.AGGREGATE: ("range_field", "window", "value_field", "function", "bucket_s"),
-    }.get(kind, ())
-    for key in needs:
-        if getattr(op, key) is None:
-            problems.append(f"{where}.{key}: a {kind.value} needs '{key}'")
-    for key in ("range_field", "value_field"):
-        name = getattr(op, key)
-        if name is not None and name not in entity.fields:
-            problems.append(f"{where}.{key}: {name!r} is not a field of {entity.name}{did_you_mean(name, fields)}")
-        elif name is not None and kind not in (OperationKind.RANGE, OperationKind.AGGREGATE):
-            problems.append(f"{where}.{key}: only range and aggregate operations take '{key}'")
-    for name in op.group_by:
-        if name not in entity.fields:
-            problems.append(f"{where}.group_by: {name!r} is not a field of {entity.name}{did_you_mean(name, fields)}")
-    if kind is OperationKind.SEARCH:
-        if not op.text_fields:
-            problems.append(f"{where}.text_fields: a search needs the text fields it searches")
+    if isinstance(op, SearchOp):
         for name in op.text_fields:
             if not isinstance(entity.fields.get(name), TextField):
                 problems.append(f"{where}.text_fields: {name!r} is not a text field of {entity.name}{did_you_mean(name, fields)}")
-    if kind is OperationKind.TRAVERSE and op.edges is None:
-        problems.append(f"{where}.edges: a traverse needs the edge entity it follows")
     return problems
 
 
@@ -157,7 +135,7 @@ def check_references(workload: Workload) -> list[str]:
                 problems.append(f"dataset.entities[{i}].fields.{field}.entity: unknown entity {spec.entity!r}"
                                 f"{did_you_mean(spec.entity, names)}")
     for i, op in enumerate(workload.operations):
-        if op.kind is not OperationKind.TRAVERSE or op.edges is None:
+        if not isinstance(op, TraverseOp):
             continue
         if op.edges not in names:
             problems.append(f"operations[{i}].edges: unknown entity {op.edges!r}{did_you_mean(op.edges, names)}")

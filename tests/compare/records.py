@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from harness.metrics.histogram import LatencySummary, encode, new_histogram
-from harness.results.record import LoadSettings, OperationResult, Percentiles, RunRecord, TimePoint
+from harness.metrics.histogram import Percentiles, encode, new_histogram
+from harness.results.record import LoadSettings, OperationResult, RunRecord, TimePoint
 
 
 def synthetic_run(median_us: float, seconds: int = 20, per_second: int = 500, seed: int = 0,
@@ -21,11 +21,11 @@ def synthetic_run(median_us: float, seconds: int = 20, per_second: int = 500, se
             value = int(median_us * rng.lognormvariate(0, noise)) + 1
             hist.record_value(value)
             whole.record_value(value)
-        summary = LatencySummary.of(hist)
+        summary = Percentiles.of(hist)
         assert summary is not None
         points.append(TimePoint(t=second, op="read", phase="measure", count=count, errors=0, p50_us=summary.p50,
                                 p99_us=summary.p99, p999_us=summary.p999, max_us=summary.max))
-    summary = LatencySummary.of(whole)
+    summary = Percentiles.of(whole)
     assert summary is not None
     total = whole.get_total_count()
     return RunRecord(
@@ -34,6 +34,6 @@ def synthetic_run(median_us: float, seconds: int = 20, per_second: int = 500, se
         load=LoadSettings(users=4, processes=1, duration_s=seconds, warmup_s=0, target_rate=None, schedule="poisson"),
         manifest={}, valid=True,
         operations={"read": OperationResult(kind="read", count=total, throughput_ops_s=total / seconds,
-                                            latency_us=Percentiles(**vars(summary)), histogram=encode(whole))},
+                                            latency_us=summary, histogram=encode(whole))},
         total_throughput_ops_s=total / seconds, measured_s=seconds, timeseries=tuple(points),
     )

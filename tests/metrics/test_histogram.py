@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from harness.metrics.histogram import LatencySummary, decode, encode, merge, new_histogram
+from harness.metrics.histogram import Percentiles, decode, encode, merge, new_histogram
 
 
 def test_merge_of_encoded_parts_equals_whole() -> None:
@@ -19,18 +19,18 @@ def test_merge_of_encoded_parts_equals_whole() -> None:
     assert merged.get_total_count() == whole.get_total_count() == len(values)
     for percentile in (50, 90, 99, 99.9, 100):
         assert merged.get_value_at_percentile(percentile) == whole.get_value_at_percentile(percentile)
-    assert LatencySummary.of(merged) == LatencySummary.of(whole)
+    assert Percentiles.of(merged) == Percentiles.of(whole)
 
 
 def test_three_significant_digits_in_microseconds() -> None:
     histogram = new_histogram()
     histogram.record_value(123_456)
-    summary = LatencySummary.of(histogram)
+    summary = Percentiles.of(histogram)
     assert summary is not None
     assert abs(summary.p50 - 123_456) / 123_456 < 0.001
 
 
 def test_empty_histograms() -> None:
-    assert LatencySummary.of(new_histogram()) is None
+    assert Percentiles.of(new_histogram()) is None
     assert decode("").get_total_count() == 0
     assert merge(["", ""]).get_total_count() == 0

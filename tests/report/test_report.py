@@ -25,7 +25,8 @@ from harness.results import store
 from harness.results.baselines import promote
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
+from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
 
@@ -40,7 +41,7 @@ def _run() -> RunRecord:
     workload = load_workload(ROOT / "workloads" / "kv-cache.yaml").scaled(0.05)
     request = RunRequest(engine="fake", url="fake://r?latency_us=300", workload=workload,
                          load=LoadProfile(users=2, processes=1, duration=2, warmup=1))
-    return run_benchmark(request, Progress())
+    return run_and_record(request, Progress())
 
 
 def _later(record: RunRecord, seconds: int, **update: object) -> RunRecord:

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def insert_keys(mix: OperationMix, n: int) -> list[str]:
     driver = next(d for d in mix.drivers if d.kind is OperationKind.INSERT)
-    return [driver.arguments()[0] for _ in range(n)]
+    key_field = driver.factory.key_field
+    return [driver.arguments()[key_field] for _ in range(n)]
 
 
 def test_inserts_of_users_and_of_later_runs_never_collide() -> None:

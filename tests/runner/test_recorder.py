@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.metrics.histogram import decode
 from harness.runner.pacing import NS_PER_S
+from harness.runner.protocol import decode_worker, encode
 from harness.runner.recorder import Recorder
 
 MS = 1_000_000
@@ -47,7 +48,7 @@ def test_result_carries_histograms_and_a_timeseries() -> None:
     stats = recorder.stats[0]
     for i in range(100):
         recorder.record(stats, 0, 1100 * MS + i * MS, 1100 * MS + i * MS + 300_000)
-    result = recorder.result()
-    assert decode(result["operations"]["read"]["histogram"]).get_total_count() == 100
-    rows = result["timeseries"]
-    assert [(r["t"], r["phase"], r["count"]) for r in rows] == [(1, "measure", 100)]
+    result = recorder.result(process=0, complete=True, measured_s=2.0, cpu_fraction=None)
+    assert decode(result.operations["read"].histogram).get_total_count() == 100
+    assert [(r.t, r.phase, r.count) for r in result.timeseries] == [(1, "measure", 100)]
+    assert decode_worker(encode(result)) == result  # the same model on both ends of the pipe

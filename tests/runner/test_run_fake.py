@@ -17,9 +17,10 @@ from harness.errors import UnsupportedOperation
 from harness.metrics.histogram import decode
 from harness.results import store
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
+from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
-from harness.spec.models import Operation, OperationKind
+from harness.spec.models import OperationKind, SearchOp
 from harness.spec.suite import LoadProfile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,7 @@ def kv(count: int = 500):  # type: ignore[no-untyped-def]
 
 def test_closed_loop_two_processes_merge_exactly() -> None:
     load = LoadProfile(users=4, processes=2, duration=2, warmup=1)
-    record = run_benchmark(RunRequest(engine="fake", url="fake://closed?latency_us=200", workload=kv(), load=load),
+    record = run_and_record(RunRequest(engine="fake", url="fake://closed?latency_us=200", workload=kv(), load=load),
                            Progress())
     assert record.complete and record.valid, record.invalid_reasons
     assert record.load.processes == 2
@@ -50,7 +51,7 @@ def test_closed_loop_two_processes_merge_exactly() -> None:
 
 def test_open_loop_holds_the_target_rate_and_stores_service_time() -> None:
     load = LoadProfile(users=4, processes=1, duration=3, warmup=1, target_rate=400, schedule="deterministic")
-    record = run_benchmark(RunRequest(engine="fake", url="fake://open?latency_us=500", workload=kv(), load=load),
+    record = run_and_record(RunRequest(engine="fake", url="fake://open?latency_us=500", workload=kv(), load=load),
                            Progress())
     assert record.valid, record.invalid_reasons
     assert record.total_throughput_ops_s == pytest.approx(400, rel=0.05)
@@ -61,10 +62,10 @@ def test_open_loop_holds_the_target_rate_and_stores_service_time() -> None:
 
 def test_unsupported_operation_is_refused_up_front() -> None:
     workload = kv()
-    search = Operation(name="search", kind=OperationKind.SEARCH, entity="usertable", weight=1)
+    search = SearchOp(name="search", kind=OperationKind.SEARCH, entity="usertable", weight=1, text_fields=("field0",))
     workload = workload.model_copy(update={"operations": (*workload.operations, search)})
     with pytest.raises(UnsupportedOperation, match="search"):
-        run_benchmark(RunRequest(engine="fake", url="fake://", workload=workload, load=LoadProfile()), Progress())
+        run_and_record(RunRequest(engine="fake", url="fake://", workload=workload, load=LoadProfile()), Progress())
 
 
 def test_ctrl_c_saves_an_incomplete_record(tmp_path: Path) -> None:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlparse
 
-from harness.engines.base import EngineAdapter, Executor, Record
+from harness.engines.base import EngineAdapter
+from harness.engines.calls import Change, Executor, Match, Record
+from harness.engines.limits import SCAN_LIMIT
 from harness.errors import EngineUnavailable
-from harness.spec.models import Entity, Operation, OperationKind, Workload
+from harness.spec.models import Entity, FindOp, Operation, OperationKind, ScanOp, Workload
 
 
 class FakeServer:
@@ -36,15 +38,19 @@ def server_for(url: str) -> FakeServer:
     return _SERVERS.setdefault(urlparse(url).netloc or "default", FakeServer())
 
 
-class FakeAdapter(EngineAdapter):
-    name = "fake"
+Table = dict[Any, Record]
+
+
+class FakeAdapter(EngineAdapter[FakeServer]):
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset(
         {OperationKind.INSERT, OperationKind.READ, OperationKind.UPDATE, OperationKind.DELETE,
          OperationKind.FIND, OperationKind.SCAN}
     )
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError,)
+
+    def __init__(self, name: str, url: str) -> None:
+        super().__init__(name, url)
         query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
         self.latency_s = float(query.get("latency_us", 0)) / 1e6
         self.jitter = float(query.get("jitter", 0))
@@ -55,11 +61,12 @@ class FakeAdapter(EngineAdapter):
         self._rng = random.Random()
         self._ops = 0
 
-    def connect(self) -> None:
+    def _open(self) -> FakeServer:
         if self.server.down:
             raise EngineUnavailable("fake engine is down")
+        return self.server
 
-    def close(self) -> None:
+    def _shutdown(self, client: FakeServer) -> None:
         return None
 
     def prepare(self, workload: Workload) -> None:
@@ -86,32 +93,33 @@ class FakeAdapter(EngineAdapter):
         if delay > 0:
             time.sleep(delay)
 
-    def bind(self, op: Operation, entity: Entity) -> Executor:
-        table_name, kind = entity.name, op.kind
+    def bind(self, op: Operation, workload: Workload) -> Executor:
+        name = op.entity
+        serve = self._serve
+        act = self._action(op, workload.entity(op.entity).key)
 
-        def execute(key: Any, values: Mapping[str, Any] | None) -> int:
-            self._serve(kind.value)
-            table = self.server.tables.setdefault(table_name, {})
-            if kind is OperationKind.INSERT:
-                assert values is not None
-                table[key] = dict(values)
-                return 1
-            if kind is OperationKind.READ:
-                return 1 if key in table else 0
-            if kind is OperationKind.UPDATE:
-                if key in table and values:
-                    table[key].update(values)
-                    return 1
-                return 0
-            if kind is OperationKind.DELETE:
-                return 1 if table.pop(key, None) is not None else 0
-            if kind is OperationKind.FIND:
-                wanted = {**op.filter, **(values or {})}
-                hits = [r for r in table.values() if all(r.get(k) == v for k, v in wanted.items())]
-                return len(hits[: op.limit] if op.limit else hits)
-            return min(len(table), op.limit or 100)
+        def execute(argument: Any) -> int:
+            serve(op.kind.value)
+            return act(self.server.tables.setdefault(name, {}), argument)
 
         return execute
+
+    @staticmethod
+    def _action(op: Operation, key_field: str) -> Callable[[Table, Any], int]:
+        """What one call does to the in-memory table, by kind; returns records touched."""
+        if op.kind is OperationKind.INSERT:
+            return lambda table, record: _insert(table, record, key_field)
+        if op.kind is OperationKind.READ:
+            return lambda table, key: 1 if key in table else 0
+        if op.kind is OperationKind.UPDATE:
+            return _update
+        if op.kind is OperationKind.DELETE:
+            return lambda table, key: 1 if table.pop(key, None) is not None else 0
+        if isinstance(op, FindOp):
+            fixed, limit = dict(op.filter), op.limit
+            return lambda table, match: _find(table, {**fixed, **match}, limit)
+        limit = op.limit if isinstance(op, ScanOp) and op.limit else SCAN_LIMIT
+        return lambda table, key: min(len(table), limit)
 
     def server_version(self) -> str:
         return "fake-1"
@@ -121,3 +129,21 @@ class FakeAdapter(EngineAdapter):
 
     def telemetry(self, workload: Workload) -> dict[str, Any]:
         return {"calls": dict(self.server.calls)}
+
+
+def _insert(table: Table, record: Record, key_field: str) -> int:
+    table[record[key_field]] = dict(record)
+    return 1
+
+
+def _update(table: Table, change: Change) -> int:
+    record = table.get(change.key)
+    if record is None:
+        return 0
+    record.update(change.values)
+    return 1
+
+
+def _find(table: Table, wanted: Match, limit: int | None) -> int:
+    hits = [r for r in table.values() if all(r.get(k) == v for k, v in wanted.items())]
+    return len(hits[:limit] if limit else hits)

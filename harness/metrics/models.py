@@ -1,0 +1,48 @@
+"""What was measured, per operation and per second: the parts a run record is made of.
+
+Frozen models shared by the runner (which merges workers' histograms into them) and the
+results layer (which stores them in the run record), so neither imports the other's code.
+"""
+
+from __future__ import annotations
+
+from harness.metrics.histogram import Percentiles
+from harness.models import Frozen
+
+
+class OperationResult(Frozen):
+    """One operation of the mix over the measurement window, all processes merged exactly."""
+
+    kind: str
+    count: int = 0
+    errors: int = 0
+    throughput_ops_s: float = 0.0
+    latency_us: Percentiles | None = None  # response time in open loop, service time in closed
+    service_us: Percentiles | None = None  # open loop only
+    warmup_count: int = 0
+    histogram: str = ""  # encoded HDR (µs) of latency_us
+    service_histogram: str = ""
+    errors_sample: tuple[str, ...] = ()
+    unsupported: str | None = None  # why the engine cannot run it: shown as n/a
+
+
+class TimePoint(Frozen):
+    """One operation in one second of the run (all processes merged)."""
+
+    t: int  # second since the start of warm-up
+    op: str
+    phase: str  # warmup | measure
+    count: int
+    errors: int
+    p50_us: int | None = None
+    p99_us: int | None = None
+    p999_us: int | None = None
+    max_us: int | None = None
+
+
+class LoadPhase(Frozen):
+    """The bulk-load phase before measuring."""
+
+    records: int
+    seconds: float
+    records_per_s: float
