@@ -3,7 +3,8 @@
 Under gevent, psycopg falls back to `wait_poll`, which goes through gevent's emulation of
 select.poll (a poll object, a watcher per registration and a result list per call). Waiting
 directly on an io watcher does the same job with less work per round trip; on the overhead
-benchmark it raised PostgreSQL reads per second by about a quarter.
+benchmark it raised PostgreSQL reads per second by about a quarter. Installed once per worker
+process by `PostgresAdapter.patch_process()`, after gevent has patched and before any connection.
 """
 
 from __future__ import annotations

@@ -1,17 +1,20 @@
 """The SQL of the PostgreSQL adapter: column types, schema, and one statement per operation.
 
-A `Statement` pairs the SQL with the function that turns the runner's (key, values) into
-its parameters, so the executor and EXPLAIN always run exactly the same thing. Reads name
-their columns (never `SELECT *`): the search vector is the adapter's column, not the record's.
+Pure: no server, no connection. `build(op, workload)` returns a `Statement` pairing the SQL
+with the function that turns the executor's one typed argument (harness.engines.calls) into
+its parameters, so the executor and EXPLAIN always run exactly the same thing; the adapter
+builds it once per bind. Reads name their columns (never `SELECT *`): the search vector is
+the adapter's column, not the record's.
 
 - range / aggregate: equality on `match` and `filter`, then `range_field BETWEEN lo AND hi`,
   so a composite index (category, price) or (host, ts) serves the whole predicate.
 - search: a stored generated `tsvector` column per set of text fields (GIN-indexed), queried
   with `to_tsquery('simple', 'a' | 'b')` (any term) and ranked by `ts_rank`. 'simple' because
   the words are synthetic: stemming and stop words would only distort them.
-- traverse: breadth-first recursive CTEs over the edge table. `UNION` removes repeated
-  (node, depth) rows, so each level is a distinct frontier and walks never explode; the
-  recursion is evaluated lazily, so a LIMIT stops it at the first answer (BFS order).
+- traverse: breadth-first recursive CTEs over the edge table, whose (from, to) columns are the
+  edge entity's two ref fields to the node entity, in declaration order. `UNION` removes
+  repeated (node, depth) rows, so each level is a distinct frontier and walks never explode;
+  the recursion is evaluated lazily, so a LIMIT stops it at the first answer (BFS order).
   k-hop follows walks (an edge may repeat), which for 2 hops equals Cypher's edge-unique
   paths; mutual excludes a self-follow.
 """
@@ -24,42 +27,53 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from harness.engines.calls import Change, Match, Pair, Params, Query, Record, Window
+from harness.engines.limits import SCAN_LIMIT, SEARCH_LIMIT
+from harness.errors import HarnessBug
 from harness.spec.models import (
+    AggregateOp,
     BoolField,
+    DeleteOp,
     Entity,
     FieldSpec,
+    FindOp,
     FloatField,
+    InsertOp,
     IntField,
     JsonField,
+    NativeOp,
     Operation,
-    OperationKind,
+    RangeOp,
+    ReadOp,
     RefField,
+    ScanOp,
+    SearchOp,
     TagsField,
     TimestampField,
+    TraverseOp,
+    UpdateOp,
     UuidField,
     Workload,
 )
 
-SCAN_LIMIT = 100
-SEARCH_LIMIT = 10  # hits of a search without a limit: the search engines' default page
 TEXT_CONFIG = sql.Literal("simple")
 # date_bin's origin, with an explicit offset so buckets never depend on the session's time zone
 BUCKET_ORIGIN = sql.SQL("TIMESTAMPTZ '2000-01-01 00:00:00+00'")
+# field type -> column type (every other field is text; a ref takes its target's key type)
+COLUMN_TYPES: dict[type[Any], str] = {
+    IntField: "bigint", FloatField: "double precision", BoolField: "boolean", UuidField: "uuid",
+    TimestampField: "timestamptz", JsonField: "jsonb", TagsField: "text[]",
+}
 AGGREGATES = {"mean": "avg", "sum": "sum", "count": "count", "min": "min", "max": "max"}
-# Edge columns are found again at bind time (workers never see prepare) by this column comment.
-REF_COMMENT = "dbarena ref to {}"
 
-Arguments = Callable[[Any, Mapping[str, Any] | None], Sequence[Any] | Mapping[str, Any]]
-
-
-def given(values: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    assert values is not None, "this operation is always called with values"
-    return values
+ArgT = TypeVar("ArgT")
+# what psycopg executes with: positional values for %s, a mapping for %(name)s (native statements)
+Parameters = Sequence[Any] | Mapping[str, Any]
 
 
 class Result(Enum):
@@ -70,31 +84,22 @@ class Result(Enum):
 
 
 @dataclass(frozen=True)
-class Statement:
+class Statement(Generic[ArgT]):
+    """The SQL of one operation, how its call argument becomes the parameters, and what is counted."""
+
     query: sql.Composable
-    arguments: Arguments
+    parameters: Callable[[ArgT], Parameters]
     result: Result
+
+
+# ---- schema ---------------------------------------------------------------------------
 
 
 def column_type(spec: FieldSpec, key_types: Mapping[str, str] | None = None) -> str:
     """A field's column type; a ref takes the type of the key it references."""
     if isinstance(spec, RefField):
         return (key_types or {}).get(spec.entity, "text")
-    if isinstance(spec, IntField):
-        return "bigint"
-    if isinstance(spec, FloatField):
-        return "double precision"
-    if isinstance(spec, BoolField):
-        return "boolean"
-    if isinstance(spec, UuidField):
-        return "uuid"
-    if isinstance(spec, TimestampField):
-        return "timestamptz"
-    if isinstance(spec, JsonField):
-        return "jsonb"
-    if isinstance(spec, TagsField):
-        return "text[]"
-    return "text"
+    return COLUMN_TYPES.get(type(spec), "text")
 
 
 def key_type(entity: Entity) -> str:
@@ -110,7 +115,7 @@ def search_column(text_fields: Sequence[str]) -> str:
 
 
 def schema(workload: Workload, entity: Entity) -> list[sql.Composed]:
-    """DDL of one entity: table, declared indexes, search vectors and ref comments."""
+    """DDL of one entity: table, declared indexes and search vectors."""
     table = ident(entity.name)
     key_types = {e.name: key_type(e) for e in workload.dataset.entities}
     columns = sql.SQL(", ").join(
@@ -128,8 +133,7 @@ def schema(workload: Workload, entity: Entity) -> list[sql.Composed]:
             ident(f"{entity.name}_idx{number}_{'_'.join(index.fields)}"[:63]),
             table, sql.SQL(", ").join(map(ident, index.fields)),
         ))
-    searched = {op.text_fields for op in workload.operations
-                if op.kind is OperationKind.SEARCH and op.entity == entity.name}
+    searched = {op.text_fields for op in workload.operations if isinstance(op, SearchOp) and op.entity == entity.name}
     for fields in sorted(searched):
         column = search_column(fields)
         vector = sql.SQL(" || ").join(
@@ -138,10 +142,6 @@ def schema(workload: Workload, entity: Entity) -> list[sql.Composed]:
             table, ident(column), vector))
         ddl.append(sql.SQL("CREATE INDEX {} ON {} USING gin ({})").format(
             ident(f"{entity.name}_{column}"[:63]), table, ident(column)))
-    for name, spec in entity.fields.items():
-        if isinstance(spec, RefField):
-            ddl.append(sql.SQL("COMMENT ON COLUMN {} IS {}").format(
-                ident(entity.name, name), sql.Literal(REF_COMMENT.format(spec.entity))))
     return ddl
 
 
@@ -156,48 +156,84 @@ def tsquery_text(terms: Sequence[str]) -> str:
     return " | ".join("'" + term.replace("\\", "\\\\").replace("'", "''") + "'" for term in terms)
 
 
-def build(op: Operation, entity: Entity, edges: tuple[str, str] | None = None) -> Statement:
-    """The statement of one operation; `edges` = the (from, to) columns of a traverse's edge table."""
-    kind = op.kind
-    if kind is OperationKind.TRAVERSE:
-        assert edges is not None and op.edges is not None
-        return _traverse(op, entity, op.edges, edges)
-    if kind is OperationKind.NATIVE:
-        return Statement(sql.SQL(op.statements["postgres"]),  # type: ignore[arg-type]
-                         lambda key, values: {"key": key, **(values or {})}, Result.ANY)
-    if kind in (OperationKind.INSERT, OperationKind.UPDATE):
-        return _write(op, entity)
+def edge_columns(op: TraverseOp, workload: Workload) -> tuple[str, str]:
+    """(from, to) columns of a traversal's edge table: its entity's first two ref fields to the nodes."""
+    refs = [name for name, spec in workload.entity(op.edges).fields.items()
+            if isinstance(spec, RefField) and spec.entity == op.entity]
+    if len(refs) < 2:  # the spec loader refuses such a workload
+        raise HarnessBug(f"edge entity {op.edges!r} has no two ref fields to {op.entity!r}")
+    return refs[0], refs[1]
+
+
+# ---- one statement per operation ------------------------------------------------------
+
+
+def build(op: Operation, workload: Workload) -> Statement[Any]:
+    """The statement of one operation of `workload`, for the call argument of its kind."""
+    entity = workload.entity(op.entity)
+    if isinstance(op, TraverseOp):
+        return _traverse(op, entity, edge_columns(op, workload))
+    if isinstance(op, NativeOp):
+        return Statement[Params](sql.SQL(op.statements["postgres"]), _named, Result.ANY)
+    if isinstance(op, InsertOp):
+        return _insert(entity)
+    if isinstance(op, UpdateOp):
+        return _update(op, entity)
+    if isinstance(op, (ReadOp, DeleteOp, ScanOp)):
+        return _by_key(op, entity)
+    if isinstance(op, (FindOp, SearchOp)):
+        return _find(op, entity) if isinstance(op, FindOp) else _search(op, entity)
+    return _windowed(op, entity)
+
+
+def _named(params: Params) -> Parameters:
+    return params  # a native statement names its parameters: %(key)s
+
+
+def _key_only(key: Any) -> Parameters:
+    return (key,)
+
+
+def _projection(project: tuple[str, ...], entity: Entity) -> sql.Composable:
+    return sql.SQL(", ").join(ident(entity.name, f) for f in project or entity.fields)
+
+
+def _by_key(op: ReadOp | DeleteOp | ScanOp, entity: Entity) -> Statement[Any]:
     table, key = ident(entity.name), ident(entity.key)
-    projection = sql.SQL(", ").join(ident(entity.name, f) for f in op.project or entity.fields)
-    by_key: Arguments = lambda key, values: (key,)  # noqa: E731
-    if kind is OperationKind.READ:
+    if isinstance(op, DeleteOp):
+        return Statement(sql.SQL("DELETE FROM {} WHERE {} = %s").format(table, key), _key_only, Result.ROWCOUNT)
+    projection = _projection(op.project, entity)
+    if isinstance(op, ReadOp):
         return Statement(sql.SQL("SELECT {} FROM {} WHERE {} = %s").format(projection, table, key),
-                         by_key, Result.ROWS)
-    if kind is OperationKind.DELETE:
-        return Statement(sql.SQL("DELETE FROM {} WHERE {} = %s").format(table, key), by_key, Result.ROWCOUNT)
-    if kind is OperationKind.SCAN:
-        return Statement(sql.SQL("SELECT {} FROM {} WHERE {} >= %s ORDER BY {} LIMIT {}").format(
-            projection, table, key, key, sql.Literal(op.limit or SCAN_LIMIT)), by_key, Result.ROWS)
-    return _filtered(op, entity, projection)
+                         _key_only, Result.ROWS)
+    return Statement(sql.SQL("SELECT {} FROM {} WHERE {} >= %s ORDER BY {} LIMIT {}").format(
+        projection, table, key, key, sql.Literal(op.limit or SCAN_LIMIT)), _key_only, Result.ROWS)
 
 
-def _write(op: Operation, entity: Entity) -> Statement:
-    table, names = ident(entity.name), list(entity.fields)
+def _json_adapter(entity: Entity) -> Callable[[str, Any], Any]:
+    """value -> what psycopg sends: json fields (generated as JSON text) as jsonb."""
     json_fields = {n for n, s in entity.fields.items() if isinstance(s, JsonField)}
 
     def adapt(name: str, value: Any) -> Any:
         return Jsonb(json.loads(value)) if name in json_fields and isinstance(value, str) else value
 
-    if op.kind is OperationKind.INSERT:
-        query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-            table, sql.SQL(", ").join(map(ident, names)), sql.SQL(", ").join(sql.Placeholder() for _ in names))
-        return Statement(query, lambda key, values: [adapt(n, given(values)[n]) for n in names], Result.ROWCOUNT)
-    # Whole fields get a value; "attributes.k1" sets one key inside the jsonb column (jsonb_set).
+    return adapt
+
+
+def _insert(entity: Entity) -> Statement[Record]:
+    names, adapt = list(entity.fields), _json_adapter(entity)
+    query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        ident(entity.name), sql.SQL(", ").join(map(ident, names)), sql.SQL(", ").join(sql.Placeholder() for _ in names))
+    return Statement(query, lambda record: [adapt(n, record[n]) for n in names], Result.ROWCOUNT)
+
+
+def _update(op: UpdateOp, entity: Entity) -> Statement[Change]:
+    """Whole fields get a value; "attributes.k1" sets one key inside the jsonb column (jsonb_set)."""
     paths: dict[str, list[str]] = {}
     for path in op.set:
         paths.setdefault(path.split(".", 1)[0], []).append(path)
     assignments: list[sql.Composable] = []
-    order: list[str] = []
+    order: list[str] = []  # the `set` paths in the order of their placeholders
     for field, field_paths in paths.items():
         expression: sql.Composable = sql.SQL("coalesce({}, '{{}}')").format(ident(field))
         if field in field_paths:
@@ -209,12 +245,18 @@ def _write(op: Operation, entity: Entity) -> Statement:
             order.append(path)
         assignments.append(sql.SQL("{} = {}").format(ident(field), expression))
     query = sql.SQL("UPDATE {} SET {} WHERE {} = %s").format(
-        table, sql.SQL(", ").join(assignments), ident(entity.key))
-    return Statement(query, lambda key, values: [*(adapt(p, given(values)[p]) for p in order), key],
+        ident(entity.name), sql.SQL(", ").join(assignments), ident(entity.key))
+    adapt = _json_adapter(entity)
+    return Statement(query, lambda change: [*(adapt(p, change.values[p]) for p in order), change.key],
                      Result.ROWCOUNT)
 
 
-def _tail(op: Operation, entity: Entity) -> sql.Composable:
+def _equalities(op: FindOp | RangeOp | AggregateOp | SearchOp, entity: Entity) -> list[sql.Composable]:
+    """`field = %s` for the match fields, then the filter fields (their values: constants)."""
+    return [sql.SQL("{} = %s").format(ident(entity.name, f)) for f in (*op.match, *op.filter)]
+
+
+def _tail(op: FindOp | RangeOp, entity: Entity) -> sql.Composable:
     tail: sql.Composable = sql.SQL("")
     if op.sort is not None:
         tail += sql.SQL(" ORDER BY {} {}").format(ident(entity.name, op.sort.field), sql.SQL(op.sort.order.upper()))
@@ -223,37 +265,38 @@ def _tail(op: Operation, entity: Entity) -> sql.Composable:
     return tail
 
 
-def _filtered(op: Operation, entity: Entity, projection: sql.Composable) -> Statement:
-    """find, range, aggregate and search: equality on match + filter fields, then each kind's own part."""
-    name, kind = entity.name, op.kind
-    conditions = [sql.SQL("{} = %s").format(ident(name, f)) for f in (*op.match, *op.filter)]
-    constants = list(op.filter.values())
-    if kind is OperationKind.SEARCH:
-        column = ident(name, search_column(op.text_fields))
-        conditions.insert(0, sql.SQL("{} @@ dbarena_query").format(column))
-        query = sql.SQL("SELECT {} FROM {}, to_tsquery({}, %s) AS dbarena_query WHERE {}"
-                        " ORDER BY ts_rank({}, dbarena_query) DESC, {} LIMIT {}").format(
-            projection, ident(name), TEXT_CONFIG, sql.SQL(" AND ").join(conditions), column,
-            ident(name, entity.key), sql.Literal(op.limit or SEARCH_LIMIT))
-        return Statement(query, lambda key, values: [
-            tsquery_text(given(values)["_terms"]), *(given(values)[f] for f in op.match), *constants], Result.ROWS)
-    if kind is OperationKind.FIND:
-        query = sql.SQL("SELECT {} FROM {} WHERE {}").format(projection, ident(name), sql.SQL(" AND ").join(conditions))
-        return Statement(query + _tail(op, entity), lambda key, values: [
-            *(given(values)[f] for f in op.match), *constants], Result.ROWS)
-    assert op.range_field is not None
+def _find(op: FindOp, entity: Entity) -> Statement[Match]:
+    fields, constants = op.match, tuple(op.filter.values())
+    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+        _projection(op.project, entity), ident(entity.name), sql.SQL(" AND ").join(_equalities(op, entity)))
+    return Statement(query + _tail(op, entity), lambda match: [*(match[f] for f in fields), *constants],
+                     Result.ROWS)
+
+
+def _search(op: SearchOp, entity: Entity) -> Statement[Query]:
+    name, fields, constants = entity.name, op.match, tuple(op.filter.values())
+    column = ident(name, search_column(op.text_fields))
+    conditions = [sql.SQL("{} @@ dbarena_query").format(column), *_equalities(op, entity)]
+    query = sql.SQL("SELECT {} FROM {}, to_tsquery({}, %s) AS dbarena_query WHERE {}"
+                    " ORDER BY ts_rank({}, dbarena_query) DESC, {} LIMIT {}").format(
+        _projection(op.project, entity), ident(name), TEXT_CONFIG, sql.SQL(" AND ").join(conditions), column,
+        ident(name, entity.key), sql.Literal(op.limit or SEARCH_LIMIT))
+    return Statement(query, lambda q: [tsquery_text(q.terms), *(q.match[f] for f in fields), *constants],
+                     Result.ROWS)
+
+
+def _windowed(op: RangeOp | AggregateOp, entity: Entity) -> Statement[Window]:
+    """range and aggregate: equality on match + filter, then `range_field BETWEEN low AND high`."""
+    name, fields, constants = entity.name, op.match, tuple(op.filter.values())
     bounded = ident(name, op.range_field)
-    conditions.append(sql.SQL("{} BETWEEN %s AND %s").format(bounded))
-    where = sql.SQL(" AND ").join(conditions)
+    where = sql.SQL(" AND ").join([*_equalities(op, entity), sql.SQL("{} BETWEEN %s AND %s").format(bounded)])
 
-    def window(key: Any, values: Mapping[str, Any] | None) -> list[Any]:
-        values = given(values)
-        return [*(values[f] for f in op.match), *constants, values["_from"], values["_to"]]
+    def window(w: Window) -> Parameters:
+        return [*(w.match[f] for f in fields), *constants, w.low, w.high]
 
-    if kind is OperationKind.RANGE:
-        query = sql.SQL("SELECT {} FROM {} WHERE {}").format(projection, ident(name), where)
+    if isinstance(op, RangeOp):
+        query = sql.SQL("SELECT {} FROM {} WHERE {}").format(_projection(op.project, entity), ident(name), where)
         return Statement(query + _tail(op, entity), window, Result.ROWS)
-    assert op.function is not None and op.value_field is not None and op.bucket_s is not None
     if isinstance(entity.fields[op.range_field], TimestampField):
         bucket = sql.SQL("date_bin(make_interval(secs => {}), {}, {})").format(
             sql.Literal(float(op.bucket_s)), bounded, BUCKET_ORIGIN)
@@ -267,8 +310,8 @@ def _filtered(op: Operation, entity: Entity, projection: sql.Composable) -> Stat
     return Statement(query, window, Result.ROWS)
 
 
-def _traverse(op: Operation, nodes: Entity, edge_table: str, edges: tuple[str, str]) -> Statement:
-    table, (source, target) = ident(edge_table), map(ident, edges)
+def _traverse(op: TraverseOp, nodes: Entity, edges: tuple[str, str]) -> Statement[Any]:
+    table, (source, target) = ident(op.edges), map(ident, edges)
     start = sql.SQL("%s::{}").format(sql.SQL(key_type(nodes)))
     hops = sql.Literal(op.hops)
     if op.pattern == "shortest-path":
@@ -277,14 +320,15 @@ def _traverse(op: Operation, nodes: Entity, edge_table: str, edges: tuple[str, s
             " SELECT e.{target}, b.depth + 1 FROM bfs b JOIN {table} e ON e.{source} = b.node WHERE b.depth < {hops})"
             " SELECT coalesce((SELECT depth FROM bfs WHERE node = %s LIMIT 1), 0)"
         ).format(start=start, target=target, table=table, source=source, hops=hops)
-        return Statement(query, lambda key, values: (key, given(values)["_to"]), Result.SCALAR)
+        return Statement[Pair](query, lambda pair: (pair.source, pair.target), Result.SCALAR)
+    parameters: Callable[[Any], Parameters]
     if op.pattern == "mutual":
         # DISTINCT: parallel edges count once; a self-follow is not a mutual follow
         query = sql.SQL(
             "SELECT DISTINCT a.{target} AS node FROM {table} a JOIN {table} b ON b.{source} = a.{target}"
             " AND b.{target} = a.{source} WHERE a.{source} = %s AND a.{target} <> a.{source}"
         ).format(table=table, source=source, target=target)
-        arguments: Arguments = lambda key, values: (key,)  # noqa: E731
+        parameters = _key_only
     else:
         # nodes at the end of a walk of exactly `hops` edges; UNION keeps (node, depth) distinct
         query = sql.SQL(
@@ -293,9 +337,9 @@ def _traverse(op: Operation, nodes: Entity, edge_table: str, edges: tuple[str, s
             " SELECT node FROM walk WHERE depth = {hops} AND node <> %s{limit}"
         ).format(start=start, target=target, table=table, source=source, hops=hops,
                  limit=sql.SQL(" LIMIT {}").format(sql.Literal(op.limit)) if op.limit else sql.SQL(""))
-        arguments = lambda key, values: (key, key)  # noqa: E731
+        parameters = lambda key: (key, key)  # noqa: E731
     if op.project:
         query = sql.SQL("SELECT {} FROM {} JOIN ({}) AS reached ON {} = reached.node").format(
             sql.SQL(", ").join(ident(nodes.name, f) for f in op.project), ident(nodes.name), query,
             ident(nodes.name, nodes.key))
-    return Statement(query, arguments, Result.ROWS)
+    return Statement(query, parameters, Result.ROWS)

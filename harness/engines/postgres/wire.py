@@ -12,16 +12,16 @@ Statements this path cannot prepare fall back to the cursor (the caller decides)
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import errors, generators, pq, waiting
 from psycopg.adapt import PyFormat, Transformer
 
-from harness.engines.postgres_sql import Result, positional
+from harness.engines.calls import Executor
+from harness.engines.postgres.statements import Parameters, Result, positional
 
-Arguments = Callable[[Any, Mapping[str, Any] | None], Sequence[Any] | Mapping[str, Any]]
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
 
 
@@ -51,9 +51,12 @@ def socket_waiter(fileno: int) -> Callable[[Any], Any]:
     return wait
 
 
-def prepare_wire(conn: psycopg.Connection[Any], name: str, query: str, arguments: Arguments,
-                 result: Result) -> Callable[[Any, Mapping[str, Any] | None], int] | None:
-    """A libpq-level executor for `query` (psycopg %s placeholders), or None if it cannot be prepared."""
+def prepare_wire(conn: psycopg.Connection[Any], name: str, query: str, parameters: Callable[[Any], Parameters],
+                 result: Result) -> Executor | None:
+    """A libpq-level executor for `query` (psycopg %s placeholders), or None if it cannot be prepared.
+
+    `parameters` turns the executor's argument into the statement's positional values.
+    """
     if "%(" in query:
         return None  # named placeholders (native statements) stay on the cursor path
     pgconn = conn.pgconn
@@ -70,8 +73,8 @@ def prepare_wire(conn: psycopg.Connection[Any], name: str, query: str, arguments
             return [str(p).encode() for p in params]
         return list(transformer.dump_sequence(params, [PyFormat.TEXT] * len(params)))
 
-    def execute(key: Any, values: Mapping[str, Any] | None) -> int:
-        params = arguments(key, values)  # positional: named (native) statements never get here
+    def execute(argument: Any) -> int:
+        params = parameters(argument)  # positional: named (native) statements never get here
         pgconn.send_query_prepared(encoded_name, dump(params) if params else [])  # type: ignore[arg-type]
         res = wait(generators.execute(pgconn))[-1]
         if res.status not in _OK:
