@@ -3,8 +3,9 @@
 The key field is mapped to `_id` (not stored twice), so on mongod reads, updates, deletes and
 scans use the primary index. JSON-object fields are stored as embedded documents (a nested
 update is `$set` on a dotted path) and timestamps as BSON dates (millisecond precision).
-Loading is `insert_many(ordered=False)`; every cursor is drained, so the timed call is the
-whole round trip. A range is a find with `range_field` in [_from, _to].
+The documents each operation sends are built once per bind in statements.py; an executor
+only fills in its call's argument. Loading is `insert_many(ordered=False)`; every cursor is
+drained, so the timed call is the whole round trip.
 
 Writes use `w=1` unless the URL names a write concern (`?w=majority&journal=true`), and reads
 the server's default read concern; both are recorded in `settings()`.
@@ -20,29 +21,27 @@ mongod counts each document of a bulk insert).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from bson import json_util
-from pymongo import ASCENDING, DESCENDING, MongoClient, uri_parser
+from pymongo import ASCENDING, MongoClient, uri_parser
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import AutoReconnect, ConnectionFailure, OperationFailure, PyMongoError, ServerSelectionTimeoutError
 from pymongo.write_concern import WriteConcern
 
 from harness.engines.base import EngineAdapter, Executor, Record
-from harness.errors import EngineUnavailable
-from harness.spec.models import Entity, JsonField, Operation, OperationKind, Workload
+from harness.engines.calls import Change, Match, Params, Window
+from harness.engines.mongodb import statements
+from harness.engines.mongodb.statements import Document, DocumentMapper, field_name
+from harness.errors import HarnessBug, UnsupportedOperation
+from harness.spec.models import Entity, NativeOp, Operation, OperationKind, Workload
 
-Document = dict[str, Any]
 DEFAULT_DATABASE = "dbarena"
-SCAN_LIMIT = 100
 TIMEOUT_MS = 5000  # a dead engine fails the run in 5 s rather than pymongo's 30 s
 OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
 FERRETDB_COMMANDS = {"insert": "insert", "find": "query", "update": "update", "delete": "delete",
                      "getMore": "getmore"}
-CURSOR_COMMANDS = frozenset({"find", "aggregate", "listCollections", "listIndexes"})
 # Kinds MongoDB could express but that no server here can verify: FerretDB 1.24 lacks $text,
 # $graphLookup, $dateTrunc, date arithmetic and the $avg/$min/$max accumulators.
 _REFUSED = {
@@ -76,33 +75,98 @@ def opcounters(status: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
-def fill_placeholders(template: Any, values: Mapping[str, Any]) -> Any:
-    """A copy of a native command with every string "{name}" replaced by that value (typed)."""
-    if isinstance(template, dict):
-        return {k: fill_placeholders(v, values) for k, v in template.items()}
-    if isinstance(template, list):
-        return [fill_placeholders(v, values) for v in template]
-    if isinstance(template, str) and template.startswith("{") and template.endswith("}"):
-        return values.get(template[1:-1], template)
-    return template
+# ---- executors: one per statement, the per-call argument filled in, the reply read in full --------
 
 
-class DocumentMapper:
-    """Records to documents: the key becomes `_id`, JSON strings become embedded documents."""
+def _read(st: statements.Read, collection: Collection[Document]) -> Executor:
+    projection, where = st.projection, st.filter
 
-    def __init__(self, entity: Entity) -> None:
-        self.key = entity.key
-        self.json_fields = frozenset(n for n, s in entity.fields.items() if isinstance(s, JsonField))
-
-    def value(self, name: str, raw: Any) -> Any:
-        return json.loads(raw) if name in self.json_fields and isinstance(raw, str) else raw
-
-    def document(self, record: Mapping[str, Any]) -> Document:
-        return {("_id" if n == self.key else n): self.value(n, v) for n, v in record.items()}
+    def read(key: Any) -> int:
+        return int(collection.find_one(where(key), projection) is not None)
+    return read
 
 
-class MongoAdapter(EngineAdapter):
-    name = "mongodb"
+def _insert(st: statements.Insert, collection: Collection[Document]) -> Executor:
+    document = st.document
+
+    def insert(record: Record) -> int:
+        collection.insert_one(document(record))
+        return 1
+    return insert
+
+
+def _update(st: statements.Update, collection: Collection[Document]) -> Executor:
+    where, update_of = st.filter, st.update
+
+    def update(change: Change) -> int:
+        return collection.update_one(where(change), update_of(change)).matched_count
+    return update
+
+
+def _delete(st: statements.Delete, collection: Collection[Document]) -> Executor:
+    where = st.filter
+
+    def delete(key: Any) -> int:
+        return collection.delete_one(where(key)).deleted_count
+    return delete
+
+
+def _scan(st: statements.Scan, collection: Collection[Document]) -> Executor:
+    projection, sort, limit, where = st.projection, st.sort, st.limit, st.filter
+
+    def scan(key: Any) -> int:
+        return len(collection.find(where(key), projection, sort=sort, limit=limit).to_list())
+    return scan
+
+
+def _find(st: statements.Find, collection: Collection[Document]) -> Executor:
+    projection, sort, limit, where = st.projection, st.sort, st.limit, st.filter
+
+    def find(match: Match) -> int:
+        return len(collection.find(where(match), projection, sort=sort, limit=limit).to_list())
+    return find
+
+
+def _range(st: statements.Range, collection: Collection[Document]) -> Executor:
+    projection, sort, limit, where = st.find.projection, st.find.sort, st.find.limit, st.filter
+
+    def range_(window: Window) -> int:
+        return len(collection.find(where(window), projection, sort=sort, limit=limit).to_list())
+    return range_
+
+
+def _native(st: statements.Command, db: Database[Document]) -> Executor:
+    command_of = st.command
+    if st.returns_cursor:
+        def cursor_command(params: Params) -> int:
+            return len(db.cursor_command(command_of(params)).to_list())
+        return cursor_command
+
+    def command(params: Params) -> int:
+        return int(db.command(command_of(params)).get("n", 1))
+    return command
+
+
+def executor(st: statements.Statement, db: Database[Document], collection: Collection[Document]) -> Executor:
+    """The executor that sends `st` through `collection` (a native command: through `db`)."""
+    if isinstance(st, statements.Command):
+        return _native(st, db)
+    if isinstance(st, statements.Read):
+        return _read(st, collection)
+    if isinstance(st, statements.Insert):
+        return _insert(st, collection)
+    if isinstance(st, statements.Update):
+        return _update(st, collection)
+    if isinstance(st, statements.Delete):
+        return _delete(st, collection)
+    if isinstance(st, statements.Scan):
+        return _scan(st, collection)
+    if isinstance(st, statements.Find):
+        return _find(st, collection)
+    return _range(st, collection)
+
+
+class MongoAdapter(EngineAdapter[MongoClient[Document]]):
     client_library = "pymongo"
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset({
         OperationKind.INSERT, OperationKind.READ, OperationKind.UPDATE, OperationKind.DELETE,
@@ -110,158 +174,85 @@ class MongoAdapter(EngineAdapter):
     })
     supports_nested_set: ClassVar[bool] = True  # `$set: {"attributes.k1": v}` on the embedded document
     # supports_ttl stays False: a TTL index would do it on mongod, but FerretDB has none to test against.
+    # A bad URL (InvalidURI, ConfigurationError) is as unusable as a dead server: both are PyMongoErrors.
+    unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (PyMongoError,)
+    # NetworkTimeout derives from AutoReconnect, which (like ServerSelectionTimeoutError) is a ConnectionFailure.
+    disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (
+        AutoReconnect, ServerSelectionTimeoutError, ConnectionFailure, ConnectionError)
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.client: MongoClient[Document] | None = None
-        self.db: Database[Document] | None = None
+    def __init__(self, name: str, url: str) -> None:
+        super().__init__(name, url)
+        self._database: Database[Document] | None = None
         self._counters_at_load: dict[str, int] | None = None
 
-    def connect(self) -> None:
+    def _open(self) -> MongoClient[Document]:
+        client: MongoClient[Document] = MongoClient(self.url, **client_options(self.url))
         try:
-            client: MongoClient[Document] = MongoClient(self.url, **client_options(self.url))
             # The URL's write concern wins; otherwise w=1 explicitly, never a server-side default.
             concern = client.write_concern if client.write_concern.document else WriteConcern(w=1)
-            self.db = client.get_database(client.get_default_database(DEFAULT_DATABASE).name,
-                                          write_concern=concern)
-            self.client = client
+            database = client.get_database(client.get_default_database(DEFAULT_DATABASE).name,
+                                           write_concern=concern)
             client.admin.command("ping")
-        except PyMongoError as exc:
-            self.close()
-            raise EngineUnavailable(f"{self.name} at {self.url} is not reachable: {exc}") from exc
+        except BaseException:
+            client.close()
+            raise
+        self._database = database
+        return client
 
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-        self.client = self.db = None
+    def _shutdown(self, client: MongoClient[Document]) -> None:
+        self._database = None  # the database handle goes with its client
+        client.close()
 
     @property
-    def _db(self) -> Database[Document]:
-        assert self.db is not None, "connect() first"
-        return self.db
+    def db(self) -> Database[Document]:
+        """The benchmark database (with the run's write concern) of the open client."""
+        if self._database is None:
+            raise HarnessBug(f"{self.name} adapter used before connect() (or after close())")
+        return self._database
 
-    def is_disconnect(self, error: BaseException) -> bool:
-        # AutoReconnect, NetworkTimeout and ServerSelectionTimeoutError all derive from ConnectionFailure.
-        return isinstance(error, (ConnectionFailure, ConnectionError))
+    # ---- what this engine can express ---------------------------------------------------------
 
-    def _native_statement(self, op: Operation) -> str | None:
-        """FerretDB speaks MongoDB's commands, so it also runs a workload's `mongodb` statement."""
-        return op.statements.get(self.name) or op.statements.get("mongodb")
-
-    def unsupported_reason(self, op: Operation) -> str | None:
+    def unsupported_reason(self, op: Operation, workload: Workload) -> str | None:
         if op.kind in _REFUSED:
             return f"{self.name}: {_REFUSED[op.kind]}"
-        statement = self._native_statement(op)
-        if op.kind is not OperationKind.NATIVE or statement is None:
-            return super().unsupported_reason(op)
-        try:
-            command = json_util.loads(statement)
-        except ValueError as exc:
-            return f"native statement for {self.name} is not (extended) JSON: {exc}"
-        if not isinstance(command, dict) or not command:
-            return f"native statement for {self.name} must be a command document, like {{\"find\": ...}}"
-        return None
+        statement = statements.native_statement(op, self.name) if isinstance(op, NativeOp) else None
+        if statement is None:
+            return super().unsupported_reason(op, workload)
+        problem = statements.command_problem(statement)
+        return None if problem is None else f"native statement for {self.name} {problem}"
+
+    # ---- schema and data ------------------------------------------------------------------------
 
     def prepare(self, workload: Workload) -> None:
+        db = self.db
         for entity in workload.dataset.entities:
-            self._db.drop_collection(entity.name)
-            collection = self._db.create_collection(entity.name)
+            db.drop_collection(entity.name)
+            collection = db.create_collection(entity.name)
             for index in entity.indexes:
                 if index.fields == (entity.key,):
                     continue  # the key is `_id`, which always has a unique index
-                keys = [(self._field(entity, f), ASCENDING) for f in index.fields]
+                keys = [(field_name(entity, f), ASCENDING) for f in index.fields]
                 collection.create_index(keys, unique=index.unique)
 
-    @staticmethod
-    def _field(entity: Entity, name: str) -> str:
-        return "_id" if name == entity.key else name
-
     def load(self, entity: Entity, records: Sequence[Record]) -> None:
-        mapper = DocumentMapper(entity)
-        self._db[entity.name].insert_many([mapper.document(r) for r in records], ordered=False)
+        mapper = DocumentMapper.of(entity)
+        self.db[entity.name].insert_many([mapper.document(r) for r in records], ordered=False)
 
     def finish_load(self, workload: Workload) -> None:
         # Counters are cumulative since server start: remember them so telemetry shows the run alone.
-        self._counters_at_load = opcounters(self._db.command("serverStatus"))
+        self._counters_at_load = opcounters(self.db.command("serverStatus"))
 
-    def _projection(self, op: Operation, entity: Entity) -> dict[str, int] | None:
-        if not op.project:
-            return None
-        projection = {self._field(entity, f): 1 for f in op.project}
-        projection.setdefault("_id", 0)
-        return projection
+    # ---- operations -----------------------------------------------------------------------------
 
-    def bind(self, op: Operation, entity: Entity) -> Executor:
-        collection: Collection[Document] = self._db[entity.name]
-        projection = self._projection(op, entity)
-        mapper = DocumentMapper(entity)
-        kind = op.kind
-        if kind is OperationKind.READ:
-            def read(key: Any, values: Mapping[str, Any] | None) -> int:
-                return int(collection.find_one({"_id": key}, projection) is not None)
-            return read
-        if kind is OperationKind.INSERT:
-            def insert(key: Any, values: Mapping[str, Any] | None) -> int:
-                assert values is not None
-                collection.insert_one(mapper.document(values))
-                return 1
-            return insert
-        if kind is OperationKind.UPDATE:
-            def update(key: Any, values: Mapping[str, Any] | None) -> int:
-                assert values is not None
-                changes = {f: mapper.value(f, values[f]) for f in op.set}
-                return collection.update_one({"_id": key}, {"$set": changes}).matched_count
-            return update
-        if kind is OperationKind.DELETE:
-            def delete(key: Any, values: Mapping[str, Any] | None) -> int:
-                return collection.delete_one({"_id": key}).deleted_count
-            return delete
-        if kind in (OperationKind.FIND, OperationKind.RANGE):
-            return self._bind_find(op, entity, collection, projection)
-        if kind is OperationKind.SCAN:
-            limit = op.limit or SCAN_LIMIT
-
-            def scan(key: Any, values: Mapping[str, Any] | None) -> int:
-                return len(collection.find({"_id": {"$gte": key}}, projection).sort("_id", ASCENDING)
-                           .limit(limit).to_list())
-            return scan
-        return self._bind_native(op)
-
-    def _bind_find(self, op: Operation, entity: Entity, collection: Collection[Document],
-                   projection: dict[str, int] | None) -> Executor:
-        """find: equality on `match` and `filter`; range: also `range_field` within [_from, _to]."""
-        constant = {self._field(entity, f): v for f, v in op.filter.items()}
-        bounded = self._field(entity, op.range_field) if op.kind is OperationKind.RANGE and op.range_field else None
-        match = [(f, self._field(entity, f)) for f in op.match]
-        sort = [(self._field(entity, op.sort.field), DESCENDING if op.sort.order == "desc" else ASCENDING)] \
-            if op.sort is not None else None
-        limit = op.limit or 0  # 0: no limit
-
-        def find(key: Any, values: Mapping[str, Any] | None) -> int:
-            assert values is not None
-            query = {name: values[f] for f, name in match} | constant
-            if bounded is not None:
-                query[bounded] = {"$gte": values["_from"], "$lte": values["_to"]}
-            return len(collection.find(query, projection, sort=sort, limit=limit).to_list())
-        return find
-
-    def _bind_native(self, op: Operation) -> Executor:
-        """A database command as (extended) JSON; string values "{key}" or "{field}" are filled in."""
-        statement = self._native_statement(op)
-        assert statement is not None
-        template = json_util.loads(statement)
-        db = self._db
-        returns_cursor = next(iter(template)) in CURSOR_COMMANDS
-
-        def native(key: Any, values: Mapping[str, Any] | None) -> int:
-            command = fill_placeholders(template, {"key": key, **(values or {})})
-            if returns_cursor:
-                return len(db.cursor_command(command).to_list())
-            return int(db.command(command).get("n", 1))
-        return native
+    def bind(self, op: Operation, workload: Workload) -> Executor:
+        reason = self.unsupported_reason(op, workload)
+        if reason is not None:
+            raise UnsupportedOperation(f"{op.name} ({op.kind.value}): {reason}")
+        db = self.db
+        return executor(statements.statement(op, workload, self.name), db, db[op.entity])
 
     def _build_info(self) -> Document:
-        return self._db.command("buildInfo")
+        return self.db.command("buildInfo")
 
     def server_version(self) -> str:
         info = self._build_info()
@@ -270,7 +261,7 @@ class MongoAdapter(EngineAdapter):
         return str(info["version"])
 
     def settings(self) -> dict[str, Any]:
-        db, info = self._db, self._build_info()
+        db, info = self.db, self._build_info()
         status = db.command("serverStatus")
         out: dict[str, Any] = {
             "write_concern": db.write_concern.document,
@@ -290,7 +281,7 @@ class MongoAdapter(EngineAdapter):
         return out
 
     def telemetry(self, workload: Workload) -> dict[str, Any]:
-        status = self._db.command("serverStatus")
+        status = self.db.command("serverStatus")
         counters = opcounters(status)
         out: dict[str, Any] = {
             "opcounters": counters,
@@ -309,7 +300,7 @@ class MongoAdapter(EngineAdapter):
 
     def _collection_stats(self, name: str) -> dict[str, Any]:
         try:
-            stats = self._db.command("collStats", name)
+            stats = self.db.command("collStats", name)
         except OperationFailure as exc:
             return {"error": str(exc)}
         return {k: stats.get(k) for k in ("count", "size", "storageSize", "totalIndexSize", "indexSizes")}

@@ -14,13 +14,14 @@ from pymongo.errors import DuplicateKeyError
 
 from harness.dataset.generate import RecordFactory, dataset_factories
 from harness.engines.base import EngineAdapter
-from harness.engines.mongodb import client_options, opcounters
+from harness.engines.calls import Change, Window
+from harness.engines.mongodb.adapter import client_options, opcounters
 from harness.engines.registry import create_adapter
 from harness.errors import UnsupportedOperation
+from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
-from harness.results.build import run_and_record
-from harness.spec.models import Operation, OperationKind
+from harness.spec.models import AggregateOp, DeleteOp, InsertOp, NativeOp, OperationKind, ScanOp
 from harness.spec.suite import LoadProfile
 from tests.conftest import free_port
 from tests.engines.helpers import load_all, workload
@@ -37,7 +38,7 @@ def check(mongodb_url: str) -> Iterator[Database[dict[str, Any]]]:
 
 
 @pytest.fixture()
-def adapter(mongodb_url: str) -> Iterator[EngineAdapter]:
+def adapter(mongodb_url: str) -> Iterator[EngineAdapter[Any]]:
     adapter = create_adapter("mongodb", mongodb_url)
     adapter.connect()
     yield adapter
@@ -53,12 +54,12 @@ def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 
 def test_contract_user_accounts_server_sees_each_operation_and_results_are_right(
-        adapter: EngineAdapter, check: Database[dict[str, Any]]) -> None:
+        adapter: EngineAdapter[Any], check: Database[dict[str, Any]]) -> None:
     spec = workload("user-accounts", 300)
     load_all(adapter, spec)
     entity = spec.dataset.entities[0]
     factory = RecordFactory(entity, spec.dataset.seed)
-    ops = {op.name: adapter.bind(op, entity) for op in spec.operations}
+    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
     assert check.users.count_documents({}) == 300
     active = next(i for i in range(300) if factory.value("is_active", i))
     inactive = next(i for i in range(300) if not factory.value("is_active", i))
@@ -66,12 +67,12 @@ def test_contract_user_accounts_server_sees_each_operation_and_results_are_right
     new_user = factory.record(300)
 
     before = counters(check)
-    assert ops["login"](None, {"email": factory.value("email", active)}) == 1
-    assert ops["login"](None, {"email": factory.value("email", inactive)}) == 0  # only active users log in
-    assert ops["profile"](factory.value("id", 5), None) == 1
-    assert ops["profile"]("00000000-0000-4000-8000-000000000000", None) == 0
-    assert ops["touch-login"](factory.value("id", 5), new_values) == 1
-    assert ops["signup"](None, new_user) == 1
+    assert ops["login"]({"email": factory.value("email", active)}) == 1
+    assert ops["login"]({"email": factory.value("email", inactive)}) == 0  # only active users log in
+    assert ops["profile"](factory.value("id", 5)) == 1
+    assert ops["profile"]("00000000-0000-4000-8000-000000000000") == 0
+    assert ops["touch-login"](Change(factory.value("id", 5), new_values)) == 1
+    assert ops["signup"](new_user) == 1
     assert delta(before, counters(check)) == {"insert": 1, "query": 4, "update": 1, "delete": 0}
 
     stored = check.users.find_one({"_id": factory.value("id", 5)})
@@ -88,32 +89,32 @@ def test_contract_user_accounts_server_sees_each_operation_and_results_are_right
     assert adapter.settings()["write_concern"] == {"w": 1}
 
 
-def test_contract_kv_cache_plus_scan_delete_and_native(adapter: EngineAdapter, check: Database[dict[str, Any]]) -> None:
+def test_contract_kv_cache_plus_scan_delete_and_native(adapter: EngineAdapter[Any], check: Database[dict[str, Any]]) -> None:
     spec = workload("kv-cache", 200)
     load_all(adapter, spec)
     entity = spec.dataset.entities[0]
     factory = RecordFactory(entity, spec.dataset.seed)
     extra = (
-        Operation(name="scan", kind=OperationKind.SCAN, entity="usertable", weight=1, limit=10, project=("field1",)),
-        Operation(name="delete", kind=OperationKind.DELETE, entity="usertable", weight=1),
-        Operation(name="native", kind=OperationKind.NATIVE, entity="usertable", weight=1, statements={
+        ScanOp(name="scan", kind=OperationKind.SCAN, entity="usertable", weight=1, limit=10, project=("field1",)),
+        DeleteOp(name="delete", kind=OperationKind.DELETE, entity="usertable", weight=1),
+        NativeOp(name="native", kind=OperationKind.NATIVE, entity="usertable", weight=1, statements={
             "mongodb": '{"find": "usertable", "filter": {"_id": "{key}"}, "projection": {"field0": 1}}'}),
     )
-    ops = {op.name: adapter.bind(op, entity) for op in (*spec.operations, *extra)}
+    ops = {op.name: adapter.bind(op, spec) for op in (*spec.operations, *extra)}
     keys = sorted(factory.value("ycsb_key", i) for i in range(200))
     new_values = factory.new_values(("field0",), nonce=7)
     new_record = factory.record(200)
 
     before = counters(check)
-    assert ops["read"](keys[0], None) == 1
-    assert ops["update"](keys[1], new_values) == 1
-    assert ops["update"]("user-missing", new_values) == 0
-    assert ops["insert"](new_record["ycsb_key"], new_record) == 1
-    assert ops["scan"](keys[-5], None) == 5 + (new_record["ycsb_key"] > keys[-5])  # runs off the end
-    assert ops["scan"](keys[0], None) == 10
-    assert ops["delete"](keys[2], None) == 1
-    assert ops["delete"](keys[2], None) == 0
-    assert ops["native"](keys[1], None) == 1
+    assert ops["read"](keys[0]) == 1
+    assert ops["update"](Change(keys[1], new_values)) == 1
+    assert ops["update"](Change("user-missing", new_values)) == 0
+    assert ops["insert"](new_record) == 1
+    assert ops["scan"](keys[-5]) == 5 + (new_record["ycsb_key"] > keys[-5])  # runs off the end
+    assert ops["scan"](keys[0]) == 10
+    assert ops["delete"](keys[2]) == 1
+    assert ops["delete"](keys[2]) == 0
+    assert ops["native"]({"key": keys[1]}) == 1
     assert delta(before, counters(check)) == {"insert": 1, "query": 4, "update": 2, "delete": 2}
 
     assert check.usertable.find_one({"_id": keys[1]}, {"field0": 1}) == {"_id": keys[1], "field0": new_values["field0"]}
@@ -123,12 +124,12 @@ def test_contract_kv_cache_plus_scan_delete_and_native(adapter: EngineAdapter, c
 
 
 def test_contract_document_catalog_range_and_nested_update(
-        adapter: EngineAdapter, check: Database[dict[str, Any]]) -> None:
+        adapter: EngineAdapter[Any], check: Database[dict[str, Any]]) -> None:
     spec = workload("document-catalog", 300)
     load_all(adapter, spec)
     entity = spec.dataset.entities[0]
     factory = dataset_factories(spec)[entity.name]
-    ops = {op.name: adapter.bind(op, entity) for op in spec.operations}
+    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
     records = [factory.record(i) for i in range(300)]
 
     def expected(category: str, low: float, high: float) -> int:  # browse: the band's products, 20 a page
@@ -142,9 +143,9 @@ def test_contract_document_catalog_range_and_nested_update(
 
     before = counters(check)
     for (category, low, high), size in zip(bands, sizes):
-        assert ops["browse"](None, {"category": category, "_from": low, "_to": high}) == size
-    assert ops["set-attribute"](sku, new_attribute) == 1
-    assert ops["view"](sku, None) == 1
+        assert ops["browse"](Window({"category": category}, low, high)) == size
+    assert ops["set-attribute"](Change(sku, new_attribute)) == 1
+    assert ops["view"](sku) == 1
     assert delta(before, counters(check)) == {"insert": 0, "query": 31, "update": 1, "delete": 0}
 
     stored = check.products.find_one({"_id": sku})
@@ -175,26 +176,29 @@ def test_kv_cache_run_produces_a_valid_record_with_telemetry(mongodb_url: str) -
 
 def test_unsupported_kinds_are_refused_up_front_with_a_reason(mongodb_url: str) -> None:
     adapter = create_adapter("mongodb", mongodb_url)
-    aggregate = Operation(name="buckets", kind=OperationKind.AGGREGATE, entity="usertable", weight=1)
-    assert "time-bucket aggregates are not mapped" in (adapter.unsupported_reason(aggregate) or "")
-    expiring = Operation(name="create", kind=OperationKind.INSERT, entity="usertable", weight=1, ttl_s=60)
-    assert adapter.unsupported_reason(expiring) == "mongodb adapter does not expire records (ttl_s)"
-    no_statement = Operation(name="raw", kind=OperationKind.NATIVE, entity="usertable", weight=1,
-                             statements={"postgres": "SELECT 1"})
-    assert "no native statement for mongodb" in (adapter.unsupported_reason(no_statement) or "")
-    mongo_statement = no_statement.model_copy(update={"statements": {"mongodb": '{"ping": 1}'}})
-    assert create_adapter("ferretdb", mongodb_url).unsupported_reason(mongo_statement) is None
-    not_json = no_statement.model_copy(update={"statements": {"mongodb": "db.users.find()"}})
-    assert "is not (extended) JSON" in (adapter.unsupported_reason(not_json) or "")
-    not_a_command = no_statement.model_copy(update={"statements": {"mongodb": "[1, 2]"}})
-    assert "must be a command document" in (adapter.unsupported_reason(not_a_command) or "")
-
     spec = workload("kv-cache", 100)
+    aggregate = AggregateOp(name="buckets", kind=OperationKind.AGGREGATE, entity="usertable", weight=1,
+                            range_field="field0", window=10, value_field="field1", function="mean", bucket_s=1)
+    assert "time-bucket aggregates are not mapped" in (adapter.unsupported_reason(aggregate, spec) or "")
+    with pytest.raises(UnsupportedOperation, match="buckets \\(aggregate\\): mongodb: time-bucket"):
+        adapter.bind(aggregate, spec)  # refused before it needs a connection
+    expiring = InsertOp(name="create", kind=OperationKind.INSERT, entity="usertable", weight=1, ttl_s=60)
+    assert adapter.unsupported_reason(expiring, spec) == "mongodb adapter does not expire records (ttl_s)"
+    no_statement = NativeOp(name="raw", kind=OperationKind.NATIVE, entity="usertable", weight=1,
+                            statements={"postgres": "SELECT 1"})
+    assert "no native statement for mongodb" in (adapter.unsupported_reason(no_statement, spec) or "")
+    mongo_statement = no_statement.model_copy(update={"statements": {"mongodb": '{"ping": 1}'}})
+    assert create_adapter("ferretdb", mongodb_url).unsupported_reason(mongo_statement, spec) is None
+    not_json = no_statement.model_copy(update={"statements": {"mongodb": "db.users.find()"}})
+    assert "is not (extended) JSON" in (adapter.unsupported_reason(not_json, spec) or "")
+    not_a_command = no_statement.model_copy(update={"statements": {"mongodb": "[1, 2]"}})
+    assert "must be a command document" in (adapter.unsupported_reason(not_a_command, spec) or "")
+
     spec = spec.model_copy(update={"operations": (*spec.operations, aggregate)})
     nothing_listens = f"mongodb://127.0.0.1:{free_port()}/dbarena"  # refused before any connection
     with pytest.raises(UnsupportedOperation, match="buckets \\(aggregate\\): mongodb: time-bucket"):
         run_and_record(RunRequest(engine="mongodb", url=nothing_listens, workload=spec,
-                                 load=LoadProfile(users=1, processes=1, duration_s=1, warmup_s=0)), Progress())
+                                  load=LoadProfile(users=1, processes=1, duration_s=1, warmup_s=0)), Progress())
 
 
 def test_counters_and_connection_options_for_mongod_and_ferretdb() -> None:
