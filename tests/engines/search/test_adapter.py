@@ -22,7 +22,8 @@ from harness.engines.registry import create_adapter
 from harness.engines.search import SearchAdapter
 from harness.errors import EngineUnavailable, UnsupportedOperation
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
+from harness.results.build import run_and_record
 from harness.spec.models import Operation, OperationKind, SortSpec
 from harness.spec.suite import LoadProfile
 from tests.engines.helpers import load_all, workload
@@ -241,7 +242,7 @@ def test_contract_range_and_aggregate_on_metrics_timeseries(opensearch_url: str)
 
 def test_kv_cache_run_produces_a_valid_record_with_telemetry(opensearch_url: str) -> None:
     load = LoadProfile(users=4, processes=2, duration_s=2, warmup_s=1)
-    record = run_benchmark(RunRequest(engine="opensearch", url=opensearch_url, workload=workload("kv-cache", 1000).active(),
+    record = run_and_record(RunRequest(engine="opensearch", url=opensearch_url, workload=workload("kv-cache", 1000).active(),
                                       load=load), Progress())
     assert record.complete and record.valid, record.invalid_reasons
     assert record.engine_version.startswith("2.") and "opensearch" in record.engine_version
@@ -263,9 +264,9 @@ def test_unsupported_operations_are_refused_up_front() -> None:
     load = LoadProfile(users=1, processes=1, duration_s=1, warmup_s=0)
     # Port 1 answers nothing: each refusal must come before any connection is tried.
     with pytest.raises(UnsupportedOperation, match=r"friends-of-friends \(traverse\): opensearch: a document index has no graph"):
-        run_benchmark(RunRequest(engine="opensearch", url="http://127.0.0.1:1", workload=workload("social-graph", 100), load=load))
+        run_and_record(RunRequest(engine="opensearch", url="http://127.0.0.1:1", workload=workload("social-graph", 100), load=load))
     with pytest.raises(UnsupportedOperation, match=r"touch \(update\): elasticsearch adapter does not expire records"):
-        run_benchmark(RunRequest(engine="elasticsearch", url="http://127.0.0.1:1", workload=workload("session-cache", 100),
+        run_and_record(RunRequest(engine="elasticsearch", url="http://127.0.0.1:1", workload=workload("session-cache", 100),
                                  load=load))
     adapter = SearchAdapter("http://127.0.0.1:1")
     native = Operation(name="raw", kind=OperationKind.NATIVE, entity="usertable", weight=1, statements={"opensearch": "{}"})
