@@ -21,9 +21,10 @@ from harness.errors import UnsupportedOperation
 from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
+from harness.spec.loader import load_workload
 from harness.spec.models import FieldSpec, IntField, Operation, OperationKind, TraverseOp, Workload
 from harness.spec.suite import LoadProfile
-from tests.engines.helpers import after, load_all, workload
+from tests.engines.helpers import ROOT, after, load_all, workload
 
 pytestmark = pytest.mark.postgres
 BY_EMAIL, BY_ID = 'WHERE "users"."email"', 'FROM "users" WHERE "id"'
@@ -302,3 +303,12 @@ def test_run_record_carries_the_plan_of_each_operation(postgres_url: str) -> Non
     assert "products_idx0_category_price" in plans["browse"]
     assert "prepared statement" in plans["view"] and "products_pkey" in plans["view"]
     assert plans["restock"].startswith("Update on products")
+
+
+def test_the_server_gets_the_sql_the_golden_tests_show(pg: PostgresAdapter) -> None:
+    """statements are rendered without a connection in test_statements.py; a live one renders them the same."""
+    for path in sorted((ROOT / "workloads").glob("*.yaml")):
+        spec = load_workload(path)
+        for op in spec.operations:
+            query = build(op, spec).query
+            assert query.as_string(pg.client) == query.as_string(None), (spec.name, op.name)
