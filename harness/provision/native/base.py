@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from abc import ABC, abstractmethod
@@ -20,6 +19,7 @@ from typing import ClassVar
 
 from harness.errors import EngineUnavailable
 from harness.provision import paths
+from harness.provision.ports import free_port, port_open
 
 Progress = Callable[[str], None]
 
@@ -95,12 +95,12 @@ class NativeLauncher(ABC):
         return (port,)
 
 
-def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def free_port_for(launcher: NativeLauncher) -> int:
+    """A free loopback port for `launcher`: every port it binds is free, and it is not the default port.
+
+    The default port is avoided so a test never collides with a developer's own server.
+    """
+    return free_port(launcher.ports, avoid=(launcher.default_port,))
 
 
 def pid_alive(pid: int) -> bool:

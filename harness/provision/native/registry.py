@@ -1,34 +1,25 @@
-"""Native launchers by engine name, imported lazily (a launcher may pull in heavy code)."""
+"""Native launchers by engine or launcher name, derived from the engine table (harness/engines/registry.py).
+
+Each launcher is named there as "harness.provision.native.<name>.launcher:<Class>" and
+imported lazily here (a launcher may pull in heavy code).
+"""
 
 from __future__ import annotations
 
-import importlib
-
-from harness.errors import UserError
+from harness.engines.registry import launcher_names, load_object, native_of
+from harness.errors import HarnessBug
 from harness.provision.native.base import NativeLauncher
 
-# engine name -> "module:Class"; one line per engine, no if-chains.
-_LAUNCHERS: dict[str, str] = {
-    "postgres": "harness.provision.native.postgres:PostgresLauncher",
-    "redis": "harness.provision.native.redis:RedisLauncher",
-    "neo4j": "harness.provision.native.neo4j:Neo4jLauncher",
-    "opensearch": "harness.provision.native.opensearch:OpenSearchLauncher",
-    "ferretdb": "harness.provision.native.ferretdb:FerretDBLauncher",
-    "influxdb": "harness.provision.native.influxdb:InfluxDBLauncher",
-}
-
-
-def launcher_names() -> tuple[str, ...]:
-    return tuple(sorted(_LAUNCHERS))
+__all__ = ["get_launcher", "launcher_names"]
 
 
 def get_launcher(name: str) -> NativeLauncher:
-    target = _LAUNCHERS.get(name)
-    if target is None:
-        raise UserError(
-            f"no native launcher for engine {name!r}; native engines: {', '.join(launcher_names())}"
-        )
-    module_name, class_name = target.split(":")
-    launcher_class = getattr(importlib.import_module(module_name), class_name)
-    launcher: NativeLauncher = launcher_class()
-    return launcher
+    """A new launcher for the native server of `name` (e.g. "ferretdb", or "mongodb" which it serves).
+
+    Raises UserError for an unknown engine or one with no native launcher.
+    """
+    target = native_of(name).launcher
+    launcher_class = load_object(target)
+    if not (isinstance(launcher_class, type) and issubclass(launcher_class, NativeLauncher)):
+        raise HarnessBug(f"engine table: {target} is not a NativeLauncher class")
+    return launcher_class()

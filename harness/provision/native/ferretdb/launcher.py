@@ -1,7 +1,8 @@
 """FerretDB 1.24 as the native MongoDB-protocol server: no mongod can be installed here.
 
-FerretDB is built from a tiny Go wrapper (engines/ferretdb) around its embeddable package,
-because `go install` of FerretDB's own cmd panics on a generated version file it lacks.
+FerretDB is built from a tiny Go wrapper module around its embeddable package, shipped in
+this package (package data: go.mod, go.sum, main.go) and copied into the artifacts cache to
+build, because `go install` of FerretDB's own cmd panics on a generated version file it lacks.
 SQLite keeps the data in the data directory; `DBARENA_FERRETDB_POSTGRES_URL` switches the
 backend to an existing PostgreSQL database instead.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,9 +22,9 @@ from harness.provision.native.base import (
     require_tool,
     run_step,
 )
+from harness.provision.native.sources import Sources
 
-SOURCE_DIR = Path(__file__).resolve().parents[3] / "engines" / "ferretdb"
-SOURCES = ("go.mod", "go.sum", "main.go")
+SOURCES = Sources("harness.provision.native.ferretdb", ("go.mod", "go.sum", "*.go"))
 BINARY = "dbarena-ferretdb"
 POSTGRES_URL_ENV = "DBARENA_FERRETDB_POSTGRES_URL"
 
@@ -37,7 +37,7 @@ class FerretDBLauncher(NativeLauncher):
     default_port: ClassVar[int] = 27017
     startup_timeout_s: ClassVar[float] = 60.0
     route: ClassVar[str] = (
-        "FerretDB v1.24.2 embedded in a Go wrapper (engines/ferretdb), MongoDB wire protocol, "
+        "FerretDB v1.24.2 embedded in dbarena's Go wrapper module, MongoDB wire protocol, "
         f"SQLite backend in the data dir (PostgreSQL if ${POSTGRES_URL_ENV} is set)"
     )
 
@@ -50,8 +50,7 @@ class FerretDBLauncher(NativeLauncher):
         go = require_tool("go", self.engine, "install Go >= 1.24 (https://go.dev/doc/install)")
         src = artifacts / "src"
         src.mkdir(parents=True, exist_ok=True)
-        for name in SOURCES:
-            shutil.copy2(SOURCE_DIR / name, src / name)
+        SOURCES.copy_to(src)
         progress(f"building FerretDB {self.version} with {go} (first time: a few minutes)")
         run_step(
             [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(binary), "."],
@@ -99,6 +98,6 @@ class FerretDBLauncher(NativeLauncher):
 def _source_digest() -> str:
     """Hash of the wrapper's sources, so an edited wrapper is rebuilt under the same version."""
     digest = hashlib.sha256()
-    for name in SOURCES:
-        digest.update(name.encode() + b"\0" + (SOURCE_DIR / name).read_bytes())
+    for name, source in SOURCES.files():
+        digest.update(name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()

@@ -4,9 +4,10 @@
 the v2-compatible `/api/v2/write` and `/api/v2/query` that influxdb-client speaks: token
 `user:pass` (anything while auth is off), org `-`, bucket `<database>/<retention policy>`.
 `go install` from the module proxy builds it with Go 1.26 as is: no wrapper module, no
-linkname escape. The settings live in engines/influxdb/influxdb.conf.tmpl, written into
-the data directory on each start. 1.x has no bucket API, so the `dbarena` database that
-the default URL names is created from `is_ready`, through the 1.x `/query` endpoint.
+linkname escape. The settings live in influxdb.conf.tmpl next to this module (package
+data), written into the data directory on each start. 1.x has no bucket API, so the
+`dbarena` database that the default URL names is created from `is_ready`, through the 1.x
+`/query` endpoint.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from harness.provision.native.base import (
     require_tool,
     run_step,
 )
+from harness.provision.native.sources import Sources
 
-TEMPLATE = Path(__file__).resolve().parents[3] / "engines" / "influxdb" / "influxdb.conf.tmpl"
+SOURCES = Sources("harness.provision.native.influxdb", ("influxdb.conf.tmpl",))
+TEMPLATE = "influxdb.conf.tmpl"
 MODULE = "github.com/influxdata/influxdb/cmd/influxd"
 DATABASE = "dbarena"  # the bucket `dbarena/autogen` of the engine's default URL
 RPC_OFFSET = 2  # the backup/restore RPC port, like 8086 -> 8088 by default
@@ -68,7 +71,7 @@ class InfluxDBLauncher(NativeLauncher):
 
     def prepare_data(self, artifacts: Path, data: Path, port: int, progress: Progress) -> None:
         """Write the config: everything (meta, data, WAL) inside the fresh data directory."""
-        text = Template(TEMPLATE.read_text()).substitute(data=str(data), http_port=port, rpc_port=port + RPC_OFFSET)
+        text = Template(SOURCES.read_text(TEMPLATE)).substitute(data=str(data), http_port=port, rpc_port=port + RPC_OFFSET)
         (data / CONFIG).write_text(text)
 
     def plan(self, artifacts: Path, data: Path, port: int) -> LaunchPlan:

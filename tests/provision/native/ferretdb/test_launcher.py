@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from harness.provision.native import base
-from harness.provision.native.ferretdb import FerretDBLauncher
+from harness.provision.native.ferretdb.launcher import FerretDBLauncher
 
 pymongo = pytest.importorskip("pymongo")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.mark.mongodb
 def test_ferretdb_serves_mongodb_protocol() -> None:
     launcher = FerretDBLauncher()
-    port = _free_port()
+    port = base.free_port_for(launcher)
     assert port != launcher.default_port
     server = base.start(launcher, port=port)
     try:

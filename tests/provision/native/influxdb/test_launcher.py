@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from harness.provision.native import base
-from harness.provision.native.influxdb import InfluxDBLauncher
+from harness.provision.native.influxdb.launcher import InfluxDBLauncher
 
 influxdb_client = pytest.importorskip("influxdb_client")
-
-
-def _free_port(launcher: InfluxDBLauncher) -> int:
-    """A free port whose companion RPC port is free too."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port != launcher.default_port and not any(base.port_open(p) for p in launcher.ports(port)):
-            return port
 
 
 @pytest.mark.influxdb
@@ -29,7 +18,7 @@ def test_influxdb_serves_v2_write_and_flux() -> None:
     from influxdb_client.client.write_api import SYNCHRONOUS
 
     launcher = InfluxDBLauncher()
-    port = _free_port(launcher)
+    port = base.free_port_for(launcher)  # its RPC port (+2) is free too
     server = base.start(launcher, port=port)
     try:
         assert all(base.port_open(p) for p in launcher.ports(port))

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from harness.provision.native import base
-from harness.provision.native.neo4j import Neo4jLauncher
+from harness.provision.native.neo4j.launcher import Neo4jLauncher
 
 neo4j = pytest.importorskip("neo4j")
-
-
-def _free_port(launcher: Neo4jLauncher) -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port != launcher.default_port:
-            return port
 
 
 @pytest.mark.neo4j
 def test_neo4j_serves_bolt_write_and_read() -> None:
     launcher = Neo4jLauncher()
-    port = _free_port(launcher)
+    port = base.free_port_for(launcher)
     server = base.start(launcher, port=port)
     try:
         assert server.url == f"bolt://127.0.0.1:{port}"

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from harness.provision.native import base
-from harness.provision.native.opensearch import OpenSearchLauncher
+from harness.provision.native.opensearch.launcher import OpenSearchLauncher
 
 pytestmark = pytest.mark.opensearch
 
 
-def _free_http_port() -> int:
-    """A free port whose transport partner (port + 100) is free too."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        wanted = OpenSearchLauncher().ports(port)
-        if port + 100 < 65536 and port != OpenSearchLauncher.default_port and not any(map(base.port_open, wanted)):
-            return port
-    raise RuntimeError("no free port pair found")
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[base.NativeServer]:
-    started = base.start(OpenSearchLauncher(), port=_free_http_port())
+    launcher = OpenSearchLauncher()
+    started = base.start(launcher, port=base.free_port_for(launcher))  # its transport port (+100) is free too
     try:
         yield started
     finally:

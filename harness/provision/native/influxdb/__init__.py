@@ -1,0 +1,1 @@
+"""InfluxDB launcher and its config template (influxdb.conf.tmpl) shipped as package data."""

