@@ -18,13 +18,14 @@ import opensearchpy
 import pytest
 
 from harness.dataset.generate import RecordFactory, dataset_factories
+from harness.engines.calls import Change, Query, Window
 from harness.engines.registry import create_adapter
-from harness.engines.search import SearchAdapter
+from harness.engines.search.adapter import SearchAdapter
 from harness.errors import EngineUnavailable, UnsupportedOperation
+from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
-from harness.results.build import run_and_record
-from harness.spec.models import Operation, OperationKind, SortSpec
+from harness.spec.models import AggregateOp, DeleteOp, FindOp, NativeOp, OperationKind, RangeOp, ScanOp, SortSpec
 from harness.spec.suite import LoadProfile
 from tests.engines.helpers import load_all, workload
 
@@ -67,35 +68,35 @@ def test_contract_user_accounts_server_sees_each_operation(opensearch_url: str) 
     load_all(adapter, spec)
     entity, index = spec.dataset.entities[0], "dbarena-users"
     factory = RecordFactory(entity, spec.dataset.seed)
-    ops = {op.name: adapter.bind(op, entity) for op in spec.operations}
+    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
     assert http_get(f"{opensearch_url}/{index}/_count")["count"] == 300
     active = next(i for i in range(300) if factory.value("is_active", i))
     inactive = next(i for i in range(300) if not factory.value("is_active", i))
 
-    assert observed(opensearch_url, index, lambda: ops["login"](None, {"email": factory.value("email", active)})) \
+    assert observed(opensearch_url, index, lambda: ops["login"]({"email": factory.value("email", active)})) \
         == (1, {"index": 0, "delete": 0, "get": 0, "query": 1})
-    assert observed(opensearch_url, index, lambda: ops["login"](None, {"email": factory.value("email", inactive)})) \
+    assert observed(opensearch_url, index, lambda: ops["login"]({"email": factory.value("email", inactive)})) \
         == (0, {"index": 0, "delete": 0, "get": 0, "query": 1})  # only active users log in
-    assert observed(opensearch_url, index, lambda: ops["profile"](factory.value("id", 5), None)) \
+    assert observed(opensearch_url, index, lambda: ops["profile"](factory.value("id", 5))) \
         == (1, {"index": 0, "delete": 0, "get": 1, "query": 0})
-    assert observed(opensearch_url, index, lambda: ops["profile"]("00000000-0000-4000-8000-000000000000", None)) \
+    assert observed(opensearch_url, index, lambda: ops["profile"]("00000000-0000-4000-8000-000000000000")) \
         == (0, {"index": 0, "delete": 0, "get": 1, "query": 0})
 
     key = factory.value("id", 5)
     new_values = factory.new_values(("last_login", "updated_at"), nonce=1)
-    done, moved = observed(opensearch_url, index, lambda: ops["touch-login"](key, new_values))
+    done, moved = observed(opensearch_url, index, lambda: ops["touch-login"](Change(key, new_values)))
     assert done == 1 and moved["index"] == 1 and moved["query"] == 0
     source = stored(opensearch_url, index, key)["_source"]
     assert datetime.fromisoformat(source["last_login"]) == new_values["last_login"]
     assert source["email"] == factory.value("email", 5)  # a partial update keeps the other fields
-    assert ops["touch-login"]("00000000-0000-4000-8000-000000000000", new_values) == 0
+    assert ops["touch-login"](Change("00000000-0000-4000-8000-000000000000", new_values)) == 0
 
     record = factory.record(300)
-    done, moved = observed(opensearch_url, index, lambda: ops["signup"](None, record))
+    done, moved = observed(opensearch_url, index, lambda: ops["signup"](record))
     assert done == 1 and moved["index"] == 1
     source = stored(opensearch_url, index, record["id"])["_source"]
     assert source["metadata"] == json.loads(record["metadata"])  # a JSON field is stored as an object
-    assert ops["profile"](record["id"], None) == 1  # GET by id is real-time: the write is visible at once
+    assert ops["profile"](record["id"]) == 1  # GET by id is real-time: the write is visible at once
 
     assert adapter.settings()["write_refresh"] == "false"
     adapter.close()
@@ -107,11 +108,11 @@ def test_refresh_wait_for_makes_a_write_visible_to_the_next_search(opensearch_ur
     adapter.connect()
     load_all(adapter, spec)
     entity = spec.dataset.entities[0]
-    ops = {op.name: adapter.bind(op, entity) for op in spec.operations}
+    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
     record = RecordFactory(entity, spec.dataset.seed).record(50)
     record["is_active"] = True
-    assert ops["signup"](None, record) == 1
-    assert ops["login"](None, {"email": record["email"]}) == 1
+    assert ops["signup"](record) == 1
+    assert ops["login"]({"email": record["email"]}) == 1
     assert adapter.settings()["write_refresh"] == "wait_for"
     adapter.close()
 
@@ -120,46 +121,46 @@ def test_contract_kv_cache_and_delete_and_scan(opensearch_url: str) -> None:
     spec = workload("kv-cache", 200)
     entity, index = spec.dataset.entities[0], "dbarena-usertable"
     extra = (
-        Operation(name="remove", kind=OperationKind.DELETE, entity=entity.name, weight=1),
-        Operation(name="page", kind=OperationKind.SCAN, entity=entity.name, weight=1, limit=5, project=("field0",)),
-        Operation(name="by-field", kind=OperationKind.FIND, entity=entity.name, weight=1, match=("field1",),
-                  sort=SortSpec(field="ycsb_key", order="desc"), limit=3),
+        DeleteOp(name="remove", kind=OperationKind.DELETE, entity=entity.name, weight=1),
+        ScanOp(name="page", kind=OperationKind.SCAN, entity=entity.name, weight=1, limit=5, project=("field0",)),
+        FindOp(name="by-field", kind=OperationKind.FIND, entity=entity.name, weight=1, match=("field1",),
+               sort=SortSpec(field="ycsb_key", order="desc"), limit=3),
     )
     adapter = create_adapter("opensearch", opensearch_url)
     adapter.connect()
     load_all(adapter, spec)
     factory = RecordFactory(entity, spec.dataset.seed)
-    ops = {op.name: adapter.bind(op, entity) for op in (*spec.operations, *extra)}
+    spec = spec.model_copy(update={"operations": (*spec.operations, *extra)})
+    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
     key = factory.key_of(7)
     # Searches first: they see the refreshed load, not the writes below (refresh=false).
-    assert observed(opensearch_url, index, lambda: ops["by-field"](None, {"field1": factory.value("field1", 9)})) \
+    assert observed(opensearch_url, index, lambda: ops["by-field"]({"field1": factory.value("field1", 9)})) \
         == (1, {"index": 0, "delete": 0, "get": 0, "query": 1})
     keys = sorted(factory.key_of(i) for i in range(200))
-    assert observed(opensearch_url, index, lambda: ops["page"](keys[-3], None)) == (3, {"index": 0, "delete": 0, "get": 0, "query": 1})
-    assert ops["page"](keys[0], None) == 5
+    assert observed(opensearch_url, index, lambda: ops["page"](keys[-3])) == (3, {"index": 0, "delete": 0, "get": 0, "query": 1})
+    assert ops["page"](keys[0]) == 5
 
-    assert observed(opensearch_url, index, lambda: ops["read"](key, None)) == (1, {"index": 0, "delete": 0, "get": 1, "query": 0})
+    assert observed(opensearch_url, index, lambda: ops["read"](key)) == (1, {"index": 0, "delete": 0, "get": 1, "query": 0})
     new_values = factory.new_values(("field0",), nonce=3)
-    done, moved = observed(opensearch_url, index, lambda: ops["update"](key, new_values))
+    done, moved = observed(opensearch_url, index, lambda: ops["update"](Change(key, new_values)))
     assert done == 1 and moved["index"] == 1
     assert stored(opensearch_url, index, key)["_source"]["field0"] == new_values["field0"]
     record = factory.record(200)
-    assert observed(opensearch_url, index, lambda: ops["insert"](record["ycsb_key"], record))[1]["index"] == 1
+    assert observed(opensearch_url, index, lambda: ops["insert"](record))[1]["index"] == 1
     assert stored(opensearch_url, index, record["ycsb_key"])["_source"] == record
 
-    assert observed(opensearch_url, index, lambda: ops["remove"](key, None)) == (1, {"index": 0, "delete": 1, "get": 0, "query": 0})
+    assert observed(opensearch_url, index, lambda: ops["remove"](key)) == (1, {"index": 0, "delete": 1, "get": 0, "query": 0})
     assert stored(opensearch_url, index, key)["found"] is False
-    assert ops["remove"](key, None) == 0
-    assert ops["read"](key, None) == 0
+    assert ops["remove"](key) == 0
+    assert ops["read"](key) == 0
     adapter.close()
 
 
-def window(factory: RecordFactory, op: Operation, index: int) -> dict[str, Any]:
+def window(factory: RecordFactory, op: RangeOp | AggregateOp, index: int) -> Window:
     """What the runner passes a range or aggregate: match values and the window ending at record `index`."""
-    assert op.range_field is not None and op.window is not None
     end = factory.value(op.range_field, index)
     width = timedelta(seconds=op.window) if isinstance(end, datetime) else op.window
-    return {**{f: factory.value(f, index) for f in op.match}, "_from": end - width, "_to": end}
+    return Window({f: factory.value(f, index) for f in op.match}, end - width, end)
 
 
 def test_contract_range_and_nested_update_on_document_catalog(opensearch_url: str) -> None:
@@ -170,19 +171,21 @@ def test_contract_range_and_nested_update_on_document_catalog(opensearch_url: st
     entity = spec.dataset.entities[0]
     factory = dataset_factories(spec)[entity.name]
     operations = {op.name: op for op in spec.operations}
-    ops = {op.name: adapter.bind(op, entity) for op in spec.operations}
+    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
     records = [factory.record(i) for i in range(300)]
 
     for chosen in (0, 17, 123):
-        values = window(factory, operations["browse"], chosen)
-        expected = sum(1 for r in records if r["category"] == values["category"] and values["_from"] <= r["price"] <= values["_to"])
+        browse = operations["browse"]
+        assert isinstance(browse, RangeOp)
+        values = window(factory, browse, chosen)
+        expected = sum(1 for r in records if r["category"] == values.match["category"] and values.low <= r["price"] <= values.high)
         assert expected >= 1  # the chosen record lies in its own window
-        assert observed(opensearch_url, index, partial(ops["browse"], None, values)) \
+        assert observed(opensearch_url, index, partial(ops["browse"], values)) \
             == (min(expected, 20), {"index": 0, "delete": 0, "get": 0, "query": 1})
 
     key = factory.key_of(5)
     new_values = factory.new_values(("attributes.k1",), nonce=2)
-    done, moved = observed(opensearch_url, index, lambda: ops["set-attribute"](key, new_values))
+    done, moved = observed(opensearch_url, index, lambda: ops["set-attribute"](Change(key, new_values)))
     assert done == 1 and moved["index"] == 1
     attributes = stored(opensearch_url, index, key)["_source"]["attributes"]
     assert attributes == {**json.loads(records[5]["attributes"]), "k1": new_values["attributes.k1"]}  # one key changed
@@ -196,7 +199,7 @@ def test_contract_full_text_search_on_product_search(opensearch_url: str) -> Non
     load_all(adapter, spec)
     entity = spec.dataset.entities[0]
     records = [dataset_factories(spec)[entity.name].record(i) for i in range(300)]
-    ops = {op.name: adapter.bind(op, entity) for op in spec.operations}
+    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
     words = [{*r["title"].split(), *r["description"].split()} for r in records]
     frequency = Counter(w for doc in words for w in doc)
     rare = sorted(w for w, n in frequency.items() if 2 <= n <= 3)[:2]
@@ -204,14 +207,14 @@ def test_contract_full_text_search_on_product_search(opensearch_url: str) -> Non
 
     expected = sum(1 for doc in words if doc & set(rare))  # any of the terms matches
     assert 2 <= expected < 10
-    assert observed(opensearch_url, index, lambda: ops["search"](None, {"_terms": rare})) \
+    assert observed(opensearch_url, index, lambda: ops["search"](Query(tuple(rare), {}))) \
         == (expected, {"index": 0, "delete": 0, "get": 0, "query": 1})
-    assert ops["search"](None, {"_terms": [common, rare[0]]}) == 10  # top `limit` by relevance
-    assert ops["search"](None, {"_terms": ["zzzznotaword"]}) == 0
+    assert ops["search"](Query((common, rare[0]), {})) == 10  # top `limit` by relevance
+    assert ops["search"](Query(("zzzznotaword",), {})) == 0
 
     category = records[0]["category"]
     in_category = sum(1 for r, doc in zip(records, words) if common in doc and r["category"] == category)
-    assert observed(opensearch_url, index, lambda: ops["search-in-category"](None, {"_terms": [common], "category": category})) \
+    assert observed(opensearch_url, index, lambda: ops["search-in-category"](Query((common,), {"category": category}))) \
         == (min(in_category, 10), {"index": 0, "delete": 0, "get": 0, "query": 1})
     adapter.close()
 
@@ -224,18 +227,19 @@ def test_contract_range_and_aggregate_on_metrics_timeseries(opensearch_url: str)
     entity = spec.dataset.entities[0]
     factory = dataset_factories(spec)[entity.name]
     records = [factory.record(i) for i in range(2000)]
-    operations = {op.name: op for op in spec.operations}
-    ops = {op.name: adapter.bind(op, entity) for op in spec.operations}
+    series, hourly = (op for name in ("series-last-hour", "hourly-mean-per-host") for op in spec.operations if op.name == name)
+    assert isinstance(series, RangeOp) and isinstance(hourly, AggregateOp)
+    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
 
     for chosen in (1999, 700, 5):
-        values = window(factory, operations["series-last-hour"], chosen)
-        expected = sum(1 for r in records if r["host"] == values["host"] and values["_from"] <= r["ts"] <= values["_to"])
-        assert observed(opensearch_url, index, partial(ops["series-last-hour"], None, values)) \
+        values = window(factory, series, chosen)
+        expected = sum(1 for r in records if r["host"] == values.match["host"] and values.low <= r["ts"] <= values.high)
+        assert observed(opensearch_url, index, partial(ops["series-last-hour"], values)) \
             == (expected, {"index": 0, "delete": 0, "get": 0, "query": 1})
 
-        values = window(factory, operations["hourly-mean-per-host"], chosen)
-        buckets = {(r["host"], int(r["ts"].timestamp()) // 60) for r in records if values["_from"] <= r["ts"] <= values["_to"]}
-        assert observed(opensearch_url, index, partial(ops["hourly-mean-per-host"], None, values)) \
+        values = window(factory, hourly, chosen)
+        buckets = {(r["host"], int(r["ts"].timestamp()) // 60) for r in records if values.low <= r["ts"] <= values.high}
+        assert observed(opensearch_url, index, partial(ops["hourly-mean-per-host"], values)) \
             == (len(buckets), {"index": 0, "delete": 0, "get": 0, "query": 1})  # one row per host and minute
     adapter.close()
 
@@ -268,24 +272,34 @@ def test_unsupported_operations_are_refused_up_front() -> None:
     with pytest.raises(UnsupportedOperation, match=r"touch \(update\): elasticsearch adapter does not expire records"):
         run_and_record(RunRequest(engine="elasticsearch", url="http://127.0.0.1:1", workload=workload("session-cache", 100),
                                  load=load))
-    adapter = SearchAdapter("http://127.0.0.1:1")
-    native = Operation(name="raw", kind=OperationKind.NATIVE, entity="usertable", weight=1, statements={"opensearch": "{}"})
-    assert adapter.unsupported_reason(native) == "opensearch: native statements are not mapped for the search engines yet"
+    adapter = SearchAdapter("opensearch", "http://127.0.0.1:1")
+    kv = workload("kv-cache", 100)
+    native = NativeOp(name="raw", kind=OperationKind.NATIVE, entity="usertable", weight=1, statements={"opensearch": "{}"})
+    assert adapter.unsupported_reason(native, kv) == "opensearch: native statements are not mapped for the search engines yet"
     for name in ("kv-cache", "user-accounts", "product-search", "document-catalog", "metrics-timeseries", "audit-log"):
-        assert all(adapter.unsupported_reason(op) is None for op in workload(name, 100).operations), name
+        spec = workload(name, 100)
+        assert all(adapter.unsupported_reason(op, spec) is None for op in spec.operations), name
 
+    # Sorting on a field with no single value is refused before the run (no server needed), and by prepare/bind.
     users = workload("user-accounts", 10)
     by_json = users.operations[0].model_copy(update={"sort": SortSpec(field="metadata")})
+    users = users.model_copy(update={"operations": (by_json,)})
+    assert adapter.unsupported_reason(by_json, users) == (
+        "opensearch: operation 'login' orders or buckets by 'metadata', a json field, which has no single value here")
+    with pytest.raises(UnsupportedOperation, match=r"login \(find\): opensearch: operation 'login' orders or buckets by 'metadata'"):
+        run_and_record(RunRequest(engine="opensearch", url="http://127.0.0.1:1", workload=users, load=load))
     with pytest.raises(UnsupportedOperation, match="'metadata', a json field, which has no single value"):
-        adapter.prepare(users.model_copy(update={"operations": (by_json,)}))
+        adapter.prepare(users)
+    with pytest.raises(UnsupportedOperation, match="'metadata', a json field, which has no single value"):
+        adapter.bind(by_json, users)
 
 
 def test_unreachable_server_and_disconnects(opensearch_url: str) -> None:
     with pytest.raises(EngineUnavailable, match="not reachable"):
-        SearchAdapter("http://127.0.0.1:1").connect()
+        SearchAdapter("opensearch", "http://127.0.0.1:1").connect()
     with pytest.raises(Exception, match="refresh="):
-        SearchAdapter(f"{opensearch_url}?refresh=sometimes")
-    adapter = SearchAdapter(opensearch_url)
+        SearchAdapter("opensearch", f"{opensearch_url}?refresh=sometimes")
+    adapter = SearchAdapter("opensearch", opensearch_url)
     adapter.connect()
     assert adapter.is_disconnect(opensearchpy.ConnectionError("N/A", "connection refused", None))
     assert not adapter.is_disconnect(opensearchpy.NotFoundError(404, "index_not_found_exception", {}))
