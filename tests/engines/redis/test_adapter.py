@@ -11,13 +11,16 @@ import pytest
 import redis
 
 from harness.dataset.generate import RecordFactory
+from harness.engines.calls import Change, Pair, Window
+from harness.engines.redis.adapter import RedisAdapter
 from harness.engines.registry import create_adapter
-from harness.errors import UnsupportedOperation
+from harness.errors import EngineUnavailable, HarnessBug, UnsupportedOperation
 from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
+from harness.results.build import run_and_record
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
-from harness.spec.models import Index, Operation, OperationKind, SortSpec
+from harness.runner.run import RunRequest
+from harness.spec.models import DeleteOp, Index, NativeOp, OperationKind, RangeOp, SortSpec, UpdateOp
 from harness.spec.suite import LoadProfile
 from tests.conftest import free_port
 from tests.engines.helpers import after, load_all, workload
@@ -37,21 +40,21 @@ def test_contract_server_sees_each_operation_and_results_are_right(redis_url: st
     load_all(adapter, spec)
     entity = spec.dataset.entities[0]
     factory = RecordFactory(entity, spec.dataset.seed)
-    ops = {op.name: adapter.bind(op, entity) for op in spec.operations}
+    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
     check = redis.Redis.from_url(redis_url)
     check.config_resetstat()
     active = next(i for i in range(300) if factory.value("is_active", i))
     inactive = next(i for i in range(300) if not factory.value("is_active", i))
-    assert ops["login"](None, {"email": factory.value("email", active)}) == 1
-    assert ops["login"](None, {"email": factory.value("email", inactive)}) == 0
-    assert ops["profile"](factory.value("id", 5), None) == 1
-    assert ops["profile"]("missing", None) == 0
+    assert ops["login"]({"email": factory.value("email", active)}) == 1
+    assert ops["login"]({"email": factory.value("email", inactive)}) == 0
+    assert ops["profile"](factory.value("id", 5)) == 1
+    assert ops["profile"]("missing") == 0
     new_values = factory.new_values(("last_login", "updated_at"), nonce=1)
-    assert ops["touch-login"](factory.value("id", 5), new_values) == 1
+    assert ops["touch-login"](Change(factory.value("id", 5), new_values)) == 1
     stored = check.hget(f"dbarena:users:{factory.value('id', 5)}", "last_login")
     assert stored is not None and stored.decode() == new_values["last_login"].isoformat()
     new_user = factory.record(300)
-    assert ops["signup"](None, new_user) == 1
+    assert ops["signup"](new_user) == 1
     assert check.hget("dbarena:users:idx:email", new_user["email"]) == new_user["id"].encode()
     calls = command_calls(check)
     assert calls["hget"] == 2 + 2  # two logins' index lookups, plus the two checks above
@@ -62,7 +65,7 @@ def test_contract_server_sees_each_operation_and_results_are_right(redis_url: st
 
 def test_kv_cache_run_produces_a_valid_record_with_telemetry(redis_url: str) -> None:
     load = LoadProfile(users=4, processes=2, duration=2, warmup=1)
-    record = run_benchmark(RunRequest(engine="redis", url=redis_url, workload=workload("kv-cache", 1000), load=load),
+    record = run_and_record(RunRequest(engine="redis", url=redis_url, workload=workload("kv-cache", 1000), load=load),
                            Progress())
     assert record.complete and record.valid, record.invalid_reasons
     for op in record.operations.values():
@@ -87,7 +90,7 @@ def test_coordinated_omission_a_server_stall_shows_in_response_time_not_service_
 
     load = LoadProfile(users=4, processes=1, duration=4, warmup=1, target_rate=200, schedule="deterministic")
     thread = after(0, stall)
-    record = run_benchmark(RunRequest(engine="redis", url=redis_url, workload=spec, load=load), Progress())
+    record = run_and_record(RunRequest(engine="redis", url=redis_url, workload=spec, load=load), Progress())
     thread.join()
     read = record.operations["read"]
     assert read.latency_us is not None and read.service_us is not None
@@ -101,7 +104,7 @@ def test_engine_killed_mid_run_ends_cleanly_with_errors_counted() -> None:
     try:
         load = LoadProfile(users=4, processes=2, duration=4, warmup=0)
         killer = after(0, lambda: _kill_when_busy(server))
-        record = run_benchmark(RunRequest(engine="redis", url=server.url, workload=workload("kv-cache", 500), load=load),
+        record = run_and_record(RunRequest(engine="redis", url=server.url, workload=workload("kv-cache", 500), load=load),
                                Progress())
         killer.join()
     finally:
@@ -142,26 +145,26 @@ def test_ttl_insert_expires_and_touch_extends_it_without_resurrecting_sessions(r
     entity = spec.dataset.entities[0]
     factory = RecordFactory(entity, spec.dataset.seed)
     ops = {op.name: op for op in spec.operations}
-    create = adapter.bind(ops["create"].model_copy(update={"ttl_s": 1.0}), entity)
-    touch = adapter.bind(ops["touch"].model_copy(update={"ttl_s": 2.0}), entity)
-    get, logout = adapter.bind(ops["get"], entity), adapter.bind(ops["logout"], entity)
+    create = adapter.bind(ops["create"].model_copy(update={"ttl_s": 1.0}), spec)
+    touch = adapter.bind(ops["touch"].model_copy(update={"ttl_s": 2.0}), spec)
+    get, logout = adapter.bind(ops["get"], spec), adapter.bind(ops["logout"], spec)
     check = redis.Redis.from_url(redis_url)
     check.config_resetstat()
     short, touched, loaded = factory.record(50), factory.record(51), factory.value("sid", 3)
-    assert create(short["sid"], short) == 1 and create(touched["sid"], touched) == 1
+    assert create(short) == 1 and create(touched) == 1
     assert 0 < check.pttl(f"dbarena:sessions:{short['sid']}") <= 1000
     seen = factory.new_values(("last_seen",), nonce=1)
-    assert touch(touched["sid"], seen) == 1
+    assert touch(Change(touched["sid"], seen)) == 1
     assert 1000 < check.pttl(f"dbarena:sessions:{touched['sid']}") <= 2000
     assert check.hget(f"dbarena:sessions:{touched['sid']}", "last_seen") == seen["last_seen"].isoformat().encode()
     assert check.ttl(f"dbarena:sessions:{loaded}") == -1  # loaded sessions do not expire
-    assert logout(loaded, None) == 1
-    assert touch(loaded, seen) == 0 and not check.exists(f"dbarena:sessions:{loaded}")  # no partial ghost
+    assert logout(loaded) == 1
+    assert touch(Change(loaded, seen)) == 0 and not check.exists(f"dbarena:sessions:{loaded}")  # no partial ghost
     time.sleep(1.3)
-    assert get(short["sid"], None) == 0 and not check.exists(f"dbarena:sessions:{short['sid']}")
-    assert get(touched["sid"], None) == 1  # the touch moved its expiry to 2 s
+    assert get(short["sid"]) == 0 and not check.exists(f"dbarena:sessions:{short['sid']}")
+    assert get(touched["sid"]) == 1  # the touch moved its expiry to 2 s
     time.sleep(1.0)
-    assert get(touched["sid"], None) == 0
+    assert get(touched["sid"]) == 0
     calls = stats_since_reset(check)
     assert calls["pexpire"] >= 3 and calls["evalsha"] >= 2 and calls["hset"] >= 3
     adapter.close()
@@ -179,36 +182,36 @@ def test_audit_log_history_is_the_newest_50_of_the_user_in_order(redis_url: str)
     added = [factory.record(500 + n) | {"user_id": user, "created_at": base + timedelta(seconds=13 * n)}
              for n in range(70)]
     added += [factory.record(600 + n) | {"resource_type": "invoice", "resource_id": 77_777} for n in range(3)]
-    append = adapter.bind(ops["append"], entity)
+    append = adapter.bind(ops["append"], spec)
     for event in added:
-        assert append(event["id"], event) == 1
+        assert append(event) == 1
     events = [factory.record(i) for i in range(500)] + added
     check = redis.Redis.from_url(redis_url)
     check.config_resetstat()
 
-    history = adapter.finder(ops["user-history"], entity)
+    history = adapter.finder(ops["user-history"], spec)
     newest = sorted((e for e in events if e["user_id"] == user), key=lambda e: e["created_at"], reverse=True)
     assert [r[b"id"].decode() for r in history({"user_id": user})] == [e["id"] for e in newest[:50]]
     other = factory.value("user_id", 1)
     theirs = sorted((e for e in events if e["user_id"] == other), key=lambda e: e["created_at"], reverse=True)
     assert [r[b"id"].decode() for r in history({"user_id": other})] == [e["id"] for e in theirs]
-    assert adapter.bind(ops["user-history"], entity)(None, {"user_id": user}) == 50
+    assert adapter.bind(ops["user-history"], spec)({"user_id": user}) == 50
 
-    lookup = adapter.finder(ops["resource-lookup"], entity)
+    lookup = adapter.finder(ops["resource-lookup"], spec)
     wanted = {"resource_type": "invoice", "resource_id": 77_777}
     assert {r[b"id"].decode() for r in lookup(wanted)} == {e["id"] for e in added[70:]}
     first = events[0]
     same = {e["id"] for e in events if (e["resource_type"], e["resource_id"]) == (first["resource_type"], first["resource_id"])}
-    assert {r[b"id"].decode() for r in lookup(first)} == same
+    assert {r[b"id"].decode() for r in lookup({f: first[f] for f in ("resource_type", "resource_id")})} == same
 
     # an update of the scored field moves the record in its sorted set; a delete removes it
-    touch = adapter.bind(Operation(name="retime", kind=OperationKind.UPDATE, entity="events", weight=1,
-                                   set=("created_at",)), entity)
+    touch = adapter.bind(UpdateOp(name="retime", kind=OperationKind.UPDATE, entity="events", weight=1,
+                                  set=("created_at",)), spec)
     oldest = newest[-1]
-    assert touch(oldest["id"], {"created_at": base + timedelta(days=30)}) == 1
+    assert touch(Change(oldest["id"], {"created_at": base + timedelta(days=30)})) == 1
     assert history({"user_id": user})[0][b"id"].decode() == oldest["id"]
-    drop = adapter.bind(Operation(name="drop", kind=OperationKind.DELETE, entity="events", weight=1), entity)
-    assert drop(oldest["id"], None) == 1
+    drop = adapter.bind(DeleteOp(name="drop", kind=OperationKind.DELETE, entity="events", weight=1), spec)
+    assert drop(oldest["id"]) == 1
     assert check.zscore(f"dbarena:events:z:user_id:{user}", oldest["id"]) is None
     assert history({"user_id": user})[0][b"id"].decode() == newest[0]["id"]
     calls = stats_since_reset(check)
@@ -236,27 +239,29 @@ def test_document_catalog_browse_returns_exactly_the_products_in_the_price_band_
         assert all(set(r) == {b"sku", b"name", b"price"} for r in rows)  # the projection
         return [(r[b"sku"].decode(), float(r[b"price"])) for r in rows]
 
-    browse = adapter.finder(ops["browse"], entity)
-    browse_desc = adapter.finder(ops["browse"].model_copy(update={"sort": SortSpec(field="price", order="desc")}), entity)
+    browse = adapter.finder(ops["browse"], spec)
+    browse_desc = adapter.finder(ops["browse"].model_copy(update={"sort": SortSpec(field="price", order="desc")}), spec)
     for product in products[:10]:
-        category, price = product["category"], product["price"]
-        assert got(browse({"category": category, "_from": price - 50, "_to": price})) == expected(category, price - 50, price)
-        assert len(expected(category, 0, 500)) == 20  # a band wider than the limit
-        assert got(browse({"category": category, "_from": 0, "_to": 500})) == expected(category, 0, 500)
-        assert got(browse_desc({"category": category, "_from": 0, "_to": 500})) == expected(category, 0, 500, True)
+        category, price = {"category": product["category"]}, product["price"]
+        band = expected(product["category"], price - 50, price)
+        assert got(browse(Window(category, price - 50, price))) == band
+        assert len(expected(product["category"], 0, 500)) == 20  # a band wider than the limit
+        assert got(browse(Window(category, 0, 500))) == expected(product["category"], 0, 500)
+        assert got(browse_desc(Window(category, 0, 500))) == expected(product["category"], 0, 500, True)
 
     sku = products[4]["sku"]
-    set_attribute = adapter.bind(ops["set-attribute"], entity)
-    assert set_attribute(sku, {"attributes.k1": "mauve"}) == 1
+    set_attribute = adapter.bind(ops["set-attribute"], spec)
+    assert set_attribute(Change(sku, {"attributes.k1": "mauve"})) == 1
     before = json.loads(products[4]["attributes"])
     assert json.loads(check.hget(f"dbarena:products:{sku}", "attributes")) == before | {"k1": "mauve"}
-    assert set_attribute("sku-missing", {"attributes.k1": "x"}) == 0 and not check.exists("dbarena:products:sku-missing")
-    assert adapter.bind(ops["restock"], entity)(sku, {"stock": 3}) == 1
+    assert set_attribute(Change("sku-missing", {"attributes.k1": "x"})) == 0
+    assert not check.exists("dbarena:products:sku-missing")
+    assert adapter.bind(ops["restock"], spec)(Change(sku, {"stock": 3})) == 1
     assert check.hget(f"dbarena:products:{sku}", "stock") == b"3"
 
-    reprice = adapter.bind(Operation(name="reprice", kind=OperationKind.UPDATE, entity="products", weight=1,
-                                     set=("category", "price")), entity)
-    assert reprice(sku, {"category": "pets", "price": 12.5}) == 1
+    reprice = adapter.bind(UpdateOp(name="reprice", kind=OperationKind.UPDATE, entity="products", weight=1,
+                                    set=("category", "price")), spec)
+    assert reprice(Change(sku, {"category": "pets", "price": 12.5})) == 1
     assert check.zscore(f"dbarena:products:z:category:{products[4]['category']}", sku) is None
     assert check.zscore("dbarena:products:z:category:pets", sku) == 12.5
     calls = stats_since_reset(check)
@@ -273,15 +278,16 @@ def test_metrics_series_range_takes_datetime_bounds_as_epoch_scores(redis_url: s
     factory = RecordFactory(entity, spec.dataset.seed)
     points = [factory.record(i) for i in range(2000)]
     op = next(op for op in spec.operations if op.name == "series-last-hour")
-    series, first_50 = adapter.finder(op, entity), adapter.finder(op.model_copy(update={"limit": 50}), entity)
+    assert isinstance(op, RangeOp)
+    series, first_50 = adapter.finder(op, spec), adapter.finder(op.model_copy(update={"limit": 50}), spec)
     end = points[1500]["ts"]  # 100 points per host, 10 s apart: the hour holds the first 76 of host-03
-    bounds = {"host": "host-03", "_from": end - timedelta(minutes=10), "_to": end}
+    host = {"host": "host-03"}
     wanted = [p["id"] for p in sorted(points, key=lambda p: p["ts"])
-              if p["host"] == "host-03" and bounds["_from"] <= p["ts"] <= end]
+              if p["host"] == "host-03" and end - timedelta(minutes=10) <= p["ts"] <= end]
     assert len(wanted) == 61
-    assert [int(r[b"id"]) for r in series(bounds)] == wanted
+    assert [int(r[b"id"]) for r in series(Window(host, end - timedelta(minutes=10), end))] == wanted
     hour = [p["id"] for p in points if p["host"] == "host-03" and p["ts"] <= end]
-    assert [int(r[b"id"]) for r in first_50(bounds | {"_from": end - timedelta(hours=1)})] == hour[:50]
+    assert [int(r[b"id"]) for r in first_50(Window(host, end - timedelta(hours=1), end))] == hour[:50]
     adapter.close()
 
 
@@ -309,12 +315,12 @@ def test_social_graph_traversals_on_a_tiny_graph_are_exactly_right(redis_url: st
     spec = workload("social-graph", 10)
     adapter = connected(redis_url)
     adapter.prepare(spec)
-    person, follows = spec.dataset.entities
+    person = spec.dataset.entities[0]
     adapter.load(person, [{"id": n, "name": f"p{n}"} for n in range(10)])
     ops = {op.name: op for op in spec.operations}
-    follow = adapter.bind(ops["follow"], follows)
+    follow = adapter.bind(ops["follow"], spec)
     for n, (src, dst) in enumerate(GRAPH):
-        assert follow(n, {"id": n, "src": src, "dst": dst}) == 1
+        assert follow({"id": n, "src": src, "dst": dst}) == 1
     check = redis.Redis.from_url(redis_url)
     assert check.smembers("dbarena:follows:out:0") == {b"1", b"6"}
     assert check.smembers("dbarena:follows:in:2") == {b"1", b"6"}
@@ -323,15 +329,15 @@ def test_social_graph_traversals_on_a_tiny_graph_are_exactly_right(redis_url: st
     two_hops = adapter.reachable(ops["friends-of-friends"])
     three_hops = adapter.reachable(ops["friends-of-friends"].model_copy(update={"hops": 3}))
     mutual = adapter.reachable(ops["mutual-follows"])
-    path = adapter.bind(ops["connection-path"], person)
+    path = adapter.bind(ops["connection-path"], spec)
     for node in range(10):
         assert {int(n) for n in two_hops(node)} == python_hops(node, 2), node
         assert {int(n) for n in three_hops(node)} == python_hops(node, 3), node
         assert {int(n) for n in mutual(node)} == {b for a, b in GRAPH if a == node and (b, node) in GRAPH}, node
         for target in range(10):
-            assert path(node, {"_to": target}) == python_distance(node, target, 4), (node, target)
+            assert path(Pair(node, target)) == python_distance(node, target, 4), (node, target)
     assert python_hops(0, 2) == {0, 1, 2} - {0} and python_distance(0, 4, 4) == 4 and python_distance(0, 5, 4) == 0
-    assert adapter.bind(ops["friends-of-friends"].model_copy(update={"limit": 1}), person)(0, None) == 1
+    assert adapter.bind(ops["friends-of-friends"].model_copy(update={"limit": 1}), spec)(0) == 1
     calls = stats_since_reset(check)
     assert calls["smembers"] >= 20 and calls["sunion"] >= 100 and calls["sinter"] >= 10
     adapter.close()
@@ -340,15 +346,16 @@ def test_social_graph_traversals_on_a_tiny_graph_are_exactly_right(redis_url: st
 def test_aggregate_search_and_scan_are_refused_up_front_with_reasons(redis_url: str) -> None:
     adapter = create_adapter("redis", redis_url)
     metrics = workload("metrics-timeseries", 100)
-    reasons = {op.name: adapter.unsupported_reason(op) for op in metrics.operations}
+    reasons = {op.name: adapter.unsupported_reason(op, metrics) for op in metrics.operations}
     assert reasons["ingest"] is None and reasons["series-last-hour"] is None
     assert "RedisTimeSeries" in str(reasons["hourly-mean-per-host"])
-    search = workload("product-search", 100).operations[0]
-    assert "RediSearch" in str(adapter.unsupported_reason(search))
-    scan = next(op for op in workload("kv-cache", 100).operations if op.kind is OperationKind.SCAN)
-    assert "key order" in str(adapter.unsupported_reason(scan))
+    products = workload("product-search", 100)
+    assert "RediSearch" in str(adapter.unsupported_reason(products.operations[0], products))
+    kv = workload("kv-cache", 100)
+    scan = next(op for op in kv.operations if op.kind is OperationKind.SCAN)
+    assert "key order" in str(adapter.unsupported_reason(scan, kv))
     with pytest.raises(UnsupportedOperation, match="RedisTimeSeries"):
-        run_benchmark(RunRequest(engine="redis", url=redis_url, workload=metrics, load=LoadProfile(duration=1)), Progress())
+        run_and_record(RunRequest(engine="redis", url=redis_url, workload=metrics, load=LoadProfile(duration=1)), Progress())
 
 
 def test_a_sorted_find_without_a_sorted_set_index_is_refused_before_loading(redis_url: str) -> None:
@@ -357,18 +364,50 @@ def test_a_sorted_find_without_a_sorted_set_index_is_refused_before_loading(redi
     bare = events.model_copy(update={"indexes": (Index(fields=("resource_type", "resource_id")),)})
     unindexed = spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"entities": (bare,)})})
     adapter = connected(redis_url)
+    history = next(op for op in spec.operations if op.name == "user-history")
+    assert "needs a declared index (user_id, created_at)" in str(adapter.unsupported_reason(history, unindexed))
     check = redis.Redis.from_url(redis_url)
     check.set("dbarena:events:sentinel", "kept")
-    with pytest.raises(UnsupportedOperation, match=r"user-history .*needs a declared index \(user_id, created_at\)"):
-        adapter.prepare(unindexed)
+    with pytest.raises(UnsupportedOperation, match=r"user-history \(find\): .*needs a declared index \(user_id, created_at\)"):
+        run_and_record(RunRequest(engine="redis", url=redis_url, workload=unindexed, load=LoadProfile(duration=1)),
+                       Progress())
     assert check.get("dbarena:events:sentinel") == b"kept"  # refused before anything was dropped
-    history = next(op for op in spec.operations if op.name == "user-history")
     with pytest.raises(UnsupportedOperation, match="sorted set"):
-        adapter.bind(history, bare)
+        adapter.bind(history, unindexed)
     filtered = history.model_copy(update={"filter": {"action": "login"}})
     with pytest.raises(UnsupportedOperation, match="does not cover the equality on action"):
-        adapter.bind(filtered, events)
+        adapter.bind(filtered, spec)
+    check.delete("dbarena:events:sentinel")
     adapter.close()
+
+
+def test_a_native_command_runs_with_the_key_of_its_params(redis_url: str) -> None:
+    spec = workload("kv-cache", 50)
+    adapter = connected(redis_url)
+    load_all(adapter, spec)
+    key = RecordFactory(spec.dataset.entities[0], spec.dataset.seed).value("ycsb_key", 3)
+    field = NativeOp(name="field", kind=OperationKind.NATIVE, entity="usertable", weight=1,
+                     statements={"redis": "HGET dbarena:usertable:{key} field0"})
+    whole = NativeOp(name="whole", kind=OperationKind.NATIVE, entity="usertable", weight=1,
+                     statements={"redis": "HGETALL dbarena:usertable:{key}"})
+    check = redis.Redis.from_url(redis_url)
+    check.config_resetstat()
+    assert adapter.bind(field, spec)({"key": key}) == 1
+    assert adapter.bind(field, spec)({"key": "missing"}) == 0
+    assert adapter.bind(whole, spec)({"key": key}) == 11  # a map reply: its fields
+    calls = stats_since_reset(check)
+    assert calls["hget"] == 2 and calls["hgetall"] == 1
+    adapter.close()
+
+
+def test_an_unreachable_server_is_one_line_without_the_password() -> None:
+    adapter = create_adapter("redis", f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    assert isinstance(adapter, RedisAdapter)
+    with pytest.raises(EngineUnavailable, match=r"redis at redis://:\*\*\*@127\.0\.0\.1:\d+/0 is not reachable") as caught:
+        adapter.connect()
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(HarnessBug, match="before connect"):
+        adapter.bind(workload("kv-cache", 10).operations[0], workload("kv-cache", 10))
 
 
 @pytest.mark.parametrize(("name", "count", "commands"), [
@@ -380,7 +419,7 @@ def test_a_sorted_find_without_a_sorted_set_index_is_refused_before_loading(redi
 ])
 def test_library_workload_runs_end_to_end(redis_url: str, name: str, count: int, commands: dict[str, str]) -> None:
     load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
-    record = run_benchmark(RunRequest(engine="redis", url=redis_url, workload=workload(name, count), load=load),
+    record = run_and_record(RunRequest(engine="redis", url=redis_url, workload=workload(name, count), load=load),
                            Progress())
     assert record.complete, record.invalid_reasons
     for op_name, op in record.operations.items():
