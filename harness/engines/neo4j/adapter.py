@@ -20,7 +20,7 @@ from neo4j import exceptions as neo4j_errors
 from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
 from harness.engines.base import EngineAdapter, Executor, Record
-from harness.engines.neo4j import statements
+from harness.engines.neo4j import schema, statements
 from harness.engines.neo4j.statements import Count, Shape, Statement, ident, relationship_type
 from harness.errors import HarnessBug, UnsupportedOperation
 from harness.spec.models import Entity, Operation, SearchOp, Workload
@@ -138,16 +138,16 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
         self._shapes = statements.shapes(workload)
         shapes = list(self._shapes.values())
         for shape in sorted(shapes, key=lambda s: not s.is_edge):  # relationships first, then their nodes
-            clear = statements.clear(shape)
+            clear = schema.clear(shape)
             while self._rows(clear)[0][0]:
                 pass  # batches keep each transaction's memory bounded
         self._drop_schema({s.entity.name for s in shapes} | {relationship_type(s.entity.name) for s in shapes if s.is_edge})
         for shape in shapes:
-            for statement in statements.schema(shape):
+            for statement in schema.constraints(shape):
                 self._rows(statement)
         for op in workload.operations:
             if isinstance(op, SearchOp):
-                self._rows(statements.fulltext_schema(op))
+                self._rows(schema.fulltext_schema(op))
         self._rows("CALL db.awaitIndexes($seconds)", seconds=INDEX_WAIT_S)
 
     def _drop_schema(self, names: set[str]) -> None:
@@ -168,8 +168,8 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
 
     def load(self, entity: Entity, records: Sequence[Record]) -> None:
         shape = self._shape(entity)
-        rows = [statements.load_row(shape, r) for r in records]
-        self.client.session.run(statements.load(shape), {"rows": rows}).consume()  # type: ignore[arg-type]
+        rows = [schema.load_row(shape, r) for r in records]
+        self.client.session.run(schema.load(shape), {"rows": rows}).consume()  # type: ignore[arg-type]
 
     def finish_load(self, workload: Workload) -> None:
         """Indexes online and freshly sampled (the planner's statistics), query statistics from zero."""

@@ -1,4 +1,4 @@
-"""The Cypher of the Neo4j adapter: schema, bulk load, and one statement per operation.
+"""The Cypher of the Neo4j adapter: one statement per operation (schema and bulk load: schema.py).
 
 Pure: no server, no driver. `build(op, workload)` returns a `Statement`: the Cypher, the
 function that turns the executor's one typed argument (harness.engines.calls) into its
@@ -57,7 +57,6 @@ from harness.spec.models import (
 )
 
 ENGINE = "neo4j"  # the key of a native operation's Cypher
-DELETE_BATCH = 10_000  # records removed per transaction when clearing an entity (bounded memory)
 
 # the executor's call argument -> the statement's parameters
 Parameters = Callable[[Any], dict[str, Any]]
@@ -167,45 +166,7 @@ def shapes(workload: Workload) -> dict[str, Shape]:
     return {entity.name: shape_of(entity, workload) for entity in workload.dataset.entities}
 
 
-# ---- schema and bulk load -----------------------------------------------------------------
-
-
-def _target(shape: Shape) -> str:
-    name = shape.entity.name
-    return f"()-[n:{ident(relationship_type(name))}]-()" if shape.is_edge else f"(n:{ident(name)})"
-
-
-def schema(shape: Shape) -> list[str]:
-    """Key constraint plus declared indexes; an edge's src/dst need none (adjacency is the index)."""
-    entity, target = shape.entity, _target(shape)
-    name = entity.name
-    statements = [f"CREATE CONSTRAINT {ident(f'dbarena_{name}_key')} FOR {target} "
-                  f"REQUIRE n.{ident(entity.key)} IS UNIQUE"]
-    for number, index in enumerate(entity.indexes):
-        if index.fields == (entity.key,) or set(index.fields) & set(shape.ref_fields):
-            continue
-        props = ", ".join(f"n.{ident(f)}" for f in index.fields)
-        if index.unique:
-            statements.append(f"CREATE CONSTRAINT {ident(f'dbarena_{name}_unique{number}')} FOR {target} "
-                              f"REQUIRE ({props}) IS UNIQUE")
-        else:
-            statements.append(f"CREATE INDEX {ident(f'dbarena_{name}_idx{number}')} FOR {target} ON ({props})")
-    return statements
-
-
-def fulltext_schema(op: SearchOp) -> str:
-    """The full-text index a search operation queries."""
-    fields = ", ".join(f"n.{ident(f)}" for f in op.text_fields)
-    return (f"CREATE FULLTEXT INDEX {ident(fulltext_index(op.entity, op.text_fields))} IF NOT EXISTS "
-            f"FOR (n:{ident(op.entity)}) ON EACH [{fields}]")
-
-
-def clear(shape: Shape) -> str:
-    """Removes one batch of the entity's records and returns how many (run until 0)."""
-    name = shape.entity.name
-    match, delete = ((f"()-[n:{ident(relationship_type(name))}]->()", "DELETE n") if shape.is_edge
-                     else (f"(n:{ident(name)})", "DETACH DELETE n"))
-    return f"MATCH {match} WITH n LIMIT {DELETE_BATCH} {delete} RETURN count(*)"
+# ---- edge records -------------------------------------------------------------------------
 
 
 def edge_create(shape: Shape, ends: Ends, prefix: str) -> str:
@@ -224,17 +185,6 @@ def edge_row(ends: Ends, record: Mapping[str, Any]) -> dict[str, Any]:
 
 def node_row(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: property_value(v) for k, v in record.items()}
-
-
-def load(shape: Shape) -> str:
-    """The bulk insert of one batch (`$rows`: `load_row` of each record), UNWIND in one transaction."""
-    if shape.ends is None:
-        return f"UNWIND $rows AS row CREATE (n:{ident(shape.entity.name)}) SET n = row"
-    return f"UNWIND $rows AS row {edge_create(shape, shape.ends, 'row.')}"
-
-
-def load_row(shape: Shape, record: Mapping[str, Any]) -> dict[str, Any]:
-    return node_row(record) if shape.ends is None else edge_row(shape.ends, record)
 
 
 # ---- operations: what Neo4j cannot express -------------------------------------------------

@@ -17,18 +17,14 @@ from typing import Any
 import pytest
 
 from harness.engines.calls import Change, Pair, Query, Window
+from harness.engines.neo4j.schema import clear, constraints, fulltext_schema, load, load_row
 from harness.engines.neo4j.statements import (
     FORMS,
     SUPPORTED_KINDS,
     Count,
     build,
-    clear,
-    fulltext_schema,
-    load,
-    load_row,
     lucene_query,
     refusal,
-    schema,
     shapes,
 )
 from harness.errors import UnsupportedOperation
@@ -216,8 +212,8 @@ def test_schema_and_bulk_load() -> None:
     spec = workload("social-graph", 100)
     by_name = shapes(spec)
     person, follows = by_name["person"], by_name["follows"]
-    assert schema(person) == ["CREATE CONSTRAINT `dbarena_person_key` FOR (n:`person`) REQUIRE n.`id` IS UNIQUE"]
-    assert schema(follows)[0] == ("CREATE CONSTRAINT `dbarena_follows_key` FOR ()-[n:`FOLLOWS`]-() "
+    assert constraints(person) == ["CREATE CONSTRAINT `dbarena_person_key` FOR (n:`person`) REQUIRE n.`id` IS UNIQUE"]
+    assert constraints(follows)[0] == ("CREATE CONSTRAINT `dbarena_follows_key` FOR ()-[n:`FOLLOWS`]-() "
                                   "REQUIRE n.`id` IS UNIQUE")
     assert clear(follows) == "MATCH ()-[n:`FOLLOWS`]->() WITH n LIMIT 10000 DELETE n RETURN count(*)"
     assert clear(person) == "MATCH (n:`person`) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*)"
@@ -226,7 +222,7 @@ def test_schema_and_bulk_load() -> None:
                              "CREATE (a)-[n:`FOLLOWS` {`id`: row.props.`id`}]->(b)")
     assert load_row(follows, {"id": 1, "src": 2, "dst": 3}) == {"src": 2, "dst": 3, "props": {"id": 1}}
     accounts = shapes(workload("user-accounts", 100))["users"]
-    assert schema(accounts) == [
+    assert constraints(accounts) == [
         "CREATE CONSTRAINT `dbarena_users_key` FOR (n:`users`) REQUIRE n.`id` IS UNIQUE",
         "CREATE CONSTRAINT `dbarena_users_unique0` FOR (n:`users`) REQUIRE (n.`email`) IS UNIQUE",
         "CREATE CONSTRAINT `dbarena_users_unique1` FOR (n:`users`) REQUIRE (n.`username`) IS UNIQUE",
