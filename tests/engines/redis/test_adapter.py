@@ -17,12 +17,12 @@ from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, HarnessBug, UnsupportedOperation
 from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
+from harness.provision.ports import free_port
 from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
 from harness.spec.models import DeleteOp, Index, NativeOp, OperationKind, RangeOp, SortSpec, UpdateOp
 from harness.spec.suite import LoadProfile
-from tests.conftest import free_port
 from tests.engines.helpers import after, load_all, workload
 
 pytestmark = pytest.mark.redis
