@@ -40,9 +40,9 @@ from harness.engines.base import EngineAdapter
 from harness.engines.calls import Executor, Record
 from harness.engines.influxdb import statements
 from harness.engines.influxdb.statements import LOAD_TIME_NS, REFUSED, Flux, Layout
+from harness.engines.limits import LOAD_BATCH
 from harness.errors import HarnessBug, UnsupportedOperation, UserError
 from harness.redact import redact_url
-from harness.runner.loading import BATCH
 from harness.spec.models import Entity, Operation, OperationKind, Workload
 
 HTTPD_COUNTERS = ("req", "writeReq", "pointsWrittenOK", "pointsWrittenFail", "pointsWrittenDropped",
@@ -207,7 +207,7 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
             "write_mode": "synchronous: one HTTP request per write, acknowledged after the WAL append",
             "write_precision": "ns",
             "write_consistency": "n/a (single node: every write goes to its one WAL)",
-            "load_batch_records": BATCH,
+            "load_batch_records": LOAD_BATCH,
             "bucket": self.bucket,
         }
         if not self._v1:

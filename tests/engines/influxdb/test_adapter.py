@@ -7,6 +7,7 @@ points written, Flux queries) and InfluxQL read-backs over `/query`, never from 
 from __future__ import annotations
 
 import json
+import socket
 import urllib.parse
 import urllib.request
 from datetime import timedelta
@@ -18,9 +19,10 @@ from influxdb_client import InfluxDBClient
 from harness.dataset.generate import RecordFactory
 from harness.engines.calls import Change, Window
 from harness.engines.influxdb import statements
+from harness.engines.influxdb.adapter import InfluxAdapter
 from harness.engines.influxdb.statements import Flux, field_value
 from harness.engines.registry import create_adapter
-from harness.errors import UnsupportedOperation, UserError
+from harness.errors import EngineUnavailable, HarnessBug, UnsupportedOperation, UserError
 from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
@@ -273,3 +275,21 @@ def test_a_per_tag_value_limit_is_refused_before_writing(monkeypatch: pytest.Mon
     with pytest.raises(UserError, match="max-values-per-tag"):
         adapter.prepare(workload("kv-cache", 100_001))
     adapter.close()
+
+
+def test_an_unreachable_server_is_one_line_without_the_token(influxdb_url: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    adapter = create_adapter("influxdb", f"http://127.0.0.1:{port}?org=-&bucket={BUCKET}&token=user:secret")
+    with pytest.raises(HarnessBug, match=r"before connect\(\)"):
+        adapter.bind(workload("kv-cache", 10).operations[0], workload("kv-cache", 10))
+    masked = f"influxdb at http://127.0.0.1:{port}.*token=\\*\\*\\*.* not reachable"
+    with pytest.raises(EngineUnavailable, match=masked) as caught:
+        adapter.connect()
+    assert "secret" not in str(caught.value) and "\n" not in str(caught.value)
+    live = InfluxAdapter("influxdb", influxdb_url)
+    live.connect()
+    live.close()
+    with pytest.raises(HarnessBug, match=r"before connect\(\)"):
+        _ = live.writer
