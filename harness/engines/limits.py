@@ -9,3 +9,4 @@ from __future__ import annotations
 SCAN_LIMIT = 100  # records of a scan without a limit (YCSB's default maxscanlength)
 SEARCH_LIMIT = 10  # hits of a relevance search without a limit (the search engines' default page)
 FIND_LIMIT = 1000  # records of a find or range without a limit (a search engine must cap its hits)
+LOAD_BATCH = 1000  # records per bulk-load call (COPY, insert_many, _bulk, pipeline, UNWIND, line protocol)

@@ -1,14 +1,25 @@
-"""The worker <-> parent protocol: frozen message models used by both ends of the wire.
+"""The run's protocol: frozen message models used by both ends of every wire.
 
-One JSON object per line (pyperf's and Locust's rule: one envelope, typed messages).
+Three kinds of process take part in a run (see docs/architecture.md):
 
-    parent -> worker (stdin)    WorkerConfig, then Go(start_epoch) or Stop
-    worker -> parent (stdout)   Ready | Failed(error), a Tick per second, finally WorkerResult
-    parent-side only            Exited(code): the worker process ended
+    parent   the `dbarena` command: provisions, prepares the schema, merges, writes the record
+    master   `python -m harness.runner.master`: a Locust MasterRunner (ZeroMQ, heartbeats)
+    worker   `python -m harness.runner.worker --master HOST:PORT` (local or on another host):
+             a Locust WorkerRunner whose users drive the engine
 
-Every message has a literal `type`; `decode_worker` / `decode_parent` parse a line into the
-right model (a line that is not a message raises `ValidationError`). The per-process result
-carries encoded HDR histograms (µs), merged exactly by the parent (`harness.runner.merge`).
+parent <-> master: one JSON object per line on the master's stdin/stdout.
+
+    parent -> master   RunPlan, then Measure (after finish_load) or Stop
+    master -> parent   Progress, Loaded, a Tick per second, RunResults; Failed if it cannot run
+
+master <-> worker: Locust custom messages named "dbarena:<type>", data = the model as JSON.
+
+    master -> worker   WorkerConfig, LoadRange (per entity), Ping, Spawn, Go, Stop
+    worker -> master   Hello, LoadProgress, LoadDone, Pong, Ready | Failed, Tick, WorkerResult
+
+Every message has a literal `type`; `decode` parses it into the right model (anything else
+raises `ValidationError`). Worker results carry encoded HDR histograms (µs), merged exactly
+by the parent (`harness.runner.merge`); Locust's own statistics are never used.
 """
 
 from __future__ import annotations
@@ -22,20 +33,137 @@ from harness.spec.models import Workload
 from harness.spec.suite import LoadProfile
 
 
-class WorkerConfig(Frozen):
-    """Everything one worker process needs; the first line on its stdin."""
+class RunPlan(Frozen):
+    """What the parent asks of the master: one run, its workers and where to listen."""
 
-    type: Literal["config"] = "config"
+    type: Literal["plan"] = "plan"
     engine: str
     url: str
     workload: Workload  # preset and scale applied, zero-weight operations removed
     load: LoadProfile
-    process_index: int
-    first_user_slot: int  # this process's users are slots first_user_slot .. + users - 1
-    users: int  # users in this process
-    total_users: int  # users of the whole run (all processes)
     seed: int
     insert_offset: int = 0  # where this run's inserts start past the loaded records (see KeySpace)
+    load_data: bool = True  # workers bulk-load the dataset (the parent prepared the schema)
+    local_workers: int = 1  # worker processes the master starts on its own host
+    expect_workers: int = 0  # workers started elsewhere (`dbarena worker --master HOST:PORT`)
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 0  # 0: a free port
+    connect_timeout_s: float = 120.0  # how long to wait for every worker to connect
+
+
+class WorkerConfig(Frozen):
+    """Everything one worker needs: its index, its users' slots, the run."""
+
+    type: Literal["config"] = "config"
+    engine: str
+    url: str
+    workload: Workload
+    load: LoadProfile
+    process_index: int  # the worker's index in the run (0-based, in connection order)
+    first_user_slot: int  # this worker's users are slots first_user_slot .. + users - 1
+    users: int  # users in this worker (0 is allowed: it only loads)
+    total_users: int  # users of the whole run (all workers)
+    seed: int
+    insert_offset: int = 0
+
+
+class Hello(Frozen):
+    """A worker's answer to its config: who and where it is."""
+
+    type: Literal["hello"] = "hello"
+    host: str
+    pid: int
+
+
+class LoadRange(Frozen):
+    """Load records [start, stop) of one entity through the adapter's bulk path."""
+
+    type: Literal["load_range"] = "load_range"
+    entity: str
+    start: int
+    stop: int
+
+
+class LoadProgress(Frozen):
+    """Records of the current range loaded so far (about twice a second)."""
+
+    type: Literal["load_progress"] = "load_progress"
+    entity: str
+    done: int
+
+
+class LoadDone(Frozen):
+    """The range is loaded."""
+
+    type: Literal["load_done"] = "load_done"
+    entity: str
+    records: int
+    seconds: float
+
+
+class Ping(Frozen):
+    """Clock probe: the master's wall clock when sent (Unix seconds)."""
+
+    type: Literal["ping"] = "ping"
+    master_time: float
+
+
+class Pong(Frozen):
+    """The worker's wall clock when it answered a Ping."""
+
+    type: Literal["pong"] = "pong"
+    master_time: float
+    worker_time: float
+
+
+class Spawn(Frozen):
+    """Start this worker's users: connect, bind, then wait for Go."""
+
+    type: Literal["spawn"] = "spawn"
+
+
+class Measure(Frozen):
+    """The parent finished the load (ANALYZE, refresh...): start the users and measure."""
+
+    type: Literal["measure"] = "measure"
+
+
+class Progress(Frozen):
+    """A line for the parent's progress display."""
+
+    type: Literal["progress"] = "progress"
+    text: str
+    final: bool = False  # a line to keep (not overwritten by the next)
+
+
+class Loaded(Frozen):
+    """Every worker loaded its ranges: records and seconds of the whole load phase."""
+
+    type: Literal["loaded"] = "loaded"
+    records: int
+    seconds: float
+
+
+class WorkerInfo(Frozen):
+    """One worker of the run, as the master saw it."""
+
+    index: int
+    host: str
+    pid: int
+    users: int
+    first_user_slot: int
+    clock_offset_s: float  # worker clock - master clock (NTP-style, from the best of several pings)
+    rtt_s: float  # round trip of that ping
+
+
+class RunResults(Frozen):
+    """Everything the workers measured, and who took part (the master's last message)."""
+
+    type: Literal["results"] = "results"
+    results: tuple[WorkerResult, ...]
+    workers: tuple[WorkerInfo, ...]
+    lost: tuple[str, ...] = ()  # one line per worker lost during the run, with why and when
+    interrupted: bool = False
 
 
 class Go(Frozen):
@@ -117,10 +245,18 @@ class Exited(Frozen):
     code: int
 
 
-WorkerMessage = Annotated[Ready | Failed | Tick | WorkerResult | Exited, Field(discriminator="type")]
-ParentMessage = Annotated[Go | Stop, Field(discriminator="type")]
-_WORKER: TypeAdapter[WorkerMessage] = TypeAdapter(WorkerMessage)
-_PARENT: TypeAdapter[ParentMessage] = TypeAdapter(ParentMessage)
+Message = Annotated[
+    RunPlan | WorkerConfig | Hello | LoadRange | LoadProgress | LoadDone | Ping | Pong | Spawn | Measure | Progress
+    | Loaded | RunResults | Go | Stop | Ready | Failed | Tick | WorkerResult | Exited,
+    Field(discriminator="type"),
+]
+_MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
+MESSAGE_TYPES: tuple[str, ...] = tuple(
+    model.model_fields["type"].default
+    for model in (RunPlan, WorkerConfig, Hello, LoadRange, LoadProgress, LoadDone, Ping, Pong, Spawn, Measure,
+                  Progress, Loaded, RunResults, Go, Stop, Ready, Failed, Tick, WorkerResult, Exited)
+)
+CUSTOM_PREFIX = "dbarena:"  # Locust custom message names: "dbarena:<type>"
 
 
 def encode(message: Frozen) -> str:
@@ -128,11 +264,16 @@ def encode(message: Frozen) -> str:
     return message.model_dump_json()
 
 
-def decode_worker(line: str) -> WorkerMessage:
-    """A worker's line as its message model; raises pydantic.ValidationError if it is none."""
-    return _WORKER.validate_json(line)
+def decode(line: str | bytes) -> Message:
+    """A line as its message model; raises pydantic.ValidationError if it is none."""
+    return _MESSAGE.validate_json(line)
 
 
-def decode_parent(line: str) -> ParentMessage:
-    """A parent's command line (after the config) as its model."""
-    return _PARENT.validate_json(line)
+def from_data(data: object) -> Message:
+    """A Locust custom message's data (the model as JSON-compatible Python) as its model."""
+    return _MESSAGE.validate_python(data)
+
+
+def to_data(message: Frozen) -> dict[str, object]:
+    """A model as Locust custom-message data (msgpack-able)."""
+    return message.model_dump(mode="json")

@@ -1,8 +1,12 @@
-"""One benchmark run: load the data, start worker processes, measure, build the record.
+"""One benchmark run: prepare the schema, start a Locust master and its workers, measure, merge.
 
-The parent never imports Locust or gevent: it loads the data with a plain connection,
-then drives `python -m harness.runner.worker` processes over pipes. Ctrl-C (or an
-engine that dies) ends the run cleanly and the record is still saved, marked incomplete.
+The parent (the `dbarena` process) never imports Locust or gevent. It prepares the schema
+with a plain connection, then starts `python -m harness.runner.master` and speaks the run
+protocol with it over a pipe (harness.runner.protocol). The master starts `processes` local
+workers (or waits for `expect_workers` started on other hosts), has them load disjoint ranges
+of the dataset and then measure; the parent finishes the load (ANALYZE, refresh, ...), merges
+the workers' encoded histograms exactly and collects telemetry. Ctrl-C (or a lost worker)
+ends the run cleanly and what was measured is still returned, marked incomplete.
 """
 
 from __future__ import annotations
@@ -24,21 +28,25 @@ from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, UnsupportedOperation
 from harness.metrics.models import LoadPhase, OperationResult, TimePoint
 from harness.models import Frozen
-from harness.runner.loading import load_dataset
 from harness.runner.merge import lag_share, merge_operations, merge_timeseries
 from harness.runner.progress import Progress, fmt_clock, fmt_us
 from harness.runner.protocol import (
     Exited,
     Failed,
-    Go,
-    Ready,
+    Loaded,
+    Measure,
+    Message,
+    RunPlan,
+    RunResults,
     Stop,
     Tick,
-    WorkerConfig,
-    WorkerMessage,
+    WorkerInfo,
     WorkerResult,
-    decode_worker,
+    decode,
     encode,
+)
+from harness.runner.protocol import (
+    Progress as ProgressLine,
 )
 from harness.spec.models import Workload
 from harness.spec.suite import LoadProfile
@@ -49,7 +57,7 @@ MAX_LAG_SHARE = 0.05
 CPU_SATURATED = 0.97
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
-Inbox = queue.Queue[tuple[int, WorkerMessage]]
+Inbox = queue.Queue[Message]
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class RunRequest:
     seed: int | None = None
     provisioner: dict[str, Any] = field(default_factory=dict)
     skip_load: bool = False
+    expect_workers: int = 0  # workers on other hosts (`dbarena worker --master HOST:PORT`); 0: local processes
+    master_bind: str = "127.0.0.1:0"  # where the master listens (HOST:PORT, port 0: a free one)
 
 
 class Measurement(Frozen):
@@ -84,6 +94,7 @@ class Measurement(Frozen):
     complete: bool
     interrupted: bool = False
     invalid_reasons: tuple[str, ...] = ()
+    workers: tuple[WorkerInfo, ...] = ()  # who measured, with clock offsets
     telemetry: dict[str, Any] = Field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -114,18 +125,18 @@ def refuse_unsupported(adapter: EngineAdapter[Any], workload: Workload) -> None:
         )
 
 
-class _Worker:
-    """One worker process and a thread turning its stdout lines into inbox messages."""
+class _MasterProcess:
+    """The master process and a thread turning its stdout lines into inbox messages."""
 
-    def __init__(self, config: WorkerConfig, inbox: Inbox) -> None:
-        self.index = config.process_index
+    def __init__(self, plan: RunPlan, inbox: Inbox) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.runner.worker"],
+            [sys.executable, "-m", "harness.runner.master"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
+            start_new_session=True,  # Ctrl-C reaches the parent only; it stops the run in order
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin: IO[str] = self.proc.stdin
-        self.send(config)
+        self.send(plan)
         self._thread = threading.Thread(target=self._pump, args=(self.proc.stdout, inbox), daemon=True)
         self._thread.start()
 
@@ -134,10 +145,10 @@ class _Worker:
             line = line.strip()
             if line.startswith("{"):
                 try:
-                    inbox.put((self.index, decode_worker(line)))
+                    inbox.put(decode(line))
                 except ValidationError:
-                    continue  # a driver or library printed something JSON-like: not ours
-        inbox.put((self.index, Exited(code=self.proc.wait())))
+                    continue  # a library printed something JSON-like: not ours
+        inbox.put(Exited(code=self.proc.wait()))
 
     def send(self, message: Frozen) -> None:
         try:
@@ -146,15 +157,12 @@ class _Worker:
         except (BrokenPipeError, OSError):
             pass
 
-    def kill(self) -> None:
-        if self.proc.poll() is None:
+    def stop(self, timeout_s: float) -> None:
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
-        self.proc.wait()
-
-
-def _split_users(users: int, processes: int) -> list[int]:
-    processes = min(processes, users)
-    return [users // processes + (1 if i < users % processes else 0) for i in range(processes)]
+            self.proc.wait()
 
 
 def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Measurement:
@@ -177,21 +185,25 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     try:
         engine_version = adapter.server_version()
         settings = adapter.settings()
-        load_phase = None if request.skip_load else load_dataset(adapter, workload, progress)
-        results, complete, interrupted, notes = _measure(request, seed, progress)
+        if not request.skip_load:
+            adapter.prepare(workload)
+        outcome = _Session(request, seed, adapter, progress).run()
         telemetry = _telemetry(adapter, workload, seed)
     finally:
         adapter.close()
 
+    results = list(outcome.results.results) if outcome.results else []
+    complete = outcome.complete and all(r.complete for r in results)
     measured_s = max((r.measured_s for r in results), default=0.0)
     return Measurement(
         run_id=run_id, started_at=started_at.isoformat(timespec="seconds"), seed=seed,
         engine_version=engine_version, client_library=adapter.client_library, engine_settings=settings,
-        load_phase=load_phase, operations=merge_operations(workload, results, measured_s),
+        load_phase=outcome.load_phase, operations=merge_operations(workload, results, measured_s),
         timeseries=tuple(merge_timeseries(results)), measured_s=round(measured_s, 3),
-        complete=complete, interrupted=interrupted,
-        invalid_reasons=tuple(_invalid_reasons(request, results, complete)),
-        telemetry=telemetry, notes=tuple(notes),
+        complete=complete, interrupted=outcome.interrupted,
+        invalid_reasons=tuple(_invalid_reasons(request, results, complete, outcome.lost)),
+        telemetry=telemetry, notes=tuple(outcome.notes),
+        workers=outcome.results.workers if outcome.results else (),
     )
 
 
@@ -207,9 +219,10 @@ def _telemetry(adapter: EngineAdapter[Any], workload: Workload, seed: int) -> di
     return telemetry
 
 
-def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete: bool) -> list[str]:
-    reasons: list[str] = []
-    if not complete:
+def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete: bool,
+                     lost: tuple[str, ...] = ()) -> list[str]:
+    reasons: list[str] = list(lost)
+    if not complete and not lost:
         reasons.append("run interrupted before the end of the measurement window")
     if not results:
         reasons.append("no worker process returned results")
@@ -228,109 +241,112 @@ def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete:
     return reasons
 
 
-def _measure(request: RunRequest, seed: int, progress: Progress) -> tuple[list[WorkerResult], bool, bool, list[str]]:
-    """Start workers, run warm-up and measurement, collect their results.
-
-    Returns (results, complete, interrupted, notes).
-    """
-    load = request.load
-    inbox: Inbox = queue.Queue()
-    workers: list[_Worker] = []
-    first = 0
-    # On data loaded by an earlier run, earlier inserts may occupy the indexes after the loaded
-    # records: start this run's inserts far past them (2**40 slots apart, chosen at random).
-    insert_offset = 0 if not request.skip_load else secrets.randbelow(1 << 20) << 40
-    for index, users in enumerate(_split_users(load.users, load.processes)):
-        config = WorkerConfig(engine=request.engine, url=request.url, workload=request.workload, load=load,
-                              process_index=index, first_user_slot=first, users=users,
-                              total_users=load.users, seed=seed, insert_offset=insert_offset)
-        workers.append(_Worker(config, inbox))
-        first += users
-    results: dict[int, WorkerResult] = {}
-    notes: list[str] = []
-    complete, interrupted = True, False
-    try:
-        _await_ready(workers, inbox, progress)
-        start_epoch = time.time() + 0.3
-        for worker in workers:
-            worker.send(Go(start_epoch=start_epoch))
-        complete = _follow(workers, inbox, results, progress, start_epoch, load)
-    except KeyboardInterrupt:
-        complete, interrupted = False, True
-        progress.say("interrupted: stopping workers and saving what was measured")
-        notes.append(INTERRUPTED)
-        for worker in workers:
-            worker.send(Stop())
-        _collect(workers, inbox, results, RESULT_GRACE_S)
-    finally:
-        for worker in workers:
-            worker.kill()
-    if len(results) < len(workers):
-        complete = False
-        notes.append(f"{len(workers) - len(results)} of {len(workers)} worker processes returned no result")
-    return list(results.values()), complete and all(r.complete for r in results.values()), interrupted, notes
+@dataclass
+class _Outcome:
+    results: RunResults | None = None
+    load_phase: LoadPhase | None = None
+    complete: bool = True
+    interrupted: bool = False
+    lost: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
 
 
-def _await_ready(workers: list[_Worker], inbox: Inbox, progress: Progress) -> None:
-    ready: set[int] = set()
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    progress.update(f"starting {len(workers)} worker process(es)", force=True)
-    while len(ready) < len(workers):
+class _Session:
+    """The parent's side of one run: plan, load hand-off, live line, results; Ctrl-C stops in order."""
+
+    def __init__(self, request: RunRequest, seed: int, adapter: EngineAdapter[Any], progress: Progress) -> None:
+        self.request, self.seed, self.adapter, self.progress = request, seed, adapter, progress
+        self.inbox: Inbox = queue.Queue()
+        self.outcome = _Outcome()
+        self.started_epoch: float | None = None
+
+    def plan(self) -> RunPlan:
+        request, load = self.request, self.request.load
+        host, _, port = request.master_bind.rpartition(":")
+        # On data loaded by an earlier run, earlier inserts may occupy the indexes after the loaded
+        # records: start this run's inserts far past them (2**40 slots apart, chosen at random).
+        insert_offset = 0 if not request.skip_load else secrets.randbelow(1 << 20) << 40
+        return RunPlan(engine=request.engine, url=request.url, workload=request.workload, load=load, seed=self.seed,
+                       insert_offset=insert_offset, load_data=not request.skip_load,
+                       local_workers=0 if request.expect_workers else min(load.processes, load.users),
+                       expect_workers=request.expect_workers, bind_host=host or "127.0.0.1",
+                       bind_port=int(port or 0))
+
+    def run(self) -> _Outcome:
+        master = _MasterProcess(self.plan(), self.inbox)
+        self.progress.update("starting the master and its workers", force=True)
         try:
-            index, message = inbox.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            raise EngineUnavailable(f"worker processes were not ready within {READY_TIMEOUT_S:.0f}s") from None
-        if isinstance(message, Ready):
-            ready.add(index)
+            self._follow(master)
+        except KeyboardInterrupt:
+            self.outcome.complete, self.outcome.interrupted = False, True
+            self.outcome.notes.append(INTERRUPTED)
+            self.progress.say("interrupted: stopping workers and saving what was measured")
+            master.send(Stop())
+            self._drain(RESULT_GRACE_S)
+        finally:
+            master.stop(timeout_s=10)
+        return self.outcome
+
+    def _follow(self, master: _MasterProcess) -> None:
+        load = self.request.load
+        while self.outcome.results is None:
+            try:
+                message = self.inbox.get(timeout=load.warmup_s + load.duration_s + READY_TIMEOUT_S + RESULT_GRACE_S)
+            except queue.Empty:
+                raise EngineUnavailable("the master stopped answering; no result") from None
+            if isinstance(message, Loaded):
+                self._finish_load(message)
+                master.send(Measure())
+            else:
+                self._handle(message)
+        self.progress.done()
+
+    def _finish_load(self, loaded: Loaded) -> None:
+        if not self.request.skip_load:
+            began = time.perf_counter()
+            self.adapter.finish_load(self.request.workload)
+            seconds = loaded.seconds + (time.perf_counter() - began)
+            rate = loaded.records / max(seconds, 1e-9)
+            self.outcome.load_phase = LoadPhase(records=loaded.records, seconds=round(seconds, 3),
+                                                records_per_s=round(rate, 1))
+            self.progress.done(f"loaded {loaded.records:,} records in {seconds:.1f}s ({rate:,.0f} records/s)")
+        self.started_epoch = time.time() + 0.5
+
+    def _handle(self, message: Message) -> None:
+        if isinstance(message, ProgressLine):
+            if message.final:
+                self.progress.say(message.text)
+            else:
+                self.progress.update(message.text)
+        elif isinstance(message, Tick):
+            self._show(message)
+        elif isinstance(message, RunResults):
+            self.outcome.results = message
+            self.outcome.lost = message.lost
+            if message.lost:
+                self.outcome.complete = False
+                self.outcome.notes.append(f"{len(message.lost)} of {len(message.workers)} worker(s) lost; "
+                                          "merged what the others measured")
         elif isinstance(message, Failed):
-            raise EngineUnavailable(f"worker {index} could not connect: {message.error}")
-        elif isinstance(message, Exited):
-            raise EngineUnavailable(f"worker {index} exited with code {message.code} before it was ready")
+            raise EngineUnavailable(message.error)
+        elif isinstance(message, Exited) and self.outcome.results is None:
+            raise EngineUnavailable(f"the master exited with code {message.code} before the run ended")
 
+    def _drain(self, grace_s: float) -> None:
+        deadline = time.monotonic() + grace_s
+        while self.outcome.results is None and time.monotonic() < deadline:
+            try:
+                message = self.inbox.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                return
+            if isinstance(message, (Failed, Exited)):
+                return
+            if isinstance(message, RunResults):
+                self._handle(message)
 
-def _follow(workers: list[_Worker], inbox: Inbox, results: dict[int, WorkerResult],
-            progress: Progress, start_epoch: float, load: LoadProfile) -> bool:
-    ticks: dict[int, Tick] = {}
-    total_s = load.warmup_s + load.duration_s
-    exited: set[int] = set()
-    while len(results) + len(exited - set(results)) < len(workers):
-        try:
-            index, message = inbox.get(timeout=total_s + RESULT_GRACE_S)
-        except queue.Empty:
-            progress.say("workers stopped reporting; ending the run")
-            return False
-        if isinstance(message, Tick):
-            ticks[index] = message
-            _show(ticks, progress, start_epoch, load, total_s)
-        elif isinstance(message, WorkerResult):
-            results[index] = message
-        elif isinstance(message, Exited):
-            exited.add(index)
-    progress.done()
-    return True
-
-
-def _collect(workers: list[_Worker], inbox: Inbox, results: dict[int, WorkerResult], grace_s: float) -> None:
-    deadline = time.monotonic() + grace_s
-    exited: set[int] = set()
-    while len(results) + len(exited - set(results)) < len(workers) and time.monotonic() < deadline:
-        try:
-            index, message = inbox.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if isinstance(message, WorkerResult):
-            results[index] = message
-        elif isinstance(message, Exited):
-            exited.add(index)
-
-
-def _show(ticks: dict[int, Tick], progress: Progress, start_epoch: float, load: LoadProfile, total_s: float) -> None:
-    elapsed = time.time() - start_epoch
-    phase = "warm-up" if elapsed < load.warmup_s else "measure"
-    ops = sum(t.ops for t in ticks.values())
-    errors = sum(t.errors for t in ticks.values())
-    p99s = [t.p99_us for t in ticks.values() if t.p99_us is not None]
-    progress.update(
-        f"[{phase} {fmt_clock(elapsed)}/{fmt_clock(total_s)}] {ops:,} ops/s  "
-        f"p99 {fmt_us(max(p99s) if p99s else None)}  errors {errors}"
-    )
+    def _show(self, tick: Tick) -> None:
+        load = self.request.load
+        total_s = load.warmup_s + load.duration_s
+        phase = "warm-up" if tick.t < load.warmup_s else "measure"
+        self.progress.update(f"[{phase} {fmt_clock(tick.t)}/{fmt_clock(total_s)}] {tick.ops:,} ops/s  "
+                             f"p99 {fmt_us(tick.p99_us)}  errors {tick.errors}")

@@ -1,47 +1,71 @@
-"""A worker process: Locust users driving one engine, reporting JSON lines on stdout.
+"""A worker: Locust users driving one engine, under a Locust master (local or on another host).
 
-Run as `python -m harness.runner.worker`. Locust is imported first so that gevent patches
-sockets before any database driver is imported (psycopg picks its wait function at import;
-unpatched, all users of a process would run one at a time).
+Run as `python -m harness.runner.worker --master HOST:PORT` (or `dbarena worker --master
+HOST:PORT` on a load host). Locust is imported first so that gevent patches sockets before
+any database driver is imported (psycopg picks its wait function at import; unpatched, all
+users of a process would run one at a time).
 
-Protocol (harness.runner.protocol, one JSON object per line): stdin gets the WorkerConfig, then
-Go or Stop; stdout gets Ready (or Failed), a Tick per second, and finally the WorkerResult.
+The worker is a Locust `WorkerRunner`: Locust's ZeroMQ channel carries heartbeats and the
+run's custom messages (harness.runner.protocol): the master sends the WorkerConfig (this
+worker's index and user slots), the record ranges to load, clock pings, Spawn, Go and Stop;
+the worker answers Hello, load progress, Pong, Ready or Failed, a Tick per second and, at the
+end, its WorkerResult (encoded HDR histograms). Its users are spawned here, with the slots the
+master assigned, so the operation stream is the same function of seed and slot on any host.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import random
-import signal
+import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
 import locust  # noqa: F401  (imported for its gevent monkey-patching, before any driver)
 from gevent.event import Event
-from gevent.socket import wait_read
 from locust import User, constant, task
 from locust.env import Environment
+from locust.runners import WorkerRunner
 
+from harness.dataset.generate import dataset_factories
 from harness.engines.base import EngineAdapter, Executor
 from harness.engines.calls import Change
+from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import adapter_class, create_adapter
 from harness.models import Frozen
 from harness.runner.driver import OperationMix
 from harness.runner.pacing import NS_PER_S, schedule_for
-from harness.runner.protocol import Failed, Go, Ready, Tick, WorkerConfig, decode_parent, encode
+from harness.runner.protocol import (
+    CUSTOM_PREFIX,
+    MESSAGE_TYPES,
+    Failed,
+    Go,
+    Hello,
+    LoadDone,
+    LoadProgress,
+    LoadRange,
+    Ping,
+    Pong,
+    Ready,
+    Spawn,
+    Stop,
+    Tick,
+    WorkerConfig,
+    from_data,
+    to_data,
+)
 from harness.runner.recorder import Recorder
 from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload
 
 RECONNECT_PAUSE_S = 0.2
 YIELD_EVERY = 64  # ops between voluntary yields, so no user starves the others
 
-
-def emit(message: Frozen) -> None:
-    sys.stdout.write(encode(message) + "\n")
-    sys.stdout.flush()
+READY_TIMEOUT_S = 60.0
 
 
 class WorkerState:
@@ -81,165 +105,245 @@ def bind_operation(adapter: EngineAdapter[Any], op: Operation, workload: Workloa
     return read_modify_write
 
 
-def build_user_class(state: WorkerState) -> type[User]:
-    config = state.config
+class ArenaUser(User):
+    """One connection executing the operation mix until the run ends (`state` set by the config)."""
 
-    class ArenaUser(User):
-        """One connection executing the operation mix until the run ends."""
+    wait_time = constant(0)
+    state: WorkerState
 
-        wait_time = constant(0)
+    def on_start(self) -> None:
+        state, config = self.state, self.state.config
+        self.slot = state.claim_slot()
+        self.adapter = create_adapter(config.engine, config.url)
+        try:
+            self.adapter.connect()
+            self.executors = state.bind_all(self.adapter)
+        except Exception as exc:  # reported to the parent, which refuses the run
+            state.failed.append(f"{type(exc).__name__}: {exc}")
+            raise
+        state.connected += 1
 
-        def on_start(self) -> None:
-            self.slot = state.claim_slot()
-            self.adapter = create_adapter(config.engine, config.url)
+    def on_stop(self) -> None:
+        self.adapter.close()
+
+    @task
+    def run_mix(self) -> None:
+        state = self.state
+        state.go.wait()
+        self._drive()
+        while not state.stopping:  # run over; idle until the process stops us
+            gevent.sleep(0.05)
+
+    def _drive(self) -> None:
+        """The one timer: pick, wait for the intended start (open loop), call, record."""
+        state, config = self.state, self.state.config
+        recorder = state.recorder
+        assert recorder is not None
+        rng = random.Random(config.seed * 104_729 + self.slot)
+        mix = OperationMix(state.workload, self.slot, config.total_users, config.seed, config.insert_offset)
+        schedule = schedule_for(
+            config.load.target_rate, config.load.schedule, total_users=config.total_users,
+            user_slot=self.slot, start_ns=state.t0_ns, rng=rng,
+        )
+        drivers, stats = mix.drivers, recorder.stats
+        until = recorder.measure_until_ns
+        clock = time.perf_counter_ns
+        n = 0
+        while not state.stopping:
+            n += 1
+            if n % YIELD_EVERY == 0:  # also when every call fails fast: the others must run too
+                gevent.sleep(0)
+            index = mix.next_index()
+            argument = drivers[index].arguments()
+            intended = schedule.next_ns()
+            if intended:
+                if intended >= until:
+                    return
+                now = clock()
+                if intended > now:
+                    gevent.sleep((intended - now) / NS_PER_S)
+            start = clock()
+            if start >= until:
+                return
             try:
-                self.adapter.connect()
-                self.executors = state.bind_all(self.adapter)
-            except Exception as exc:  # reported to the parent, which refuses the run
-                state.failed.append(f"{type(exc).__name__}: {exc}")
-                raise
-            state.connected += 1
+                self.executors[index](argument)
+            except Exception as exc:
+                recorder.record_error(stats[index], clock(), exc)
+                if self.adapter.is_disconnect(exc):
+                    self._reconnect()
+                continue
+            recorder.record(stats[index], intended, start, clock())
 
-        def on_stop(self) -> None:
-            try:
-                self.adapter.close()
-            except Exception:
-                pass
-
-        @task
-        def run_mix(self) -> None:
-            state.go.wait()
-            recorder = state.recorder
-            assert recorder is not None
-            rng = random.Random(config.seed * 104_729 + self.slot)
-            mix = OperationMix(state.workload, self.slot, config.total_users, config.seed, config.insert_offset)
-            schedule = schedule_for(
-                config.load.target_rate, config.load.schedule, total_users=config.total_users,
-                user_slot=self.slot, start_ns=state.t0_ns, rng=rng,
-            )
-            drivers, stats = mix.drivers, recorder.stats
-            until = recorder.measure_until_ns
-            clock = time.perf_counter_ns
-            n = 0
-            while not state.stopping:
-                n += 1
-                if n % YIELD_EVERY == 0:  # also when every call fails fast: the others must run too
-                    gevent.sleep(0)
-                index = mix.next_index()
-                argument = drivers[index].arguments()
-                intended = schedule.next_ns()
-                if intended:
-                    if intended >= until:
-                        break
-                    now = clock()
-                    if intended > now:
-                        gevent.sleep((intended - now) / NS_PER_S)
-                start = clock()
-                if start >= until:
-                    break
-                try:
-                    self.executors[index](argument)
-                except Exception as exc:
-                    recorder.record_error(stats[index], clock(), exc)
-                    if self.adapter.is_disconnect(exc):
-                        self._reconnect()
-                    continue
-                end = clock()
-                recorder.record(stats[index], intended, start, end)
-            while not state.stopping:  # run over; idle until the process stops us
-                gevent.sleep(0.05)
-
-        def _reconnect(self) -> None:
-            try:
-                self.adapter.close()
-            except Exception:
-                pass
-            try:
-                self.adapter.connect()
-                self.executors = state.bind_all(self.adapter)
-            except Exception:
-                gevent.sleep(RECONNECT_PAUSE_S)
-
-    return ArenaUser
+    def _reconnect(self) -> None:
+        """Reconnect and rebind everything the adapter prepared; pause a little when the engine is still gone."""
+        self.adapter.close()
+        try:
+            self.adapter.connect()
+            self.executors = self.state.bind_all(self.adapter)
+        except Exception:
+            gevent.sleep(RECONNECT_PAUSE_S)
 
 
-def _listen_for_stop(state: WorkerState) -> None:
-    """Any command after Go (a Stop) or the parent closing stdin stops the run."""
+Handler = Callable[[Any], None]
+
+
+def send(runner: WorkerRunner, message: Frozen) -> None:
+    """One custom message to the master."""
+    runner.send_message(CUSTOM_PREFIX + message.type, to_data(message))
+
+
+class WorkerSession:
+    """This worker's side of the run: answers the master's messages, runs loading and measuring."""
+
+    def __init__(self, runner: WorkerRunner) -> None:
+        self.runner = runner
+        self.state: WorkerState | None = None
+        self.handlers: dict[type[Frozen], Handler] = {
+            WorkerConfig: self.on_config, LoadRange: self.on_load, Ping: self.on_ping, Spawn: self.on_spawn,
+            Go: self.on_go, Stop: self.on_stop,
+        }
+        for name in MESSAGE_TYPES:
+            runner.register_message(CUSTOM_PREFIX + name, self._dispatch)
+
+    def _dispatch(self, environment: Environment, msg: Any, **_: Any) -> None:
+        message = from_data(msg.data)
+        handler = self.handlers.get(type(message))
+        if handler is not None:
+            handler(message)
+
+    def _state(self) -> WorkerState:
+        assert self.state is not None, "the master sends the config first"
+        return self.state
+
+    def on_config(self, config: WorkerConfig) -> None:
+        adapter_class(config.engine).patch_process()
+        self.state = WorkerState(config)
+        ArenaUser.state = self.state
+        send(self.runner, Hello(host=socket.gethostname(), pid=os.getpid()))
+
+    def on_ping(self, ping: Ping) -> None:
+        send(self.runner, Pong(master_time=ping.master_time, worker_time=time.time()))
+
+    def on_load(self, load: LoadRange) -> None:
+        gevent.spawn(self._load, load)
+
+    def _load(self, load: LoadRange) -> None:
+        """Bulk-load records [start, stop) of one entity with a connection of this worker's own."""
+        state = self._state()
+        began = time.perf_counter()
+        adapter = create_adapter(state.config.engine, state.config.url)
+        try:
+            adapter.connect()
+            entity = state.workload.entity(load.entity)
+            factory = dataset_factories(state.workload)[load.entity]
+            done, last_report = 0, began
+            for start in range(load.start, load.stop, LOAD_BATCH):
+                batch = list(factory.records(start, min(start + LOAD_BATCH, load.stop)))
+                adapter.load(entity, batch)
+                done += len(batch)
+                if time.perf_counter() - last_report >= 0.5:
+                    send(self.runner, LoadProgress(entity=load.entity, done=done))
+                    last_report = time.perf_counter()
+        except Exception as exc:
+            send(self.runner, Failed(error=f"loading {load.entity}: {type(exc).__name__}: {exc}"))
+            return
+        finally:
+            adapter.close()
+        send(self.runner, LoadDone(entity=load.entity, records=done, seconds=round(time.perf_counter() - began, 3)))
+
+    def on_spawn(self, _: Spawn) -> None:
+        state = self._state()
+        if state.config.users:
+            self.runner.spawn_users({ArenaUser.__name__: state.config.users})
+        gevent.spawn(self._await_connected)
+
+    def _await_connected(self) -> None:
+        state = self._state()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while state.connected + len(state.failed) < state.config.users and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+        if state.failed or state.connected < state.config.users:
+            send(self.runner, Failed(error=state.failed[0] if state.failed
+                                     else f"users did not connect within {READY_TIMEOUT_S:.0f}s"))
+            return
+        send(self.runner, Ready())
+
+    def on_go(self, go: Go) -> None:
+        gevent.spawn(self._measure, go.start_epoch)
+
+    def on_stop(self, _: Stop) -> None:
+        if self.state is not None:
+            self.state.stopping = True
+
+    def _measure(self, start_epoch: float) -> None:
+        """Warm-up and measurement on this worker's clock (`start_epoch` is already in it)."""
+        state = self._state()
+        config, load = state.config, state.config.load
+        state.t0_ns = time.perf_counter_ns() + int((start_epoch - time.time()) * NS_PER_S)
+        recorder = Recorder([op.name for op in state.workload.operations], state.t0_ns,
+                            load.warmup_s, load.duration_s, open_loop=load.target_rate is not None)
+        state.recorder = recorder
+        while time.perf_counter_ns() < state.t0_ns:
+            gevent.sleep(0.001)
+        state.go.set()
+        cpu_at_measure: float | None = None
+        wall_at_measure = 0
+        next_tick = state.t0_ns + NS_PER_S
+        while not state.stopping:
+            now = time.perf_counter_ns()
+            if cpu_at_measure is None and now >= recorder.measure_from_ns:
+                cpu_at_measure, wall_at_measure = time.process_time(), now
+            if now >= recorder.measure_until_ns:
+                break
+            if now >= next_tick:
+                ops, errors, p99 = recorder.last_second(now)
+                send(self.runner, Tick(t=(now - state.t0_ns) / NS_PER_S, ops=ops, errors=errors, p99_us=p99))
+                next_tick += NS_PER_S
+            gevent.sleep(min(0.1, max(0.0, (min(next_tick, recorder.measure_until_ns) - now) / NS_PER_S)))
+        complete = not state.stopping
+        end_ns = time.perf_counter_ns()
+        cpu_fraction = None
+        if cpu_at_measure is not None and end_ns > wall_at_measure:
+            cpu_fraction = (time.process_time() - cpu_at_measure) / ((end_ns - wall_at_measure) / NS_PER_S)
+        state.stopping = True
+        measured_s = max(0.0, min(end_ns, recorder.measure_until_ns) - recorder.measure_from_ns) / NS_PER_S
+        send(self.runner, recorder.result(process=config.process_index, complete=complete, measured_s=measured_s,
+                                          cpu_fraction=cpu_fraction))
+
+
+def parse_master(address: str) -> tuple[str, int]:
+    """"HOST:PORT" (IPv6 as [addr]:port) -> (host, port); ValueError with what is wrong."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--master {address!r}: expected HOST:PORT, e.g. 10.0.0.5:5557")
+    return host.strip("[]"), int(port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Connect to the master and serve the run until the master quits (exit 0) or is lost (exit 1)."""
+    parser = argparse.ArgumentParser(prog="dbarena worker", description="Serve a dbarena master as a load worker.")
+    parser.add_argument("--master", required=True, help="the master's HOST:PORT (printed by `dbarena bench --expect-workers`)")
+    args = parser.parse_args(argv)
     try:
-        _read_line()
-    except SystemExit:
-        pass
-    state.stopping = True
-
-
-def _read_line() -> str:
-    fd = sys.stdin.fileno()
-    data = b""
-    while not data.endswith(b"\n"):
-        wait_read(fd)
-        chunk = os.read(fd, 1)
-        if not chunk:
-            raise SystemExit("parent closed stdin")
-        data += chunk
-    return data.decode().strip()
-
-
-def main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    config = WorkerConfig.model_validate_json(_read_line())
-    adapter_class(config.engine).patch_process()
-    state = WorkerState(config)
-    env = Environment(user_classes=[build_user_class(state)])
-    runner = env.create_local_runner()
-    logging.getLogger("locust.runners").setLevel(logging.ERROR)  # no ramp-up advice: users start at once
-    runner.start(config.users, spawn_rate=config.users, wait=False)
-    deadline = time.monotonic() + 60
-    while state.connected + len(state.failed) < config.users and time.monotonic() < deadline:
-        gevent.sleep(0.01)
-    if state.failed or state.connected < config.users:
-        emit(Failed(error=state.failed[0] if state.failed else "users did not connect within 60s"))
-        runner.quit()
-        return
-    emit(Ready())
-    command = decode_parent(_read_line())
-    if not isinstance(command, Go):
-        runner.quit()
-        return
-    start_epoch = command.start_epoch
-    load = config.load
-    state.t0_ns = time.perf_counter_ns() + int((start_epoch - time.time()) * NS_PER_S)
-    recorder = Recorder([op.name for op in state.workload.operations], state.t0_ns,
-                        load.warmup_s, load.duration_s, open_loop=load.target_rate is not None)
-    state.recorder = recorder
-    gevent.spawn(_listen_for_stop, state)
-    while time.perf_counter_ns() < state.t0_ns:
-        gevent.sleep(0.001)
-    state.go.set()
-    cpu_at_measure: float | None = None
-    wall_at_measure = 0
-    next_tick = state.t0_ns + NS_PER_S
-    while not state.stopping:
-        now = time.perf_counter_ns()
-        if cpu_at_measure is None and now >= recorder.measure_from_ns:
-            cpu_at_measure, wall_at_measure = time.process_time(), now
-        if now >= recorder.measure_until_ns:
-            break
-        if now >= next_tick:
-            ops, errors, p99 = recorder.last_second(now)
-            emit(Tick(t=(now - state.t0_ns) / NS_PER_S, ops=ops, errors=errors, p99_us=p99))
-            next_tick += NS_PER_S
-        gevent.sleep(min(0.1, max(0.0, (min(next_tick, recorder.measure_until_ns) - now) / NS_PER_S)))
-    complete = not state.stopping
-    end_ns = time.perf_counter_ns()
-    cpu_fraction = None
-    if cpu_at_measure is not None and end_ns > wall_at_measure:
-        cpu_fraction = (time.process_time() - cpu_at_measure) / ((end_ns - wall_at_measure) / NS_PER_S)
-    state.stopping = True
-    measured_s = max(0.0, min(end_ns, recorder.measure_until_ns) - recorder.measure_from_ns) / NS_PER_S
-    runner.quit()
-    emit(recorder.result(process=config.process_index, complete=complete, measured_s=measured_s,
-                         cpu_fraction=cpu_fraction))
+        host, port = parse_master(args.master)
+    except ValueError as exc:
+        print(f"dbarena worker: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("locust").setLevel(logging.ERROR)
+    env = Environment(user_classes=[ArenaUser])
+    try:
+        runner = env.create_worker_runner(host, port)
+    except Exception as exc:  # Locust raises ConnectionError after its connect timeout
+        print(f"dbarena worker: could not reach the master at {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    WorkerSession(runner)
+    runner.greenlet.join()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # ZeroMQ's context would wait for lingering sockets at interpreter exit

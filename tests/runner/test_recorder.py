@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from harness.metrics.histogram import decode
+from harness.runner import protocol
 from harness.runner.pacing import NS_PER_S
-from harness.runner.protocol import decode_worker, encode
 from harness.runner.recorder import Recorder
 
 MS = 1_000_000
@@ -51,4 +51,4 @@ def test_result_carries_histograms_and_a_timeseries() -> None:
     result = recorder.result(process=0, complete=True, measured_s=2.0, cpu_fraction=None)
     assert decode(result.operations["read"].histogram).get_total_count() == 100
     assert [(r.t, r.phase, r.count) for r in result.timeseries] == [(1, "measure", 100)]
-    assert decode_worker(encode(result)) == result  # the same model on both ends of the pipe
+    assert protocol.decode(protocol.encode(result)) == result  # the same model on both ends of the pipe

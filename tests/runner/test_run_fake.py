@@ -16,9 +16,9 @@ import pytest
 from harness.errors import UnsupportedOperation
 from harness.metrics.histogram import decode
 from harness.results import store
+from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
-from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.models import OperationKind, SearchOp
 from harness.spec.suite import LoadProfile

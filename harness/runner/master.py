@@ -1,0 +1,432 @@
+"""The master of a run: a Locust MasterRunner coordinating local and remote workers.
+
+Run as `python -m harness.runner.master` by the parent (`harness.runner.run`), which sends a
+RunPlan on stdin and reads Progress, Loaded, Ticks and finally RunResults on stdout (one
+JSON line each, harness.runner.protocol). The master never touches the engine: the parent
+prepares the schema and finishes the load, the workers load and measure.
+
+Phases, each bounded in time:
+1. connect   wait for `local_workers` it starts itself plus `expect_workers` started elsewhere
+             (`dbarena worker --master HOST:PORT`), in Locust's connection order;
+2. configure each worker gets its index and its users' slots (the slots one process would give
+             them), answers Hello;
+3. clocks    five pings per worker; the offset of the fastest round trip is kept (NTP-style);
+4. load      each entity's records are split into disjoint ranges, one per worker; the next
+             entity starts when every worker finished the previous one (edges need their nodes);
+5. measure   on the parent's Measure: Spawn, wait for Ready, then Go at one start time converted
+             into each worker's clock; ticks are summed per second for the parent's live line;
+6. results   each worker's WorkerResult; a worker whose heartbeat stops (Locust marks it missing
+             after ~3 s) is reported lost, with when, and the run ends incomplete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+import locust  # noqa: F401  (gevent monkey-patching first)
+from gevent.queue import Empty, Queue
+from gevent.socket import wait_read
+from locust.env import Environment
+from locust.runners import STATE_MISSING, MasterRunner
+
+from harness.models import Frozen
+from harness.runner.protocol import (
+    CUSTOM_PREFIX,
+    MESSAGE_TYPES,
+    Failed,
+    Go,
+    Hello,
+    LoadDone,
+    Loaded,
+    LoadProgress,
+    LoadRange,
+    Measure,
+    Message,
+    Ping,
+    Pong,
+    Progress,
+    Ready,
+    RunPlan,
+    RunResults,
+    Spawn,
+    Stop,
+    Tick,
+    WorkerConfig,
+    WorkerInfo,
+    WorkerResult,
+    decode,
+    encode,
+    from_data,
+    to_data,
+)
+
+PINGS = 5
+HELLO_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 120.0
+LOAD_TIMEOUT_S = 6 * 3600.0
+RESULT_GRACE_S = 60.0
+STOP_GRACE_S = 30.0
+
+
+class RunAborted(Exception):
+    """The run cannot go on; the message is the one line the parent shows."""
+
+
+@dataclass
+class WorkerSlot:
+    """What the master knows of one worker."""
+
+    client_id: str
+    index: int
+    users: int = 0
+    first_user_slot: int = 0
+    hello: Hello | None = None
+    pongs: list[tuple[float, float]] = field(default_factory=list)  # (rtt, offset)
+    result: WorkerResult | None = None
+    tick: Tick | None = None
+    lost: str | None = None
+
+    def info(self) -> WorkerInfo:
+        rtt, offset = min(self.pongs) if self.pongs else (0.0, 0.0)
+        return WorkerInfo(index=self.index, host=self.hello.host if self.hello else "?",
+                          pid=self.hello.pid if self.hello else 0, users=self.users,
+                          first_user_slot=self.first_user_slot, clock_offset_s=round(offset, 6), rtt_s=round(rtt, 6))
+
+    @property
+    def offset(self) -> float:
+        return min(self.pongs)[1] if self.pongs else 0.0
+
+
+def split_users(users: int, workers: int) -> list[int]:
+    """Users per worker, as even as can be, the first ones taking the remainder."""
+    return [users // workers + (1 if i < users % workers else 0) for i in range(workers)]
+
+
+def split_range(count: int, workers: int) -> list[tuple[int, int]]:
+    """[start, stop) per worker covering 0..count exactly once."""
+    bounds, start = [], 0
+    for size in split_users(count, workers):
+        bounds.append((start, start + size))
+        start += size
+    return bounds
+
+
+class Master:
+    """One run's coordination; `run()` returns the RunResults (or raises RunAborted)."""
+
+    def __init__(self, plan: RunPlan, runner: MasterRunner) -> None:
+        self.plan = plan
+        self.runner = runner
+        self.inbox: Queue[tuple[str, Message]] = Queue()
+        self.commands: Queue[Message] = Queue()
+        self.workers: dict[str, WorkerSlot] = {}
+        self.local: list[subprocess.Popen[bytes]] = []
+        self.stopping = False
+        for name in MESSAGE_TYPES:
+            runner.register_message(CUSTOM_PREFIX + name, self._receive)
+
+    # ---- plumbing ------------------------------------------------------------------
+
+    def _receive(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.inbox.put((msg.node_id, from_data(msg.data)))
+
+    def send(self, slot: WorkerSlot, message: Frozen) -> None:
+        self.runner.send_message(CUSTOM_PREFIX + message.type, to_data(message), slot.client_id)
+
+    def messages(self, timeout_s: float) -> Iterator[tuple[WorkerSlot, Message] | None]:
+        """Worker messages until `timeout_s` passes, and None at least every 0.25 s (to check state).
+
+        Checks for lost workers and a parent's Stop on the way.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_parent()
+            self._check_lost()
+            try:
+                client_id, message = self.inbox.get(timeout=min(0.25, max(0.0, deadline - time.monotonic())))
+            except Empty:
+                yield None
+                continue
+            slot = self.workers.get(client_id)
+            yield (slot, message) if slot is not None else None
+
+    def _check_parent(self) -> None:
+        try:
+            command = self.commands.get_nowait()
+        except Empty:
+            return
+        if isinstance(command, Stop):
+            self.stopping = True
+
+    def _check_lost(self) -> None:
+        present = {client.id: client for client in self.runner.clients.all}
+        for slot in self.workers.values():
+            if slot.lost or slot.result is not None:
+                continue
+            client = present.get(slot.client_id)
+            if client is None or client.state == STATE_MISSING:
+                slot.lost = (f"worker {slot.index} ({slot.hello.host if slot.hello else '?'}, "
+                             f"pid {slot.hello.pid if slot.hello else '?'}) lost at {time.strftime('%H:%M:%S')}: "
+                             f"{'no heartbeat for 3 s' if client is not None else 'it disconnected'}")
+                say(Progress(text=slot.lost, final=True))
+
+    def _await_all(self, what: type[Frozen], timeout_s: float, label: str) -> dict[str, Any]:
+        """The `what` message of every worker (Failed aborts the run; a lost worker too)."""
+        got: dict[str, Any] = {}
+        for item in self.messages(timeout_s):
+            self._abort_if_lost(label)
+            if item is None:
+                continue
+            slot, message = item
+            if isinstance(message, Failed):
+                raise RunAborted(f"worker {slot.index} ({slot.hello.host if slot.hello else '?'}): {message.error}")
+            if isinstance(message, what):
+                got[slot.client_id] = message
+            if len(got) == len(self.workers):
+                return got
+        self._abort_if_lost(label)
+        missing = [str(s.index) for s in self.workers.values() if s.client_id not in got]
+        raise RunAborted(f"{label}: worker(s) {', '.join(missing)} did not answer within {timeout_s:.0f}s")
+
+    def _abort_if_lost(self, label: str) -> None:
+        lost = [s.lost for s in self.workers.values() if s.lost]
+        if lost:
+            raise RunAborted(f"{label}: {lost[0]}")
+
+    # ---- phases --------------------------------------------------------------------
+
+    def run(self) -> RunResults:
+        self._connect()
+        self._configure()
+        self._clocks()
+        self._load()
+        if not self._await_measure():
+            return RunResults(results=(), workers=self._infos(), interrupted=True)
+        self._start()
+        return self._follow()
+
+    def _connect(self) -> None:
+        plan = self.plan
+        expected = plan.local_workers + plan.expect_workers
+        port = self.runner.server.port
+        for _ in range(plan.local_workers):
+            self.local.append(subprocess.Popen(
+                [sys.executable, "-m", "harness.runner.worker", "--master", f"{connect_host(plan.bind_host)}:{port}"],
+                start_new_session=True, stdout=subprocess.DEVNULL))
+        if plan.expect_workers:
+            say(Progress(text=f"master listening on {plan.bind_host}:{port}: start "
+                              f"`dbarena worker --master <this host>:{port}` on {plan.expect_workers} load host(s)",
+                         final=True))
+        deadline = time.monotonic() + plan.connect_timeout_s
+        while len(self.runner.clients.ready) < expected:
+            self._check_parent()
+            if self.stopping:
+                raise RunAborted("interrupted while waiting for workers")
+            if time.monotonic() > deadline:
+                raise RunAborted(f"{len(self.runner.clients.ready)} of {expected} worker(s) connected within "
+                                 f"{plan.connect_timeout_s:.0f}s (master at {plan.bind_host}:{port})")
+            say(Progress(text=f"waiting for workers: {len(self.runner.clients.ready)}/{expected} connected"))
+            gevent.sleep(0.1)
+        ids = sorted((c.id for c in self.runner.clients.ready), key=self.runner.get_worker_index)[:expected]
+        self.workers = {client_id: WorkerSlot(client_id, index) for index, client_id in enumerate(ids)}
+
+    def _configure(self) -> None:
+        plan, slots = self.plan, list(self.workers.values())
+        first = 0
+        for slot, users in zip(slots, split_users(plan.load.users, len(slots)), strict=True):
+            slot.users, slot.first_user_slot = users, first
+            first += users
+            self.send(slot, WorkerConfig(engine=plan.engine, url=plan.url, workload=plan.workload, load=plan.load,
+                                         process_index=slot.index, first_user_slot=slot.first_user_slot,
+                                         users=users, total_users=plan.load.users, seed=plan.seed,
+                                         insert_offset=plan.insert_offset))
+        for client_id, hello in self._await_all(Hello, HELLO_TIMEOUT_S, "configuring workers").items():
+            self.workers[client_id].hello = hello
+
+    def _clocks(self) -> None:
+        for _ in range(PINGS):
+            for slot in self.workers.values():
+                self.send(slot, Ping(master_time=time.time()))
+            for client_id, pong in self._await_all(Pong, HELLO_TIMEOUT_S, "measuring clock offsets").items():
+                now = time.time()
+                rtt = now - pong.master_time
+                self.workers[client_id].pongs.append((rtt, pong.worker_time - (pong.master_time + now) / 2))
+
+    def _load(self) -> None:
+        if not self.plan.load_data:
+            say(Loaded(records=0, seconds=0.0))
+            return
+        began, total = time.perf_counter(), 0
+        slots = list(self.workers.values())
+        for entity in self.plan.workload.dataset.entities:
+            for slot, (start, stop) in zip(slots, split_range(entity.count, len(slots)), strict=True):
+                self.send(slot, LoadRange(entity=entity.name, start=start, stop=stop))
+            total += self._follow_load(entity.name, entity.count)
+        say(Loaded(records=total, seconds=round(time.perf_counter() - began, 3)))
+
+    def _follow_load(self, entity: str, count: int) -> int:
+        done: dict[str, int] = {}
+        finished: dict[str, LoadDone] = {}
+        started = time.perf_counter()
+        for item in self.messages(LOAD_TIMEOUT_S):
+            self._abort_if_lost(f"loading {entity}")
+            if self.stopping:
+                raise RunAborted(f"interrupted while loading {entity}")
+            if item is None:
+                continue
+            slot, message = item
+            if isinstance(message, Failed):
+                raise RunAborted(f"worker {slot.index}: {message.error}")
+            if isinstance(message, LoadProgress):
+                done[slot.client_id] = message.done
+            elif isinstance(message, LoadDone):
+                finished[slot.client_id] = message
+                done[slot.client_id] = message.records
+            loaded = sum(done.values())
+            rate = loaded / max(1e-9, time.perf_counter() - started)
+            say(Progress(text=f"loading {entity}: {loaded:,}/{count:,} records ({rate:,.0f}/s, "
+                              f"{len(self.workers)} worker(s))"))
+            if len(finished) == len(self.workers):
+                return sum(f.records for f in finished.values())
+        raise RunAborted(f"loading {entity} did not finish within {LOAD_TIMEOUT_S:.0f}s")
+
+    def _await_measure(self) -> bool:
+        """Wait for the parent's Measure (True) or Stop (False), watching the workers meanwhile."""
+        while True:
+            try:
+                command = self.commands.get(timeout=0.25)
+            except Empty:
+                self._check_lost()
+                self._abort_if_lost("waiting for the load to finish")
+                continue
+            return isinstance(command, Measure)
+
+    def _start(self) -> None:
+        for slot in self.workers.values():
+            self.send(slot, Spawn())
+        self._await_all(Ready, READY_TIMEOUT_S, "connecting users")
+        start = time.time() + 0.5
+        for slot in self.workers.values():
+            self.send(slot, Go(start_epoch=start + slot.offset))
+
+    def _follow(self) -> RunResults:
+        load = self.plan.load
+        deadline_s = load.warmup_s + load.duration_s + RESULT_GRACE_S + 1.0
+        stop_sent, last_tick = False, time.monotonic()
+        for item in self.messages(deadline_s):
+            if item is not None:
+                slot, message = item
+                if isinstance(message, WorkerResult):
+                    slot.result = message
+                elif isinstance(message, Tick):
+                    slot.tick = message
+            if self.stopping and not stop_sent:
+                for other in self.workers.values():
+                    self.send(other, Stop())
+                stop_sent = True
+            if time.monotonic() - last_tick >= 1.0:
+                last_tick = time.monotonic()
+                self._relay_ticks()
+            if all(s.result is not None or s.lost for s in self.workers.values()):
+                break
+        return RunResults(results=tuple(s.result for s in self.workers.values() if s.result is not None),
+                          workers=self._infos(), lost=tuple(s.lost for s in self.workers.values() if s.lost),
+                          interrupted=self.stopping)
+
+    def _relay_ticks(self) -> None:
+        ticks = [s.tick for s in self.workers.values() if s.tick is not None]
+        if ticks:
+            p99s = [t.p99_us for t in ticks if t.p99_us is not None]
+            say(Tick(t=max(t.t for t in ticks), ops=sum(t.ops for t in ticks), errors=sum(t.errors for t in ticks),
+                     p99_us=max(p99s) if p99s else None))
+
+    def _infos(self) -> tuple[WorkerInfo, ...]:
+        return tuple(slot.info() for slot in self.workers.values())
+
+    def close(self) -> None:
+        """Tell every worker to quit; local worker processes that do not exit within 3 s are killed."""
+        began = time.monotonic()
+        try:
+            self.runner.quit()
+        except Exception:
+            pass
+        for proc in self.local:
+            try:
+                proc.wait(timeout=max(0.1, 3.0 - (time.monotonic() - began)))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+
+def connect_host(bind_host: str) -> str:
+    """Where local workers reach a master bound to `bind_host`."""
+    return "127.0.0.1" if bind_host in ("*", "0.0.0.0", "", "::") else bind_host
+
+
+def say(message: Frozen) -> None:
+    """One message to the parent (stdout)."""
+    sys.stdout.write(encode(message) + "\n")
+    sys.stdout.flush()
+
+
+def _read_line() -> str:
+    fd = sys.stdin.fileno()
+    data = b""
+    while not data.endswith(b"\n"):
+        wait_read(fd)
+        chunk = os.read(fd, 4096 if data else 1)
+        if not chunk:
+            return ""
+        data += chunk
+    return data.decode()
+
+
+def _listen(master: Master) -> None:
+    """The parent's commands (Measure, Stop); a closed stdin means the parent is gone: stop."""
+    while True:
+        line = _read_line()
+        if not line:
+            master.commands.put(Stop())
+            return
+        master.commands.put(decode(line))
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("locust").setLevel(logging.ERROR)
+    first = _read_line()
+    plan = decode(first)
+    if not isinstance(plan, RunPlan):
+        say(Failed(error="master: expected a run plan on stdin"))
+        return 2
+    env = Environment(user_classes=[])
+    try:
+        runner = env.create_master_runner(plan.bind_host, plan.bind_port)
+    except Exception as exc:
+        say(Failed(error=f"master cannot listen on {plan.bind_host}:{plan.bind_port}: {exc}"))
+        return 1
+    master = Master(plan, runner)
+    gevent.spawn(_listen, master)
+    try:
+        say(master.run())
+    except RunAborted as exc:
+        say(Failed(error=str(exc)))
+        return 1
+    finally:
+        master.close()
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # ZeroMQ's context would wait for lingering sockets at interpreter exit
