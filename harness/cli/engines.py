@@ -1,56 +1,79 @@
-"""`dbarena engines list|up|down|status|matrix`."""
+"""`dbarena engines list|up|down|status|build|matrix`: the engine table, native servers, the support matrix.
+
+`engines list --markdown` prints the README's engine table from the one engine table
+(`harness.engines.registry.ENGINES`); `engines matrix` prints which library workload runs
+on which engine, as computed by `harness.engines.matrix`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import time
 
-from harness.engines.registry import ENGINES, engine_info
+from harness.cli.exit_codes import ExitCode
+from harness.engines.registry import ENGINES, MATRIX_ENGINES, EngineInfo, launcher_names, native_of
 from harness.errors import UserError
+from harness.provision import paths as provision_paths
 from harness.provision.native import base as native
-from harness.provision.native.registry import get_launcher, launcher_names
+from harness.provision.native.registry import get_launcher
 from harness.report.terminal import table
 
+__all__ = ["ACTIONS", "cmd_engines", "markdown_table", "register"]
 
-def _native_name(name: str) -> str:
-    if name in launcher_names():
-        return name
-    info = engine_info(name)
-    if info.native is None:
-        raise UserError(f"{name} has no native launcher; native: {', '.join(launcher_names())}")
-    return info.native
+Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
+
+MARKDOWN_HEADER = ("engine", "Compose image (users)", "native route here (no Docker)", "tested in CI against")
 
 
-def cmd_list(_: argparse.Namespace) -> int:
+def _names(args: argparse.Namespace) -> list[str]:
+    """The native servers an action applies to: the named engine's, else every one."""
+    return [native_of(args.name).name] if args.name else list(launcher_names())
+
+
+def _ways(info: EngineInfo) -> str:
+    ways = ["external"]
+    if info.compose_service:
+        ways.insert(0, f"compose ({info.compose_service})")
+    if info.native:
+        ways.insert(1 if info.compose_service else 0, f"native ({info.native.name})")
+    return ", ".join(ways)
+
+
+def markdown_table() -> str:
+    """The README's engine table: every engine with a Compose image, one row each."""
+    lines = ["| " + " | ".join(MARKDOWN_HEADER) + " |", "|" + "---|" * len(MARKDOWN_HEADER)]
+    lines += [f"| {info.name} | {info.compose_image} | {info.native_route} | {info.tested_against} |"
+              for info in ENGINES.values() if info.compose_image]
+    return "\n".join(lines)
+
+
+def cmd_list(args: argparse.Namespace) -> ExitCode:
+    if args.markdown:
+        print(markdown_table())
+        return ExitCode.OK
     rows = []
     for info in ENGINES.values():
-        ways = ["external"]
-        if info.compose_service:
-            ways.insert(0, f"compose ({info.compose_service})")
-        if info.native:
-            ways.insert(1 if info.compose_service else 0, f"native ({info.native})")
-        running = native.read_state(info.native) if info.native else None
-        rows.append([info.name, ", ".join(ways), info.tested_against,
-                     f"up at {running.url}" if running else ""])
+        running = native.read_state(info.native.name) if info.native else None
+        rows.append([info.name, _ways(info), info.tested_against, f"up at {running.url}" if running else ""])
     print(table(rows, ["engine", "runs here as", "tested against", "status"]))
-    return 0
+    return ExitCode.OK
 
 
-def cmd_up(args: argparse.Namespace) -> int:
+def cmd_up(args: argparse.Namespace) -> ExitCode:
     if not args.name:
         raise UserError("engines up: name an engine, e.g. `dbarena engines up postgres`")
-    name = _native_name(args.name)
+    name = native_of(args.name).name
     running = native.read_state(name)
     if running is not None:
         print(f"{name} already up at {running.url} (pid {running.pid})")
-        return 0
+        return ExitCode.OK
     server = native.start(get_launcher(name), port=args.port, progress=print, keep_state=True)
     print(f"{name} up at {server.url} (pid {server.pid}, ready after {server.ready_after_s:.1f}s, log {server.log_path})")
-    return 0
+    return ExitCode.OK
 
 
-def cmd_down(args: argparse.Namespace) -> int:
-    names = [_native_name(args.name)] if args.name else list(launcher_names())
-    for name in names:
+def cmd_down(args: argparse.Namespace) -> ExitCode:
+    for name in _names(args):
         running = native.read_state(name)
         if running is None:
             if args.name:
@@ -58,37 +81,58 @@ def cmd_down(args: argparse.Namespace) -> int:
             continue
         native.stop(running)
         print(f"{name} stopped (pid {running.pid})")
-    return 0
+    return ExitCode.OK
 
 
-def cmd_build(args: argparse.Namespace) -> int:
+def cmd_build(args: argparse.Namespace) -> ExitCode:
     """Build or fetch native launchers ahead of time (CI does this before the tests)."""
-    import time
-
-    from harness.provision import paths
-
-    names = [_native_name(args.name)] if args.name else list(launcher_names())
-    for name in names:
+    for name in _names(args):
         launcher = get_launcher(name)
         began = time.monotonic()
-        launcher.build(paths.artifact_dir(launcher.engine, launcher.version), print)
+        launcher.build(provision_paths.artifact_dir(launcher.engine, launcher.version), print)
         print(f"{name} {launcher.version}: ready to start ({time.monotonic() - began:.1f}s)")
-    return 0
+    return ExitCode.OK
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    names = [_native_name(args.name)] if args.name else list(launcher_names())
+def cmd_status(args: argparse.Namespace) -> ExitCode:
     rows = []
-    for name in names:
+    for name in _names(args):
         running = native.read_state(name)
         rows.append([name, "up" if running else "down", running.url if running else "",
                      str(running.pid) if running else ""])
     print(table(rows, ["engine", "state", "url", "pid"]))
-    return 0
+    return ExitCode.OK
 
 
-def cmd_matrix(_: argparse.Namespace) -> int:
-    from harness.engines.matrix import print_matrix
+def cmd_matrix(_: argparse.Namespace) -> ExitCode:
+    from harness.engines.matrix import matrix_rows  # loads every adapter
 
-    print_matrix()
-    return 0
+    rows, notes = matrix_rows()
+    print(table(rows, ["workload", *MATRIX_ENGINES]))
+    if notes:
+        print("\nwhy n/a:")
+        for note in notes:
+            print(f"  {note}")
+    return ExitCode.OK
+
+
+ACTIONS = {"list": cmd_list, "up": cmd_up, "down": cmd_down, "status": cmd_status, "build": cmd_build,
+           "matrix": cmd_matrix}
+
+
+def cmd_engines(args: argparse.Namespace) -> ExitCode:
+    return ACTIONS[args.action](args)
+
+
+def register(sub: Subcommands) -> None:
+    """Add `engines` to the `dbarena` parser."""
+    parser = sub.add_parser("engines", help="list, start, stop native engines")
+    parser.add_argument("action", choices=list(ACTIONS), help="what to do")
+    parser.add_argument("name", nargs="?", metavar="ENGINE",
+                        help="engine or native server for up/down/status/build (default: every native server; "
+                             "up needs one)")
+    parser.add_argument("--port", type=int, metavar="PORT",
+                        help="TCP port for `up` (default: the engine's usual one)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="`list` only: print the README's engine table as markdown (default: off)")
+    parser.set_defaults(func=cmd_engines)

@@ -1,32 +1,36 @@
-"""Which workload runs on which engine, computed from the adapters themselves (not a table kept by hand)."""
+"""Which workload runs on which engine, computed from the adapters themselves (not a table kept by hand).
+
+Only the computation lives here; `dbarena engines matrix` (harness/cli/engines.py) prints it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.engines.registry import ENGINES, adapter_class
+from harness.engines.registry import MATRIX_ENGINES, create_adapter, engine_info
 from harness.errors import UserError
-from harness.report.terminal import table
-from harness.spec.loader import WORKLOAD_DIR, load_workload
+from harness.paths import workloads_dir
+from harness.spec.loader import load_workload
 from harness.spec.models import Workload
 
-MATRIX_ENGINES = ("postgres", "redis", "mongodb", "elasticsearch", "influxdb", "neo4j")
+__all__ = ["MATRIX_ENGINES", "matrix_rows", "support"]
 
 
 def support(workload: Workload, engine: str) -> tuple[bool, list[str]]:
     """(fully supported, reasons for each operation it cannot run)."""
     try:
-        adapter = adapter_class(engine)(ENGINES[engine].default_url)
+        adapter = create_adapter(engine, engine_info(engine).default_url)  # never connected
     except UserError as exc:
         return False, [str(exc)]
-    adapter.name = engine  # type: ignore[misc]
-    reasons = [f"{op.name}: {reason}" for op in workload.operations if (reason := adapter.unsupported_reason(op))]
+    reasons = [f"{op.name}: {reason}" for op in workload.operations
+               if (reason := adapter.unsupported_reason(op, workload))]
     return not reasons, reasons
 
 
-def matrix_rows(directory: Path = WORKLOAD_DIR) -> tuple[list[list[str]], list[str]]:
+def matrix_rows(directory: Path | None = None) -> tuple[list[list[str]], list[str]]:
+    """One row per library workload (name, then "yes"/"n/a" per MATRIX_ENGINES column) and why each n/a."""
     rows, notes = [], []
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted((directory or workloads_dir()).glob("*.yaml")):
         workload = load_workload(path).active()
         row = [workload.name]
         for engine in MATRIX_ENGINES:
@@ -35,12 +39,3 @@ def matrix_rows(directory: Path = WORKLOAD_DIR) -> tuple[list[list[str]], list[s
             notes += [f"{workload.name} on {engine}: {r}" for r in reasons]
         rows.append(row)
     return rows, notes
-
-
-def print_matrix() -> None:
-    rows, notes = matrix_rows()
-    print(table(rows, ["workload", *MATRIX_ENGINES]))
-    if notes:
-        print("\nwhy n/a:")
-        for note in notes:
-            print(f"  {note}")

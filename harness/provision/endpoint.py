@@ -12,16 +12,15 @@ import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from harness.engines.registry import engine_info
 from harness.errors import EngineUnavailable, UserError
+from harness.paths import compose_file
 from harness.provision.native import base as native
 from harness.provision.native.registry import get_launcher
 
 MODES = ("auto", "external", "native", "compose")
-COMPOSE_FILE = Path("docker-compose.yml")
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def choose_mode(engine: str, mode: str, url: str | None) -> str:
         return mode
     if url or url_from_env(engine):
         return "external"
-    if engine_info(engine).compose_service and COMPOSE_FILE.exists() and docker_answers():
+    if engine_info(engine).compose_service and compose_file().exists() and docker_answers():
         return "compose"
     return "native"
 
@@ -88,38 +87,40 @@ def _native(engine: str, progress: Callable[[str], None]) -> Iterator[Endpoint]:
     info = engine_info(engine)
     if info.native is None:
         raise UserError(f"{engine} has no native route on this machine; give --url or use compose")
-    running = native.read_state(info.native)
+    server_name = info.native.name
+    running = native.read_state(server_name)
     if running is not None:  # started earlier by `dbarena engines up`: use it, leave it running
-        yield Endpoint(engine, running.url, "native", {"server": info.native, "pid": running.pid,
+        yield Endpoint(engine, running.url, "native", {"server": server_name, "pid": running.pid,
                                                       "started_by": "engines up"})
         return
-    launcher = get_launcher(info.native)
+    launcher = get_launcher(server_name)
     server = native.start(launcher, progress=progress)
     try:
-        yield Endpoint(engine, server.url, "native", {"server": info.native, "route": launcher.route,
+        yield Endpoint(engine, server.url, "native", {"server": server_name, "route": launcher.route,
                                                       "version": launcher.version,
                                                       "ready_after_s": server.ready_after_s})
     finally:
         native.stop(server)
-        progress(f"stopped {info.native} (pid {server.pid})")
+        progress(f"stopped {server_name} (pid {server.pid})")
 
 
 @contextmanager
 def _compose(engine: str, progress: Callable[[str], None]) -> Iterator[Endpoint]:
     info = engine_info(engine)
     service = info.compose_service
-    if service is None or not COMPOSE_FILE.exists():
+    compose = compose_file()
+    if service is None or not compose.exists():
         raise UserError(f"{engine}: no compose service; use --provision native or external")
     if not docker_answers():
         raise EngineUnavailable("--provision compose: no Docker engine answers `docker info`; use native or external")
     progress(f"docker compose up {service} (waiting until healthy)")
-    base = ["docker", "compose", "-f", str(COMPOSE_FILE)]
+    base = ["docker", "compose", "-f", str(compose)]
     done = subprocess.run([*base, "--profile", "standins", "up", "-d", "--wait", service], capture_output=True, text=True,
                           check=False)
     if done.returncode != 0:
         raise EngineUnavailable(f"docker compose up {service} failed: {done.stderr.strip()[-400:]}")
     try:
-        yield Endpoint(engine, info.compose_url or info.default_url, "compose", {"service": service, "file": str(COMPOSE_FILE)})
+        yield Endpoint(engine, info.compose_url or info.default_url, "compose", {"service": service, "file": str(compose)})
     finally:
         subprocess.run([*base, "stop", service], capture_output=True, check=False)
         progress(f"docker compose stop {service}")

@@ -1,95 +1,59 @@
-"""`dbarena report`: gather runs, baselines, history, capacity and selection into one document.
+"""`dbarena report`: runs, baselines, history, capacity and selection gathered into one document.
 
-The report is built once as a list of format-neutral blocks so that report.md and
-report.html always say the same thing; each renderer only decides how it looks.
+The report is built once as a list of format-neutral blocks (blocks.py) so that report.md
+and report.html always say the same thing; each renderer only decides how it looks.
+Gathering reads nothing: the caller (the CLI) reads the runs and the `Evidence` around them
+from the results folder and passes them in.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+import pandas as pd
 
 from harness.compare.compare import Comparison, compare
 from harness.errors import UserError
-from harness.recommend.models import CapacityResult, SelectionResult
-from harness.report import plots
-from harness.results import store
-from harness.results.baselines import baseline_for
-from harness.results.history import history
+from harness.report import html, markdown, plots
+from harness.report.blocks import Block, Heading, Plot, Report, Table, Text
+from harness.results import history as run_history
 from harness.results.record import RunRecord
+from harness.results.store import write_atomic
 from harness.runner.progress import fmt_us
+from harness.studies.models import CapacityResult, SelectionResult
 
-__all__ = ["Block", "Heading", "Plot", "Report", "Table", "Text", "gather", "is_number", "write_report"]
+__all__ = ["BaselineKey", "Evidence", "baseline_key", "gather", "write_report"]
 
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-    anchor: str | None = None
-    tone: str = ""  # "" | bad
+BaselineKey = tuple[str, str, str | None]  # engine, workload, preset: one baseline each
 
 
-@dataclass(frozen=True)
-class Text:
-    text: str
-    tone: str = ""  # "" | note | bad
+def baseline_key(record: RunRecord) -> BaselineKey:
+    """Which baseline a run is held against."""
+    return record.engine, record.workload, record.preset
 
 
 @dataclass(frozen=True)
-class Table:
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    tones: tuple[str, ...] = ()  # per row: "" | good | bad
+class Evidence:
+    """What a report draws on besides the runs it reports (read from the results folder by the caller)."""
 
+    runs: Sequence[RunRecord] = ()  # every stored run, oldest first: history and "previous run" comparisons
+    baselines: Mapping[BaselineKey, RunRecord] = field(default_factory=dict)
+    capacity: Sequence[CapacityResult] = ()  # oldest first
+    selections: Sequence[SelectionResult] = ()  # oldest first
 
-@dataclass(frozen=True)
-class Plot:
-    name: str  # file-safe stem, unique within the report
-    title: str
-    svg: str
+    def baseline(self, record: RunRecord) -> RunRecord | None:
+        return self.baselines.get(baseline_key(record))
 
-
-Block = Heading | Text | Table | Plot
-
-
-@dataclass(frozen=True)
-class Report:
-    title: str
-    generated_at: str
-    blocks: tuple[Block, ...] = field(default=())
-
-    @property
-    def plots(self) -> list[Plot]:
-        return [b for b in self.blocks if isinstance(b, Plot)]
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _stored(kind: str, model: type[M]) -> list[M]:
-    """Capacity or selection results, oldest first; unreadable files are skipped like runs are."""
-    out = []
-    for path in sorted((store.results_dir() / kind).glob("*.json")):
-        try:
-            out.append(model.model_validate_json(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, ValidationError):
-            continue
-    return sorted(out, key=lambda item: str(getattr(item, "started_at", "")))
-
-
-_NUMBER = re.compile(r"^[+-]?\d[\d,.]*\s*(%|µs|ms|s|ops/s)?$")
-
-
-def is_number(cell: str) -> bool:
-    """Cells the renderers right-align (counts, rates, latencies, changes)."""
-    return bool(_NUMBER.match(cell))
+    def history(self, record: RunRecord) -> pd.DataFrame:
+        """Stored runs of the record's engine and workload, one row per run and operation (as `dbarena history`)."""
+        mine = [r for r in self.runs if r.engine == record.engine and r.workload == record.workload]
+        frame = pd.DataFrame([row for r in mine for row in run_history.rows(r)], columns=run_history.COLUMNS)
+        return frame.sort_values(["started_at", "operation"]).reset_index(drop=True)
 
 
 def slug(text: str) -> str:
@@ -170,23 +134,20 @@ def _manifest(record: RunRecord) -> Table:
     return Table(("", ""), tuple(rows))
 
 
-def _reference(record: RunRecord, runs: Sequence[RunRecord]) -> tuple[RunRecord | None, str]:
+def _reference(record: RunRecord, evidence: Evidence) -> tuple[RunRecord | None, str]:
     """The baseline, else the previous run of the same engine and workload (same definition first)."""
-    try:
-        base = baseline_for(record)
-    except UserError:
-        base = None
+    base = evidence.baseline(record)
     if base is not None and base.run_id != record.run_id:
         return base, "baseline"
-    earlier = [r for r in runs if r.engine == record.engine and r.workload == record.workload
+    earlier = [r for r in evidence.runs if r.engine == record.engine and r.workload == record.workload
                and r.preset == record.preset and r.started_at < record.started_at and r.run_id != record.run_id]
     same = [r for r in earlier if r.workload_hash == record.workload_hash]
     candidates = same or earlier
     return (candidates[-1] if candidates else None), "previous run"
 
 
-def _comparison(record: RunRecord, runs: Sequence[RunRecord]) -> list[Block]:
-    reference, kind = _reference(record, runs)
+def _comparison(record: RunRecord, evidence: Evidence) -> list[Block]:
+    reference, kind = _reference(record, evidence)
     if reference is None:
         return [Heading(3, "Comparison"),
                 Text(f"Nothing to compare with: no baseline and no earlier run of {record.engine}/{_workload(record)}.")]
@@ -206,14 +167,10 @@ def _comparison(record: RunRecord, runs: Sequence[RunRecord]) -> list[Block]:
                  "↑ higher is better, ↓ lower is better)", "bad" if verdict == "REGRESSED" else "")]
 
 
-def _history(record: RunRecord, name: str) -> list[Block]:
-    frame = history(record.engine, record.workload)
+def _history(record: RunRecord, evidence: Evidence, name: str) -> list[Block]:
+    frame = evidence.history(record)
     frame = frame[frame["preset"].isna()] if record.preset is None else frame[frame["preset"] == record.preset]
-    try:
-        base = baseline_for(record)
-    except UserError:
-        base = None
-    svg = plots.history_trend(frame, base, record.run_id)
+    svg = plots.history_trend(frame, evidence.baseline(record), record.run_id)
     if svg is None:
         return [Heading(3, "History"), Text(f"No history yet: fewer than two stored runs of "
                                             f"{record.engine}/{_workload(record)}.")]
@@ -265,7 +222,7 @@ def _selection(selection: SelectionResult) -> list[Block]:
     return blocks
 
 
-def _run_section(record: RunRecord, runs: Sequence[RunRecord], capacity: Sequence[CapacityResult]) -> list[Block]:
+def _run_section(record: RunRecord, evidence: Evidence) -> list[Block]:
     stem = slug(record.run_id)
     flags = [word for word, ok in (("INVALID", record.valid), ("INCOMPLETE", record.complete)) if not ok]
     title = f"{record.engine} · {_workload(record)} — {record.run_id}" + "".join(f" — {f}" for f in flags)
@@ -281,25 +238,22 @@ def _run_section(record: RunRecord, runs: Sequence[RunRecord], capacity: Sequenc
         blocks += [Heading(3, "Latency percentile distribution"), Plot(f"{stem}-percentiles", "Latency by percentile", svg)]
     if svg := plots.timeseries(record):
         blocks += [Heading(3, "Per-second time series"), Plot(f"{stem}-timeseries", "Per-second throughput and p99", svg)]
-    blocks += _history(record, f"{stem}-history")
-    blocks += _comparison(record, runs)
-    blocks += _capacity(record, capacity, f"{stem}-capacity")
+    blocks += _history(record, evidence, f"{stem}-history")
+    blocks += _comparison(record, evidence)
+    blocks += _capacity(record, evidence.capacity, f"{stem}-capacity")
     return blocks
 
 
-def gather(records: Sequence[RunRecord]) -> Report:
+def gather(records: Sequence[RunRecord], evidence: Evidence) -> Report:
     """The whole report for the given runs (oldest first), with plots already rendered."""
-    runs = [r for _, r in store.all_runs()]
-    capacity = _stored("capacity", CapacityResult)
-    selections = _stored("selections", SelectionResult)
     overview = Table(("run", "engine", "workload", "ops/s", "valid", "complete"),
                      tuple((r.run_id, f"{r.engine} {r.engine_version}", _workload(r), f"{r.total_throughput_ops_s:,.0f}",
                             "yes" if r.valid else "NO", "yes" if r.complete else "NO") for r in records),
                      tuple("" if r.valid and r.complete else "bad" for r in records))
     blocks: list[Block] = [Heading(2, "Runs"), overview]
     for record in records:
-        blocks += _run_section(record, runs, capacity)
-    for selection in _newest_per(selections, {r.workload for r in records}):
+        blocks += _run_section(record, evidence)
+    for selection in _newest_per(evidence.selections, {r.workload for r in records}):
         blocks += _selection(selection)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return Report("dbarena report", now, tuple(blocks))
@@ -313,16 +267,14 @@ def _newest_per(selections: Iterable[SelectionResult], workloads: set[str]) -> l
     return list(newest.values())
 
 
-def write_report(records: Sequence[RunRecord], out_dir: Path) -> tuple[Path, Path]:
-    """Write report.md (with sibling .svg files) and a self-contained report.html."""
-    from harness.report import html, markdown  # they import the block types from here
-
+def write_report(records: Sequence[RunRecord], evidence: Evidence, out_dir: Path) -> tuple[Path, Path]:
+    """Write report.md (with sibling .svg files) and a self-contained report.html about `records`."""
     if not records:
         raise UserError("no runs to report; `dbarena bench` makes one")
-    report = gather(sorted(records, key=lambda r: r.started_at))
+    report = gather(sorted(records, key=lambda r: r.started_at), evidence)
     for plot in report.plots:
-        store.write_atomic(out_dir / f"{plot.name}.svg", plot.svg)
+        write_atomic(out_dir / f"{plot.name}.svg", plot.svg)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    store.write_atomic(md_path, markdown.render(report))
-    store.write_atomic(html_path, html.render(report))
+    write_atomic(md_path, markdown.render(report))
+    write_atomic(html_path, html.render(report))
     return md_path, html_path

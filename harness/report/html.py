@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from harness.report.build import Block, Heading, Plot, Report, Table, Text, is_number
+from harness.report.blocks import Block, Heading, Plot, Report, Table, Text, is_number
 
 __all__ = ["inline_svg", "render"]
 

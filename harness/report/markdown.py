@@ -1,8 +1,8 @@
-"""The report as GitHub-flavoured markdown; plots are the sibling .svg files build.py writes."""
+"""The report as GitHub-flavoured markdown; plots are the sibling .svg files write_report writes."""
 
 from __future__ import annotations
 
-from harness.report.build import Block, Heading, Report, Table, Text, is_number
+from harness.report.blocks import Block, Heading, Report, Table, Text, is_number
 
 __all__ = ["render"]
 
@@ -43,7 +43,7 @@ def _block(block: Block) -> list[str]:
         return [block.text, ""]
     if isinstance(block, Table):
         return [*_table(block), ""]
-    return [f"![{block.title}]({block.name}.svg)", ""]  # a Plot: the sibling file build.py wrote
+    return [f"![{block.title}]({block.name}.svg)", ""]  # a Plot: the sibling file write_report wrote
 
 
 def render(report: Report) -> str:

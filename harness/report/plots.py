@@ -26,9 +26,9 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullForma
 from matplotlib.typing import RcKeyType
 
 from harness.metrics.histogram import decode
-from harness.recommend.models import CapacityResult
 from harness.results.record import RunRecord
 from harness.runner.progress import fmt_us
+from harness.studies.models import CapacityResult
 
 __all__ = ["capacity_curve", "history_trend", "latency_distribution", "parse_slo_us", "timeseries"]
 

@@ -9,13 +9,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness import paths
 from harness.errors import UserError
 from harness.results.migrate import migrate
 from harness.results.record import RunRecord
 
 
 def results_dir() -> Path:
-    return Path(os.environ.get("DBARENA_RESULTS", "results"))
+    """The results folder (`harness.paths.results_dir`: `$DBARENA_RESULTS`, else `<project root>/results`)."""
+    return paths.results_dir()
 
 
 def runs_dir() -> Path:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import SpecError
+from harness.paths import workloads_dir
 from harness.spec import models, suite
 from harness.spec.hints import did_you_mean
 from harness.spec.models import FIELD_TYPES, SPEC_VERSION, OperationKind, Workload
@@ -35,9 +36,6 @@ _NEEDS = {
 from harness.spec.semantics import check_workload
 
 Model = TypeVar("Model", bound=BaseModel)
-
-WORKLOAD_DIR = Path("workloads")
-SUITE_DIR = Path("benchmarks")
 
 
 def _all_keys() -> set[str]:
@@ -207,8 +205,9 @@ def load_suite(path: Path) -> suite.Suite:
     return _validate(path, data, suite.Suite)
 
 
-def resolve_workload(name_or_path: str, base: Path = WORKLOAD_DIR) -> Path:
-    """A workload given as a path or as a name under workloads/."""
+def resolve_workload(name_or_path: str, base: Path | None = None) -> Path:
+    """A workload given as a path or as a name under `base` (default: the project's workloads/)."""
+    base = base if base is not None else workloads_dir()
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return path

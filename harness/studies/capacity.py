@@ -2,23 +2,27 @@
 
 Doubles the target rate from `start_rate` until a step misses the SLO, is invalid (the load
 generator fell behind) or delivers under 90% of its target, then bisects between the last
-good and the first bad rate. Every step is a normal run record; the curve is kept.
+good and the first bad rate. Every step is a normal run record; the curve is kept. A step
+stopped by the user (Ctrl-C) is saved and ends the search.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 
-from harness.recommend.models import CapacityResult, CurvePoint
-from harness.recommend.slo import describe, meets, worst_percentile_us
+from harness.paths import results_dir
 from harness.results import store
+from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
 from harness.spec.suite import CapacitySearch, LoadProfile, Slo
+from harness.studies.models import CapacityResult, CurvePoint, load_stored
+from harness.studies.runs import RunFn, execute, stop_if_interrupted
+from harness.studies.slo import describe, meets, worst_percentile_us
 
 MIN_DELIVERED = 0.90  # a short Poisson window can fall a few % short of its mean rate
 
@@ -35,7 +39,7 @@ def _point(record: RunRecord, rate: float, slo: Slo) -> CurvePoint:
 
 
 def search_capacity(base: RunRequest, slo: Slo, search: CapacitySearch, progress: Progress | None = None,
-                    run: Callable[[RunRequest, Progress], RunRecord] = run_benchmark) -> CapacityResult:
+                    run: RunFn = run_and_record) -> CapacityResult:
     """Run the search; `base` gives engine, URL, workload and the load profile (its rate is replaced)."""
     progress = progress or Progress()
     started = datetime.now(timezone.utc)
@@ -46,9 +50,9 @@ def search_capacity(base: RunRequest, slo: Slo, search: CapacitySearch, progress
         nonlocal loaded
         load = LoadProfile.model_validate({**base.load.model_dump(by_alias=True), "target_rate": rate})
         request = replace(base, load=load, skip_load=loaded, suite=base.suite or "capacity")
-        record = run(request, progress)
+        record = execute(request, progress, run).record
+        stop_if_interrupted(record)
         loaded = True
-        store.save(record)
         point = _point(record, rate, slo)
         curve.append(point)
         worst = worst_percentile_us(record, slo)
@@ -81,7 +85,17 @@ def search_capacity(base: RunRequest, slo: Slo, search: CapacitySearch, progress
     )
 
 
-def save_capacity(result: CapacityResult) -> str:
-    path = store.results_dir() / "capacity" / f"{result.capacity_id}.json"
+def capacity_dir() -> Path:
+    """`<results>/capacity`: one JSON file per capacity search."""
+    return results_dir() / "capacity"
+
+
+def save_capacity(result: CapacityResult) -> Path:
+    path = capacity_dir() / f"{result.capacity_id}.json"
     store.write_atomic(path, result.model_dump_json(indent=1))
-    return str(path)
+    return path
+
+
+def stored_capacity() -> list[CapacityResult]:
+    """Every readable capacity result, oldest first (for reports)."""
+    return load_stored(capacity_dir(), CapacityResult)

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from harness.models import Frozen
+
+M = TypeVar("M", bound=Frozen)
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+def load_stored(directory: Path, model: type[M]) -> list[M]:
+    """Every readable `model` JSON file in `directory`, oldest first; unreadable files are skipped like runs are."""
+    out = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            out.append(model.model_validate_json(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, ValidationError):
+            continue
+    return sorted(out, key=lambda item: str(getattr(item, "started_at", "")))
 
 
-class CurvePoint(Model):
+class CurvePoint(Frozen):
     """One open-loop step of a capacity search."""
 
     target_rate: float
@@ -22,7 +36,7 @@ class CurvePoint(Model):
     run_id: str
 
 
-class CapacityResult(Model):
+class CapacityResult(Frozen):
     """The highest open-loop rate whose latency meets the SLO, and the latency-throughput curve."""
 
     capacity_id: str
@@ -35,7 +49,7 @@ class CapacityResult(Model):
     started_at: str
 
 
-class Trait(Model):
+class Trait(Frozen):
     """A qualitative property of an engine, kept as data and shown apart from measurements."""
 
     transactions: str
@@ -44,7 +58,7 @@ class Trait(Model):
     operational_burden: str
 
 
-class Ranked(Model):
+class Ranked(Frozen):
     rank: int
     engine: str
     capacity_ops_s: float | None
@@ -55,7 +69,7 @@ class Ranked(Model):
     capacity_id: str | None = None
 
 
-class SelectionResult(Model):
+class SelectionResult(Frozen):
     selection_id: str
     use_case: str
     workload: str

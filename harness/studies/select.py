@@ -2,7 +2,8 @@
 
 Ranking: capacity under the SLO (highest first), then closed-loop throughput, then tail
 latency. Engines that cannot express the workload rank last with the reason. Qualitative
-traits come from benchmarks/selection/traits.yaml and are reported apart from measurements.
+traits come from traits.yaml beside this module and are reported apart from measurements.
+A run stopped by the user (Ctrl-C) is saved and ends the selection.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ from pathlib import Path
 
 import yaml
 
-from harness.bench import prepared_workload, request_for
 from harness.engines.matrix import support
+from harness.paths import results_dir
 from harness.provision.endpoint import provisioned
-from harness.recommend.capacity import save_capacity, search_capacity
-from harness.recommend.models import CapacityResult, Ranked, SelectionResult, Trait
-from harness.recommend.slo import describe, worst_percentile_us
 from harness.results import store
+from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
-from harness.runner.run import run_benchmark
 from harness.spec.suite import Selection, SuiteRun
+from harness.studies.capacity import save_capacity, search_capacity
+from harness.studies.models import CapacityResult, Ranked, SelectionResult, Trait, load_stored
+from harness.studies.runs import RunFn, execute, prepared_workload, request_for, stop_if_interrupted
+from harness.studies.slo import describe, worst_percentile_us
 
 TRAITS = Path(__file__).with_name("traits.yaml")
 
@@ -74,11 +76,23 @@ def rank(selection: Selection, measured: dict[str, tuple[RunRecord | None, Capac
     )
 
 
-def run_selection(selection: Selection, provision: str = "auto", progress: Progress | None = None) -> SelectionResult:
+def selections_dir() -> Path:
+    """`<results>/selections`: one JSON file per selection study."""
+    return results_dir() / "selections"
+
+
+def stored_selections() -> list[SelectionResult]:
+    """Every readable selection result, oldest first (for reports)."""
+    return load_stored(selections_dir(), SelectionResult)
+
+
+def run_selection(selection: Selection, provision: str = "auto", progress: Progress | None = None,
+                  run: RunFn = run_and_record) -> SelectionResult:
+    """Measure every engine of `selection` (reference run, then capacity search), rank them, save the result."""
     progress = progress or Progress()
-    run = SuiteRun(workload=selection.workload, preset=selection.preset, engines=selection.engines,
-                   scale=selection.scale, load=selection.load.model_copy(update={"target_rate": None}))
-    workload = prepared_workload(run)
+    planned = SuiteRun(workload=selection.workload, preset=selection.preset, engines=selection.engines,
+                       scale=selection.scale, load=selection.load.model_copy(update={"target_rate": None}))
+    workload = prepared_workload(planned)
     measured: dict[str, tuple[RunRecord | None, CapacityResult | None, str | None]] = {}
     for engine in selection.engines:
         ok, reasons = support(workload, engine)
@@ -88,15 +102,15 @@ def run_selection(selection: Selection, provision: str = "auto", progress: Progr
             continue
         progress.say(f"== {engine}: closed-loop reference run, then capacity search under {describe(selection.slo)}")
         with provisioned(engine, provision, progress=progress.say) as endpoint:
-            base = request_for(run, engine, endpoint, suite=f"select:{selection.name}")
-            reference = run_benchmark(base, progress)
-            store.save(reference)
+            base = request_for(planned, engine, endpoint, suite=f"select:{selection.name}")
+            reference = execute(base, progress, run).record
+            stop_if_interrupted(reference)
             capacity = search_capacity(replace(base, skip_load=True), selection.slo,
-                                       selection.capacity, progress)
+                                       selection.capacity, progress, run)
             save_capacity(capacity)
         measured[engine] = (reference, capacity, None)
     result = rank(selection, measured, load_traits())
-    path = store.results_dir() / "selections" / f"{result.selection_id}.json"
+    path = selections_dir() / f"{result.selection_id}.json"
     store.write_atomic(path, result.model_dump_json(indent=1))
     return result
 

@@ -11,10 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.results import store
+from harness.paths import results_dir
+from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
+from harness.studies.runs import RunFn, execute, stop_if_interrupted
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)\s*$", re.IGNORECASE)
 _FACTOR = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
@@ -31,17 +33,21 @@ def parse_sizes(text: str) -> list[int]:
     return sorted(sizes)
 
 
-def sweep(base: RunRequest, sizes: list[int], progress: Progress | None = None) -> list[RunRecord]:
-    """One run per size (the first entity gets that many records; others scale alike)."""
+def sweep(base: RunRequest, sizes: list[int], progress: Progress | None = None,
+          run: RunFn = run_and_record) -> list[RunRecord]:
+    """One saved run per size (the first entity gets that many records; others scale alike).
+
+    A run stopped by the user (Ctrl-C) is saved and ends the sweep.
+    """
     progress = progress or Progress()
     unscaled = base.workload.dataset.entities[0].count
     records = []
     for size in sizes:
         factor = size / unscaled
         progress.say(f"== sweep: {size:,} records (scale {factor:g})")
-        record = run_benchmark(replace(base, workload=base.workload.scaled(factor), scale=factor, suite="sweep"),
-                               progress)
-        store.save(record)
+        request = replace(base, workload=base.workload.scaled(factor), scale=factor, suite="sweep")
+        record = execute(request, progress, run).record
+        stop_if_interrupted(record)
         records.append(record)
     return records
 
@@ -57,6 +63,11 @@ def sweep_table(records: list[RunRecord]) -> tuple[list[str], list[list[str]]]:
         row += [f"{lat.p99 / 1000:.2f}" if (lat := record.operations[op].latency_us) else "n/a" for op in ops]
         rows.append(row)
     return header, rows
+
+
+def sweep_plot_path(records: list[RunRecord]) -> Path:
+    """`<results>/sweeps/<first run id>-sweep.png`."""
+    return results_dir() / "sweeps" / f"{records[0].run_id}-sweep.png"
 
 
 def sweep_plot(records: list[RunRecord], path: Path) -> Path:

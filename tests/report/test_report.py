@@ -18,17 +18,18 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.recommend.models import CapacityResult, CurvePoint, Ranked, SelectionResult, Trait
+from harness.cli.results import stored_evidence
 from harness.report import html, plots
-from harness.report.build import write_report
+from harness.report.build import Evidence, write_report
 from harness.results import store
 from harness.results.baselines import promote
+from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
-from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
+from harness.studies.models import CapacityResult, CurvePoint, Ranked, SelectionResult, Trait
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -42,6 +43,11 @@ def _run() -> RunRecord:
     request = RunRequest(engine="fake", url="fake://r?latency_us=300", workload=workload,
                          load=LoadProfile(users=2, processes=1, duration=2, warmup=1))
     return run_and_record(request, Progress())
+
+
+def _write(records: list[RunRecord], out: Path) -> tuple[Path, Path]:
+    """What `dbarena report` does: the runs plus what the results folder holds about them."""
+    return write_report(records, stored_evidence(records), out)
 
 
 def _later(record: RunRecord, seconds: int, **update: object) -> RunRecord:
@@ -102,7 +108,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stored]:
 
 @pytest.fixture(scope="module")
 def report(stored: Stored) -> tuple[Path, Path]:
-    return write_report([stored.runs["second"]], stored.path / "reports")
+    return _write([stored.runs["second"]], stored.path / "reports")
 
 
 def test_report_files_hold_every_section(report: tuple[Path, Path], stored: Stored) -> None:
@@ -135,16 +141,27 @@ def test_html_references_nothing_outside_itself(report: tuple[Path, Path]) -> No
 
 
 def test_invalid_and_incomplete_runs_are_marked(stored: Stored, tmp_path: Path) -> None:
-    md_path, html_path = write_report([stored.runs["invalid"]], tmp_path)
+    md_path, html_path = _write([stored.runs["invalid"]], tmp_path)
     for text in (md_path.read_text(encoding="utf-8"), html_path.read_text(encoding="utf-8")):
         assert "INVALID RUN" in text and "INCOMPLETE RUN" in text and "load generator fell behind" in text
     assert '<h2 id="' in html_path.read_text(encoding="utf-8") and 'class="bad"' in html_path.read_text(encoding="utf-8")
 
 
 def test_a_run_without_history_baseline_or_capacity_still_reports(stored: Stored, tmp_path: Path) -> None:
-    md = write_report([stored.runs["lonely"]], tmp_path)[0].read_text(encoding="utf-8")
+    md = _write([stored.runs["lonely"]], tmp_path)[0].read_text(encoding="utf-8")
     assert "No history yet" in md and "Nothing to compare with" in md
     assert "### Capacity" not in md and "Selection:" not in md
+
+
+def test_gathering_reads_only_what_it_is_given(stored: Stored, tmp_path: Path) -> None:
+    """The report draws on the evidence passed in, never on the results folder itself."""
+    second = stored.runs["second"]
+    md = write_report([second], Evidence(), tmp_path)[0].read_text(encoding="utf-8")
+    assert "Nothing to compare with" in md and "No history yet" in md
+    assert "### Capacity" not in md and "Selection:" not in md
+    with_baseline = Evidence(baselines={("fake", "kv-cache", None): stored.runs["first"]})
+    md = write_report([second], with_baseline, tmp_path / "again")[0].read_text(encoding="utf-8")
+    assert f"Comparison vs baseline {stored.runs['first'].run_id}" in md
 
 
 def test_cli_reports_the_newest_run_by_default(stored: Stored, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

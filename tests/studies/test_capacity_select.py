@@ -1,4 +1,4 @@
-"""Capacity search steps and ranking logic, with a scripted engine response."""
+"""Capacity search steps and ranking logic, with a scripted engine response (no engine, no workers)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.recommend.capacity import search_capacity
-from harness.recommend.select import load_traits, rank, ranking_text
-from harness.recommend.slo import parse_slo
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
 from harness.spec.loader import load_workload
 from harness.spec.suite import CapacitySearch, LoadProfile, Selection, Slo
+from harness.studies.capacity import search_capacity
+from harness.studies.select import load_traits, rank, ranking_text
+from harness.studies.slo import parse_slo
 from tests.compare.records import synthetic_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def test_slo_parsing() -> None:
 
 
 def test_ranking_orders_by_capacity_and_puts_unsupported_last() -> None:
-    from harness.recommend.models import CapacityResult
+    from harness.studies.models import CapacityResult
 
     def capacity(engine: str, value: float | None) -> CapacityResult:
         return CapacityResult(capacity_id=f"c-{engine}", engine=engine, workload="kv-cache", slo="p99<=10ms",

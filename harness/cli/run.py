@@ -1,0 +1,166 @@
+"""`dbarena bench | capacity | sweep | select`: the commands that run benchmarks, and what they print.
+
+The studies (harness/studies) run and save; everything shown on stdout is decided here.
+Progress lines go to stderr through the studies' `Progress`. The studies, the runner and
+the report modules are imported by the command that needs them, so `dbarena --help` or
+`dbarena validate` never load pandas or matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.cli.exit_codes import ExitCode
+from harness.cli.options import add_provisioning, add_regression_gate, add_run_shape, overrides_from
+from harness.paths import default_suite
+
+if TYPE_CHECKING:
+    from harness.studies.bench import BenchRun
+    from harness.studies.models import CapacityResult
+
+__all__ = ["cmd_bench", "cmd_capacity", "cmd_select", "cmd_sweep", "register"]
+
+Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
+
+
+def verdict_text(done: BenchRun) -> str:
+    """What `bench` says about a run against its committed baseline."""
+    from harness.report.comparison import comparison_table
+
+    record = done.record
+    if done.comparison is not None:
+        return comparison_table(done.comparison)
+    if done.not_compared is not None:
+        return f"not compared with the baseline: {done.not_compared}"
+    return (f"no baseline for {record.engine}/{record.workload}{'-' + record.preset if record.preset else ''}; "
+            f"`dbarena baseline promote {record.run_id}` makes this one")
+
+
+def cmd_bench(args: argparse.Namespace) -> ExitCode:
+    from harness.report.terminal import run_summary
+    from harness.studies.bench import bench
+
+    suite = Path(args.suite) if args.suite else (None if args.workload else default_suite())
+    regressed = False
+    for done in bench(suite, overrides_from(args), provision=args.provision, url=args.url):
+        print(run_summary(done.record))
+        print(f"run record: {done.path}")
+        print(verdict_text(done))
+        regressed = regressed or done.regressed
+    return ExitCode.REGRESSED if args.fail_on_regression and regressed else ExitCode.OK
+
+
+def capacity_text(result: CapacityResult, path: Path) -> str:
+    from harness.report.terminal import table
+
+    rows = [[f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}", str(p.p50_us), str(p.p99_us), str(p.p999_us),
+             "yes" if p.slo_met else "no"] for p in result.curve]
+    found = f"{result.capacity_ops_s:,.0f} ops/s" if result.capacity_ops_s else "none (missed at the lowest rate)"
+    return "\n".join([table(rows, ["offered ops/s", "achieved", "p50 µs", "p99 µs", "p99.9 µs", f"meets {result.slo}"]),
+                      f"capacity under {result.slo}: {found}", f"capacity result: {path}"])
+
+
+def cmd_capacity(args: argparse.Namespace) -> ExitCode:
+    from harness.runner.progress import Progress
+    from harness.spec.suite import CapacitySearch
+    from harness.studies.capacity import save_capacity, search_capacity
+    from harness.studies.runs import single_run
+    from harness.studies.slo import parse_slo
+
+    slo = parse_slo(args.slo)
+    overrides = overrides_from(args, duration=args.step_duration)
+    search = CapacitySearch(start_rate=args.start_rate, max_rate=args.max_rate, refine=args.refine)
+    progress = Progress()
+    with single_run(overrides, args.provision, args.url, progress) as base:
+        result = search_capacity(base, slo, search, progress)
+    print(capacity_text(result, save_capacity(result)))
+    return ExitCode.OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> ExitCode:
+    from harness.report.terminal import table
+    from harness.runner.progress import Progress
+    from harness.studies.runs import single_run
+    from harness.studies.sweep import parse_sizes, sweep, sweep_plot, sweep_plot_path, sweep_table
+
+    sizes = parse_sizes(args.scales)
+    progress = Progress()
+    with single_run(overrides_from(args), args.provision, args.url, progress) as base:
+        records = sweep(base, sizes, progress)
+    header, rows = sweep_table(records)
+    print(table(rows, header))
+    print(f"plot: {sweep_plot(records, sweep_plot_path(records))}")
+    return ExitCode.OK
+
+
+def cmd_select(args: argparse.Namespace) -> ExitCode:
+    from harness.spec.loader import load_selection
+    from harness.studies.select import ranking_text, run_selection
+
+    result = run_selection(load_selection(Path(args.selection)), provision=args.provision)
+    print(ranking_text(result))
+    return ExitCode.OK
+
+
+def _bench_parser(sub: Subcommands) -> None:
+    parser = sub.add_parser("bench", help="run a suite, or one workload on one engine")
+    parser.add_argument("--suite", metavar="FILE",
+                        help="suite file (default: <home>/benchmarks/default.yaml, unless --workload is given)")
+    parser.add_argument("--engine", metavar="NAME", help="engine to run, e.g. redis (default: the suite's, else postgres)")
+    parser.add_argument("--workload", metavar="NAME_OR_FILE",
+                        help="workload name under <home>/workloads/ or a file; runs it alone, without the suite "
+                             "(default: the suite's runs)")
+    add_run_shape(parser)
+    add_provisioning(parser)
+    add_regression_gate(parser, "a run regressed against its baseline")
+    parser.set_defaults(func=cmd_bench)
+
+
+def _capacity_parser(sub: Subcommands) -> None:
+    parser = sub.add_parser("capacity", help="highest open-loop rate whose latency meets an SLO")
+    parser.add_argument("--engine", metavar="NAME", required=True, help="engine to search (required)")
+    parser.add_argument("--workload", metavar="NAME_OR_FILE", required=True,
+                        help="workload name under <home>/workloads/ or a file (required)")
+    parser.add_argument("--slo", required=True, help="latency bound every operation must meet, e.g. p99=5ms "
+                                                     "(percentiles p50, p90, p99, p999; units us, ms, s; required)")
+    parser.add_argument("--start-rate", metavar="OPS_S", type=float, default=100.0,
+                        help="first target rate in ops/s (default: 100)")
+    parser.add_argument("--max-rate", metavar="OPS_S", type=float, default=100_000.0,
+                        help="stop doubling above this rate in ops/s (default: 100000)")
+    parser.add_argument("--refine", metavar="N", type=int, default=2,
+                        help="bisection steps after the first miss (default: 2)")
+    parser.add_argument("--step-duration", metavar="TIME", default="10s",
+                        help="measured duration of each step: seconds or 30s, 1m (default: 10s)")
+    add_run_shape(parser, defaults={"warmup": "2s", "users": 16, "processes": 2},
+                  omit=("duration", "rate", "schedule"), suite=False)
+    add_provisioning(parser)
+    parser.set_defaults(func=cmd_capacity)
+
+
+def _sweep_parser(sub: Subcommands) -> None:
+    parser = sub.add_parser("sweep", help="one workload at several data volumes")
+    parser.add_argument("workload", metavar="WORKLOAD", help="workload name under <home>/workloads/ or a file")
+    parser.add_argument("--engine", metavar="NAME", required=True, help="engine to run (required)")
+    parser.add_argument("--scales", metavar="COUNTS", required=True,
+                        help="record counts of the first entity, comma-separated, e.g. 10k,100k,1m (required)")
+    add_run_shape(parser, defaults={"duration": "10s", "warmup": "2s", "users": 8, "processes": 2},
+                  omit=("schedule", "scale"), suite=False)
+    add_provisioning(parser)
+    parser.set_defaults(func=cmd_sweep)
+
+
+def _select_parser(sub: Subcommands) -> None:
+    parser = sub.add_parser("select", help="rank engines for a use case (benchmarks/selection/*.yaml)")
+    parser.add_argument("selection", metavar="FILE", help="selection file, e.g. benchmarks/selection/user-accounts.yaml")
+    add_provisioning(parser, url=False)
+    parser.set_defaults(func=cmd_select)
+
+
+def register(sub: Subcommands) -> None:
+    """Add bench, capacity, select and sweep to the `dbarena` parser."""
+    _bench_parser(sub)
+    _capacity_parser(sub)
+    _select_parser(sub)
+    _sweep_parser(sub)

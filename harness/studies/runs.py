@@ -1,0 +1,147 @@
+"""What every study shares: runs planned from a suite and flags, one request per engine, one saved record per run.
+
+`bench`, `capacity`, `sweep` and `select` all start here, so none of them imports another:
+`plan_runs` applies command-line overrides to a suite's runs, `prepared_workload` loads a
+run's workload with its preset and scale applied, `request_for` turns a planned run and a
+provisioned endpoint into a `RunRequest`, and `execute` measures one request into a run
+record saved under results/runs/. Nothing here prints: progress goes to the `Progress`
+given, and what happened is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from harness.errors import SpecError
+from harness.provision.endpoint import Endpoint, provisioned
+from harness.results import store
+from harness.results.build import run_and_record
+from harness.results.record import RunRecord
+from harness.runner.progress import Progress
+from harness.runner.run import RunRequest
+from harness.spec.hints import did_you_mean
+from harness.spec.loader import load_workload, resolve_workload
+from harness.spec.models import Workload
+from harness.spec.suite import LoadProfile, Suite, SuiteRun
+
+__all__ = ["Overrides", "RunFn", "Saved", "execute", "plan_runs", "prepared_workload", "request_for", "single_run",
+           "stop_if_interrupted"]
+
+DEFAULT_WORKLOAD = "kv-cache"  # a flags-only run without --workload
+DEFAULT_ENGINE = "postgres"  # a flags-only run without --engine
+
+RunFn = Callable[[RunRequest, Progress], RunRecord]
+"""Measures one request into its (unsaved) record; tests pass a scripted stand-in."""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Command-line values that replace the suite's (None = keep the suite's)."""
+
+    engine: str | None = None
+    workload: str | None = None
+    preset: str | None = None
+    duration: str | None = None
+    warmup: str | None = None
+    users: int | None = None
+    processes: int | None = None
+    rate: float | None = None  # ops/s; 0 or less = closed loop
+    schedule: str | None = None
+    scale: float | None = None
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One executed run: its record and where it was saved."""
+
+    path: Path
+    record: RunRecord
+
+
+def _load_changes(overrides: Overrides) -> dict[str, Any]:
+    """The load-profile keys the flags set, spelled as in a suite file."""
+    changes: dict[str, Any] = {}
+    for key in ("duration", "warmup", "users", "processes", "schedule"):
+        if getattr(overrides, key) is not None:
+            changes[key] = getattr(overrides, key)
+    if overrides.rate is not None:
+        changes["target_rate"] = overrides.rate if overrides.rate > 0 else None
+    return changes
+
+
+def _load(run: SuiteRun, changes: dict[str, Any]) -> LoadProfile:
+    if not changes:
+        return run.load
+    merged = {**run.load.model_dump(by_alias=True), **changes}
+    try:
+        return LoadProfile.model_validate(merged)
+    except ValidationError as exc:  # a bad flag value, e.g. --duration 10parsecs
+        first = exc.errors()[0]
+        raise SpecError([f"command line: --{first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}"]) from None
+
+
+def plan_runs(suite: Suite | None, overrides: Overrides) -> list[SuiteRun]:
+    """The runs to do: the suite's, or one from flags, with flags applied on top."""
+    if overrides.workload is not None or suite is None:
+        runs = [SuiteRun(workload=overrides.workload or DEFAULT_WORKLOAD, engines=(overrides.engine or DEFAULT_ENGINE,))]
+    else:
+        runs = list(suite.runs)
+    load_changes = _load_changes(overrides)
+    planned = []
+    for run in runs:
+        changes: dict[str, Any] = {"load": _load(run, load_changes)}
+        if overrides.engine is not None:
+            changes["engines"] = (overrides.engine,)
+        if overrides.preset is not None:
+            changes["preset"] = overrides.preset
+        if overrides.scale is not None:
+            changes["scale"] = overrides.scale
+        planned.append(run.model_copy(update=changes))
+    return planned
+
+
+def prepared_workload(run: SuiteRun) -> Workload:
+    """The run's workload with its preset, active operations and scale applied."""
+    workload = load_workload(resolve_workload(run.workload))
+    if run.preset:
+        if run.preset not in workload.presets:
+            known = sorted(workload.presets)
+            raise SpecError([f"preset {run.preset!r} is not defined by workload {workload.name}; "
+                             f"defined: {', '.join(known) or 'none'}{did_you_mean(run.preset, known)}"])
+        workload = workload.with_preset(run.preset)
+    workload = workload.active()
+    return workload.scaled(run.scale) if run.scale != 1 else workload
+
+
+def request_for(run: SuiteRun, engine: str, endpoint: Endpoint, suite: str | None = None) -> RunRequest:
+    """The run request for one engine of a planned run, reached at `endpoint`."""
+    return RunRequest(engine=engine, url=endpoint.url, workload=prepared_workload(run), load=run.load,
+                      scale=run.scale, preset=run.preset, suite=suite,
+                      provisioner={"mode": endpoint.provisioner, **endpoint.details})
+
+
+@contextmanager
+def single_run(overrides: Overrides, provision: str, url: str | None, progress: Progress) -> Iterator[RunRequest]:
+    """Provision the engine of a flags-only run and yield its request (capacity, sweep)."""
+    (run,) = plan_runs(None, overrides)
+    engine = run.engines[0]
+    with provisioned(engine, provision, url, progress=progress.say) as endpoint:
+        yield request_for(run, engine, endpoint)
+
+
+def execute(request: RunRequest, progress: Progress, run: RunFn = run_and_record) -> Saved:
+    """Measure `request` and save its record (also when the run was interrupted)."""
+    record = run(request, progress)
+    return Saved(store.save(record), record)
+
+
+def stop_if_interrupted(record: RunRecord) -> None:
+    """After saving an interrupted run (Ctrl-C, a signal), stop the study: nothing further starts."""
+    if record.interrupted:
+        raise KeyboardInterrupt

@@ -1,0 +1,41 @@
+"""`dbarena engines`: the table from the engine table, the README's markdown table, the support matrix."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.cli import main
+from harness.cli.engines import MARKDOWN_HEADER
+from harness.cli.exit_codes import ExitCode
+from harness.engines.registry import ENGINES, MATRIX_ENGINES
+from tests.cli.conftest import ROOT
+
+
+def test_list_shows_every_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "list"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert out.startswith("engine") and all(name in out for name in ENGINES)
+
+
+def test_list_markdown_is_the_readme_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "list", "--markdown"]) == ExitCode.OK
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "| " + " | ".join(MARKDOWN_HEADER) + " |" and lines[1] == "|---|---|---|---|"
+    rows = [info for info in ENGINES.values() if info.compose_image]
+    assert len(lines) == 2 + len(rows)
+    for line, info in zip(lines[2:], rows, strict=True):
+        assert line == f"| {info.name} | {info.compose_image} | {info.native_route} | {info.tested_against} |"
+
+
+def test_up_needs_a_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "up"]) == ExitCode.USER_ERROR
+    assert "name an engine" in capsys.readouterr().err
+    assert main(["engines", "status", "fake"]) == ExitCode.USER_ERROR  # no native launcher
+
+
+def test_matrix_has_a_row_per_library_workload(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "matrix"]) == ExitCode.OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["workload", *MATRIX_ENGINES]
+    workloads = sorted(p.stem for p in (ROOT / "workloads").glob("*.yaml"))
+    assert sorted(line.split()[0] for line in lines[2:2 + len(workloads)]) == workloads

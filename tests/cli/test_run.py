@@ -1,0 +1,120 @@
+"""`dbarena bench | capacity | sweep`: what the CLI prints and returns, with a scripted run (no engine, no workers).
+
+The end-to-end path through the real runner (fake engine, worker processes) is
+`test_bench_on_the_fake_engine_end_to_end`; Ctrl-C on a real run is tests/runner/test_run_fake.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.cli.exit_codes import ExitCode
+from harness.results import store
+from harness.results.record import LoadPhase, RunRecord
+from harness.runner.progress import Progress
+from harness.runner.run import RunRequest
+from tests.compare.records import synthetic_run
+
+_IDS = itertools.count(1)
+
+
+def scripted(median_us: float, interrupted: bool = False) -> Callable[[RunRequest, Progress], RunRecord]:
+    def run(request: RunRequest, progress: Progress) -> RunRecord:
+        rate = request.load.target_rate
+        record = synthetic_run(median_us if not rate or rate <= 700 else 50_000, seconds=4,
+                               per_second=int(rate or 500), run_id=f"cli{next(_IDS)}")
+        loaded = request.workload.dataset.entities[0].count
+        update: dict[str, object] = {"engine": request.engine, "workload": request.workload.name,
+                                     "preset": request.preset,
+                                     "load_phase": LoadPhase(records=loaded, seconds=1.0, records_per_s=loaded)}
+        if rate:
+            update["total_throughput_ops_s"] = rate
+        if interrupted:
+            update.update(complete=False, interrupted=True, valid=False)
+        return record.model_copy(update=update)
+    return run
+
+
+@pytest.fixture
+def use(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[RunRequest, Progress], RunRecord]], None]:
+    """Make every study measure with `run` instead of the runner."""
+    import harness.studies.bench
+    import harness.studies.capacity
+    import harness.studies.sweep
+
+    def install(run: Callable[[RunRequest, Progress], RunRecord]) -> None:
+        for module, name in ((harness.studies.bench, "bench"), (harness.studies.capacity, "search_capacity"),
+                             (harness.studies.sweep, "sweep")):
+            monkeypatch.setattr(module, name, functools.partial(getattr(module, name), run=run))
+    return install
+
+
+BENCH = ["bench", "--engine", "fake", "--workload", "kv-cache", "--duration", "1s", "--warmup", "0s"]
+
+
+def test_bench_prints_the_summary_the_record_path_and_the_baseline_hint(
+        use: Callable[..., None], results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    use(scripted(1000))
+    assert main(BENCH) == ExitCode.OK
+    out = capsys.readouterr().out
+    (path,) = (results / "runs").glob("*.json")
+    record = store.load(path)
+    assert out.index("fake 1 · kv-cache") < out.index(f"run record: {path}") < out.index("no baseline for fake/kv-cache")
+    assert f"`dbarena baseline promote {record.run_id}` makes this one" in out
+
+
+def test_fail_on_regression_exits_3_only_when_a_run_regressed(
+        use: Callable[..., None], capsys: pytest.CaptureFixture[str]) -> None:
+    use(scripted(1000))
+    assert main(BENCH) == ExitCode.OK
+    (first,) = [r for _, r in store.all_runs()]
+    assert main(["baseline", "promote", first.run_id]) == ExitCode.OK
+    use(scripted(3000))
+    assert main([*BENCH, "--fail-on-regression"]) == ExitCode.REGRESSED
+    out = capsys.readouterr().out
+    assert "verdict: REGRESSED" in out
+    assert main(BENCH) == ExitCode.OK  # without the gate a regression is reported, not fatal
+
+
+def test_an_interrupted_bench_saves_prints_and_exits_130(
+        use: Callable[..., None], results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    use(scripted(1000, interrupted=True))
+    assert main(BENCH) == ExitCode.INTERRUPTED
+    captured = capsys.readouterr()
+    assert "run record:" in captured.out and "dbarena: interrupted" in captured.err
+    (path,) = (results / "runs").glob("*.json")
+    assert store.load(path).interrupted
+
+
+def test_capacity_prints_the_curve_and_where_it_is_saved(
+        use: Callable[..., None], results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    use(scripted(2000))
+    assert main(["capacity", "--engine", "fake", "--workload", "kv-cache", "--slo", "p99=10ms",
+                 "--max-rate", "10000", "--refine", "1"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "offered ops/s" in out and "capacity under p99<=10ms: 600 ops/s" in out
+    (path,) = (results / "capacity").glob("*.json")
+    assert f"capacity result: {path}" in out
+
+
+def test_sweep_prints_a_table_and_the_plot(use: Callable[..., None], capsys: pytest.CaptureFixture[str]) -> None:
+    use(scripted(1000))
+    assert main(["sweep", "kv-cache", "--engine", "fake", "--scales", "100,1k"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "records" in out and "read ops/s" in out
+    plot = Path(out.strip().splitlines()[-1].removeprefix("plot: "))
+    assert plot.exists() and plot.suffix == ".png"
+
+
+def test_bench_on_the_fake_engine_end_to_end(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BENCH, "--users", "2", "--processes", "1", "--scale", "0.05"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    (path,) = (results / "runs").glob("*.json")
+    record = store.load(path)
+    assert record.complete and not record.interrupted and f"run record: {path}" in out
