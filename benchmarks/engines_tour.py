@@ -11,30 +11,22 @@ after the run.
 from __future__ import annotations
 
 import argparse
-import socket
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from harness.engines.registry import engine_info
+from harness.engines.registry import native_of
 from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
 from harness.report.terminal import table
+from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
-from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
 
 ENGINES = ("postgres", "redis", "mongodb", "elasticsearch", "influxdb", "neo4j")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mib(pid: int) -> float:
@@ -62,8 +54,8 @@ def main() -> None:
     load = LoadProfile(users=8, processes=1, duration=args.duration, warmup=3)
     rows = []
     for engine in args.engines.split(","):
-        launcher = get_launcher(engine_info(engine).native or engine)
-        server = base.start(launcher, port=free_port(), progress=print)
+        launcher = get_launcher(native_of(engine).name)
+        server = base.start(launcher, port=base.free_port_for(launcher), progress=print)
         try:
             record = run_and_record(RunRequest(engine=engine, url=server.url, workload=workload, load=load),
                                    Progress(min_interval_s=5))

@@ -14,19 +14,16 @@ server; B's N is calibrated so that its median latency is 20% above A's. A pair 
 from __future__ import annotations
 
 import argparse
-import socket
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from harness.compare.compare import compare
+from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
-from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.models import Operation, OperationKind, Workload
 from harness.spec.suite import LoadProfile
@@ -66,10 +63,8 @@ def postgres_runs() -> Runs:
     from harness.provision.native import base
     from harness.provision.native.registry import get_launcher
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = base.start(get_launcher("postgres"), port=port)
+    launcher = get_launcher("postgres")
+    server = base.start(launcher, port=base.free_port_for(launcher))
     try:
         spec = load_workload(ROOT / "benchmarks" / "overhead" / "pk-read.yaml").scaled(0.2)
         run_and_record(RunRequest(engine="postgres", url=server.url, workload=spec, load=PG_LOAD), quiet())  # loads

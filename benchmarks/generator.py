@@ -10,12 +10,10 @@ dicts with `random`, the floor any generator pays.
 from __future__ import annotations
 
 import random
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from harness.dataset.generate import RecordFactory, dataset_factories
 from harness.spec.loader import load_workload

@@ -10,29 +10,20 @@ by PID. Ranked per workload by total throughput, with the slowest operation's p9
 from __future__ import annotations
 
 import argparse
-import socket
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from harness.engines.matrix import MATRIX_ENGINES, support
-from harness.engines.registry import engine_info
+from harness.engines.registry import native_of
 from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
 from harness.report.terminal import table
+from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
-from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:
@@ -48,7 +39,8 @@ def main() -> None:
         runnable = [w for w in workloads if support(w, engine)[0]]
         if not runnable:
             continue
-        server = base.start(get_launcher(engine_info(engine).native or engine), port=free_port(), progress=print)
+        launcher = get_launcher(native_of(engine).name)
+        server = base.start(launcher, port=base.free_port_for(launcher), progress=print)
         try:
             for workload in runnable:
                 record = run_and_record(RunRequest(engine=engine, url=server.url, workload=workload, load=load,

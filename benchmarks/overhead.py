@@ -17,7 +17,6 @@ import argparse
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,25 +24,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from harness.provision.native import base
-from harness.provision.native.postgres import find_bin_dir
+from harness.provision.native.postgres.launcher import find_bin_dir
 from harness.provision.native.registry import get_launcher
+from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.recorder import Recorder
 from harness.runner.run import RunRequest
-from harness.results.build import run_and_record
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
 
 CLIENTS = 8
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def tool(name: str, *candidates: Path) -> str:
@@ -74,7 +67,8 @@ def pgbench_tps(pgbench: str, port: int, args: list[str]) -> float:
 
 
 def postgres_figures(duration: float, processes: list[int]) -> dict[str, float]:
-    server = base.start(get_launcher("postgres"), port=free_port(), progress=print)
+    launcher = get_launcher("postgres")
+    server = base.start(launcher, port=base.free_port_for(launcher), progress=print)
     try:
         pgbench = tool("pgbench", find_bin_dir() / "pgbench")
         subprocess.run([pgbench, "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres", "-i", "-s", "1", "-q",
@@ -94,7 +88,8 @@ def postgres_figures(duration: float, processes: list[int]) -> dict[str, float]:
 
 
 def redis_figures(duration: float, processes: list[int]) -> dict[str, float]:
-    server = base.start(get_launcher("redis"), port=free_port(), progress=print)
+    launcher = get_launcher("redis")
+    server = base.start(launcher, port=base.free_port_for(launcher), progress=print)
     try:
         bench = tool("redis-benchmark")
         common = [bench, "-h", "127.0.0.1", "-p", str(server.port), "-r", "100000", "-q"]

@@ -19,7 +19,6 @@ from harness.engines.registry import TEST_MARKERS
 from harness.errors import EngineUnavailable
 from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
-from harness.provision.ports import free_port
 
 ENGINE_MARKERS = tuple(TEST_MARKERS)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -45,7 +44,7 @@ def live_engine(launcher_name: str, env_var: str) -> Iterator[base.NativeServer 
         return
     launcher = get_launcher(launcher_name)
     try:
-        server = base.start(launcher, port=free_port())
+        server = base.start(launcher, port=base.free_port_for(launcher))
     except EngineUnavailable as exc:
         if IN_CI:
             pytest.fail(f"{launcher_name} could not be started in CI: {exc}")

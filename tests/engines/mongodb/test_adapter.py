@@ -18,12 +18,12 @@ from harness.engines.calls import Change, Window
 from harness.engines.mongodb.adapter import client_options, opcounters
 from harness.engines.registry import create_adapter
 from harness.errors import UnsupportedOperation
+from harness.provision.ports import free_port
 from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
 from harness.spec.models import AggregateOp, DeleteOp, InsertOp, NativeOp, OperationKind, ScanOp
 from harness.spec.suite import LoadProfile
-from tests.conftest import free_port
 from tests.engines.helpers import load_all, workload
 
 pytestmark = pytest.mark.mongodb
