@@ -138,7 +138,7 @@ class Master:
     def _receive(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.inbox.put((msg.node_id, from_data(msg.data)))
 
-    def send(self, slot: WorkerSlot, message: Frozen) -> None:
+    def send(self, slot: WorkerSlot, message: Message) -> None:
         self.runner.send_message(CUSTOM_PREFIX + message.type, to_data(message), slot.client_id)
 
     def messages(self, timeout_s: float) -> Iterator[tuple[WorkerSlot, Message] | None]:
@@ -346,7 +346,7 @@ class Master:
         if ticks:
             p99s = [t.p99_us for t in ticks if t.p99_us is not None]
             say(Tick(t=max(t.t for t in ticks), ops=sum(t.ops for t in ticks), errors=sum(t.errors for t in ticks),
-                     p99_us=max(p99s) if p99s else None))
+                     p99_us=max(p99s) if p99s else None))  # the parent's line: totals only
 
     def _infos(self) -> tuple[WorkerInfo, ...]:
         return tuple(slot.info() for slot in self.workers.values())

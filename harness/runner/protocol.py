@@ -192,14 +192,23 @@ class Failed(Frozen):
     error: str
 
 
+class TickOperation(Frozen):
+    """One operation in the last complete second of one worker (merged exactly by the master)."""
+
+    count: int
+    errors: int
+    histogram: str  # encoded HDR (µs), "" when nothing succeeded
+
+
 class Tick(Frozen):
-    """The last complete second, for the live progress line."""
+    """The last complete second, for the live progress line and the live page."""
 
     type: Literal["tick"] = "tick"
     t: float  # seconds since the start of warm-up
     ops: int
     errors: int
     p99_us: int | None
+    operations: dict[str, TickOperation] = Field(default_factory=dict)  # worker -> master only
 
 
 class OperationPart(Frozen):

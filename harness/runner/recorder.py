@@ -15,7 +15,7 @@ from hdrh.histogram import HdrHistogram
 
 from harness.metrics.histogram import encode, new_histogram
 from harness.runner.pacing import NS_PER_S
-from harness.runner.protocol import OperationPart, SecondRow, WorkerResult
+from harness.runner.protocol import OperationPart, SecondRow, Tick, TickOperation, WorkerResult
 
 ERROR_SAMPLES = 5
 LAG_LIMIT_NS = NS_PER_S  # an operation started more than 1 s late counts as lagging
@@ -126,20 +126,27 @@ class Recorder:
                 rows.append(bucket.row(second, stats.name, self.phase_of(second)))
         return rows
 
-    def last_second(self, now_ns: int) -> tuple[int, int, int | None]:
-        """(ops, errors, p99 µs) of the last complete second, for the progress line."""
+    def tick(self, now_ns: int) -> Tick:
+        """The last complete second (all operations, and each with its own histogram)."""
         second = (now_ns - self.t0_ns) // NS_PER_S - 1
         ops = errors = 0
         latencies: list[int] = []
+        operations: dict[str, TickOperation] = {}
         for stats in self.stats:
             bucket = stats.seconds.get(second)
-            if bucket is not None:
-                ops += bucket.count
-                errors += bucket.errors
-                latencies.extend(bucket.latencies_us)
+            if bucket is None:
+                continue
+            ops += bucket.count
+            errors += bucket.errors
+            latencies.extend(bucket.latencies_us)
+            histogram = new_histogram()
+            for latency in bucket.latencies_us:
+                histogram.record_value(latency)
+            operations[stats.name] = TickOperation(count=bucket.count, errors=bucket.errors,
+                                                   histogram=encode(histogram) if bucket.latencies_us else "")
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, (len(latencies) * 99) // 100)] if latencies else None
-        return ops, errors, p99
+        return Tick(t=(now_ns - self.t0_ns) / NS_PER_S, ops=ops, errors=errors, p99_us=p99, operations=operations)
 
     def result(self, *, process: int, complete: bool, measured_s: float, cpu_fraction: float | None) -> WorkerResult:
         """What this process sends to the parent: encoded histograms and counters."""

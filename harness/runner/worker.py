@@ -49,12 +49,12 @@ from harness.runner.protocol import (
     LoadDone,
     LoadProgress,
     LoadRange,
+    Message,
     Ping,
     Pong,
     Ready,
     Spawn,
     Stop,
-    Tick,
     WorkerConfig,
     from_data,
     to_data,
@@ -187,7 +187,7 @@ class ArenaUser(User):
 Handler = Callable[[Any], None]
 
 
-def send(runner: WorkerRunner, message: Frozen) -> None:
+def send(runner: WorkerRunner, message: Message) -> None:
     """One custom message to the master."""
     runner.send_message(CUSTOM_PREFIX + message.type, to_data(message))
 
@@ -296,8 +296,7 @@ class WorkerSession:
             if now >= recorder.measure_until_ns:
                 break
             if now >= next_tick:
-                ops, errors, p99 = recorder.last_second(now)
-                send(self.runner, Tick(t=(now - state.t0_ns) / NS_PER_S, ops=ops, errors=errors, p99_us=p99))
+                send(self.runner, recorder.tick(now))
                 next_tick += NS_PER_S
             gevent.sleep(min(0.1, max(0.0, (min(next_tick, recorder.measure_until_ns) - now) / NS_PER_S)))
         complete = not state.stopping
