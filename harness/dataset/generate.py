@@ -377,25 +377,33 @@ def column_function(spec: FieldSpec, salt: int) -> Column | None:
             return lambda idx: [values[k] for k in (idx % np.uint64(len(values))).tolist()]
         return lambda idx: [values[k] for k in (hashed(idx) % np.uint64(len(values))).tolist()]
     if isinstance(spec, StringField):
-        if spec.unique:
-            return lambda idx: [f"{spec.prefix}{h:020d}" for h in hashed(idx).tolist()]
-        pool, room = _char_pool(), len(_char_pool()) - spec.length
-        if room <= 0:
-            return None
-        return lambda idx: [spec.prefix + pool[s : s + spec.length] for s in (hashed(idx) % np.uint64(room)).tolist()]
+        return _string_column(spec, hashed)
     if isinstance(spec, (EmailField, UsernameField)):
-        words = vocabulary(2000)
-        picks = lambda idx: (hashed(idx) % np.uint64(len(words))).tolist()  # noqa: E731
-        if isinstance(spec, UsernameField):
-            return lambda idx: [f"{words[w]}_{i}" for w, i in zip(picks(idx), idx.tolist(), strict=True)]
-        domains = spec.domains
-        return lambda idx: [f"{words[w]}.{i}@{domains[i % len(domains)]}"
-                            for w, i in zip(picks(idx), idx.tolist(), strict=True)]
+        return _name_column(spec, hashed)
     if isinstance(spec, TimestampField) and spec.step_s is None:
         start = datetime.fromisoformat(spec.start.replace("Z", "+00:00"))
         start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
         return lambda idx: [start + timedelta(seconds=s) for s in (hashed(idx) % np.uint64(spec.spread_s)).tolist()]
     return None
+
+
+def _string_column(spec: StringField, hashed: Callable[[np.ndarray], np.ndarray]) -> Column | None:
+    if spec.unique:
+        return lambda idx: [f"{spec.prefix}{h:020d}" for h in hashed(idx).tolist()]
+    pool, room = _char_pool(), len(_char_pool()) - spec.length
+    if room <= 0:
+        return None
+    return lambda idx: [spec.prefix + pool[s : s + spec.length] for s in (hashed(idx) % np.uint64(room)).tolist()]
+
+
+def _name_column(spec: EmailField | UsernameField, hashed: Callable[[np.ndarray], np.ndarray]) -> Column:
+    words = vocabulary(2000)
+    picks = lambda idx: (hashed(idx) % np.uint64(len(words))).tolist()  # noqa: E731
+    if isinstance(spec, UsernameField):
+        return lambda idx: [f"{words[w]}_{i}" for w, i in zip(picks(idx), idx.tolist(), strict=True)]
+    domains = spec.domains
+    return lambda idx: [f"{words[w]}.{i}@{domains[i % len(domains)]}"
+                        for w, i in zip(picks(idx), idx.tolist(), strict=True)]
 
 
 def dataset_factories(workload: Workload) -> dict[str, RecordFactory]:

@@ -46,6 +46,12 @@ def check_workload(workload: Workload) -> list[str]:
                 hint = did_you_mean(field, list(entity.fields))
                 problems.append(f"dataset.entities[{i}].series: {field!r} is not one of its fields{hint}")
     problems += check_references(workload)
+    problems += _check_presets(workload, op_names)
+    return problems
+
+
+def _check_presets(workload: Workload, op_names: list[str]) -> list[str]:
+    problems: list[str] = []
     for preset, weights in workload.presets.items():
         for op_name, weight in weights.items():
             if op_name not in op_names:
