@@ -1,7 +1,8 @@
 """Neo4j adapter (official driver, sync API): lifecycle, schema, bulk load, executors, telemetry.
 
 What each operation sends, and how the workload maps to labels and relationships, is in
-`statements.py` (no server). Every statement is parameterised Cypher run with `session.run`
+`statements.py`; constraints, indexes and the bulk-load statement in `schema.py` (both pure,
+no server). Every statement is parameterised Cypher run with `session.run`
 on the adapter's one session (`execute_query` would retry on its own, inside the timed call)
 and its whole result is consumed. Neo4j forces its transaction log to disk on every commit;
 that is not configurable.
@@ -21,7 +22,7 @@ from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
 from harness.engines.base import EngineAdapter, Executor, Record
 from harness.engines.neo4j import schema, statements
-from harness.engines.neo4j.statements import Count, Shape, Statement, ident, relationship_type
+from harness.engines.neo4j.statements import Count, Ends, Shape, Statement, ident, relationship_type
 from harness.errors import HarnessBug, UnsupportedOperation
 from harness.spec.models import Entity, Operation, SearchOp, Workload
 
@@ -100,6 +101,8 @@ EXECUTORS: dict[Count, Callable[[Session, Statement], Executor]] = {
 
 
 class Neo4jAdapter(EngineAdapter[Bolt]):
+    """One driver and one session; each bound operation runs its statement on that session."""
+
     client_library = "neo4j"
     supported_kinds = statements.SUPPORTED_KINDS
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (Neo4jError, ServiceUnavailable, OSError, ValueError)
@@ -160,11 +163,21 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
                 self._rows(f"DROP INDEX {ident(name)} IF EXISTS")
 
     def _shape(self, entity: Entity) -> Shape:
-        """The shape `prepare` derived from its workload; a node entity's needs no workload."""
+        """The shape `prepare` derived from its workload; on an adapter that never ran prepare (a loading
+        worker), an edge's end nodes are keyed by the property of their label's key constraint."""
         shape = self._shapes.get(entity.name)
-        if shape is None and statements.edge_ends(entity) is not None:
-            raise HarnessBug(f"neo4j: edge entity {entity.name!r} loaded before prepare() (its end nodes' key is unknown)")
-        return shape or Shape(entity)
+        if shape is None:
+            ends = statements.edge_ends(entity)
+            shape = Shape(entity) if ends is None else Shape(entity, Ends(ends[0], self._node_key(ends[0]), *ends[1:]))
+            self._shapes[entity.name] = shape
+        return shape
+
+    def _node_key(self, label: str) -> str:
+        rows = self._rows("SHOW CONSTRAINTS YIELD name, properties WHERE name = $name RETURN properties",
+                          name=schema.key_constraint(label))
+        if not rows:
+            raise HarnessBug(f"neo4j: no key constraint on {label!r}: relationships loaded before prepare()")
+        return str(rows[0][0][0])
 
     def load(self, entity: Entity, records: Sequence[Record]) -> None:
         shape = self._shape(entity)

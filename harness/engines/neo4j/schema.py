@@ -22,11 +22,16 @@ def _target(shape: Shape) -> str:
     return f"()-[n:{ident(relationship_type(name))}]-()" if shape.is_edge else f"(n:{ident(name)})"
 
 
+def key_constraint(entity: str) -> str:
+    """The name of the uniqueness constraint on an entity's key (a loading worker reads a node key from it)."""
+    return f"dbarena_{entity}_key"
+
+
 def constraints(shape: Shape) -> list[str]:
     """Key constraint plus declared indexes; an edge's src/dst need none (adjacency is the index)."""
     entity, target = shape.entity, _target(shape)
     name = entity.name
-    statements = [f"CREATE CONSTRAINT {ident(f'dbarena_{name}_key')} FOR {target} "
+    statements = [f"CREATE CONSTRAINT {ident(key_constraint(name))} FOR {target} "
                   f"REQUIRE n.{ident(entity.key)} IS UNIQUE"]
     for number, index in enumerate(entity.indexes):
         if index.fields == (entity.key,) or set(index.fields) & set(shape.ref_fields):

@@ -23,12 +23,23 @@ from harness.engines.neo4j.adapter import Neo4jAdapter, split_auth
 from harness.engines.neo4j.statements import build
 from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, HarnessBug, UnsupportedOperation
+from harness.provision.ports import free_port
 from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
-from harness.spec.models import DeleteOp, NativeOp, Operation, OperationKind, ReadOp, SearchOp, TraverseOp, UpdateOp
+from harness.spec.models import (
+    DeleteOp,
+    IntField,
+    NativeOp,
+    Operation,
+    OperationKind,
+    ReadOp,
+    RefField,
+    SearchOp,
+    TraverseOp,
+    UpdateOp,
+)
 from harness.spec.suite import LoadProfile
-from tests.conftest import free_port
 from tests.engines.helpers import load_all, workload
 
 pytestmark = pytest.mark.neo4j
@@ -394,10 +405,24 @@ def test_native_statement_and_url_credentials(adapter: Neo4jAdapter) -> None:
     assert not adapter.is_disconnect(ValueError("a bug"))
 
 
-def test_an_edge_entity_is_not_loaded_before_prepare() -> None:
-    """An edge's end nodes are found by the node entity's key, which only the workload (prepare) knows."""
-    adapter = Neo4jAdapter("neo4j", "bolt://127.0.0.1:1")
-    with pytest.raises(HarnessBug, match="before prepare"):
-        adapter.load(workload("social-graph", 10).entity("follows"), [{"id": 1, "src": 1, "dst": 2}])
+def test_a_loading_worker_finds_the_end_nodes_key_without_the_workload(adapter: Neo4jAdapter, neo4j_url: str,
+                                                                        check: Session) -> None:
+    """Workers load with adapters of their own that never ran prepare: an edge's end nodes are found by
+    the property of their label's key constraint."""
+    spec = workload("social-graph", 10)
+    person, follows = spec.dataset.entities
+    adapter.prepare(spec)
+    worker = Neo4jAdapter("neo4j", neo4j_url)
+    worker.connect()
+    try:
+        worker.load(person, [{"id": i, "name": f"p{i}"} for i in range(3)])
+        worker.load(follows, [{"id": 1, "src": 0, "dst": 1}, {"id": 2, "src": 1, "dst": 2}])
+        assert value(check, "MATCH (:person)-[r:FOLLOWS]->(:person) RETURN count(r)") == 2
+        ghost = follows.model_copy(update={"name": "haunts", "fields": {
+            "id": IntField(type="int"), "a": RefField(type="ref", entity="ghost"), "b": RefField(type="ref", entity="ghost")}})
+        with pytest.raises(HarnessBug, match="before prepare"):
+            worker.load(ghost, [{"id": 1, "a": 1, "b": 2}])  # nothing ever prepared `ghost`
+    finally:
+        worker.close()
     with pytest.raises(HarnessBug, match="before connect"):
-        adapter.server_version()
+        worker.server_version()
