@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +24,7 @@ from harness.results import store
 from harness.results.record import LoadPhase, RunRecord
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
+from tests.cli.conftest import ROOT
 from tests.compare.records import synthetic_run
 
 _IDS = itertools.count(1)
@@ -118,3 +124,28 @@ def test_bench_on_the_fake_engine_end_to_end(results: Path, capsys: pytest.Captu
     (path,) = (results / "runs").glob("*.json")
     record = store.load(path)
     assert record.complete and not record.interrupted and f"run record: {path}" in out
+
+
+def test_ctrl_c_saves_the_run_and_stops_the_suite(results: Path) -> None:
+    """SIGINT during the first run of the two-run default suite: that run is saved, the second never starts."""
+    env = {**os.environ, "DBARENA_RESULTS": str(results)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "--home", str(ROOT), "bench", "--engine", "fake", "--duration", "30s",
+         "--warmup", "0s", "--users", "2", "--processes", "1", "--scale", "0.02"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 60
+    for line in proc.stderr:  # interrupt once the measurement is under way
+        seen.append(line)
+        if line.startswith("[measure") or time.monotonic() > deadline:
+            proc.send_signal(signal.SIGINT)
+            break
+    out, rest = proc.communicate(timeout=90)
+    err = "".join(seen) + rest
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "Traceback" not in err and "user-accounts" not in err  # the suite's second run never started
+    (path,) = (results / "runs").glob("*.json")
+    record = store.load(path)
+    assert record.interrupted and not record.complete and f"run record: {path}" in out
