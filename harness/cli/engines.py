@@ -11,6 +11,7 @@ import argparse
 import time
 
 from harness.cli.exit_codes import ExitCode
+from harness.cli.options import Subcommands
 from harness.engines.registry import ENGINES, MATRIX_ENGINES, EngineInfo, launcher_names, native_of
 from harness.errors import UserError
 from harness.provision import paths as provision_paths
@@ -19,8 +20,6 @@ from harness.provision.native.registry import get_launcher
 from harness.report.terminal import table
 
 __all__ = ["ACTIONS", "cmd_engines", "markdown_table", "register"]
-
-Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
 
 MARKDOWN_HEADER = ("engine", "Compose image (users)", "native route here (no Docker)", "tested in CI against")
 

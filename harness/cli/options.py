@@ -22,8 +22,11 @@ from harness.spec.suite import LoadProfile
 if TYPE_CHECKING:
     from harness.studies.runs import Overrides
 
-__all__ = ["DEFAULT_PROVISION", "RUN_SHAPE", "add_provisioning", "add_regression_gate", "add_run_shape",
+__all__ = ["DEFAULT_PROVISION", "RUN_SHAPE", "Subcommands", "add_provisioning", "add_regression_gate", "add_run_shape",
            "default_text", "overrides_from"]
+
+Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
+"""What each command module's `register(sub)` adds its parsers to."""
 
 DEFAULT_PROVISION = "auto"
 if DEFAULT_PROVISION not in MODES:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.exit_codes import ExitCode
-from harness.cli.options import add_regression_gate
+from harness.cli.options import Subcommands, add_regression_gate
 from harness.errors import UserError
 from harness.report.terminal import run_summary, table
 from harness.results import store
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["cmd_baseline", "cmd_compare", "cmd_history", "cmd_report", "cmd_runs", "cmd_show", "register",
            "stored_evidence"]
 
-Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
 DEFAULT_THRESHOLD = 0.05
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.exit_codes import ExitCode
-from harness.cli.options import add_provisioning, add_regression_gate, add_run_shape, overrides_from
+from harness.cli.options import Subcommands, add_provisioning, add_regression_gate, add_run_shape, overrides_from
 from harness.paths import default_suite
 
 if TYPE_CHECKING:
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from harness.studies.models import CapacityResult
 
 __all__ = ["cmd_bench", "cmd_capacity", "cmd_select", "cmd_sweep", "register"]
-
-Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
 
 
 def verdict_text(done: BenchRun) -> str:

@@ -6,11 +6,10 @@ import argparse
 import sys
 
 from harness.cli.exit_codes import ExitCode
+from harness.cli.options import Subcommands
 from harness.spec.loader import spec_files, validate_file
 
 __all__ = ["cmd_validate", "register"]
-
-Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
 
 
 def cmd_validate(args: argparse.Namespace) -> ExitCode:
