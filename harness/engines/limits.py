@@ -8,5 +8,6 @@ from __future__ import annotations
 
 SCAN_LIMIT = 100  # records of a scan without a limit (YCSB's default maxscanlength)
 SEARCH_LIMIT = 10  # hits of a relevance search without a limit (the search engines' default page)
-FIND_LIMIT = 1000  # records of a find or range without a limit (a search engine must cap its hits)
+FIND_LIMIT = 1000  # hits of a find or range without a limit where the engine must cap them (search engines;
+#                    the others return every match, as the library's finds select few records)
 LOAD_BATCH = 1000  # records per bulk-load call (COPY, insert_many, _bulk, pipeline, UNWIND, line protocol)

@@ -46,3 +46,28 @@ class LoadPhase(Frozen):
     records: int
     seconds: float
     records_per_s: float
+
+
+class StageResult(Frozen):
+    """One stage of a load shape (`load.stages`), all processes merged."""
+
+    index: int
+    start_s: float  # from the start of the measurement window
+    duration_s: float
+    users: int  # active users
+    target_rate: float | None  # ops/s; None = closed loop
+    operations: dict[str, OperationResult]
+    total_throughput_ops_s: float
+
+
+class ScenarioResult(Frozen):
+    """One scenario (`load.scenarios`): its operations measured together over the window."""
+
+    name: str
+    users: int
+    target_rate: float | None  # ops/s; None = closed loop
+    think_time_s: float
+    operations: tuple[str, ...]
+    count: int
+    errors: int
+    throughput_ops_s: float

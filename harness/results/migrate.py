@@ -18,8 +18,13 @@ def update_to_2(data: Raw) -> Raw:
     return {**data, "interrupted": any(str(note).startswith("interrupted by the user") for note in notes)}
 
 
+def update_to_3(data: Raw) -> Raw:
+    """Version 3 adds load shapes, scenarios and workers (empty: a version-2 run had none of them)."""
+    return {**data, "stages": (), "scenarios": (), "workers": ()}
+
+
 # version N-1 -> N; add one function per schema change, never edit an old one.
-MIGRATIONS: dict[int, Callable[[Raw], Raw]] = {2: update_to_2}
+MIGRATIONS: dict[int, Callable[[Raw], Raw]] = {2: update_to_2, 3: update_to_3}
 
 
 def migrate(data: Raw) -> Raw:

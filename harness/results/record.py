@@ -11,12 +11,15 @@ from typing import Any
 from pydantic import Field
 
 from harness.metrics.histogram import Percentiles
-from harness.metrics.models import LoadPhase, OperationResult, TimePoint
+from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
 from harness.models import Frozen
+from harness.runner.protocol import WorkerInfo
+from harness.spec.suite import Scenario, Stage
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-__all__ = ["LoadPhase", "LoadSettings", "OperationResult", "Percentiles", "RunRecord", "TimePoint"]
+__all__ = ["LoadPhase", "LoadSettings", "OperationResult", "Percentiles", "RunRecord", "ScenarioResult", "StageResult",
+           "TimePoint", "WorkerInfo"]
 
 
 class LoadSettings(Frozen):
@@ -26,6 +29,9 @@ class LoadSettings(Frozen):
     warmup_s: float
     target_rate: float | None
     schedule: str
+    think_time_s: float = 0.0
+    stages: tuple[Stage, ...] = ()
+    scenarios: tuple[Scenario, ...] = ()
 
 
 class RunRecord(Frozen):
@@ -51,5 +57,8 @@ class RunRecord(Frozen):
     total_throughput_ops_s: float = 0.0
     measured_s: float = 0.0
     timeseries: tuple[TimePoint, ...] = ()
+    stages: tuple[StageResult, ...] = ()  # per stage of a load shape (load.stages)
+    scenarios: tuple[ScenarioResult, ...] = ()  # per scenario (load.scenarios)
+    workers: tuple[WorkerInfo, ...] = ()  # the load workers: host, pid, user slots, clock offset to the master
     telemetry: dict[str, Any] = Field(default_factory=dict)
     notes: tuple[str, ...] = ()

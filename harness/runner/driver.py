@@ -18,6 +18,7 @@ from typing import Any
 from harness.dataset.generate import RecordFactory, dataset_factories, mix64, vocabulary, zipf_word
 from harness.dataset.keys import KeyChooser, chooser_for
 from harness.engines.calls import Change, Pair, Query, Window
+from harness.errors import HarnessBug
 from harness.spec.models import (
     AggregateOp,
     FindOp,
@@ -119,9 +120,14 @@ class OperationDriver:
 
 
 class OperationMix:
-    """Weighted choice of the next operation, then its arguments."""
+    """Weighted choice of the next operation, then its arguments.
 
-    def __init__(self, workload: Workload, user_slot: int, total_users: int, seed: int, insert_offset: int = 0) -> None:
+    `only` restricts the mix to some operations (a scenario's), their weights renormalised;
+    `next_index` still indexes `drivers`, one per operation of the workload.
+    """
+
+    def __init__(self, workload: Workload, user_slot: int, total_users: int, seed: int, insert_offset: int = 0,
+                 only: tuple[str, ...] | None = None) -> None:
         rng = random.Random(seed * 7919 + user_slot)
         self._random = rng.random
         spaces = {e.name: KeySpace(e.count, total_users, e.count + insert_offset) for e in workload.dataset.entities}
@@ -131,10 +137,14 @@ class OperationMix:
                             chooser_for(op, rng, start=user_slot * 997), user_slot, total_users)
             for op in workload.operations
         ]
-        total = sum(op.weight for op in workload.operations)
-        self._cumulative = list(itertools.accumulate(op.weight / total for op in workload.operations))
+        chosen = [i for i, op in enumerate(workload.operations) if only is None or op.name in only]
+        if not chosen:
+            raise HarnessBug(f"no operation of the mix is among {only}")
+        total = sum(workload.operations[i].weight for i in chosen)
+        self._indexes = chosen
+        self._cumulative = list(itertools.accumulate(workload.operations[i].weight / total for i in chosen))
         self._cumulative[-1] = 1.0
 
     def next_index(self) -> int:
         """Index of the next operation to run (into `drivers`)."""
-        return bisect.bisect_right(self._cumulative, self._random())
+        return self._indexes[bisect.bisect_right(self._cumulative, self._random())]

@@ -10,9 +10,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from harness.metrics.histogram import Percentiles, encode, merge
-from harness.metrics.models import OperationResult, TimePoint
-from harness.runner.protocol import SecondRow, WorkerResult
+from harness.metrics.models import OperationResult, ScenarioResult, StageResult, TimePoint
+from harness.runner.protocol import SecondRow, StagePart, WorkerResult
 from harness.spec.models import Workload
+from harness.spec.suite import LoadProfile
 
 ERROR_SAMPLES = 5
 
@@ -67,3 +68,43 @@ def lag_share(results: Sequence[WorkerResult]) -> float | None:
     started = sum(op.started for r in results for op in r.operations.values())
     lagging = sum(op.lagging for r in results for op in r.operations.values())
     return lagging / started if started else None
+
+
+def _stage_operation(kind: str, parts: list[StagePart], seconds: float) -> OperationResult:
+    histogram = merge([p.histogram for p in parts])
+    count = sum(p.count for p in parts)
+    return OperationResult(kind=kind, count=count, errors=sum(p.errors for p in parts),
+                           throughput_ops_s=round(count / seconds, 1) if seconds > 0 else 0.0,
+                           latency_us=Percentiles.of(histogram), histogram=encode(histogram) if count else "")
+
+
+def merge_stages(workload: Workload, load: LoadProfile, results: Sequence[WorkerResult],
+                 measured_s: float) -> tuple[StageResult, ...]:
+    """Per stage of the load shape: each operation merged exactly; a cut-short run shortens the last stages."""
+    stages, start = [], 0.0
+    for index, stage in enumerate(load.stages):
+        seconds = max(0.0, min(stage.duration_s, measured_s - start))
+        operations = {
+            op.name: _stage_operation(op.kind.value, [r.operations[op.name].stages[index] for r in results
+                                                      if op.name in r.operations and r.operations[op.name].stages],
+                                      seconds)
+            for op in workload.operations
+        }
+        total = sum(o.count for o in operations.values())
+        stages.append(StageResult(index=index, start_s=start, duration_s=stage.duration_s, users=stage.users or load.users,
+                                  target_rate=stage.rate, operations=operations,
+                                  total_throughput_ops_s=round(total / seconds, 1) if seconds > 0 else 0.0))
+        start += stage.duration_s
+    return tuple(stages)
+
+
+def merge_scenarios(load: LoadProfile, operations: dict[str, OperationResult], measured_s: float) -> tuple[ScenarioResult, ...]:
+    """Per scenario: its operations' counts together over the window."""
+    out = []
+    for scenario in load.scenarios:
+        count = sum(operations[name].count for name in scenario.operations if name in operations)
+        errors = sum(operations[name].errors for name in scenario.operations if name in operations)
+        out.append(ScenarioResult(name=scenario.name, users=scenario.users, target_rate=scenario.rate,
+                                  think_time_s=scenario.think_time_s, operations=scenario.operations, count=count,
+                                  errors=errors, throughput_ops_s=round(count / measured_s, 1) if measured_s else 0.0))
+    return tuple(out)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Protocol
+
+from harness.spec.suite import LoadProfile, Scenario
 
 NS_PER_S = 1_000_000_000
 
@@ -75,3 +78,59 @@ def schedule_for(
         # Spread users' phases so that starts are evenly spaced across all users.
         return Deterministic(rate, start_ns, phase=user_slot / total_users)
     return Poisson(rate, start_ns, rng)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the run during which one user's pacing does not change.
+
+    `rate` is the open-loop target (ops/s) of the group of `group_users` users this user
+    belongs to during the segment (None: closed loop); `position` is its index in that group
+    (deterministic schedules spread the group's phases by it). An inactive user idles.
+    """
+
+    start_ns: int
+    end_ns: int
+    active: bool
+    rate: float | None
+    group_users: int
+    position: int
+    think_time_s: float = 0.0
+
+
+def segments_for(load: LoadProfile, *, user_slot: int, t0_ns: int, measure_from_ns: int,
+                 measure_until_ns: int) -> list[Segment]:
+    """One user's segments from the start of warm-up to the end of the window (times in ns).
+
+    Plain runs are one segment; with stages, the first stage also covers the warm-up and
+    stage i starts at measure_from + the durations of the stages before it; with scenarios,
+    the user's scenario (slots are given to scenarios in order) sets its group and rate.
+    """
+    if load.stages:
+        segments, start, elapsed = [], t0_ns, 0.0
+        for stage in load.stages:
+            elapsed += stage.duration_s
+            end = min(measure_until_ns, measure_from_ns + int(elapsed * NS_PER_S))
+            group = stage.users or load.users
+            segments.append(Segment(start, end, user_slot < group, stage.rate, group, user_slot, load.think_time_s))
+            start = end
+        return segments
+    if load.scenarios:
+        first = 0
+        for scenario in load.scenarios:
+            if user_slot < first + scenario.users:
+                return [Segment(t0_ns, measure_until_ns, True, scenario.rate, scenario.users, user_slot - first,
+                                scenario.think_time_s)]
+            first += scenario.users
+        return [Segment(t0_ns, measure_until_ns, False, None, 1, 0)]
+    return [Segment(t0_ns, measure_until_ns, True, load.target_rate, load.users, user_slot, load.think_time_s)]
+
+
+def scenario_of(load: LoadProfile, user_slot: int) -> Scenario | None:
+    """The scenario user `user_slot` runs (slots are given to scenarios in order), if any."""
+    first = 0
+    for scenario in load.scenarios:
+        if user_slot < first + scenario.users:
+            return scenario
+        first += scenario.users
+    return None

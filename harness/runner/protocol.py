@@ -211,6 +211,14 @@ class Tick(Frozen):
     operations: dict[str, TickOperation] = Field(default_factory=dict)  # worker -> master only
 
 
+class StagePart(Frozen):
+    """One operation within one stage of a load shape, as measured by one process."""
+
+    count: int
+    errors: int
+    histogram: str  # encoded HDR (µs)
+
+
 class OperationPart(Frozen):
     """One operation as measured by one process (histograms encoded, µs)."""
 
@@ -222,6 +230,7 @@ class OperationPart(Frozen):
     warmup_histogram: str = ""
     started: int = 0  # open-loop operations started in the window
     lagging: int = 0  # of which more than a second after their intended start
+    stages: tuple[StagePart, ...] = ()  # per stage of the load shape, in order
 
 
 class SecondRow(Frozen):

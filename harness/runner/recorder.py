@@ -8,6 +8,8 @@ histogram that the summary excludes; per-second counts and percentiles form a ti
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,7 +17,7 @@ from hdrh.histogram import HdrHistogram
 
 from harness.metrics.histogram import encode, new_histogram
 from harness.runner.pacing import NS_PER_S
-from harness.runner.protocol import OperationPart, SecondRow, Tick, TickOperation, WorkerResult
+from harness.runner.protocol import OperationPart, SecondRow, StagePart, Tick, TickOperation, WorkerResult
 
 ERROR_SAMPLES = 5
 LAG_LIMIT_NS = NS_PER_S  # an operation started more than 1 s late counts as lagging
@@ -38,6 +40,17 @@ class SecondBucket:
                          histogram=encode(histogram) if self.latencies_us else "")
 
 
+class StageStats:
+    """One operation within one stage of a load shape."""
+
+    __slots__ = ("count", "errors", "histogram")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors = 0
+        self.histogram: HdrHistogram = new_histogram()
+
+
 class OperationStats:
     """Everything one process measured for one operation."""
 
@@ -50,11 +63,12 @@ class OperationStats:
         "response",
         "seconds",
         "service",
+        "stages",
         "started",
         "warmup",
     )
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, stages: int = 0) -> None:
         self.name = name
         self.response: HdrHistogram = new_histogram()
         self.service: HdrHistogram = new_histogram()
@@ -65,6 +79,7 @@ class OperationStats:
         self.seconds: dict[int, SecondBucket] = {}
         self.started = 0  # measured-phase starts in open loop
         self.lagging = 0  # of which more than a second late
+        self.stages = [StageStats() for _ in range(stages)]
 
     def bucket(self, second: int) -> SecondBucket:
         bucket = self.seconds.get(second)
@@ -76,22 +91,29 @@ class OperationStats:
 class Recorder:
     """Per-process recorder. Times are perf_counter_ns on this process's clock."""
 
-    def __init__(self, op_names: list[str], t0_ns: int, warmup_s: float, duration_s: float, open_loop: bool) -> None:
-        self.stats = [OperationStats(name) for name in op_names]
+    def __init__(self, op_names: list[str], t0_ns: int, warmup_s: float, duration_s: float, open_loop: bool,
+                 stage_durations_s: tuple[float, ...] = ()) -> None:
+        self.stats = [OperationStats(name, len(stage_durations_s)) for name in op_names]
         self.t0_ns = t0_ns
         self.measure_from_ns = t0_ns + int(warmup_s * NS_PER_S)
         self.measure_until_ns = self.measure_from_ns + int(duration_s * NS_PER_S)
         self.open_loop = open_loop
+        # end of each stage of a load shape (ns); an operation belongs to the stage it ended in
+        self.stage_ends_ns = list(itertools.accumulate(int(d * NS_PER_S) for d in stage_durations_s))
+        self.stage_ends_ns = [self.measure_from_ns + end for end in self.stage_ends_ns]
+
+    def _stage(self, stats: OperationStats, end_ns: int) -> StageStats | None:
+        if not stats.stages:
+            return None
+        return stats.stages[min(len(stats.stages) - 1, bisect.bisect_right(self.stage_ends_ns, end_ns))]
 
     def record(self, stats: OperationStats, intended_ns: int, start_ns: int, end_ns: int) -> None:
         """Account one successful operation; `intended_ns` is 0 in closed loop."""
         if end_ns > self.measure_until_ns:
             return  # finished after the window: neither warm-up nor measured
         service_us = (end_ns - start_ns) // 1000 or 1
-        if self.open_loop:
-            latency_us = (end_ns - intended_ns) // 1000 or 1
-        else:
-            latency_us = service_us
+        # a closed-loop call (intended 0) in an open-loop run (scenarios, stages) has no intended start
+        latency_us = ((end_ns - intended_ns) // 1000 or 1) if intended_ns else service_us
         bucket = stats.bucket((end_ns - self.t0_ns) // NS_PER_S)
         bucket.count += 1
         bucket.latencies_us.append(latency_us)
@@ -100,8 +122,13 @@ class Recorder:
             return
         stats.count += 1
         stats.response.record_value(latency_us)
+        stage = self._stage(stats, end_ns)
+        if stage is not None:
+            stage.count += 1
+            stage.histogram.record_value(latency_us)
         if self.open_loop:
             stats.service.record_value(service_us)
+        if intended_ns:
             stats.started += 1
             if start_ns - intended_ns > LAG_LIMIT_NS:
                 stats.lagging += 1
@@ -113,6 +140,9 @@ class Recorder:
         stats.bucket((end_ns - self.t0_ns) // NS_PER_S).errors += 1
         if end_ns >= self.measure_from_ns:
             stats.errors += 1
+            stage = self._stage(stats, end_ns)
+            if stage is not None:
+                stage.errors += 1
         if len(stats.errors_sample) < ERROR_SAMPLES:
             stats.errors_sample.append(f"{type(error).__name__}: {str(error)[:200]}")
 
@@ -155,6 +185,8 @@ class Recorder:
                 count=s.count, errors=s.errors, errors_sample=tuple(s.errors_sample),
                 histogram=encode(s.response), service_histogram=encode(s.service) if self.open_loop else "",
                 warmup_histogram=encode(s.warmup), started=s.started, lagging=s.lagging,
+                stages=tuple(StagePart(count=st.count, errors=st.errors,
+                                       histogram=encode(st.histogram) if st.count else "") for st in s.stages),
             )
             for s in self.stats
         }

@@ -26,9 +26,9 @@ from pydantic import Field, ValidationError
 from harness.engines.base import EngineAdapter
 from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, UnsupportedOperation
-from harness.metrics.models import LoadPhase, OperationResult, TimePoint
+from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
 from harness.models import Frozen
-from harness.runner.merge import lag_share, merge_operations, merge_timeseries
+from harness.runner.merge import lag_share, merge_operations, merge_scenarios, merge_stages, merge_timeseries
 from harness.runner.progress import Progress, fmt_clock, fmt_us
 from harness.runner.protocol import (
     Exited,
@@ -95,6 +95,8 @@ class Measurement(Frozen):
     interrupted: bool = False
     invalid_reasons: tuple[str, ...] = ()
     workers: tuple[WorkerInfo, ...] = ()  # who measured, with clock offsets
+    stages: tuple[StageResult, ...] = ()  # per stage of the load shape
+    scenarios: tuple[ScenarioResult, ...] = ()
     telemetry: dict[str, Any] = Field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -195,10 +197,13 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     results = list(outcome.results.results) if outcome.results else []
     complete = outcome.complete and all(r.complete for r in results)
     measured_s = max((r.measured_s for r in results), default=0.0)
+    operations = merge_operations(workload, results, measured_s)
     return Measurement(
         run_id=run_id, started_at=started_at.isoformat(timespec="seconds"), seed=seed,
         engine_version=engine_version, client_library=adapter.client_library, engine_settings=settings,
-        load_phase=outcome.load_phase, operations=merge_operations(workload, results, measured_s),
+        load_phase=outcome.load_phase, operations=operations,
+        stages=merge_stages(workload, request.load, results, measured_s),
+        scenarios=merge_scenarios(request.load, operations, measured_s),
         timeseries=tuple(merge_timeseries(results)), measured_s=round(measured_s, 3),
         complete=complete, interrupted=outcome.interrupted,
         invalid_reasons=tuple(_invalid_reasons(request, results, complete, outcome.lost)),
@@ -234,7 +239,7 @@ def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete:
             f"(limit {MAX_LAG_SHARE:.0%}); lower target_rate or add processes"
         )
     busy = [r.cpu_fraction for r in results if r.cpu_fraction is not None]
-    if busy and max(busy) >= CPU_SATURATED and request.load.target_rate is not None:
+    if busy and max(busy) >= CPU_SATURATED and request.load.open_loop:
         reasons.append(
             f"harness process CPU at {max(busy):.0%} of a core: the load generator was the bottleneck; add processes"
         )

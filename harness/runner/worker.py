@@ -39,7 +39,7 @@ from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import adapter_class, create_adapter
 from harness.models import Frozen
 from harness.runner.driver import OperationMix
-from harness.runner.pacing import NS_PER_S, schedule_for
+from harness.runner.pacing import NS_PER_S, Schedule, Segment, scenario_of, schedule_for, segments_for
 from harness.runner.protocol import (
     CUSTOM_PREFIX,
     MESSAGE_TYPES,
@@ -135,18 +135,31 @@ class ArenaUser(User):
             gevent.sleep(0.05)
 
     def _drive(self) -> None:
-        """The one timer: pick, wait for the intended start (open loop), call, record."""
+        """The user's segments in order (one, unless the load has stages); idle where it is not active."""
         state, config = self.state, self.state.config
         recorder = state.recorder
         assert recorder is not None
+        scenario = scenario_of(config.load, self.slot)
+        mix = OperationMix(state.workload, self.slot, config.total_users, config.seed, config.insert_offset,
+                           only=scenario.operations if scenario else None)
         rng = random.Random(config.seed * 104_729 + self.slot)
-        mix = OperationMix(state.workload, self.slot, config.total_users, config.seed, config.insert_offset)
-        schedule = schedule_for(
-            config.load.target_rate, config.load.schedule, total_users=config.total_users,
-            user_slot=self.slot, start_ns=state.t0_ns, rng=rng,
-        )
+        for segment in segments_for(config.load, user_slot=self.slot, t0_ns=state.t0_ns,
+                                    measure_from_ns=recorder.measure_from_ns, measure_until_ns=recorder.measure_until_ns):
+            if state.stopping:
+                return
+            if not segment.active:
+                while not state.stopping and time.perf_counter_ns() < segment.end_ns:
+                    gevent.sleep(min(0.05, max(0.0, (segment.end_ns - time.perf_counter_ns()) / NS_PER_S)))
+                continue
+            schedule = schedule_for(segment.rate, config.load.schedule, total_users=segment.group_users,
+                                    user_slot=segment.position, start_ns=segment.start_ns, rng=rng)
+            self._run(mix, schedule, segment, recorder)
+
+    def _run(self, mix: OperationMix, schedule: Schedule, segment: Segment, recorder: Recorder) -> None:
+        """The one timer: pick, wait for the intended start (open loop), call, record, until the segment ends."""
+        state = self.state
         drivers, stats = mix.drivers, recorder.stats
-        until = recorder.measure_until_ns
+        until, think_s = segment.end_ns, segment.think_time_s
         clock = time.perf_counter_ns
         n = 0
         while not state.stopping:
@@ -173,6 +186,8 @@ class ArenaUser(User):
                     self._reconnect()
                 continue
             recorder.record(stats[index], intended, start, clock())
+            if think_s:
+                gevent.sleep(think_s)  # closed loop: the user's pause between operations, not measured
 
     def _reconnect(self) -> None:
         """Reconnect and rebind everything the adapter prepared; pause a little when the engine is still gone."""
@@ -281,7 +296,8 @@ class WorkerSession:
         config, load = state.config, state.config.load
         state.t0_ns = time.perf_counter_ns() + int((start_epoch - time.time()) * NS_PER_S)
         recorder = Recorder([op.name for op in state.workload.operations], state.t0_ns,
-                            load.warmup_s, load.duration_s, open_loop=load.target_rate is not None)
+                            load.warmup_s, load.duration_s, open_loop=load.open_loop,
+                            stage_durations_s=tuple(stage.duration_s for stage in load.stages))
         state.recorder = recorder
         while time.perf_counter_ns() < state.t0_ns:
             gevent.sleep(0.001)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.spec.models import Frozen
 
@@ -23,8 +23,49 @@ def parse_duration(value: str | float | int) -> float:
     return float(found.group(1)) * _UNIT_S[found.group(2)]
 
 
+class Stage(Frozen):
+    """One step of a load shape: `users` users in closed loop, or open loop at `rate` ops/s.
+
+    A ramp is a run of stages with growing users or rates; a spike one short stage between
+    two calm ones. Each stage is summarised apart in the run record (`stages`).
+    """
+
+    duration_s: float = Field(gt=0, alias="duration")
+    users: int | None = Field(None, ge=1, le=10_000)  # active users (default: all of the run's)
+    rate: float | None = Field(None, gt=0)  # open-loop target over the active users (ops/s); None = closed loop
+
+    @field_validator("duration_s", mode="before")
+    @classmethod
+    def _duration(cls, value: str | float | int) -> float:
+        return parse_duration(value)
+
+
+class Scenario(Frozen):
+    """A group of the workload's operations with users and a rate of its own, running beside the others.
+
+    As k6's scenarios and Rally's parallel tasks: e.g. ingest at 500 points/s while 4 users
+    query in closed loop. Each operation belongs to at most one scenario.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    operations: tuple[str, ...] = Field(min_length=1)  # operation names of the workload (weights kept)
+    users: int = Field(ge=1, le=10_000)
+    rate: float | None = Field(None, gt=0)  # ops/s over this scenario's users; None = closed loop
+    think_time_s: float = Field(0.0, ge=0, le=3600, alias="think_time")  # closed loop: pause between operations
+
+    @field_validator("think_time_s", mode="before")
+    @classmethod
+    def _duration(cls, value: str | float | int) -> float:
+        return parse_duration(value)
+
+
 class LoadProfile(Frozen):
-    """How hard and how long to drive one engine."""
+    """How hard and how long to drive one engine.
+
+    Plain: `users` in closed loop, or open loop at `target_rate` ops/s, for `duration` after
+    `warmup`. `stages` change users or rate within the run (the duration is their sum);
+    `scenarios` split the users into groups running their own operations at their own rates.
+    """
 
     users: int = Field(8, ge=1, le=10_000)
     processes: int = Field(1, ge=1, le=64)
@@ -32,11 +73,61 @@ class LoadProfile(Frozen):
     warmup_s: float = Field(2.0, ge=0, alias="warmup")
     target_rate: float | None = Field(None, gt=0)  # ops/s over all users; None = closed loop
     schedule: Literal["deterministic", "poisson"] = "poisson"
+    think_time_s: float = Field(0.0, ge=0, le=3600, alias="think_time")  # closed loop: pause between operations
+    stages: tuple[Stage, ...] = ()
+    scenarios: tuple[Scenario, ...] = ()
 
-    @field_validator("duration_s", "warmup_s", mode="before")
+    @field_validator("duration_s", "warmup_s", "think_time_s", mode="before")
     @classmethod
     def _duration(cls, value: str | float | int) -> float:
         return parse_duration(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        """Stages set the duration (their sum) and at least their largest user count; scenarios the users."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        stages, scenarios = data.get("stages") or (), data.get("scenarios") or ()
+        if stages and scenarios:
+            raise ValueError("give either stages or scenarios, not both (a scenario runs at one rate)")
+        if stages:
+            total = sum(parse_duration(_get(stage, "duration", "duration_s")) for stage in stages)
+            data["duration"] = total
+            data.pop("duration_s", None)
+            users = [u for stage in stages if (u := _get(stage, "users", "users")) is not None]
+            if users:
+                data["users"] = max([*users, int(data.get("users") or 0)])
+        if scenarios:
+            data["users"] = sum(int(_get(scenario, "users", "users")) for scenario in scenarios)
+        return data
+
+    @model_validator(mode="after")
+    def _coherent(self) -> LoadProfile:
+        if self.scenarios and self.target_rate is not None:
+            raise ValueError("with scenarios, each scenario gives its own rate; remove target_rate")
+        if self.stages and self.target_rate is not None:
+            raise ValueError("with stages, each stage gives its own rate; remove target_rate")
+        if self.think_time_s and self.target_rate is not None:
+            raise ValueError("think_time applies to closed-loop users; an open-loop rate already spaces operations")
+        names = [op for scenario in self.scenarios for op in scenario.operations]
+        if len(names) != len(set(names)):
+            raise ValueError("an operation belongs to at most one scenario")
+        return self
+
+    @property
+    def open_loop(self) -> bool:
+        """Whether any operation runs on an open-loop schedule (response time from intended starts)."""
+        return (self.target_rate is not None or any(s.rate is not None for s in self.stages)
+                or any(s.rate is not None for s in self.scenarios))
+
+
+def _get(item: Any, alias: str, name: str) -> Any:
+    """A field of a stage or scenario given as a mapping (by alias or name) or as a model."""
+    if isinstance(item, dict):
+        return item.get(alias, item.get(name))
+    return getattr(item, name)
 
 
 class SuiteRun(Frozen):
