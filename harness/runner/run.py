@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError
 
 from harness.engines.base import EngineAdapter
 from harness.engines.registry import create_adapter
-from harness.errors import EngineUnavailable, UnsupportedOperation
+from harness.errors import EngineUnavailable, SpecError, UnsupportedOperation
 from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
 from harness.models import Frozen
 from harness.runner.merge import lag_share, merge_operations, merge_scenarios, merge_stages, merge_timeseries
@@ -48,6 +48,7 @@ from harness.runner.protocol import (
 from harness.runner.protocol import (
     Progress as ProgressLine,
 )
+from harness.spec.hints import did_you_mean
 from harness.spec.models import Workload
 from harness.spec.suite import LoadProfile
 
@@ -117,6 +118,16 @@ def explain_plans(adapter: EngineAdapter[Any], workload: Workload, seed: int) ->
     return plans
 
 
+def check_shape(workload: Workload, load: LoadProfile) -> None:
+    """SpecError (one line) when a scenario names an operation the (preset-applied) mix does not run."""
+    names = [op.name for op in workload.operations]
+    for scenario in load.scenarios:
+        unknown = [name for name in scenario.operations if name not in names]
+        if unknown:
+            raise SpecError([f"load.scenarios.{scenario.name}.operations: {', '.join(map(repr, unknown))} not in the "
+                             f"mix of {workload.name} (running: {', '.join(names)}){did_you_mean(unknown[0], names)}"])
+
+
 def refuse_unsupported(adapter: EngineAdapter[Any], workload: Workload) -> None:
     """UnsupportedOperation naming every operation the engine cannot express, before anything runs."""
     reasons = [f"{op.name} ({op.kind.value}): {reason}" for op in workload.operations
@@ -181,6 +192,7 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     started_at = datetime.now(timezone.utc)
     run_id = f"{started_at:%Y%m%dT%H%M%SZ}-{request.engine}-{workload.name}-{secrets.token_hex(2)}"
 
+    check_shape(workload, request.load)
     adapter = create_adapter(request.engine, request.url)
     refuse_unsupported(adapter, workload)
     adapter.connect()

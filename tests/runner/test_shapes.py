@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import SpecError
 from harness.metrics.histogram import decode
 from harness.results.build import run_and_record
 from harness.runner.pacing import NS_PER_S, scenario_of, segments_for
@@ -87,3 +88,11 @@ def test_scenarios_run_their_own_operations_at_their_own_rates() -> None:
     assert reads.count == record.operations["read"].count
     # 2 closed-loop readers pausing 5 ms after each call of >= 0.5 ms: at most 2 / 5.5 ms
     assert 0 < reads.throughput_ops_s <= 2 / 0.0055
+
+
+def test_a_scenario_naming_an_operation_outside_the_mix_is_one_line() -> None:
+    load = LoadProfile.model_validate({"scenarios": [{"name": "w", "operations": ["upsert"], "users": 1}]})
+    with pytest.raises(SpecError) as caught:
+        run_and_record(RunRequest(engine="fake", url="fake://", workload=kv(), load=load), Progress())
+    (line,) = caught.value.problems
+    assert "load.scenarios.w.operations: 'upsert' not in the mix of kv-cache" in line and "update" in line
