@@ -37,7 +37,9 @@ from gevent.socket import wait_read
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
+from harness.metrics.histogram import merge as merge_histograms
 from harness.models import Frozen
+from harness.runner.live import LiveOperation, LiveSnapshot, LiveView, Phase
 from harness.runner.protocol import (
     CUSTOM_PREFIX,
     MESSAGE_TYPES,
@@ -130,6 +132,7 @@ class Master:
         self.workers: dict[str, WorkerSlot] = {}
         self.local: list[subprocess.Popen[bytes]] = []
         self.stopping = False
+        self.view: LiveView | None = None
         for name in MESSAGE_TYPES:
             runner.register_message(CUSTOM_PREFIX + name, self._receive)
 
@@ -204,6 +207,7 @@ class Master:
     # ---- phases --------------------------------------------------------------------
 
     def run(self) -> RunResults:
+        self._serve_page()
         self._connect()
         self._configure()
         self._clocks()
@@ -345,8 +349,38 @@ class Master:
         ticks = [s.tick for s in self.workers.values() if s.tick is not None]
         if ticks:
             p99s = [t.p99_us for t in ticks if t.p99_us is not None]
-            say(Tick(t=max(t.t for t in ticks), ops=sum(t.ops for t in ticks), errors=sum(t.errors for t in ticks),
+            elapsed = max(t.t for t in ticks)
+            say(Tick(t=elapsed, ops=sum(t.ops for t in ticks), errors=sum(t.errors for t in ticks),
                      p99_us=max(p99s) if p99s else None))  # the parent's line: totals only
+            if self.view is not None:
+                self._show(ticks, elapsed)
+
+    # ---- the live page -------------------------------------------------------------
+
+    def _serve_page(self) -> None:
+        if self.plan.web is None:
+            return
+        host, _, port = self.plan.web.rpartition(":")
+        self.view = LiveView(host or "127.0.0.1", int(port or 0))
+        say(Progress(text=f"live view: {self.view.start()}", final=True))
+        self._phase("loading")
+
+    def _phase(self, phase: Phase, elapsed_s: float = 0.0, operations: dict[str, LiveOperation] | None = None) -> None:
+        if self.view is None:
+            return
+        load = self.plan.load
+        self.view.update(LiveSnapshot(run=self.plan.run_label, engine=self.plan.engine, workload=self.plan.workload.name,
+                                      phase=phase, elapsed_s=elapsed_s, total_s=load.warmup_s + load.duration_s,
+                                      operations=operations or {}))
+
+    def _show(self, ticks: list[Tick], elapsed: float) -> None:
+        """Each operation's last second, merged exactly from the workers' histograms."""
+        operations = {}
+        for op in self.plan.workload.operations:
+            parts = [t.operations[op.name] for t in ticks if op.name in t.operations]
+            merged = merge_histograms([p.histogram for p in parts])
+            operations[op.name] = LiveOperation.of(sum(p.count for p in parts), sum(p.errors for p in parts), merged)
+        self._phase("warm-up" if elapsed < self.plan.load.warmup_s else "measure", elapsed, operations)
 
     def _infos(self) -> tuple[WorkerInfo, ...]:
         return tuple(slot.info() for slot in self.workers.values())
@@ -354,6 +388,9 @@ class Master:
     def close(self) -> None:
         """Tell every worker to quit; local worker processes that do not exit within 3 s are killed."""
         began = time.monotonic()
+        if self.view is not None:
+            self._phase("done")
+            self.view.stop()
         try:
             self.runner.quit()
         except Exception:

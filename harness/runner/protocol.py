@@ -49,6 +49,8 @@ class RunPlan(Frozen):
     bind_host: str = "127.0.0.1"
     bind_port: int = 0  # 0: a free port
     connect_timeout_s: float = 120.0  # how long to wait for every worker to connect
+    web: str | None = None  # HOST:PORT of the live page (port 0: a free one); None: no page
+    run_label: str = ""  # shown on the live page
 
 
 class WorkerConfig(Frozen):

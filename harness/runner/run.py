@@ -77,6 +77,7 @@ class RunRequest:
     skip_load: bool = False
     expect_workers: int = 0  # workers on other hosts (`dbarena worker --master HOST:PORT`); 0: local processes
     master_bind: str = "127.0.0.1:0"  # where the master listens (HOST:PORT, port 0: a free one)
+    web: str | None = None  # HOST:PORT of the live page during the run (port 0: a free one); None: none
 
 
 class Measurement(Frozen):
@@ -287,7 +288,8 @@ class _Session:
                        insert_offset=insert_offset, load_data=not request.skip_load,
                        local_workers=0 if request.expect_workers else min(load.processes, load.users),
                        expect_workers=request.expect_workers, bind_host=host or "127.0.0.1",
-                       bind_port=int(port or 0))
+                       bind_port=int(port or 0), web=request.web,
+                       run_label=f"{request.engine} · {request.workload.name}{':' + request.preset if request.preset else ''}")
 
     def run(self) -> _Outcome:
         master = _MasterProcess(self.plan(), self.inbox)

@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,8 +28,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from harness.metrics.histogram import new_histogram
+from harness.results.build import run_and_record
 from harness.runner.live import HISTORY_S, History, LiveOperation, LiveSnapshot, LiveView
-from harness.runner.progress import fmt_us
+from harness.runner.progress import Progress, fmt_us
+from harness.runner.run import RunRequest
+from harness.spec.loader import load_workload
+from harness.spec.suite import LoadProfile
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -246,3 +251,49 @@ def test_the_feed_ends_with_done_and_closes_its_port() -> None:
             pass
     finally:
         short.close()
+
+
+class _Catch(Progress):
+    """A progress display that opens the live page in a browser when the master announces it."""
+
+    def __init__(self, chromium: str, profile: Path) -> None:
+        super().__init__()
+        self.chromium, self.profile = chromium, profile
+        self.dom: list[str] = []
+        self.stats: list[dict[str, object]] = []
+        self.thread: threading.Thread | None = None
+
+    def say(self, line: str) -> None:
+        if line.startswith("live view: "):
+            url = line.removeprefix("live view: ").strip()
+            self.thread = threading.Thread(target=self._look, args=(url,), daemon=True)
+            self.thread.start()
+
+    def _look(self, url: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the page shows measured seconds
+            stats = json.loads(_get(url + "stats.json")[2])
+            if stats["snapshot"]["phase"] == "measure" and stats["snapshot"]["operations"]:
+                self.stats.append(stats)
+                self.dom.append(_browser(self.chromium, self.profile, "--dump-dom", url).stdout)
+                return
+            time.sleep(0.2)
+
+
+def test_a_run_with_web_serves_the_live_page_from_its_own_histograms(chromium: str, tmp_path: Path) -> None:
+    workload = load_workload(ROOT / "workloads" / "kv-cache.yaml").scaled(0.05)
+    load = LoadProfile(users=4, processes=2, duration=4, warmup=1)
+    catch = _Catch(chromium, tmp_path / "profile")
+    record = run_and_record(RunRequest(engine="fake", url="fake://web?latency_us=500", workload=workload, load=load,
+                                       web="127.0.0.1:0"), catch)
+    assert catch.thread is not None
+    catch.thread.join(timeout=60)
+    assert record.valid, record.invalid_reasons
+    (stats,) = catch.stats
+    snapshot = stats["snapshot"]
+    assert isinstance(snapshot, dict) and snapshot["phase"] in ("warm-up", "measure")
+    assert set(snapshot["operations"]) == set(record.operations)  # type: ignore[arg-type]
+    assert all(op["ops_s"] > 0 for op in snapshot["operations"].values())  # type: ignore[union-attr]
+    rows = Rows()
+    rows.feed(catch.dom[0])
+    assert set(rows.rows) == set(record.operations)
