@@ -208,7 +208,7 @@ class SearchAdapter(EngineAdapter[SearchClient]):
         return None
 
     def prepare(self, workload: Workload) -> None:
-        for op in workload.operations:  # the runner refuses these before connecting; a direct caller here
+        for op in workload.operations:  # refused before the run too (unsupported_reason); this guards direct callers
             if reason := field_problem(op, workload.entity(op.entity)):
                 raise UnsupportedOperation(f"{self.name}: {reason}")
         indices = self.client.raw.indices
