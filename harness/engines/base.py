@@ -35,7 +35,7 @@ class EngineAdapter(ABC, Generic[ClientT]):
     ferretdb, elasticsearch and opensearch), fixed at construction from the engine table.
     """
 
-    client_library: ClassVar[str] = ""  # distribution name of the driver, for the manifest
+    client_library: str = ""  # distribution name of the driver, for the manifest (an instance may set its own)
     # Kinds this adapter maps to its engine; others are refused up front with `unsupported_reason`.
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset()
     supports_ttl: ClassVar[bool] = False  # can expire records (`ttl_s` on inserts and updates)

@@ -160,8 +160,9 @@ class _MasterProcess:
             if line.startswith("{"):
                 try:
                     inbox.put(decode(line))
-                except ValidationError:
-                    continue  # a library printed something JSON-like: not ours
+                except ValidationError as exc:
+                    if line.startswith('{"type":'):  # ours but unreadable: a dbarena of another version?
+                        inbox.put(Failed(error=f"unreadable message from the master: {exc.errors()[0]['msg']}"))
         inbox.put(Exited(code=self.proc.wait()))
 
     def send(self, message: Frozen) -> None:
@@ -199,10 +200,10 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     adapter.connect()
     try:
         engine_version = adapter.server_version()
-        settings = adapter.settings()
         if not request.skip_load:
             adapter.prepare(workload)
         outcome = _Session(request, seed, adapter, progress).run()
+        settings = adapter.settings()  # after the load: some settings belong to what prepare created
         telemetry = _telemetry(adapter, workload, seed)
     finally:
         adapter.close()
