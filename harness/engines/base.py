@@ -102,8 +102,12 @@ class EngineAdapter(ABC, Generic[ClientT]):
         """Drop what a previous run left and create schema and indexes."""
 
     @abstractmethod
-    def load(self, entity: Entity, records: Sequence[Record]) -> None:
-        """Bulk-load one batch through the engine's native bulk path."""
+    def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
+        """Bulk-load one batch of `workload`'s `entity` through the engine's native bulk path.
+
+        Called by the load workers, whose adapters never ran `prepare`: whatever the mapping
+        needs (an edge's end-node key, the layout of indexes) comes from `workload`.
+        """
 
     def finish_load(self, workload: Workload) -> None:
         """Make loaded data visible and stable before measuring (ANALYZE, refresh, ...)."""

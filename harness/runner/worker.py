@@ -254,7 +254,7 @@ class WorkerSession:
             done, last_report = 0, began
             for start in range(load.start, load.stop, LOAD_BATCH):
                 batch = list(factory.records(start, min(start + LOAD_BATCH, load.stop)))
-                adapter.load(entity, batch)
+                adapter.load(state.workload, entity, batch)
                 done += len(batch)
                 if time.perf_counter() - last_report >= 0.5:
                     send(self.runner, LoadProgress(entity=load.entity, done=done))

@@ -25,7 +25,7 @@ def load_all(adapter: EngineAdapter, spec: Workload) -> None:
     factories = dataset_factories(spec)
     for entity in spec.dataset.entities:
         for batch in factories[entity.name].batches(entity.count, 100):
-            adapter.load(entity, batch)
+            adapter.load(spec, entity, batch)
     adapter.finish_load(spec)
 
 

@@ -13,8 +13,9 @@ import pytest
 
 from harness.engines.matrix import MATRIX_ENGINES, support
 from harness.errors import UnsupportedOperation
+from harness.results.build import run_and_record
 from harness.runner.progress import Progress
-from harness.runner.run import RunRequest, run_benchmark
+from harness.runner.run import RunRequest
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
 
@@ -42,10 +43,10 @@ def test_library_cell(workload_name: str, engine: str, request: pytest.FixtureRe
     load = LoadProfile(users=4, processes=1, duration=2, warmup=1)
     if not supported:
         with pytest.raises(UnsupportedOperation):
-            run_benchmark(RunRequest(engine=engine, url=url, workload=workload, load=load), Progress())
+            run_and_record(RunRequest(engine=engine, url=url, workload=workload, load=load), Progress())
         assert reasons
         return
-    record = run_benchmark(RunRequest(engine=engine, url=url, workload=workload, load=load), Progress())
+    record = run_and_record(RunRequest(engine=engine, url=url, workload=workload, load=load), Progress())
     assert record.complete and record.valid, record.invalid_reasons
     total = sum(op.count for op in record.operations.values())
     assert total > 0

@@ -72,7 +72,7 @@ class FakeAdapter(EngineAdapter[FakeServer]):
     def prepare(self, workload: Workload) -> None:
         self.server.tables = {e.name: {} for e in workload.dataset.entities}
 
-    def load(self, entity: Entity, records: Sequence[Record]) -> None:
+    def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
         table = self.server.tables.setdefault(entity.name, {})
         for record in records:
             table[record[entity.key]] = record

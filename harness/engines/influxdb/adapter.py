@@ -165,7 +165,7 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
             deleter.delete("1970-01-01T00:00:00Z", "2262-01-01T00:00:00Z", f'_measurement="{entity.name}"',
                            bucket=self.bucket, org=self.org)
 
-    def load(self, entity: Entity, records: Sequence[Record]) -> None:
+    def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
         layout = Layout.of(entity)
         points = [layout.point(record, LOAD_TIME_NS) for record in records]
         self.writer.write(bucket=self.bucket, org=self.org, record=points)

@@ -234,7 +234,7 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
                 keys = [(field_name(entity, f), ASCENDING) for f in index.fields]
                 collection.create_index(keys, unique=index.unique)
 
-    def load(self, entity: Entity, records: Sequence[Record]) -> None:
+    def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
         mapper = DocumentMapper.of(entity)
         self.db[entity.name].insert_many([mapper.document(r) for r in records], ordered=False)
 

@@ -162,25 +162,8 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
             if set(on or ()) & names:
                 self._rows(f"DROP INDEX {ident(name)} IF EXISTS")
 
-    def _shape(self, entity: Entity) -> Shape:
-        """The shape `prepare` derived from its workload; on an adapter that never ran prepare (a loading
-        worker), an edge's end nodes are keyed by the property of their label's key constraint."""
-        shape = self._shapes.get(entity.name)
-        if shape is None:
-            ends = statements.edge_ends(entity)
-            shape = Shape(entity) if ends is None else Shape(entity, Ends(ends[0], self._node_key(ends[0]), *ends[1:]))
-            self._shapes[entity.name] = shape
-        return shape
-
-    def _node_key(self, label: str) -> str:
-        rows = self._rows("SHOW CONSTRAINTS YIELD name, properties WHERE name = $name RETURN properties",
-                          name=schema.key_constraint(label))
-        if not rows:
-            raise HarnessBug(f"neo4j: no key constraint on {label!r}: relationships loaded before prepare()")
-        return str(rows[0][0][0])
-
-    def load(self, entity: Entity, records: Sequence[Record]) -> None:
-        shape = self._shape(entity)
+    def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
+        shape = statements.shape_of(entity, workload)
         rows = [schema.load_row(shape, r) for r in records]
         self.client.session.run(schema.load(shape), {"rows": rows}).consume()  # type: ignore[arg-type]
 

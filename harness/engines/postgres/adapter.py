@@ -74,7 +74,7 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
             for statement in schema(workload, entity):
                 conn.execute(statement)
 
-    def load(self, entity: Entity, records: Sequence[Record]) -> None:
+    def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
         columns = sql.SQL(", ").join(map(ident, entity.fields))
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(ident(entity.name), columns)
         names = list(entity.fields)

@@ -106,7 +106,7 @@ class RedisAdapter(EngineAdapter[Any]):
             if batch:
                 client.unlink(*batch)
 
-    def load(self, entity: Entity, records: Sequence[Record]) -> None:
+    def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
         write = Write.of(entity)
         pipe = self.client.pipeline(transaction=False)
         for record in records:

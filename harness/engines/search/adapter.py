@@ -219,7 +219,7 @@ class SearchAdapter(EngineAdapter[SearchClient]):
             indices.create(index=name, body=index_body(entity))
             self._indices.append(name)
 
-    def load(self, entity: Entity, records: Sequence[Record]) -> None:
+    def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
         name, paths = index_name(entity.name), json_fields(entity)
         actions = ({"_index": name, "_id": str(r[entity.key]), "_source": to_document(r, paths)} for r in records)
         self.client.bulk(actions, len(records))

@@ -254,8 +254,8 @@ def test_social_graph_hops_mutual_and_shortest_path_on_a_tiny_graph(pg: Postgres
     pg.prepare(spec)
     person, follows = spec.dataset.entities
     edges = [(1, 2), (1, 2), (1, 3), (1, 1), (2, 4), (2, 1), (3, 4), (3, 5), (3, 1), (4, 1), (5, 6), (6, 7)]
-    pg.load(person, [{"id": n, "name": f"p{n}"} for n in range(1, 9)])
-    pg.load(follows, [{"id": i, "src": s, "dst": d} for i, (s, d) in enumerate(edges)])
+    pg.load(spec, person, [{"id": n, "name": f"p{n}"} for n in range(1, 9)])
+    pg.load(spec, follows, [{"id": i, "src": s, "dst": d} for i, (s, d) in enumerate(edges)])
     ops = {op.name: op for op in spec.operations}
 
     def reached(op: Operation, key: int) -> set[Any]:

@@ -316,7 +316,7 @@ def test_social_graph_traversals_on_a_tiny_graph_are_exactly_right(redis_url: st
     adapter = connected(redis_url)
     adapter.prepare(spec)
     person = spec.dataset.entities[0]
-    adapter.load(person, [{"id": n, "name": f"p{n}"} for n in range(10)])
+    adapter.load(spec, person, [{"id": n, "name": f"p{n}"} for n in range(10)])
     ops = {op.name: op for op in spec.operations}
     follow = adapter.bind(ops["follow"], spec)
     for n, (src, dst) in enumerate(GRAPH):
