@@ -22,8 +22,8 @@ from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
 from harness.engines.base import EngineAdapter, Executor, Record
 from harness.engines.neo4j import schema, statements
-from harness.engines.neo4j.statements import Count, Ends, Shape, Statement, ident, relationship_type
-from harness.errors import HarnessBug, UnsupportedOperation
+from harness.engines.neo4j.statements import Count, Shape, Statement, ident, relationship_type
+from harness.errors import UnsupportedOperation
 from harness.spec.models import Entity, Operation, SearchOp, Workload
 
 INDEX_WAIT_S = 600
