@@ -15,15 +15,15 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import HarnessBug
+from harness.errors import HarnessBug, UserError
 from harness.provision.endpoint import MODES
 from harness.spec.suite import LoadProfile
 
 if TYPE_CHECKING:
-    from harness.studies.runs import Overrides
+    from harness.studies.runs import Overrides, Placement
 
-__all__ = ["DEFAULT_PROVISION", "RUN_SHAPE", "Subcommands", "add_provisioning", "add_regression_gate", "add_run_shape",
-           "default_text", "overrides_from"]
+__all__ = ["DEFAULT_PROVISION", "RUN_SHAPE", "Subcommands", "add_load_shape", "add_placement", "add_provisioning",
+           "add_regression_gate", "add_run_shape", "check_address", "default_text", "overrides_from", "placement_from"]
 
 Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
 """What each command module's `register(sub)` adds its parsers to."""
@@ -93,6 +93,51 @@ def add_run_shape(parser: argparse.ArgumentParser, *, defaults: Mapping[str, obj
                            help=f"{flag.help} {default_text(default, flag.builtin, suite)}")
 
 
+def add_load_shape(parser: argparse.ArgumentParser) -> None:
+    """--stage (repeatable) and --think-time: load that changes within a run, users that pause."""
+    group = parser.add_argument_group("load shape")
+    group.add_argument("--stage", dest="stages", metavar="DURATION[:users=N][,rate=OPS_S]", action="append",
+                       help="one step of a load shape, repeat for a ramp, steps or a spike, e.g. --stage 30s:users=8 "
+                            "--stage 30s:rate=4000 --stage 10s:rate=8000; the measured duration is their sum and each "
+                            "is summarised apart (default: one steady stage)")
+    group.add_argument("--think-time", metavar="TIME",
+                       help="closed-loop users pause this long after each operation, not measured: 10ms, 1s "
+                            "(default: the suite's, else 0)")
+
+
+def add_placement(parser: argparse.ArgumentParser) -> None:
+    """--expect-workers, --master-bind, --web: where the load comes from, and a live page."""
+    group = parser.add_argument_group("distributed load")
+    group.add_argument("--expect-workers", metavar="N", type=int, default=0,
+                       help="wait for N workers started on load hosts with `dbarena worker --master HOST:PORT` "
+                            "instead of starting --processes local ones (default: 0, local workers)")
+    group.add_argument("--master-bind", metavar="HOST:PORT", default="127.0.0.1:0",
+                       help="address the master listens on for workers; use 0.0.0.0:5557 (or a host address) "
+                            "with --expect-workers (default: 127.0.0.1:0, a free loopback port)")
+    group.add_argument("--web", metavar="HOST:PORT", nargs="?", const="127.0.0.1:0",
+                       help="serve a live page of per-operation throughput and latency during the run; "
+                            "--web alone picks a free loopback port, printed at the start (default: off)")
+
+
+def placement_from(args: argparse.Namespace) -> Placement:
+    """The Placement of a parsed command line; UserError for a bad address or count."""
+    from harness.studies.runs import Placement
+
+    if args.expect_workers < 0:
+        raise UserError(f"--expect-workers: {args.expect_workers} is not a worker count; give 0 or more")
+    for flag, value in (("--master-bind", args.master_bind), ("--web", args.web)):
+        if value is not None:
+            check_address(flag, value)
+    return Placement(expect_workers=args.expect_workers, master_bind=args.master_bind, web=args.web)
+
+
+def check_address(flag: str, value: str) -> None:
+    """UserError naming `flag` unless `value` is HOST:PORT with a port in 0..65535."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UserError(f"{flag} {value!r}: expected HOST:PORT, e.g. 0.0.0.0:5557 (port 0: a free one)")
+
+
 def add_provisioning(parser: argparse.ArgumentParser, *, url: bool = True) -> None:
     """--provision (and --url): how the engine under test is reached."""
     group = parser.add_argument_group("provisioning")
@@ -117,4 +162,7 @@ def overrides_from(args: argparse.Namespace, **given: Any) -> Overrides:
     from harness.studies.runs import Overrides  # imports the runner: only for commands that run
 
     values = {name: getattr(args, name, None) for name in Overrides.__dataclass_fields__}
+    stages = values.get("stages")
+    if stages is not None:
+        values["stages"] = tuple(stages)
     return Overrides(**{**values, **given})

@@ -9,18 +9,30 @@ the report modules are imported by the command that needs them, so `dbarena --he
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.exit_codes import ExitCode
-from harness.cli.options import Subcommands, add_provisioning, add_regression_gate, add_run_shape, overrides_from
+from harness.cli.options import (
+    Subcommands,
+    add_load_shape,
+    add_placement,
+    add_provisioning,
+    add_regression_gate,
+    add_run_shape,
+    check_address,
+    overrides_from,
+    placement_from,
+)
 from harness.paths import default_suite
 
 if TYPE_CHECKING:
     from harness.studies.bench import BenchRun
     from harness.studies.models import CapacityResult
 
-__all__ = ["cmd_bench", "cmd_capacity", "cmd_select", "cmd_sweep", "register"]
+__all__ = ["cmd_bench", "cmd_capacity", "cmd_select", "cmd_sweep", "cmd_worker", "register"]
 
 
 def verdict_text(done: BenchRun) -> str:
@@ -42,7 +54,8 @@ def cmd_bench(args: argparse.Namespace) -> ExitCode:
 
     suite = Path(args.suite) if args.suite else (None if args.workload else default_suite())
     regressed = False
-    for done in bench(suite, overrides_from(args), provision=args.provision, url=args.url):
+    for done in bench(suite, overrides_from(args), provision=args.provision, url=args.url,
+                      placement=placement_from(args)):
         print(run_summary(done.record))
         print(f"run record: {done.path}")
         print(verdict_text(done))
@@ -71,7 +84,7 @@ def cmd_capacity(args: argparse.Namespace) -> ExitCode:
     overrides = overrides_from(args, duration=args.step_duration)
     search = CapacitySearch(start_rate=args.start_rate, max_rate=args.max_rate, refine=args.refine)
     progress = Progress()
-    with single_run(overrides, args.provision, args.url, progress) as base:
+    with single_run(overrides, args.provision, args.url, progress, placement_from(args)) as base:
         result = search_capacity(base, slo, search, progress)
     print(capacity_text(result, save_capacity(result)))
     return ExitCode.OK
@@ -85,7 +98,7 @@ def cmd_sweep(args: argparse.Namespace) -> ExitCode:
 
     sizes = parse_sizes(args.scales)
     progress = Progress()
-    with single_run(overrides_from(args), args.provision, args.url, progress) as base:
+    with single_run(overrides_from(args), args.provision, args.url, progress, placement_from(args)) as base:
         records = sweep(base, sizes, progress)
     header, rows = sweep_table(records)
     print(table(rows, header))
@@ -97,7 +110,8 @@ def cmd_select(args: argparse.Namespace) -> ExitCode:
     from harness.spec.loader import load_selection
     from harness.studies.select import ranking_text, run_selection
 
-    result = run_selection(load_selection(Path(args.selection)), provision=args.provision)
+    result = run_selection(load_selection(Path(args.selection)), provision=args.provision,
+                           placement=placement_from(args))
     print(ranking_text(result))
     return ExitCode.OK
 
@@ -111,7 +125,9 @@ def _bench_parser(sub: Subcommands) -> None:
                         help="workload name under <home>/workloads/ or a file; runs it alone, without the suite "
                              "(default: the suite's runs)")
     add_run_shape(parser)
+    add_load_shape(parser)
     add_provisioning(parser)
+    add_placement(parser)
     add_regression_gate(parser, "a run regressed against its baseline")
     parser.set_defaults(func=cmd_bench)
 
@@ -134,6 +150,7 @@ def _capacity_parser(sub: Subcommands) -> None:
     add_run_shape(parser, defaults={"warmup": "2s", "users": 16, "processes": 2},
                   omit=("duration", "rate", "schedule"), suite=False)
     add_provisioning(parser)
+    add_placement(parser)
     parser.set_defaults(func=cmd_capacity)
 
 
@@ -145,7 +162,9 @@ def _sweep_parser(sub: Subcommands) -> None:
                         help="record counts of the first entity, comma-separated, e.g. 10k,100k,1m (required)")
     add_run_shape(parser, defaults={"duration": "10s", "warmup": "2s", "users": 8, "processes": 2},
                   omit=("schedule", "scale"), suite=False)
+    add_load_shape(parser)
     add_provisioning(parser)
+    add_placement(parser)
     parser.set_defaults(func=cmd_sweep)
 
 
@@ -153,12 +172,29 @@ def _select_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("select", help="rank engines for a use case (benchmarks/selection/*.yaml)")
     parser.add_argument("selection", metavar="FILE", help="selection file, e.g. benchmarks/selection/user-accounts.yaml")
     add_provisioning(parser, url=False)
+    add_placement(parser)
     parser.set_defaults(func=cmd_select)
 
 
+def cmd_worker(args: argparse.Namespace) -> ExitCode:
+    """Serve a master as a load worker, in a fresh process whose first import is Locust (gevent first)."""
+    check_address("--master", args.master)
+    os.execv(sys.executable, [sys.executable, "-m", "harness.runner.worker", "--master", args.master])
+    return ExitCode.OK  # not reached
+
+
+def _worker_parser(sub: Subcommands) -> None:
+    parser = sub.add_parser("worker", help="serve a master as a load worker (on a load host)")
+    parser.add_argument("--master", metavar="HOST:PORT", required=True,
+                        help="the master's address: the host running `dbarena bench --expect-workers N "
+                             "--master-bind 0.0.0.0:PORT` (required)")
+    parser.set_defaults(func=cmd_worker)
+
+
 def register(sub: Subcommands) -> None:
-    """Add bench, capacity, select and sweep to the `dbarena` parser."""
+    """Add bench, capacity, select, sweep and worker to the `dbarena` parser."""
     _bench_parser(sub)
     _capacity_parser(sub)
     _select_parser(sub)
     _sweep_parser(sub)
+    _worker_parser(sub)

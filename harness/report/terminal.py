@@ -22,8 +22,39 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(row) for row in rows)])
 
 
+def _mode(record: RunRecord) -> str:
+    load = record.load
+    if load.stages:
+        return f"{len(load.stages)} stages"
+    if load.scenarios:
+        return f"{len(load.scenarios)} scenarios"
+    if load.target_rate is not None:
+        return f"open loop at {load.target_rate:,.0f} ops/s ({load.schedule})"
+    return "closed loop" + (f", think time {load.think_time_s * 1000:g} ms" if load.think_time_s else "")
+
+
+def stage_table(record: RunRecord) -> str:
+    """One row per stage of a load shape: its users or rate, throughput, worst operation's p99."""
+    rows = []
+    for stage in record.stages:
+        p99s = [op.latency_us.p99 for op in stage.operations.values() if op.latency_us]
+        errors = sum(op.errors for op in stage.operations.values())
+        rows.append([str(stage.index + 1), f"{stage.start_s:g}s", f"{stage.duration_s:g}s", str(stage.users),
+                     f"{stage.target_rate:,.0f}" if stage.target_rate else "closed", f"{stage.total_throughput_ops_s:,.0f}",
+                     fmt_us(max(p99s)) if p99s else "-", f"{errors:,}"])
+    return table(rows, ["stage", "from", "for", "users", "target ops/s", "ops/s", "worst p99", "errors"])
+
+
+def scenario_table(record: RunRecord) -> str:
+    """One row per scenario: its users, rate or think time, operations and throughput."""
+    rows = [[s.name, str(s.users), f"{s.target_rate:,.0f}" if s.target_rate else "closed",
+             f"{s.think_time_s * 1000:g} ms" if s.think_time_s else "-", ", ".join(s.operations),
+             f"{s.throughput_ops_s:,.0f}", f"{s.errors:,}"] for s in record.scenarios]
+    return table(rows, ["scenario", "users", "target ops/s", "think", "operations", "ops/s", "errors"])
+
+
 def run_summary(record: RunRecord) -> str:
-    open_loop = record.load.target_rate is not None
+    open_loop = record.load.target_rate is not None or any(s.rate for s in (*record.load.stages, *record.load.scenarios))
     header = ["operation", "count", "errors", "ops/s", "p50", "p90", "p99", "p99.9", "max"]
     if open_loop:
         header.append("svc p99")
@@ -35,14 +66,18 @@ def run_summary(record: RunRecord) -> str:
         if open_loop:
             row.append(fmt_us(op.service_us.p99) if op.service_us else "-")
         rows.append(row)
-    mode = f"open loop at {record.load.target_rate:,.0f} ops/s ({record.load.schedule})" if open_loop else "closed loop"
+    mode = _mode(record)
     title = (f"{record.engine} {record.engine_version} · {record.workload}"
              f"{':' + record.preset if record.preset else ''} · {record.load.users} users × "
              f"{record.load.processes} proc · {mode} · {record.measured_s:.0f}s measured")
     lines = [title, table(rows, header), f"total {record.total_throughput_ops_s:,.0f} ops/s"
              + ("" if record.complete else "  (INCOMPLETE run)")]
+    if record.stages:
+        lines.append(stage_table(record))
+    if record.scenarios:
+        lines.append(scenario_table(record))
     if open_loop:
-        lines.append("latency = response time from the intended start; svc = service time")
+        lines.append("latency = response time from the intended start (open loop); svc = service time")
     if not record.valid:
         lines.append("INVALID: " + "; ".join(record.invalid_reasons))
     for name, op in record.operations.items():

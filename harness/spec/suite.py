@@ -96,11 +96,11 @@ class LoadProfile(Frozen):
             total = sum(parse_duration(_get(stage, "duration", "duration_s")) for stage in stages)
             data["duration"] = total
             data.pop("duration_s", None)
-            users = [u for stage in stages if (u := _get(stage, "users", "users")) is not None]
+            users = [_count(u) for stage in stages if (u := _get(stage, "users", "users")) is not None]
             if users:
-                data["users"] = max([*users, int(data.get("users") or 0)])
+                data["users"] = max([*users, _count(data.get("users") or 0)])
         if scenarios:
-            data["users"] = sum(int(_get(scenario, "users", "users")) for scenario in scenarios)
+            data["users"] = sum(_count(_get(scenario, "users", "users")) for scenario in scenarios)
         return data
 
     @model_validator(mode="after")
@@ -121,6 +121,14 @@ class LoadProfile(Frozen):
         """Whether any operation runs on an open-loop schedule (response time from intended starts)."""
         return (self.target_rate is not None or any(s.rate is not None for s in self.stages)
                 or any(s.rate is not None for s in self.scenarios))
+
+
+def _count(value: Any) -> int:
+    """A user count given as a number or text; ValueError in words otherwise."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"users: {value!r} is not a whole number of users") from None
 
 
 def _get(item: Any, alias: str, name: str) -> Any:

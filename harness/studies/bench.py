@@ -21,7 +21,7 @@ from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.spec.loader import load_suite
-from harness.studies.runs import Overrides, RunFn, execute, plan_runs, prepared_workload, request_for, stop_if_interrupted
+from harness.studies.runs import Overrides, Placement, RunFn, execute, plan_runs, prepared_workload, request_for, stop_if_interrupted
 
 __all__ = ["BenchRun", "Overrides", "bench", "versus_baseline"]
 
@@ -53,7 +53,8 @@ def versus_baseline(record: RunRecord) -> tuple[Comparison | None, str | None]:
 
 
 def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto", url: str | None = None,
-          progress: Progress | None = None, run: RunFn = run_and_record) -> Iterator[BenchRun]:
+          progress: Progress | None = None, run: RunFn = run_and_record,
+          placement: Placement | None = None) -> Iterator[BenchRun]:
     """Run everything planned, yielding each run once it is saved and compared.
 
     Every planned workload and engine is checked before anything starts. After an
@@ -72,7 +73,8 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
             progress.say(f"== {engine} · {workload.name}{':' + planned.preset if planned.preset else ''} "
                          f"· scale {planned.scale:g}")
             with provisioned(engine, provision, url, progress=progress.say) as endpoint:
-                saved = execute(request_for(planned, engine, endpoint, suite.name if suite else None), progress, run)
+                saved = execute(request_for(planned, engine, endpoint, suite.name if suite else None, placement),
+                                progress, run)
             comparison, why = versus_baseline(saved.record)
             yield BenchRun(saved.path, saved.record, comparison, why)
             stop_if_interrupted(saved.record)

@@ -30,8 +30,19 @@ from harness.spec.loader import load_workload, resolve_workload
 from harness.spec.models import Workload
 from harness.spec.suite import LoadProfile, Suite, SuiteRun
 
-__all__ = ["Overrides", "RunFn", "Saved", "execute", "plan_runs", "prepared_workload", "request_for", "single_run",
-           "stop_if_interrupted"]
+__all__ = [
+    "Overrides",
+    "Placement",
+    "RunFn",
+    "Saved",
+    "execute",
+    "parse_stage",
+    "plan_runs",
+    "prepared_workload",
+    "request_for",
+    "single_run",
+    "stop_if_interrupted",
+]
 
 DEFAULT_WORKLOAD = "kv-cache"  # a flags-only run without --workload
 DEFAULT_ENGINE = "postgres"  # a flags-only run without --engine
@@ -54,6 +65,30 @@ class Overrides:
     rate: float | None = None  # ops/s; 0 or less = closed loop
     schedule: str | None = None
     scale: float | None = None
+    stages: tuple[str, ...] | None = None  # "30s:users=8", "30s:rate=4000" (see parse_stage)
+    think_time: str | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the load comes from and who watches it: not part of the suite, only of this command line."""
+
+    expect_workers: int = 0  # workers started on other hosts; 0: --processes local workers
+    master_bind: str = "127.0.0.1:0"  # HOST:PORT the master listens on (port 0: a free one)
+    web: str | None = None  # HOST:PORT of the live page; None: no page
+
+
+def parse_stage(text: str) -> dict[str, Any]:
+    """'30s:users=8' / '10s:rate=4000' / '1m' -> a stage mapping; SpecError naming the flag otherwise."""
+    duration, _, rest = text.partition(":")
+    stage: dict[str, Any] = {"duration": duration}
+    for part in filter(None, rest.split(",")):
+        key, _, value = part.partition("=")
+        if key not in ("users", "rate") or not value:
+            raise SpecError([f"command line: --stage {text!r}: expected DURATION[:users=N][,rate=OPS_S], "
+                             "e.g. 30s:users=8 or 10s:rate=4000"])
+        stage[key] = value
+    return stage
 
 
 @dataclass(frozen=True)
@@ -72,6 +107,11 @@ def _load_changes(overrides: Overrides) -> dict[str, Any]:
             changes[key] = getattr(overrides, key)
     if overrides.rate is not None:
         changes["target_rate"] = overrides.rate if overrides.rate > 0 else None
+    if overrides.stages:
+        changes["stages"] = [parse_stage(text) for text in overrides.stages]
+        changes.pop("duration", None)  # the stages' sum
+    if overrides.think_time is not None:
+        changes["think_time"] = overrides.think_time
     return changes
 
 
@@ -119,20 +159,24 @@ def prepared_workload(run: SuiteRun) -> Workload:
     return workload.scaled(run.scale) if run.scale != 1 else workload
 
 
-def request_for(run: SuiteRun, engine: str, endpoint: Endpoint, suite: str | None = None) -> RunRequest:
-    """The run request for one engine of a planned run, reached at `endpoint`."""
+def request_for(run: SuiteRun, engine: str, endpoint: Endpoint, suite: str | None = None,
+                placement: Placement | None = None) -> RunRequest:
+    """The run request for one engine of a planned run, reached at `endpoint`, loaded from `placement`."""
+    placement = placement or Placement()
     return RunRequest(engine=engine, url=endpoint.url, workload=prepared_workload(run), load=run.load,
                       scale=run.scale, preset=run.preset, suite=suite,
-                      provisioner={"mode": endpoint.provisioner, **endpoint.details})
+                      provisioner={"mode": endpoint.provisioner, **endpoint.details},
+                      expect_workers=placement.expect_workers, master_bind=placement.master_bind, web=placement.web)
 
 
 @contextmanager
-def single_run(overrides: Overrides, provision: str, url: str | None, progress: Progress) -> Iterator[RunRequest]:
+def single_run(overrides: Overrides, provision: str, url: str | None, progress: Progress,
+               placement: Placement | None = None) -> Iterator[RunRequest]:
     """Provision the engine of a flags-only run and yield its request (capacity, sweep)."""
     (run,) = plan_runs(None, overrides)
     engine = run.engines[0]
     with provisioned(engine, provision, url, progress=progress.say) as endpoint:
-        yield request_for(run, engine, endpoint)
+        yield request_for(run, engine, endpoint, placement=placement)
 
 
 def execute(request: RunRequest, progress: Progress, run: RunFn = run_and_record) -> Saved:

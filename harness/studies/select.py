@@ -25,7 +25,7 @@ from harness.runner.progress import Progress
 from harness.spec.suite import Selection, SuiteRun
 from harness.studies.capacity import save_capacity, search_capacity
 from harness.studies.models import CapacityResult, Ranked, SelectionResult, Trait, load_stored
-from harness.studies.runs import RunFn, execute, prepared_workload, request_for, stop_if_interrupted
+from harness.studies.runs import Placement, RunFn, execute, prepared_workload, request_for, stop_if_interrupted
 from harness.studies.slo import describe, worst_percentile_us
 
 TRAITS = Path(__file__).with_name("traits.yaml")
@@ -87,7 +87,7 @@ def stored_selections() -> list[SelectionResult]:
 
 
 def run_selection(selection: Selection, provision: str = "auto", progress: Progress | None = None,
-                  run: RunFn = run_and_record) -> SelectionResult:
+                  run: RunFn = run_and_record, placement: Placement | None = None) -> SelectionResult:
     """Measure every engine of `selection` (reference run, then capacity search), rank them, save the result."""
     progress = progress or Progress()
     planned = SuiteRun(workload=selection.workload, preset=selection.preset, engines=selection.engines,
@@ -102,7 +102,7 @@ def run_selection(selection: Selection, provision: str = "auto", progress: Progr
             continue
         progress.say(f"== {engine}: closed-loop reference run, then capacity search under {describe(selection.slo)}")
         with provisioned(engine, provision, progress=progress.say) as endpoint:
-            base = request_for(planned, engine, endpoint, suite=f"select:{selection.name}")
+            base = request_for(planned, engine, endpoint, suite=f"select:{selection.name}", placement=placement)
             reference = execute(base, progress, run).record
             stop_if_interrupted(reference)
             capacity = search_capacity(replace(base, skip_load=True), selection.slo,
