@@ -27,6 +27,22 @@ def test_list_markdown_is_the_readme_table(capsys: pytest.CaptureFixture[str]) -
         assert line == f"| {info.name} | {info.compose_image} | {info.native_route} | {info.tested_against} |"
 
 
+def test_the_readme_engine_table_is_the_generated_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "list", "--markdown"]) == ExitCode.OK
+    generated = capsys.readouterr().out.strip()
+    assert generated in (ROOT / "README.md").read_text(encoding="utf-8"), \
+        "README's engine table differs from the engine table: paste `dbarena engines list --markdown` into it"
+
+
+def test_compose_images_are_the_engine_tables() -> None:
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+    for info in ENGINES.values():
+        if info.compose_service:
+            assert services[info.compose_service]["image"] == info.compose_image, info.name
+
+
 def test_up_needs_a_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["engines", "up"]) == ExitCode.USER_ERROR
     assert "name an engine" in capsys.readouterr().err
