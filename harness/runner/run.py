@@ -290,6 +290,7 @@ class _Session:
                        local_workers=0 if request.expect_workers else min(load.processes, load.users),
                        expect_workers=request.expect_workers, bind_host=host or "127.0.0.1",
                        bind_port=int(port or 0), web=request.web,
+                       connect_timeout_s=600.0 if request.expect_workers else 120.0,  # people start remote workers
                        run_label=f"{request.engine} · {request.workload.name}{':' + request.preset if request.preset else ''}")
 
     def run(self) -> _Outcome:
