@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError
 
 from harness.engines.base import EngineAdapter
 from harness.engines.registry import create_adapter
-from harness.errors import EngineUnavailable, SpecError, UnsupportedOperation
+from harness.errors import EngineUnavailable, HarnessBug, SpecError, UnsupportedOperation
 from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
 from harness.models import Frozen
 from harness.runner.merge import lag_share, merge_operations, merge_scenarios, merge_stages, merge_timeseries
@@ -148,7 +148,8 @@ class _MasterProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
             start_new_session=True,  # Ctrl-C reaches the parent only; it stops the run in order
         )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if self.proc.stdin is None or self.proc.stdout is None:
+            raise HarnessBug("the master process was started without pipes")
         self.stdin: IO[str] = self.proc.stdin
         self.send(plan)
         self._thread = threading.Thread(target=self._pump, args=(self.proc.stdout, inbox), daemon=True)

@@ -37,6 +37,7 @@ from harness.engines.base import EngineAdapter, Executor
 from harness.engines.calls import Change
 from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import adapter_class, create_adapter
+from harness.errors import HarnessBug
 from harness.models import Frozen
 from harness.runner.driver import OperationMix
 from harness.runner.pacing import NS_PER_S, Schedule, Segment, scenario_of, schedule_for, segments_for
@@ -138,7 +139,8 @@ class ArenaUser(User):
         """The user's segments in order (one, unless the load has stages); idle where it is not active."""
         state, config = self.state, self.state.config
         recorder = state.recorder
-        assert recorder is not None
+        if recorder is None:
+            raise HarnessBug("a user started measuring before Go set up the recorder")
         scenario = scenario_of(config.load, self.slot)
         mix = OperationMix(state.workload, self.slot, config.total_users, config.seed, config.insert_offset,
                            only=scenario.operations if scenario else None)
@@ -227,7 +229,8 @@ class WorkerSession:
             handler(message)
 
     def _state(self) -> WorkerState:
-        assert self.state is not None, "the master sends the config first"
+        if self.state is None:
+            raise HarnessBug("a run message arrived before the worker's config")
         return self.state
 
     def on_config(self, config: WorkerConfig) -> None:
