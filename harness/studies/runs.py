@@ -28,7 +28,7 @@ from harness.runner.run import RunRequest
 from harness.spec.hints import did_you_mean
 from harness.spec.loader import load_workload, resolve_workload
 from harness.spec.models import Workload
-from harness.spec.suite import LoadProfile, Suite, SuiteRun
+from harness.spec.suite import LoadProfile, Suite, SuiteRun, parse_duration
 
 __all__ = [
     "Overrides",
@@ -81,6 +81,10 @@ class Placement:
 def parse_stage(text: str) -> dict[str, Any]:
     """'30s:users=8' / '10s:rate=4000' / '1m' -> a stage mapping; SpecError naming the flag otherwise."""
     duration, _, rest = text.partition(":")
+    try:
+        parse_duration(duration)
+    except ValueError as exc:
+        raise SpecError([f"command line: --stage {text!r}: {exc}"]) from None
     stage: dict[str, Any] = {"duration": duration}
     for part in filter(None, rest.split(",")):
         key, _, value = part.partition("=")
@@ -123,7 +127,8 @@ def _load(run: SuiteRun, changes: dict[str, Any]) -> LoadProfile:
         return LoadProfile.model_validate(merged)
     except ValidationError as exc:  # a bad flag value, e.g. --duration 10parsecs
         first = exc.errors()[0]
-        raise SpecError([f"command line: --{first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}"]) from None
+        where = f"--{str(first['loc'][0]).replace('_', '-')}: " if first["loc"] else ""
+        raise SpecError([f"command line: {where}{first['msg'].removeprefix('Value error, ')}"]) from None
 
 
 def plan_runs(suite: Suite | None, overrides: Overrides) -> list[SuiteRun]:

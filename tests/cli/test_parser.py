@@ -32,7 +32,7 @@ def test_exit_codes_are_named_and_documented() -> None:
 def test_every_command_is_there() -> None:
     names = {name for name, _ in _commands()}
     assert names == {"dbarena", "validate", "bench", "capacity", "sweep", "select", "engines", "runs", "show",
-                     "compare", "baseline", "history", "report"}
+                     "compare", "baseline", "history", "report", "worker"}
 
 
 @pytest.mark.parametrize(("name", "parser"), list(_commands()), ids=lambda v: v if isinstance(v, str) else "")
@@ -98,3 +98,20 @@ def test_home_sets_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert paths.workloads_dir() == home.resolve() / "workloads"
     assert paths.results_dir() == home.resolve() / "results"
     assert main(["--home", str(tmp_path / "missing"), "runs"]) == ExitCode.USER_ERROR
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["worker", "--master", "nohost"], "--master 'nohost': expected HOST:PORT"),
+    (["bench", "--engine", "fake", "--master-bind", "0.0.0.0"], "--master-bind '0.0.0.0': expected HOST:PORT"),
+    (["bench", "--engine", "fake", "--web", "localhost:99999"], "--web 'localhost:99999': expected HOST:PORT"),
+    (["bench", "--engine", "fake", "--expect-workers", "-1"], "--expect-workers: -1 is not a worker count"),
+    (["bench", "--engine", "fake", "--workload", "kv-cache", "--stage", "10s:userz=3"], "--stage '10s:userz=3'"),
+    (["bench", "--engine", "fake", "--workload", "kv-cache", "--stage", "ten:users=3"], "is not a duration"),
+    (["bench", "--engine", "fake", "--workload", "kv-cache", "--rate", "100", "--think-time", "5ms"],
+     "think_time applies to closed-loop users"),
+])
+def test_distributed_and_shape_flags_are_one_clear_line(argv: list[str], expected: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == ExitCode.USER_ERROR
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
