@@ -24,6 +24,7 @@ from harness.cli import engines, results, run, validate
 from harness.cli.exit_codes import ExitCode
 from harness.errors import SpecError, UserError
 from harness.paths import HOME_ENV, set_project_root
+from harness.signals import interruption_name, stop_signals_raise
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -51,8 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     except UserError as exc:
         print(f"dbarena: {exc}", file=sys.stderr)
         return ExitCode.USER_ERROR
-    except KeyboardInterrupt:
-        print("dbarena: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"dbarena: interrupted ({interruption_name(exc)})", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
@@ -66,5 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"dbarena: --home {args.home}: not a directory", file=sys.stderr)
             return ExitCode.USER_ERROR
         set_project_root(args.home)
-    return _run(args)
+    with stop_signals_raise():  # SIGTERM and SIGHUP stop a run as Ctrl-C does: saved, engines stopped
+        return _run(args)
 

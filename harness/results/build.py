@@ -32,6 +32,8 @@ def build_record(request: RunRequest, measurement: Measurement) -> RunRecord:
         started_at=measurement.started_at,
         complete=measurement.complete,
         interrupted=measurement.interrupted,
+        phase=measurement.phase,
+        failure=measurement.failure,
         engine=request.engine,
         engine_version=measurement.engine_version,
         workload=workload.name,

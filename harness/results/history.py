@@ -32,8 +32,10 @@ def rows(record: RunRecord) -> list[dict[str, object]]:
     return out
 
 
-def history(engine: str | None = None, workload: str | None = None, directory: Path | None = None) -> pd.DataFrame:
-    records = [r for _, r in store.all_runs(directory)
+def history(engine: str | None = None, workload: str | None = None, directory: Path | None = None,
+            on_skip: store.OnSkip = store.ignore) -> pd.DataFrame:
+    """Stored runs of `engine` and `workload` (default: all); unreadable files are skipped and passed to `on_skip`."""
+    records = [r for _, r in store.all_runs(directory, on_skip)
                if (engine is None or r.engine == engine) and (workload is None or r.workload == workload)]
     frame = pd.DataFrame([row for r in records for row in rows(r)], columns=COLUMNS)
     return frame.sort_values(["started_at", "operation"]).reset_index(drop=True)

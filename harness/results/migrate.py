@@ -27,14 +27,28 @@ def update_to_3(data: Raw) -> Raw:
 MIGRATIONS: dict[int, Callable[[Raw], Raw]] = {2: update_to_2, 3: update_to_3}
 
 
-def migrate(data: Raw) -> Raw:
+def schema_version(data: Raw) -> int:
+    """The record's schema version, or a one-line UserError: missing, not a number, unknown, or newer than this dbarena."""
     version = data.get("schema_version")
-    if not isinstance(version, int):
-        raise UserError("run record has no schema_version")
+    if version is None:
+        raise UserError("no schema_version (not a dbarena run record?)")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise UserError(f"schema_version is {version!r}, not a whole number (not a dbarena run record?)")
     if version > SCHEMA_VERSION:
-        raise UserError(f"run record schema {version} is newer than this dbarena reads ({SCHEMA_VERSION}); upgrade dbarena")
+        raise UserError(f"schema version {version} is newer than this dbarena reads ({SCHEMA_VERSION}); upgrade dbarena")
+    if version < 1:
+        raise UserError(f"schema version {version} was never written by dbarena (versions 1 to {SCHEMA_VERSION})")
+    return version
+
+
+def migrate(data: Raw) -> Raw:
+    """`data` updated to the current schema; a record too broken to update is a one-line UserError."""
+    version = schema_version(data)
     while version < SCHEMA_VERSION:
-        data = MIGRATIONS[version + 1](data)
+        try:
+            data = MIGRATIONS[version + 1](data)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"schema version {version} record cannot be updated to {version + 1} ({exc})") from None
         version += 1
         data["schema_version"] = version
     return data

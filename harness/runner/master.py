@@ -224,7 +224,7 @@ class Master:
         for _ in range(plan.local_workers):
             self.local.append(subprocess.Popen(
                 [sys.executable, "-m", "harness.runner.worker", "--master", f"{connect_host(plan.bind_host)}:{port}"],
-                start_new_session=True, stdout=subprocess.DEVNULL))
+                stdout=subprocess.DEVNULL))  # in the master's process group: the parent can end them all
         if plan.expect_workers:
             say(Progress(text=f"master listening on {plan.bind_host}:{port}: start "
                               f"`dbarena worker --master <this host>:{port}` on {plan.expect_workers} load host(s)",

@@ -11,8 +11,10 @@ ends the run cleanly and what was measured is still returned, marked incomplete.
 
 from __future__ import annotations
 
+import os
 import queue
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -28,6 +30,7 @@ from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, HarnessBug, SpecError, UnsupportedOperation
 from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
 from harness.models import Frozen
+from harness.redact import redact_text
 from harness.runner.merge import lag_share, merge_operations, merge_scenarios, merge_stages, merge_timeseries
 from harness.runner.progress import Progress, fmt_clock, fmt_us
 from harness.runner.protocol import (
@@ -48,6 +51,7 @@ from harness.runner.protocol import (
 from harness.runner.protocol import (
     Progress as ProgressLine,
 )
+from harness.signals import deferred_signals, interruption_name
 from harness.spec.hints import did_you_mean
 from harness.spec.models import Workload
 from harness.spec.suite import LoadProfile
@@ -97,6 +101,8 @@ class Measurement(Frozen):
     interrupted: bool = False
     invalid_reasons: tuple[str, ...] = ()
     workers: tuple[WorkerInfo, ...] = ()  # who measured, with clock offsets
+    phase: str = "done"  # where the run ended: done, or prepare | load | measure | telemetry when cut short
+    failure: str | None = None  # why the engine or the workers failed (phase, error), when they did
     stages: tuple[StageResult, ...] = ()  # per stage of the load shape
     scenarios: tuple[ScenarioResult, ...] = ()
     telemetry: dict[str, Any] = Field(default_factory=dict)
@@ -174,11 +180,17 @@ class _MasterProcess:
             pass
 
     def stop(self, timeout_s: float) -> None:
+        """Wait for the master to end (it stops its workers); past `timeout_s`, kill its whole process group."""
+        self.send(Stop())  # ignored once the run is over
         try:
             self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            pass
+        try:  # local workers share the master's process group (its own session): none may outlive the run
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
 
 
 def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Measurement:
@@ -198,32 +210,54 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     check_shape(workload, request.load)
     adapter = create_adapter(request.engine, request.url)
     refuse_unsupported(adapter, workload)
-    adapter.connect()
+    adapter.connect()  # unreachable: EngineUnavailable, nothing was measured
+    outcome = _Outcome()
+    engine_version, settings, telemetry = "unknown", {}, {}
     try:
         engine_version = adapter.server_version()
+        outcome.phase = "prepare"
         if not request.skip_load:
             adapter.prepare(workload)
-        outcome = _Session(request, seed, adapter, progress).run()
+        _Session(request, seed, adapter, progress, outcome).run()
+        outcome.phase = "telemetry"
         settings = adapter.settings()  # after the load: some settings belong to what prepare created
         telemetry = _telemetry(adapter, workload, seed)
+        outcome.phase = "done"
+    except KeyboardInterrupt as exc:
+        outcome.interrupt(interruption_name(exc), progress)
+    except HarnessBug:
+        raise
+    except Exception as exc:  # the engine or a worker failed: a record of the attempt, one line for the user
+        outcome.fail(redact_text(f"{type(exc).__name__}: {str(exc).strip() or 'no message'}".splitlines()[0]))
     finally:
         adapter.close()
+    return _measurement(request, outcome, run_id=run_id, started_at=started_at, seed=seed,
+                        engine_version=engine_version, client_library=adapter.client_library,
+                        settings=settings, telemetry=telemetry)
 
+
+def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started_at: datetime, seed: int,
+                 engine_version: str, client_library: str, settings: dict[str, Any],
+                 telemetry: dict[str, Any]) -> Measurement:
+    """What the run measured (possibly nothing, when it failed or was stopped before measuring)."""
+    workload = request.workload
     results = list(outcome.results.results) if outcome.results else []
-    complete = outcome.complete and all(r.complete for r in results)
+    complete = outcome.complete and outcome.failure is None and bool(results) and all(r.complete for r in results)
     measured_s = max((r.measured_s for r in results), default=0.0)
     operations = merge_operations(workload, results, measured_s)
+    reasons = _invalid_reasons(request, results, complete, outcome.lost)
+    if outcome.failure is not None:
+        reasons.insert(0, f"{request.engine} failed during {outcome.phase}: {outcome.failure}")
     return Measurement(
         run_id=run_id, started_at=started_at.isoformat(timespec="seconds"), seed=seed,
-        engine_version=engine_version, client_library=adapter.client_library, engine_settings=settings,
+        engine_version=engine_version, client_library=client_library, engine_settings=settings,
         load_phase=outcome.load_phase, operations=operations,
         stages=merge_stages(workload, request.load, results, measured_s),
         scenarios=merge_scenarios(request.load, operations, measured_s),
         timeseries=tuple(merge_timeseries(results)), measured_s=round(measured_s, 3),
-        complete=complete, interrupted=outcome.interrupted,
-        invalid_reasons=tuple(_invalid_reasons(request, results, complete, outcome.lost)),
+        complete=complete, interrupted=outcome.interrupted, invalid_reasons=tuple(dict.fromkeys(reasons)),
         telemetry=telemetry, notes=tuple(outcome.notes),
-        workers=outcome.results.workers if outcome.results else (),
+        workers=outcome.results.workers if outcome.results else (), phase=outcome.phase, failure=outcome.failure,
     )
 
 
@@ -263,21 +297,43 @@ def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete:
 
 @dataclass
 class _Outcome:
+    """What one run got to, filled in as it goes (so an interruption or a failure keeps all of it)."""
+
     results: RunResults | None = None
     load_phase: LoadPhase | None = None
     complete: bool = True
     interrupted: bool = False
     lost: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    phase: str = "connect"
+    last_progress: str = ""  # the last progress line (how far the load got)
+    failure: str | None = None
+
+    def interrupt(self, signal_name: str, progress: Progress) -> None:
+        """A stop signal arrived in this phase: note it; whatever was measured stays."""
+        if self.interrupted:
+            return
+        self.interrupted = True
+        if self.phase != "telemetry":
+            self.complete = False
+        where = f"during {self.phase}" + (f" ({self.last_progress})" if self.phase == "load" and self.last_progress else "")
+        self.notes.append(f"{INTERRUPTED} — {signal_name} {where}" + (
+            "; server statistics and plans not collected" if self.phase == "telemetry" else ""))
+        progress.say(f"interrupted ({signal_name}) {where}: saving what was measured")
+
+    def fail(self, error: str) -> None:
+        self.failure, self.complete = error, False
+        self.notes.append(f"failed during {self.phase}: {error}")
 
 
 class _Session:
     """The parent's side of one run: plan, load hand-off, live line, results; Ctrl-C stops in order."""
 
-    def __init__(self, request: RunRequest, seed: int, adapter: EngineAdapter[Any], progress: Progress) -> None:
+    def __init__(self, request: RunRequest, seed: int, adapter: EngineAdapter[Any], progress: Progress,
+                 outcome: _Outcome) -> None:
         self.request, self.seed, self.adapter, self.progress = request, seed, adapter, progress
         self.inbox: Inbox = queue.Queue()
-        self.outcome = _Outcome()
+        self.outcome = outcome
         self.started_epoch: float | None = None
 
     def plan(self) -> RunPlan:
@@ -294,20 +350,21 @@ class _Session:
                        connect_timeout_s=600.0 if request.expect_workers else 120.0,  # people start remote workers
                        run_label=f"{request.engine} · {request.workload.name}{':' + request.preset if request.preset else ''}")
 
-    def run(self) -> _Outcome:
+    def run(self) -> None:
+        """Load and measure through the master; a stop signal stops the workers, then re-raises once results are in."""
+        self.outcome.phase = "load" if not self.request.skip_load else "measure"
         master = _MasterProcess(self.plan(), self.inbox)
         self.progress.update("starting the master and its workers", force=True)
         try:
             self._follow(master)
-        except KeyboardInterrupt:
-            self.outcome.complete, self.outcome.interrupted = False, True
-            self.outcome.notes.append(INTERRUPTED)
-            self.progress.say("interrupted: stopping workers and saving what was measured")
+        except KeyboardInterrupt as exc:
+            self.outcome.interrupt(interruption_name(exc), self.progress)
             master.send(Stop())
-            self._drain(RESULT_GRACE_S)
+            with deferred_signals():  # a second Ctrl-C waits until the workers' results are in
+                self._drain(RESULT_GRACE_S)
+            raise
         finally:
             master.stop(timeout_s=10)
-        return self.outcome
 
     def _follow(self, master: _MasterProcess) -> None:
         load = self.request.load
@@ -318,6 +375,7 @@ class _Session:
                 raise EngineUnavailable("the master stopped answering; no result") from None
             if isinstance(message, Loaded):
                 self._finish_load(message)
+                self.outcome.phase = "measure"
                 master.send(Measure())
             else:
                 self._handle(message)
@@ -336,6 +394,7 @@ class _Session:
 
     def _handle(self, message: Message) -> None:
         if isinstance(message, ProgressLine):
+            self.outcome.last_progress = message.text
             if message.final:
                 self.progress.say(message.text)
             else:

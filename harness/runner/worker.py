@@ -64,6 +64,8 @@ from harness.runner.recorder import Recorder
 from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload
 
 RECONNECT_PAUSE_S = 0.2
+BACKOFF_FIRST_S = 0.001  # after a failed call; doubles per consecutive failure, with jitter
+BACKOFF_MAX_S = 1.0  # so no failing call can spin, and a recovered engine is found within a second
 YIELD_EVERY = 64  # ops between voluntary yields, so no user starves the others
 
 READY_TIMEOUT_S = 60.0
@@ -163,7 +165,8 @@ class ArenaUser(User):
         drivers, stats = mix.drivers, recorder.stats
         until, think_s = segment.end_ns, segment.think_time_s
         clock = time.perf_counter_ns
-        n = 0
+        jitter = random.Random(self.slot).random
+        n = failures = 0
         while not state.stopping:
             n += 1
             if n % YIELD_EVERY == 0:  # also when every call fails fast: the others must run too
@@ -186,7 +189,10 @@ class ArenaUser(User):
                 recorder.record_error(stats[index], clock(), exc)
                 if self.adapter.is_disconnect(exc):
                     self._reconnect()
+                failures += 1  # bounded exponential back-off with jitter: failing fast must not spin
+                gevent.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(failures, 10)) * (0.5 + jitter()))
                 continue
+            failures = 0
             recorder.record(stats[index], intended, start, clock())
             if think_s:
                 gevent.sleep(think_s)  # closed loop: the user's pause between operations, not measured

@@ -10,6 +10,8 @@ given, and what happened is returned.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,13 +20,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.errors import SpecError
+from harness import paths
+from harness.errors import EngineUnavailable, SpecError, UserError
 from harness.provision.endpoint import Endpoint, provisioned
 from harness.results import store
 from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
+from harness.signals import deferred_signals
 from harness.spec.hints import did_you_mean
 from harness.spec.loader import load_workload, resolve_workload
 from harness.spec.models import Workload
@@ -185,9 +189,48 @@ def single_run(overrides: Overrides, provision: str, url: str | None, progress: 
 
 
 def execute(request: RunRequest, progress: Progress, run: RunFn = run_and_record) -> Saved:
-    """Measure `request` and save its record (also when the run was interrupted)."""
+    """Measure `request` and save its record: also when it was interrupted, also when the engine failed.
+
+    The results folder is checked before anything is loaded; a record that still cannot be
+    written there goes to a fallback folder (printed), never nowhere; stop signals wait while
+    it is written. Raises EngineUnavailable (one line naming the engine, the phase, the record)
+    after saving the record of a failed attempt.
+    """
+    check_writable(paths.results_dir())
     record = run(request, progress)
-    return Saved(store.save(record), record)
+    with deferred_signals():
+        path = save_somewhere(record, progress)
+    if record.failure is not None:
+        raise EngineUnavailable(f"{record.engine} failed during {record.phase}: {record.failure} — check that the "
+                                f"engine is up and healthy (its log), then run again; the attempt is recorded in {path}")
+    return Saved(path, record)
+
+
+def check_writable(folder: Path) -> None:
+    """UserError (one line) unless run records can be written under `folder`."""
+    runs = folder / "runs"
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=runs, prefix=".writable-", delete=True):
+            pass
+    except OSError as exc:
+        raise UserError(f"results folder {folder} is not writable ({exc.strerror or exc}); fix its permissions or "
+                        f"free space, or point ${paths.RESULTS_ENV} (or --home) elsewhere — nothing was run") from None
+
+
+def fallback_dir() -> Path:
+    """Where a record goes when the results folder refuses it at the end of a run."""
+    return Path(tempfile.gettempdir()) / f"dbarena-unsaved-{os.getuid()}"
+
+
+def save_somewhere(record: RunRecord, progress: Progress) -> Path:
+    """The record in the results folder, else in the fallback folder (said on the progress line)."""
+    try:
+        return store.save(record)
+    except OSError as exc:
+        path = store.save(record, fallback_dir())
+        progress.say(f"could not write the run record to {paths.results_dir()} ({exc.strerror or exc}); saved it to {path}")
+        return path
 
 
 def stop_if_interrupted(record: RunRecord) -> None:

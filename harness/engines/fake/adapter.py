@@ -2,13 +2,16 @@
 
 Never evidence that a real adapter works. Its URL tunes a simulated service time so
 that tests can create realistic noise or a known slowdown:
-`fake://?latency_us=200&jitter=0.2&error_rate=0.01&stall_every=0&stall_ms=0`.
-The simulated wait uses time.sleep, which gevent turns into a cooperative yield.
+`fake://?latency_us=200&jitter=0.2&error_rate=0.01&stall_every=0&stall_ms=0`;
+`telemetry_ms=N` makes collecting telemetry take N ms (announced on stderr), so tests can
+interrupt a run in that phase. The simulated wait uses time.sleep, which gevent turns into
+a cooperative yield.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -57,6 +60,7 @@ class FakeAdapter(EngineAdapter[FakeServer]):
         self.error_rate = float(query.get("error_rate", 0))
         self.stall_every = int(query.get("stall_every", 0))
         self.stall_s = float(query.get("stall_ms", 0)) / 1000
+        self.telemetry_s = float(query.get("telemetry_ms", 0)) / 1000
         self.server = server_for(url)
         self._rng = random.Random()
         self._ops = 0
@@ -128,6 +132,9 @@ class FakeAdapter(EngineAdapter[FakeServer]):
         return {"latency_us": self.latency_s * 1e6, "jitter": self.jitter, "durability": "none (in memory)"}
 
     def telemetry(self, workload: Workload) -> dict[str, Any]:
+        if self.telemetry_s:
+            print("fake: collecting telemetry", file=sys.stderr, flush=True)
+            time.sleep(self.telemetry_s)
         return {"calls": dict(self.server.calls)}
 
 
