@@ -8,6 +8,7 @@ the report module only turns what it is given into a document. Comparison (scipy
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,9 +25,14 @@ if TYPE_CHECKING:
     from harness.report.build import Evidence
 
 __all__ = ["cmd_baseline", "cmd_compare", "cmd_history", "cmd_report", "cmd_runs", "cmd_show", "register",
-           "stored_evidence"]
+           "skipped", "stored_evidence"]
 
 DEFAULT_THRESHOLD = 0.05
+
+
+def skipped(problem: store.Unreadable) -> None:
+    """Say on stderr, in one line, which stored file a listing skipped and why."""
+    print(f"dbarena: skipped {problem}", file=sys.stderr)
 
 
 def _workload(record: RunRecord) -> str:
@@ -36,7 +42,7 @@ def _workload(record: RunRecord) -> str:
 def cmd_runs(args: argparse.Namespace) -> ExitCode:
     rows = [[record.run_id, record.engine, _workload(record), f"{record.total_throughput_ops_s:,.0f}",
              "yes" if record.valid else "NO", "yes" if record.complete else "NO"]
-            for _path, record in store.all_runs()
+            for _path, record in store.all_runs(on_skip=skipped)
             if (not args.engine or record.engine == args.engine) and (not args.workload or record.workload == args.workload)]
     if not rows:
         print("no runs stored yet; `dbarena bench` makes one")
@@ -76,7 +82,11 @@ def cmd_baseline(args: argparse.Namespace) -> ExitCode:
         print(f"baseline written: {path} (commit it to share it)")
         return ExitCode.OK
     for path in sorted(baseline_path("x", "y").parents[1].glob("*/*.json")):
-        record = store.load(path)
+        try:
+            record = store.load(path)
+        except store.Unreadable as problem:
+            skipped(problem)
+            continue
         print(f"{path}: {record.run_id} ({record.total_throughput_ops_s:,.0f} ops/s)")
     return ExitCode.OK
 
@@ -86,7 +96,7 @@ def cmd_history(args: argparse.Namespace) -> ExitCode:
 
     from harness.results.history import export, history
 
-    frame = history(args.engine, args.workload)
+    frame = history(args.engine, args.workload, on_skip=skipped)
     target = args.csv or args.parquet
     if target:
         export(frame, Path(target))
@@ -100,39 +110,44 @@ def cmd_history(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-def stored_evidence(records: Sequence[RunRecord]) -> Evidence:
+def stored_evidence(records: Sequence[RunRecord], runs: Sequence[RunRecord] | None = None,
+                    on_skip: store.OnSkip = skipped) -> Evidence:
     """Everything stored that a report on `records` draws on: all runs, their baselines, capacity and selections.
 
-    An unreadable baseline is left out (the report then compares with the previous run).
+    `runs`: every stored run when the caller has read them already (default: read them here).
+    An unreadable baseline, run, capacity or selection file is left out and passed to `on_skip`
+    (the report then compares with the previous run).
     """
     from harness.report.build import Evidence, baseline_key
     from harness.studies.capacity import stored_capacity
     from harness.studies.select import stored_selections
 
     baselines = {}
-    for record in records:
+    for key, record in {baseline_key(record): record for record in records}.items():  # each baseline read once
         try:
             found = baseline_for(record)
-        except UserError:
+        except store.Unreadable as problem:
+            on_skip(problem)
             found = None
         if found is not None:
-            baselines[baseline_key(record)] = found
-    return Evidence(runs=tuple(r for _, r in store.all_runs()), baselines=baselines,
-                    capacity=tuple(stored_capacity()), selections=tuple(stored_selections()))
+            baselines[key] = found
+    if runs is None:
+        runs = [r for _, r in store.all_runs(on_skip=on_skip)]
+    return Evidence(runs=tuple(runs), baselines=baselines,
+                    capacity=tuple(stored_capacity(on_skip)), selections=tuple(stored_selections(on_skip)))
 
 
 def cmd_report(args: argparse.Namespace) -> ExitCode:
     from harness.report.build import write_report
 
-    if args.runs:
-        records = [store.find_run(run) for run in args.runs]
-    else:
-        stored = store.all_runs()
+    records = [store.find_run(run) for run in args.runs]
+    stored = [r for _, r in store.all_runs(on_skip=skipped)]
+    if not records:
         if not stored:
             raise UserError("no runs stored yet; `dbarena bench` makes one")
-        records = [stored[-1][1]]
+        records = [stored[-1]]
     out = Path(args.out) if args.out else store.results_dir() / "reports"
-    md_path, html_path = write_report(records, stored_evidence(records), out)
+    md_path, html_path = write_report(records, stored_evidence(records, stored), out)
     print(f"report written: {html_path} and {md_path}")
     return ExitCode.OK
 

@@ -96,6 +96,6 @@ def save_capacity(result: CapacityResult) -> Path:
     return path
 
 
-def stored_capacity() -> list[CapacityResult]:
-    """Every readable capacity result, oldest first (for reports)."""
-    return load_stored(capacity_dir(), CapacityResult)
+def stored_capacity(on_skip: store.OnSkip = store.ignore) -> list[CapacityResult]:
+    """Every readable capacity result, oldest first (for reports); unreadable files go to `on_skip`."""
+    return load_stored(capacity_dir(), CapacityResult, on_skip)

@@ -8,18 +8,23 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from harness.models import Frozen
+from harness.results.store import OnSkip, Unreadable, ignore, read_object
 
 M = TypeVar("M", bound=Frozen)
 
 
-def load_stored(directory: Path, model: type[M]) -> list[M]:
-    """Every readable `model` JSON file in `directory`, oldest first; unreadable files are skipped like runs are."""
+def load_stored(directory: Path, model: type[M], on_skip: OnSkip = ignore) -> list[M]:
+    """Every readable `model` JSON file in `directory`, oldest first; each unreadable one goes to `on_skip`, as runs do."""
     out = []
     for path in sorted(directory.glob("*.json")):
         try:
-            out.append(model.model_validate_json(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, ValidationError):
-            continue
+            out.append(model.model_validate(read_object(path)))
+        except Unreadable as problem:
+            on_skip(problem)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "result"
+            on_skip(Unreadable(path, f"{where}: {first['msg']} (not a dbarena {model.__name__}?)"))
     return sorted(out, key=lambda item: str(getattr(item, "started_at", "")))
 
 

@@ -81,9 +81,9 @@ def selections_dir() -> Path:
     return results_dir() / "selections"
 
 
-def stored_selections() -> list[SelectionResult]:
-    """Every readable selection result, oldest first (for reports)."""
-    return load_stored(selections_dir(), SelectionResult)
+def stored_selections(on_skip: store.OnSkip = store.ignore) -> list[SelectionResult]:
+    """Every readable selection result, oldest first (for reports); unreadable files go to `on_skip`."""
+    return load_stored(selections_dir(), SelectionResult, on_skip)
 
 
 def run_selection(selection: Selection, provision: str = "auto", progress: Progress | None = None,

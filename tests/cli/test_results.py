@@ -12,6 +12,7 @@ from harness.cli.exit_codes import ExitCode
 from harness.results import store
 from harness.results.record import RunRecord
 from tests.compare.records import synthetic_run
+from tests.results.corpus import write_corpus
 
 
 @functools.cache
@@ -74,3 +75,64 @@ def test_history_prints_and_exports(two_runs: tuple[RunRecord, RunRecord], tmp_p
     assert f"2 rows written to {target}" in capsys.readouterr().out and target.exists()
     assert main(["history", "--workload", "nothing"]) == ExitCode.OK
     assert "no runs match" in capsys.readouterr().out
+
+
+def _lines(err: str) -> list[str]:
+    assert "Traceback" not in err
+    return err.splitlines()
+
+
+def test_listings_skip_each_broken_record_in_one_line(two_runs: tuple[RunRecord, RunRecord], results: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    expected = write_corpus(results / "runs", two_runs[0])
+    for command in (["runs"], ["history"], ["history", "--csv", str(results / "h.csv")]):
+        assert main(command) == ExitCode.OK, command
+        out, err = capsys.readouterr()
+        assert all(r.run_id in out for r in two_runs) or "2 rows" in out
+        lines = _lines(err)
+        assert len(lines) == len(expected), command
+        for name, reason in expected.items():
+            assert sum(line.startswith(f"dbarena: skipped {results / 'runs' / name}: {reason}") for line in lines) == 1
+    fast, slow = two_runs
+    assert main(["compare", fast.run_id, slow.run_id]) == ExitCode.OK  # named runs: the broken ones are not read
+    assert _lines(capsys.readouterr().err) == []
+
+
+def test_report_skips_broken_runs_baselines_capacity_and_selections(two_runs: tuple[RunRecord, RunRecord], results: Path,
+                                                                     tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    expected = write_corpus(results / "runs", two_runs[0])
+    broken = {results / "baselines" / "fake" / "kv-cache.json": b"[1,2,3]",
+              results / "capacity" / "c.json": b"\xff\xfe",
+              results / "selections" / "s.json": b'{"selection_id": 1}'}
+    for path, content in broken.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    assert main(["report", "--out", str(tmp_path / "report")]) == ExitCode.OK
+    lines = _lines(capsys.readouterr().err)
+    assert len(lines) == len(expected) + len(broken)  # each file once, though the runs are read for two purposes
+    assert f"dbarena: skipped {results / 'baselines' / 'fake' / 'kv-cache.json'}: a JSON array, not a JSON object " \
+           "(not a dbarena record)" in lines
+    assert any(line.startswith(f"dbarena: skipped {results / 'capacity' / 'c.json'}: not UTF-8 (byte 0xff at 0)")
+               for line in lines)
+    assert any(line.startswith(f"dbarena: skipped {results / 'selections' / 's.json'}: selection_id: ") for line in lines)
+    assert (tmp_path / "report" / "report.md").exists()
+    assert main(["baseline", "list"]) == ExitCode.OK
+    assert _lines(capsys.readouterr().err) == [
+        f"dbarena: skipped {results / 'baselines' / 'fake' / 'kv-cache.json'}: "
+        "a JSON array, not a JSON object (not a dbarena record)"]
+
+
+def test_show_or_compare_of_a_broken_record_is_one_line(two_runs: tuple[RunRecord, RunRecord], results: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    expected = write_corpus(results / "runs", two_runs[0])
+    for name, reason in expected.items():
+        path = results / "runs" / name
+        assert main(["show", str(path)]) == ExitCode.USER_ERROR, name
+        (line,) = _lines(capsys.readouterr().err)
+        assert line.startswith(f"dbarena: {path}: {reason}"), line
+    path = results / "runs" / "null.json"
+    assert main(["compare", str(path), two_runs[1].run_id]) == ExitCode.USER_ERROR
+    assert _lines(capsys.readouterr().err) == [f"dbarena: {path}: JSON null, not a JSON object (not a dbarena record)"]
+    assert main(["show", "null"]) == ExitCode.USER_ERROR  # an id prefix naming a broken file
+    assert _lines(capsys.readouterr().err) == [f"dbarena: {path}: JSON null, not a JSON object (not a dbarena record)"]
