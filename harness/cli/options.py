@@ -100,6 +100,9 @@ def add_load_shape(parser: argparse.ArgumentParser) -> None:
                        help="one step of a load shape, repeat for a ramp, steps or a spike, e.g. --stage 30s:users=8 "
                             "--stage 30s:rate=4000 --stage 10s:rate=8000; the measured duration is their sum and each "
                             "is summarised apart (default: one steady stage)")
+    group.add_argument("--max-error-rate", metavar="SHARE", type=float,
+                       help="error budget: a run whose failed calls exceed this share (0.01 = 1%%) is invalid and "
+                            "`bench` exits 4 (default: the suite's, else 0.01)")
     group.add_argument("--think-time", metavar="TIME",
                        help="closed-loop users pause this long after each operation, not measured: 10ms, 1s "
                             "(default: the suite's, else 0)")

@@ -53,13 +53,16 @@ def cmd_bench(args: argparse.Namespace) -> ExitCode:
     from harness.studies.bench import bench
 
     suite = Path(args.suite) if args.suite else (None if args.workload else default_suite())
-    regressed = False
+    regressed = errors = False
     for done in bench(suite, overrides_from(args), provision=args.provision, url=args.url,
                       placement=placement_from(args)):
         print(run_summary(done.record))
         print(f"run record: {done.path}")
         print(verdict_text(done))
         regressed = regressed or done.regressed
+        errors = errors or done.record.over_error_budget
+    if errors:  # worse than a regression: the numbers do not describe the engine's work
+        return ExitCode.ERRORS
     return ExitCode.REGRESSED if args.fail_on_regression and regressed else ExitCode.OK
 
 

@@ -54,7 +54,8 @@ def scenario_table(record: RunRecord) -> str:
 
 
 def run_summary(record: RunRecord) -> str:
-    open_loop = record.load.target_rate is not None or any(s.rate for s in (*record.load.stages, *record.load.scenarios))
+    open_loop = (record.load.target_rate is not None or any(s.rate for s in record.load.stages)
+                 or any(s.rate for s in record.load.scenarios))
     header = ["operation", "count", "errors", "ops/s", "p50", "p90", "p99", "p99.9", "max"]
     if open_loop:
         header.append("svc p99")

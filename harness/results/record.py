@@ -1,18 +1,22 @@
 """The run record (results/runs/*.json): one versioned, self-describing JSON per run.
 
 Field names are a stable contract (see DESIGN.md); readers migrate older versions via
-`harness.results.migrate` so results from old runs stay comparable.
+`harness.results.migrate` so results from old runs stay comparable. A record never holds a
+secret: whether built from a measurement or read from a file, every string in it is redacted
+(`harness.redact.redact_data`: URL passwords and tokens, DSN passwords, in the manifest, notes,
+error samples, telemetry, reasons) as it is validated.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.metrics.histogram import Percentiles
 from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
 from harness.models import Frozen
+from harness.redact import redact_data
 from harness.runner.protocol import WorkerInfo
 from harness.spec.suite import Scenario, Stage
 
@@ -30,6 +34,7 @@ class LoadSettings(Frozen):
     target_rate: float | None
     schedule: str
     think_time_s: float = 0.0
+    max_error_rate: float = 0.01
     stages: tuple[Stage, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
 
@@ -64,3 +69,21 @@ class RunRecord(Frozen):
     workers: tuple[WorkerInfo, ...] = ()  # the load workers: host, pid, user slots, clock offset to the master
     telemetry: dict[str, Any] = Field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+    @property
+    def error_share(self) -> float:
+        """Failed calls / all calls in the measurement window (0 when there were none)."""
+        ok = sum(op.count for op in self.operations.values())
+        failed = sum(op.errors for op in self.operations.values())
+        return failed / (ok + failed) if ok + failed else 0.0
+
+    @property
+    def over_error_budget(self) -> bool:
+        """More calls failed than the run's budget allows, or nothing at all succeeded."""
+        return self.error_share > self.load.max_error_rate or not any(op.count for op in self.operations.values())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_secrets(cls, data: Any) -> Any:
+        """Every string redacted before validation: no secret ever lives in a record, in memory or on disk."""
+        return redact_data(data)

@@ -292,7 +292,22 @@ def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete:
         reasons.append(
             f"harness process CPU at {max(busy):.0%} of a core: the load generator was the bottleneck; add processes"
         )
+    reasons += _error_budget(request, results)
     return reasons
+
+
+def _error_budget(request: RunRequest, results: list[WorkerResult]) -> list[str]:
+    """An error share over the budget, or a window in which nothing succeeded, invalidates the run."""
+    parts = [part for r in results for part in r.operations.values()]
+    ok, failed = sum(p.count for p in parts), sum(p.errors for p in parts)
+    if ok + failed == 0:
+        return ["no operation completed in the measurement window (every call outlasted it, or none was made)"]
+    share = failed / (ok + failed)
+    if share > request.load.max_error_rate:
+        sample = next((s for p in parts for s in p.errors_sample), "")
+        return [f"errors: {share:.1%} of calls failed ({failed:,} of {ok + failed:,}; budget "
+                f"{request.load.max_error_rate:.1%})" + (f", e.g. {redact_text(sample)}" if sample else "")]
+    return []
 
 
 @dataclass

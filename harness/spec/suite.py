@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from harness.spec.hints import shown
 from harness.spec.models import Frozen
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)?\s*$")
 _UNIT_S = {"us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+MAX_DURATION_S = 366 * 86_400.0  # no duration in a spec or a flag may exceed a year (run limits are lower)
+MAX_SCALE = 1e9  # a scale factor above this overflows record counts long before any machine holds them
 
 
 def parse_duration(value: str | float | int) -> float:
-    """'30s', '2m', '500ms', or a bare number of seconds -> seconds."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    found = _DURATION.match(value)
-    if found is None:
-        raise ValueError(f"{value!r} is not a duration such as 30s, 2m or 500ms")
-    return float(found.group(1)) * _UNIT_S[found.group(2)]
+    """'30s', '2m', '500ms', or a bare number of seconds -> seconds; ValueError in words otherwise.
+
+    Infinite and NaN durations are refused (a YAML `.inf`, a number with 400 digits), as are values
+    that are neither text nor a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{shown(value)} is not a duration such as 30s, 2m or 500ms")
+    if isinstance(value, str):
+        found = _DURATION.match(value)
+        if found is None:
+            raise ValueError(f"{shown(value)} is not a duration such as 30s, 2m or 500ms")
+        seconds = float(found.group(1)) * _UNIT_S[found.group(2)]
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{shown(value)} is not a finite duration; give e.g. 30s, 2m or 500ms")
+    return seconds
 
 
 class Stage(Frozen):
@@ -30,9 +44,9 @@ class Stage(Frozen):
     two calm ones. Each stage is summarised apart in the run record (`stages`).
     """
 
-    duration_s: float = Field(gt=0, alias="duration")
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S, alias="duration")
     users: int | None = Field(None, ge=1, le=10_000)  # active users (default: all of the run's)
-    rate: float | None = Field(None, gt=0)  # open-loop target over the active users (ops/s); None = closed loop
+    rate: float | None = Field(None, gt=0, allow_inf_nan=False)  # open-loop target over the active users (ops/s); None = closed loop
 
     @field_validator("duration_s", mode="before")
     @classmethod
@@ -50,7 +64,7 @@ class Scenario(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     operations: tuple[str, ...] = Field(min_length=1)  # operation names of the workload (weights kept)
     users: int = Field(ge=1, le=10_000)
-    rate: float | None = Field(None, gt=0)  # ops/s over this scenario's users; None = closed loop
+    rate: float | None = Field(None, gt=0, allow_inf_nan=False)  # ops/s over this scenario's users; None = closed loop
     think_time_s: float = Field(0.0, ge=0, le=3600, alias="think_time")  # closed loop: pause between operations
 
     @field_validator("think_time_s", mode="before")
@@ -69,13 +83,14 @@ class LoadProfile(Frozen):
 
     users: int = Field(8, ge=1, le=10_000)
     processes: int = Field(1, ge=1, le=64)
-    duration_s: float = Field(10.0, gt=0, alias="duration")
-    warmup_s: float = Field(2.0, ge=0, alias="warmup")
-    target_rate: float | None = Field(None, gt=0)  # ops/s over all users; None = closed loop
+    duration_s: float = Field(10.0, gt=0, le=MAX_DURATION_S, alias="duration")
+    warmup_s: float = Field(2.0, ge=0, le=MAX_DURATION_S, alias="warmup")
+    target_rate: float | None = Field(None, gt=0, allow_inf_nan=False)  # ops/s over all users; None = closed loop
     schedule: Literal["deterministic", "poisson"] = "poisson"
     think_time_s: float = Field(0.0, ge=0, le=3600, alias="think_time")  # closed loop: pause between operations
     stages: tuple[Stage, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
+    max_error_rate: float = Field(0.01, ge=0, le=1)  # error budget: a larger share of failed calls invalidates the run
 
     @field_validator("duration_s", "warmup_s", "think_time_s", mode="before")
     @classmethod
@@ -85,21 +100,23 @@ class LoadProfile(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _shape(cls, data: Any) -> Any:
-        """Stages set the duration (their sum) and at least their largest user count; scenarios the users."""
+        """Stages set the duration (their sum) and at least their largest user count; scenarios the users.
+
+        Stages or scenarios that are not a list of mappings are left to the field checks, which name them.
+        """
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        stages, scenarios = data.get("stages") or (), data.get("scenarios") or ()
+        stages, scenarios = _items(data.get("stages")), _items(data.get("scenarios"))
         if stages and scenarios:
             raise ValueError("give either stages or scenarios, not both (a scenario runs at one rate)")
-        if stages:
-            total = sum(parse_duration(_get(stage, "duration", "duration_s")) for stage in stages)
-            data["duration"] = total
+        if stages and all(_get(stage, "duration", "duration_s") is not None for stage in stages):
+            data["duration"] = sum(parse_duration(_get(stage, "duration", "duration_s")) for stage in stages)
             data.pop("duration_s", None)
             users = [_count(u) for stage in stages if (u := _get(stage, "users", "users")) is not None]
             if users:
                 data["users"] = max([*users, _count(data.get("users") or 0)])
-        if scenarios:
+        if scenarios and all(_get(scenario, "users", "users") is not None for scenario in scenarios):
             data["users"] = sum(_count(_get(scenario, "users", "users")) for scenario in scenarios)
         return data
 
@@ -127,8 +144,15 @@ def _count(value: Any) -> int:
     """A user count given as a number or text; ValueError in words otherwise."""
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"users: {value!r} is not a whole number of users") from None
+
+
+def _items(value: Any) -> tuple[Any, ...]:
+    """Stages or scenarios as given, when they are a list of mappings or models; () otherwise."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, (dict, Stage, Scenario)) for item in value):
+        return ()
+    return tuple(value)
 
 
 def _get(item: Any, alias: str, name: str) -> Any:
@@ -142,7 +166,7 @@ class SuiteRun(Frozen):
     workload: str
     preset: str | None = None
     engines: tuple[str, ...] = Field(min_length=1)
-    scale: float = Field(1.0, gt=0)
+    scale: float = Field(1.0, gt=0, le=MAX_SCALE, allow_inf_nan=False)
     load: LoadProfile = LoadProfile()
 
 
@@ -150,7 +174,7 @@ class Slo(Frozen):
     """Service-level objective: a latency percentile bound in milliseconds."""
 
     percentile: Literal["p50", "p90", "p99", "p999"] = "p99"
-    max_ms: float = Field(gt=0)
+    max_ms: float = Field(gt=0, allow_inf_nan=False)
 
 
 class Suite(Frozen):
@@ -164,9 +188,16 @@ class Suite(Frozen):
 class CapacitySearch(Frozen):
     """How a capacity search steps its open-loop target rate."""
 
-    start_rate: float = Field(100.0, gt=0)
-    max_rate: float = Field(100_000.0, gt=0)
+    start_rate: float = Field(100.0, gt=0, allow_inf_nan=False)
+    max_rate: float = Field(100_000.0, gt=0, allow_inf_nan=False)
     refine: int = Field(2, ge=0, le=8)  # bisection steps after the first miss
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CapacitySearch:
+        if self.start_rate > self.max_rate:
+            raise ValueError(f"start_rate {self.start_rate:g} is above max_rate {self.max_rate:g}; "
+                             "give a start rate at or below the maximum")
+        return self
 
 
 class Selection(Frozen):
@@ -181,4 +212,4 @@ class Selection(Frozen):
     slo: Slo
     load: LoadProfile = LoadProfile()
     capacity: CapacitySearch = CapacitySearch()
-    scale: float = Field(1.0, gt=0)
+    scale: float = Field(1.0, gt=0, le=MAX_SCALE, allow_inf_nan=False)

@@ -71,6 +71,7 @@ class Overrides:
     scale: float | None = None
     stages: tuple[str, ...] | None = None  # "30s:users=8", "30s:rate=4000" (see parse_stage)
     think_time: str | None = None
+    max_error_rate: float | None = None  # share of failed calls that invalidates a run
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ def _load_changes(overrides: Overrides) -> dict[str, Any]:
         changes.pop("duration", None)  # the stages' sum
     if overrides.think_time is not None:
         changes["think_time"] = overrides.think_time
+    if overrides.max_error_rate is not None:
+        changes["max_error_rate"] = overrides.max_error_rate
     return changes
 
 

@@ -90,3 +90,24 @@ def test_ctrl_c_saves_an_incomplete_record(tmp_path: Path) -> None:
     record = store.load(path)
     assert not record.complete and not record.valid
     assert sum(op.count for op in record.operations.values()) > 0  # what was measured is kept
+
+
+def test_errors_over_the_budget_invalidate_the_run_and_exit_4(tmp_path: Path) -> None:
+    env = {**os.environ, "DBARENA_RESULTS": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "bench", "--engine", "fake", "--url", "fake://errors?error_rate=0.05",
+         "--workload", "kv-cache", "--duration", "2s", "--warmup", "0s", "--users", "2", "--scale", "0.02"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 4, done.stderr
+    (path,) = list((tmp_path / "runs").glob("*.json"))
+    record = store.load(path)
+    assert not record.valid and record.over_error_budget
+    assert any(reason.startswith("errors: ") and "budget 1.0%" in reason for reason in record.invalid_reasons)
+    assert 0.03 < record.error_share < 0.07  # the fake failed 5% of the calls
+
+
+def test_a_window_where_every_call_fails_is_invalid() -> None:
+    load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
+    record = run_and_record(RunRequest(engine="fake", url="fake://allfail?error_rate=1", workload=kv(), load=load),
+                            Progress())
+    assert not record.valid and record.over_error_budget and record.error_share == 1.0
