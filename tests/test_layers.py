@@ -1,6 +1,6 @@
 """The package's import graph: no cycles, and every import goes down the layer order.
 
-    base (errors, models, paths, redact) -> spec -> dataset -> metrics -> engines -> provision
+    base (errors, models, paths, redact, signals) -> spec -> dataset -> metrics -> engines -> provision
     -> runner -> results -> compare -> studies -> report -> cli
 
 A module may import modules of its own layer or of layers before it, never after. Imports
@@ -17,7 +17,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "harness"
 LAYERS = ("base", "spec", "dataset", "metrics", "engines", "provision", "runner", "results", "compare",
           "studies", "report", "cli")
-BASE = {"harness", "harness.errors", "harness.models", "harness.paths", "harness.redact"}
+BASE = {"harness", "harness.errors", "harness.models", "harness.paths", "harness.redact", "harness.signals"}
 
 
 def module_name(path: Path) -> str:

@@ -202,7 +202,7 @@ def execute(request: RunRequest, progress: Progress, run: RunFn = run_and_record
     check_writable(paths.results_dir())
     record = run(request, progress)
     with deferred_signals():
-        path = save_somewhere(record, progress)
+        path, record = save_somewhere(record, progress)
     if record.failure is not None:
         raise EngineUnavailable(f"{record.engine} failed during {record.phase}: {record.failure} — check that the "
                                 f"engine is up and healthy (its log), then run again; the attempt is recorded in {path}")
@@ -226,14 +226,17 @@ def fallback_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"dbarena-unsaved-{os.getuid()}"
 
 
-def save_somewhere(record: RunRecord, progress: Progress) -> Path:
-    """The record in the results folder, else in the fallback folder (said on the progress line)."""
+def save_somewhere(record: RunRecord, progress: Progress) -> tuple[Path, RunRecord]:
+    """The record in the results folder, else in the fallback folder (said on the progress line).
+
+    Returns where it went and the record as saved (a run id already taken gets a fresh suffix).
+    """
     try:
-        return store.save(record)
+        return store.save_unique(record)
     except OSError as exc:
-        path = store.save(record, fallback_dir())
+        path, record = store.save_unique(record, fallback_dir())
         progress.say(f"could not write the run record to {paths.results_dir()} ({exc.strerror or exc}); saved it to {path}")
-        return path
+        return path, record
 
 
 def stop_if_interrupted(record: RunRecord) -> None:
