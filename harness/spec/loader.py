@@ -20,6 +20,7 @@ from harness.errors import SpecError
 from harness.paths import workloads_dir
 from harness.spec import models, suite
 from harness.spec.hints import did_you_mean
+from harness.spec.hints import shown as _shown
 from harness.spec.models import FIELD_TYPES, SPEC_VERSION, OperationKind, Workload
 
 KINDS = tuple(kind.value for kind in OperationKind)
@@ -51,17 +52,20 @@ def _all_keys() -> set[str]:
 
 _KNOWN_KEYS = _all_keys()
 
+MAX_SPEC_BYTES = 5 * 1024 * 1024  # the largest shipped spec is a few KiB
+MAX_DEPTH = 50  # nesting levels of mappings and lists; a spec needs about 6
+MAX_VALUES = 200_000  # values once YAML aliases are expanded (a "billion laughs" file stops here)
+_EVENT_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: fast, not recursive
+
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse a spec file into a mapping, or raise SpecError with one line."""
-    if not path.exists():
-        raise SpecError([f"{path}: no such file"])
-    if path.is_dir():
-        raise SpecError([f"{path}: is a directory; give a .yaml spec file"])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([f"{path}: cannot be read ({exc})"]) from exc
+    """Parse a spec file into a mapping, or raise SpecError with one line.
+
+    Bounded before anything is built: at most MAX_SPEC_BYTES, MAX_DEPTH levels of nesting and
+    MAX_VALUES values with aliases expanded, so no file can exhaust the stack, the memory or the time.
+    """
+    text = _read_text(path)
+    _check_shape(path, text)
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -73,12 +77,78 @@ def read_yaml(path: Path) -> dict[str, Any]:
         bad_line = lines[mark.line].strip() if mark and mark.line < len(lines) else ""
         raise SpecError([f"{path}: {where}: invalid YAML: {exc.problem}: {bad_line!r}"]) from exc
     except yaml.YAMLError as exc:
-        raise SpecError([f"{path}: invalid YAML: {exc}"]) from exc
+        raise SpecError([f"{path}: invalid YAML: {' '.join(str(exc).split())}"]) from exc
+    except RecursionError:  # not reached within MAX_DEPTH; kept so no nesting ever shows a traceback
+        raise SpecError([f"{path}: nested too deeply; a spec needs a few levels of mappings and lists"]) from None
     if data is None:
         raise SpecError([f"{path}: is empty; a spec starts with 'version: {SPEC_VERSION}'"])
     if not isinstance(data, dict):
         raise SpecError([f"{path}: must be a mapping of keys (version, name, ...), not a {type(data).__name__}"])
     return data
+
+
+def _read_text(path: Path) -> str:
+    """The text of a spec file; SpecError (one line) when missing, a folder, too large or not UTF-8."""
+    if not path.exists():
+        raise SpecError([f"{path}: no such file"])
+    if path.is_dir():
+        raise SpecError([f"{path}: is a directory; give a .yaml spec file"])
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError([f"{path}: is {size / 2**20:.1f} MiB; a spec file is at most {MAX_SPEC_BYTES // 2**20} MiB "
+                             "(records are generated, not listed)"])
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([f"{path}: cannot be read ({' '.join(str(exc).split())})"]) from exc
+
+
+def _check_shape(path: Path, text: str) -> None:
+    """SpecError (one line) when the YAML nests deeper than MAX_DEPTH or expands past MAX_VALUES.
+
+    Walks the parser's events (no objects built): a collection's size is known when it ends,
+    an alias counts as the size of what its anchor named. Syntax errors are left to the loader,
+    which shows the bad line.
+    """
+    open_sizes: list[list[Any]] = []  # per open collection: [its anchor, values so far]
+    anchored: dict[str, int] = {}
+    try:
+        for event in yaml.parse(text, Loader=_EVENT_LOADER):
+            size = _event_size(event, open_sizes, anchored)
+            if len(open_sizes) > MAX_DEPTH:
+                where = f"line {event.start_mark.line + 1}: " if event.start_mark else ""
+                raise SpecError([f"{path}: {where}nested deeper than {MAX_DEPTH} levels; "
+                                 "a spec needs a few levels of mappings and lists"])
+            if size is None:
+                continue
+            if open_sizes:
+                open_sizes[-1][1] += size
+                size = open_sizes[-1][1]
+            if size > MAX_VALUES:
+                raise SpecError([f"{path}: holds more than {MAX_VALUES:,} values once its YAML aliases are "
+                                 "expanded; write the spec out without aliases (records are generated, not listed)"])
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):  # libyaml's own limit (1000 levels)
+            raise SpecError([f"{path}: nested deeper than {MAX_DEPTH} levels; "
+                             "a spec needs a few levels of mappings and lists"]) from None
+
+
+def _event_size(event: yaml.Event, open_sizes: list[list[Any]], anchored: dict[str, int]) -> int | None:
+    """The values a finished node holds (None while a collection is still open), tracking anchors."""
+    if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+        open_sizes.append([event.anchor, 1])
+        return None
+    if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+        anchor, size = open_sizes.pop()
+    elif isinstance(event, yaml.AliasEvent):
+        anchor, size = None, anchored.get(event.anchor or "", 1)
+    elif isinstance(event, yaml.ScalarEvent):
+        anchor, size = event.anchor, 1
+    else:
+        return None
+    if anchor is not None:
+        anchored[anchor] = size
+    return int(size)
 
 
 def _check_version(path: Path, data: dict[str, Any]) -> None:
@@ -126,7 +196,7 @@ def _describe(error: Any) -> str:
         expected = [e.value for e in OperationKind] if loc[-1] == "kind" else [
             e.value for e in models.Distribution
         ]
-        return f"{value!r} is not one of {', '.join(expected)}{did_you_mean(str(value), expected)}"
+        return f"{_shown(value)} is not one of {', '.join(expected)}{did_you_mean(str(value), expected)}"
     if kind == "union_tag_invalid":  # reported at the union; the bad value is its `type` (fields) or `kind`
         tags = list(KINDS) if loc and loc[0] == "operations" else [
             t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
@@ -136,11 +206,11 @@ def _describe(error: Any) -> str:
             return f"needs a 'kind' (one of {', '.join(KINDS)})"
         return f"needs a 'type' (one of {', '.join(FIELD_TYPES)})"
     if kind == "literal_error":
-        return f"{value!r} is not one of {ctx.get('expected')}"
+        return f"{_shown(value)} is not one of {ctx.get('expected')}"
     message = str(error["msg"])
     if message.startswith("Value error, ") or isinstance(value, (dict, list)):
         return message.removeprefix("Value error, ")
-    return f"{message} (got {value!r})"
+    return f"{message} (got {_shown(value)})"
 
 
 def _operation_kind(loc: Any) -> str | None:

@@ -31,7 +31,10 @@ def parse_duration(value: str | float | int) -> float:
             raise ValueError(f"{shown(value)} is not a duration such as 30s, 2m or 500ms")
         seconds = float(found.group(1)) * _UNIT_S[found.group(2)]
     else:
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            seconds = math.inf
     if not math.isfinite(seconds):
         raise ValueError(f"{shown(value)} is not a finite duration; give e.g. 30s, 2m or 500ms")
     return seconds
