@@ -11,19 +11,30 @@ Every help text says what the value is, its unit and its default.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from harness.cli.exit_codes import ExitCode
 from harness.errors import HarnessBug, UserError
 from harness.provision.endpoint import MODES
-from harness.spec.suite import LoadProfile
+from harness.spec.suite import MAX_SCALE, LoadProfile, parse_duration
 
 if TYPE_CHECKING:
     from harness.studies.runs import Overrides, Placement
 
-__all__ = ["DEFAULT_PROVISION", "RUN_SHAPE", "Subcommands", "add_load_shape", "add_placement", "add_provisioning",
-           "add_regression_gate", "add_run_shape", "check_address", "default_text", "overrides_from", "placement_from"]
+__all__ = ["DEFAULT_PROVISION", "RUN_SHAPE", "Parser", "Subcommands", "add_limits", "add_load_shape", "add_placement",
+           "add_provisioning", "add_regression_gate", "add_run_shape", "check_address", "count_value",
+           "default_text", "overrides_from", "placement_from", "positive_value", "rate_value", "scale_value",
+           "time_value"]
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the command, the flag, what is wrong), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USER_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
 
 Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
 """What each command module's `register(sub)` adds its parsers to."""
@@ -31,6 +42,79 @@ Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]
 DEFAULT_PROVISION = "auto"
 if DEFAULT_PROVISION not in MODES:
     raise HarnessBug(f"--provision default {DEFAULT_PROVISION!r} is not one of the provisioner's modes {MODES}")
+
+
+# ---- value types: each names the unit and the range; argparse puts the flag in front ---------
+
+
+def _number(text: str, unit: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of {unit}")
+    return value
+
+
+def rate_value(text: str) -> float:
+    """--rate: ops/s, finite, 0 or more (0 = closed loop)."""
+    value = _number(text, "ops/s")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} ops/s: give a rate above 0, or 0 for closed loop")
+    return value
+
+
+def positive_value(unit: str) -> Callable[[str], float]:
+    """A finite number above 0 in `unit` (--start-rate, --max-rate)."""
+    def parse(text: str) -> float:
+        value = _number(text, unit)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} {unit}: give a number above 0")
+        return value
+    parse.__name__ = unit  # argparse names the type in its own messages
+    return parse
+
+
+def scale_value(text: str) -> float:
+    """--scale: a finite factor above 0 (at most MAX_SCALE)."""
+    value = _number(text, "times the record counts")
+    if not 0 < value <= MAX_SCALE:
+        raise argparse.ArgumentTypeError(f"{text}: give a factor above 0 and at most {MAX_SCALE:g}, e.g. 0.1 or 10")
+    return value
+
+
+def count_value(low: int, high: int, what: str) -> Callable[[str], int]:
+    """A whole number of `what` in low..high (--users, --processes, --refine)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {what}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} {what}: give {low} to {high:,}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def time_value(text: str) -> str:
+    """A duration (30s, 5m, 500ms, or seconds), finite and not negative; kept as written for the load profile."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration is not negative")
+    return text
+
+
+_USERS = LoadProfile.model_fields["users"].metadata  # ge/le of the model: the flag allows the same range
+_PROCESSES = LoadProfile.model_fields["processes"].metadata
+
+
+def _bound(metadata: list[Any], name: str) -> int:
+    return int(next(getattr(item, name) for item in metadata if hasattr(item, name)))
 
 
 @dataclass(frozen=True)
@@ -51,17 +135,22 @@ def _load_default(field: str) -> str:
 RUN_SHAPE: dict[str, Flag] = {
     "preset": Flag("workload preset (a named reweighting of its operations), e.g. ycsb-a", "NAME",
                    builtin="the workload as written"),
-    "duration": Flag("measured duration: seconds, or with a unit (500ms, 30s, 5m)", "TIME",
-                     builtin=f"{float(_load_default('duration_s')):g}s"),
-    "warmup": Flag("warm-up before measuring, excluded from the results: seconds or 5s, 1m", "TIME",
+    "duration": Flag("measured duration: seconds, or with a unit (500ms, 30s, 5m); at most 24h without "
+                     "--override-limits", "TIME", time_value, builtin=f"{float(_load_default('duration_s')):g}s"),
+    "warmup": Flag("warm-up before measuring, excluded from the results: seconds or 5s, 1m", "TIME", time_value,
                    builtin=f"{float(_load_default('warmup_s')):g}s"),
-    "users": Flag("concurrent users (connections) over all processes", "N", int, builtin=_load_default("users")),
-    "processes": Flag("load-generating worker processes on this host", "N", int, builtin=_load_default("processes")),
-    "rate": Flag("open-loop target rate in ops/s over all users; 0 = closed loop", "OPS_S", float,
+    "users": Flag(f"concurrent users (connections) over all processes, {_bound(_USERS, 'ge')} to "
+                  f"{_bound(_USERS, 'le'):,}", "N", count_value(_bound(_USERS, "ge"), _bound(_USERS, "le"), "users"),
+                  builtin=_load_default("users")),
+    "processes": Flag(f"load-generating worker processes on this host, {_bound(_PROCESSES, 'ge')} to "
+                      f"{_bound(_PROCESSES, 'le')} and at most 4 per core without --override-limits", "N",
+                      count_value(_bound(_PROCESSES, "ge"), _bound(_PROCESSES, "le"), "processes"),
+                      builtin=_load_default("processes")),
+    "rate": Flag("open-loop target rate in ops/s over all users; 0 = closed loop", "OPS_S", rate_value,
                  builtin="closed loop"),
     "schedule": Flag("open-loop arrival schedule", None, None, ("poisson", "deterministic"),
                      builtin=_load_default("schedule")),
-    "scale": Flag("factor multiplying the workload's record counts", "FACTOR", float, builtin="1"),
+    "scale": Flag("factor (above 0) multiplying the workload's record counts", "FACTOR", scale_value, builtin="1"),
 }
 
 
@@ -103,9 +192,18 @@ def add_load_shape(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-error-rate", metavar="SHARE", type=float,
                        help="error budget: a run whose failed calls exceed this share (0.01 = 1%%) is invalid and "
                             "`bench` exits 4 (default: the suite's, else 0.01)")
-    group.add_argument("--think-time", metavar="TIME",
+    group.add_argument("--think-time", metavar="TIME", type=time_value,
                        help="closed-loop users pause this long after each operation, not measured: 10ms, 1s "
                             "(default: the suite's, else 0)")
+
+
+def add_limits(parser: argparse.ArgumentParser) -> None:
+    """--override-limits: run past the safety limits of harness/studies/limits.py."""
+    parser.add_argument("--override-limits", action="store_true",
+                        help="run even past dbarena's safety limits, which otherwise refuse a run with one line: "
+                             "a duration plus warm-up over 24h, more than 4 worker processes per core, a dataset "
+                             "larger than the free memory (fake engine) or the free disk of the data folder "
+                             "(native engines) (default: off)")
 
 
 def add_placement(parser: argparse.ArgumentParser) -> None:

@@ -17,15 +17,20 @@ from typing import TYPE_CHECKING
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import (
     Subcommands,
+    add_limits,
     add_load_shape,
     add_placement,
     add_provisioning,
     add_regression_gate,
     add_run_shape,
     check_address,
+    count_value,
     overrides_from,
     placement_from,
+    positive_value,
+    time_value,
 )
+from harness.errors import UserError
 from harness.paths import default_suite
 
 if TYPE_CHECKING:
@@ -85,6 +90,9 @@ def cmd_capacity(args: argparse.Namespace) -> ExitCode:
 
     slo = parse_slo(args.slo)
     overrides = overrides_from(args, duration=args.step_duration)
+    if args.start_rate > args.max_rate:
+        raise UserError(f"--start-rate {args.start_rate:g} is above --max-rate {args.max_rate:g} ops/s; "
+                        "give a start rate at or below the maximum")
     search = CapacitySearch(start_rate=args.start_rate, max_rate=args.max_rate, refine=args.refine)
     progress = Progress()
     with single_run(overrides, args.provision, args.url, progress, placement_from(args)) as base:
@@ -101,8 +109,9 @@ def cmd_sweep(args: argparse.Namespace) -> ExitCode:
 
     sizes = parse_sizes(args.scales)
     progress = Progress()
-    with single_run(overrides_from(args), args.provision, args.url, progress, placement_from(args)) as base:
-        records = sweep(base, sizes, progress)
+    with single_run(overrides_from(args), args.provision, args.url, progress, placement_from(args),
+                    check_data=False) as base:  # each size is checked and said by the sweep
+        records = sweep(base, sizes, progress, override_limits=args.override_limits)
     header, rows = sweep_table(records)
     print(table(rows, header))
     print(f"plot: {sweep_plot(records, sweep_plot_path(records))}")
@@ -114,7 +123,7 @@ def cmd_select(args: argparse.Namespace) -> ExitCode:
     from harness.studies.select import ranking_text, run_selection
 
     result = run_selection(load_selection(Path(args.selection)), provision=args.provision,
-                           placement=placement_from(args))
+                           placement=placement_from(args), override_limits=args.override_limits)
     print(ranking_text(result))
     return ExitCode.OK
 
@@ -131,6 +140,7 @@ def _bench_parser(sub: Subcommands) -> None:
     add_load_shape(parser)
     add_provisioning(parser)
     add_placement(parser)
+    add_limits(parser)
     add_regression_gate(parser, "a run regressed against its baseline")
     parser.set_defaults(func=cmd_bench)
 
@@ -142,18 +152,19 @@ def _capacity_parser(sub: Subcommands) -> None:
                         help="workload name under <home>/workloads/ or a file (required)")
     parser.add_argument("--slo", required=True, help="latency bound every operation must meet, e.g. p99=5ms "
                                                      "(percentiles p50, p90, p99, p999; units us, ms, s; required)")
-    parser.add_argument("--start-rate", metavar="OPS_S", type=float, default=100.0,
-                        help="first target rate in ops/s (default: 100)")
-    parser.add_argument("--max-rate", metavar="OPS_S", type=float, default=100_000.0,
-                        help="stop doubling above this rate in ops/s (default: 100000)")
-    parser.add_argument("--refine", metavar="N", type=int, default=2,
-                        help="bisection steps after the first miss (default: 2)")
-    parser.add_argument("--step-duration", metavar="TIME", default="10s",
+    parser.add_argument("--start-rate", metavar="OPS_S", type=positive_value("ops/s"), default=100.0,
+                        help="first target rate in ops/s, above 0 (default: 100)")
+    parser.add_argument("--max-rate", metavar="OPS_S", type=positive_value("ops/s"), default=100_000.0,
+                        help="stop doubling above this rate in ops/s, at least --start-rate (default: 100000)")
+    parser.add_argument("--refine", metavar="N", type=count_value(0, 8, "bisection steps"), default=2,
+                        help="bisection steps after the first miss, 0 to 8 (default: 2)")
+    parser.add_argument("--step-duration", metavar="TIME", type=time_value, default="10s",
                         help="measured duration of each step: seconds or 30s, 1m (default: 10s)")
     add_run_shape(parser, defaults={"warmup": "2s", "users": 16, "processes": 2},
                   omit=("duration", "rate", "schedule"), suite=False)
     add_provisioning(parser)
     add_placement(parser)
+    add_limits(parser)
     parser.set_defaults(func=cmd_capacity)
 
 
@@ -168,6 +179,7 @@ def _sweep_parser(sub: Subcommands) -> None:
     add_load_shape(parser)
     add_provisioning(parser)
     add_placement(parser)
+    add_limits(parser)
     parser.set_defaults(func=cmd_sweep)
 
 
@@ -176,6 +188,7 @@ def _select_parser(sub: Subcommands) -> None:
     parser.add_argument("selection", metavar="FILE", help="selection file, e.g. benchmarks/selection/user-accounts.yaml")
     add_provisioning(parser, url=False)
     add_placement(parser)
+    add_limits(parser)
     parser.set_defaults(func=cmd_select)
 
 

@@ -33,13 +33,18 @@ def state_dir() -> Path:
     return path
 
 
-def data_dir(engine: str) -> Path:
-    """Scratch data directory of a native engine (wiped on each start).
+def data_root() -> Path:
+    """`$DBARENA_DATA`, else `<temp>/dbarena-<uid>`: where native engines keep their data (maybe not created yet).
 
     Under the system temp dir, not the cache: a server that must run as another user
     (PostgreSQL refuses root) cannot traverse root's home directory.
     """
-    top = Path(os.environ.get("DBARENA_DATA", Path(tempfile.gettempdir()) / f"dbarena-{os.getuid()}"))
+    return Path(os.environ.get("DBARENA_DATA", Path(tempfile.gettempdir()) / f"dbarena-{os.getuid()}"))
+
+
+def data_dir(engine: str) -> Path:
+    """Scratch data directory of a native engine (wiped on each start), under `data_root()`."""
+    top = data_root()
     path = top / engine
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(top, 0o755)

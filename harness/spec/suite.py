@@ -37,6 +37,9 @@ def parse_duration(value: str | float | int) -> float:
             seconds = math.inf
     if not math.isfinite(seconds):
         raise ValueError(f"{shown(value)} is not a finite duration; give e.g. 30s, 2m or 500ms")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{shown(value)} is longer than a year, the most any duration may be (a run is at most "
+                         "24h unless --override-limits)")
     return seconds
 
 

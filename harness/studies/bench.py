@@ -15,12 +15,13 @@ from pathlib import Path
 from harness.compare.compare import Comparison, compare
 from harness.engines.registry import engine_info
 from harness.errors import UserError
-from harness.provision.endpoint import provisioned
+from harness.provision.endpoint import choose_mode, provisioned
 from harness.results.baselines import baseline_for
 from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.spec.loader import load_suite
+from harness.studies.limits import check_room, footprint
 from harness.studies.runs import Overrides, Placement, RunFn, execute, plan_runs, prepared_workload, request_for, stop_if_interrupted
 
 __all__ = ["BenchRun", "Overrides", "bench", "versus_baseline"]
@@ -57,21 +58,24 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
           placement: Placement | None = None) -> Iterator[BenchRun]:
     """Run everything planned, yielding each run once it is saved and compared.
 
-    Every planned workload and engine is checked before anything starts. After an
+    Every planned workload and engine is checked before anything starts, with the safety limits
+    (duration, processes, whether the dataset fits: harness/studies/limits.py). After an
     interrupted run has been yielded, raises KeyboardInterrupt.
     """
     progress = progress or Progress()
     suite = load_suite(suite_path) if suite_path is not None else None
     runs = plan_runs(suite, overrides)
-    for planned in runs:  # check everything before starting anything
-        prepared_workload(planned)
+    for planned in runs:  # check everything before starting anything (plan_runs checked the load limits)
+        size = footprint(prepared_workload(planned))
         for engine in planned.engines:
             engine_info(engine)
+            check_room(size, engine, choose_mode(engine, provision, url), overrides.override_limits)
     for planned in runs:
         workload = prepared_workload(planned)
         for engine in planned.engines:
             progress.say(f"== {engine} · {workload.name}{':' + planned.preset if planned.preset else ''} "
                          f"· scale {planned.scale:g}")
+            progress.say(footprint(workload).line())
             with provisioned(engine, provision, url, progress=progress.say) as endpoint:
                 saved = execute(request_for(planned, engine, endpoint, suite.name if suite else None, placement),
                                 progress, run)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from harness import paths
 from harness.errors import EngineUnavailable, SpecError, UserError
-from harness.provision.endpoint import Endpoint, provisioned
+from harness.provision.endpoint import Endpoint, choose_mode, provisioned
 from harness.results import store
 from harness.results.build import run_and_record
 from harness.results.record import RunRecord
@@ -33,6 +33,7 @@ from harness.spec.hints import did_you_mean
 from harness.spec.loader import load_workload, resolve_workload
 from harness.spec.models import Workload
 from harness.spec.suite import LoadProfile, Suite, SuiteRun, parse_duration
+from harness.studies.limits import check_load, check_room, footprint
 
 __all__ = [
     "Overrides",
@@ -72,6 +73,7 @@ class Overrides:
     stages: tuple[str, ...] | None = None  # "30s:users=8", "30s:rate=4000" (see parse_stage)
     think_time: str | None = None
     max_error_rate: float | None = None  # share of failed calls that invalidates a run
+    override_limits: bool = False  # run past the safety limits (harness/studies/limits.py)
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,21 @@ def _load(run: SuiteRun, changes: dict[str, Any]) -> LoadProfile:
     try:
         return LoadProfile.model_validate(merged)
     except ValidationError as exc:  # a bad flag value, e.g. --duration 10parsecs
-        first = exc.errors()[0]
-        where = f"--{str(first['loc'][0]).replace('_', '-')}: " if first["loc"] else ""
-        raise SpecError([f"command line: {where}{first['msg'].removeprefix('Value error, ')}"]) from None
+        raise SpecError([f"command line: {_flag_problem(exc.errors()[0])}"]) from None
+
+
+_FLAGS = {"target_rate": "rate", "stages": "stage", "think_time": "think-time"}  # load keys named otherwise
+
+
+def _flag_problem(error: Any) -> str:
+    """'--stage 2: rate: Input should be greater than 0 (got '-5')' for the first error of a flag's value."""
+    loc, message = error["loc"], error["msg"].removeprefix("Value error, ")
+    if not loc:
+        return message
+    flag = f"--{_FLAGS.get(str(loc[0]), str(loc[0]).replace('_', '-'))}"
+    if len(loc) >= 3 and isinstance(loc[1], int):  # stages.<n>.<field>
+        return f"{flag} {loc[1] + 1}: {loc[2]}: {message} (got {error.get('input')!r})"
+    return f"{flag}: {message}"
 
 
 def plan_runs(suite: Suite | None, overrides: Overrides) -> list[SuiteRun]:
@@ -155,6 +169,7 @@ def plan_runs(suite: Suite | None, overrides: Overrides) -> list[SuiteRun]:
         if overrides.scale is not None:
             changes["scale"] = overrides.scale
         planned.append(run.model_copy(update=changes))
+        check_load(planned[-1].load, overrides.override_limits)
     return planned
 
 
@@ -183,10 +198,17 @@ def request_for(run: SuiteRun, engine: str, endpoint: Endpoint, suite: str | Non
 
 @contextmanager
 def single_run(overrides: Overrides, provision: str, url: str | None, progress: Progress,
-               placement: Placement | None = None) -> Iterator[RunRequest]:
-    """Provision the engine of a flags-only run and yield its request (capacity, sweep)."""
+               placement: Placement | None = None, check_data: bool = True) -> Iterator[RunRequest]:
+    """Provision the engine of a flags-only run and yield its request (capacity, sweep).
+
+    The dataset's size is said and checked first, unless `check_data` is off (a sweep checks each size).
+    """
     (run,) = plan_runs(None, overrides)
     engine = run.engines[0]
+    if check_data:
+        size = footprint(prepared_workload(run))
+        check_room(size, engine, choose_mode(engine, provision, url), overrides.override_limits)
+        progress.say(size.line())
     with provisioned(engine, provision, url, progress=progress.say) as endpoint:
         yield request_for(run, engine, endpoint, placement=placement)
 

@@ -17,13 +17,14 @@ import yaml
 
 from harness.engines.matrix import support
 from harness.paths import results_dir
-from harness.provision.endpoint import provisioned
+from harness.provision.endpoint import choose_mode, provisioned
 from harness.results import store
 from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.spec.suite import Selection, SuiteRun
 from harness.studies.capacity import save_capacity, search_capacity
+from harness.studies.limits import check_load, check_room, footprint
 from harness.studies.models import CapacityResult, Ranked, SelectionResult, Trait, load_stored
 from harness.studies.runs import Placement, RunFn, execute, prepared_workload, request_for, stop_if_interrupted
 from harness.studies.slo import describe, worst_percentile_us
@@ -87,12 +88,20 @@ def stored_selections(on_skip: store.OnSkip = store.ignore) -> list[SelectionRes
 
 
 def run_selection(selection: Selection, provision: str = "auto", progress: Progress | None = None,
-                  run: RunFn = run_and_record, placement: Placement | None = None) -> SelectionResult:
-    """Measure every engine of `selection` (reference run, then capacity search), rank them, save the result."""
+                  run: RunFn = run_and_record, placement: Placement | None = None,
+                  override_limits: bool = False) -> SelectionResult:
+    """Measure every engine of `selection` (reference run, then capacity search), rank them, save the result.
+
+    The safety limits (harness/studies/limits.py) are checked for every engine before the first starts.
+    """
     progress = progress or Progress()
     planned = SuiteRun(workload=selection.workload, preset=selection.preset, engines=selection.engines,
                        scale=selection.scale, load=selection.load.model_copy(update={"target_rate": None}))
     workload = prepared_workload(planned)
+    check_load(planned.load, override_limits)
+    size = footprint(workload)
+    for engine in selection.engines:
+        check_room(size, engine, choose_mode(engine, provision, None), override_limits)
     measured: dict[str, tuple[RunRecord | None, CapacityResult | None, str | None]] = {}
     for engine in selection.engines:
         ok, reasons = support(workload, engine)
@@ -101,6 +110,7 @@ def run_selection(selection: Selection, provision: str = "auto", progress: Progr
             measured[engine] = (None, None, "; ".join(reasons))
             continue
         progress.say(f"== {engine}: closed-loop reference run, then capacity search under {describe(selection.slo)}")
+        progress.say(size.line())
         with provisioned(engine, provision, progress=progress.say) as endpoint:
             base = request_for(planned, engine, endpoint, suite=f"select:{selection.name}", placement=placement)
             reference = execute(base, progress, run).record

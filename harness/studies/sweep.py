@@ -16,6 +16,7 @@ from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
+from harness.studies.limits import check_room, footprint
 from harness.studies.runs import RunFn, execute, stop_if_interrupted
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)\s*$", re.IGNORECASE)
@@ -29,22 +30,29 @@ def parse_sizes(text: str) -> list[int]:
         found = _SIZE.match(part)
         if found is None:
             raise UserError(f"--scales: {part.strip()!r} is not a record count such as 10k, 250k or 1m")
-        sizes.append(int(float(found.group(1)) * _FACTOR[found.group(2).lower()]))
+        size = int(float(found.group(1)) * _FACTOR[found.group(2).lower()])
+        if size < 1:
+            raise UserError(f"--scales: {part.strip()!r} is no record; give counts of 1 or more, e.g. 10k,100k")
+        sizes.append(size)
     return sorted(sizes)
 
 
 def sweep(base: RunRequest, sizes: list[int], progress: Progress | None = None,
-          run: RunFn = run_and_record) -> list[RunRecord]:
+          run: RunFn = run_and_record, override_limits: bool = False) -> list[RunRecord]:
     """One saved run per size (the first entity gets that many records; others scale alike).
 
     A run stopped by the user (Ctrl-C) is saved and ends the sweep.
     """
     progress = progress or Progress()
     unscaled = base.workload.dataset.entities[0].count
+    footprints = [footprint(base.workload.scaled(size / unscaled)) for size in sizes]
+    for each in footprints:  # every size fits (harness/studies/limits.py) before the first one runs
+        check_room(each, base.engine, str(base.provisioner.get("mode", "")), override_limits)
     records = []
-    for size in sizes:
+    for size, data in zip(sizes, footprints, strict=True):
         factor = size / unscaled
         progress.say(f"== sweep: {size:,} records (scale {factor:g})")
+        progress.say(data.line())
         request = replace(base, workload=base.workload.scaled(factor), scale=factor, suite="sweep")
         record = execute(request, progress, run).record
         stop_if_interrupted(record)
