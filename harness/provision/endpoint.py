@@ -2,6 +2,8 @@
 
 `auto` picks external (a URL was given) → compose (a Docker engine answers) → native.
 Whatever the harness started itself, it stops at the end, by PID or compose service.
+`Endpoint.url` is the URL to connect with; `details` (written to the run record) holds it
+redacted, never with its password or token.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from harness.errors import EngineUnavailable, UserError
 from harness.paths import compose_file
 from harness.provision.native import base as native
 from harness.provision.native.registry import get_launcher
+from harness.redact import redact_url
 
 MODES = ("auto", "external", "native", "compose")
 
@@ -72,7 +75,7 @@ def provisioned(engine: str, mode: str = "auto", url: str | None = None,
         given = url or url_from_env(engine)
         if not given:
             raise UserError(f"--provision external needs --url or DBARENA_{engine.upper()}_URL for {engine}")
-        yield Endpoint(engine, given, "external", {"url": given})
+        yield Endpoint(engine, given, "external", {"url": redact_url(given)})
         return
     if chosen == "compose":
         with _compose(engine, progress) as endpoint:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.errors import UserError
+from harness.redact import redact_text
 from harness.results import store
 from harness.results.record import RunRecord
 
@@ -41,7 +42,15 @@ def history(engine: str | None = None, workload: str | None = None, directory: P
     return frame.sort_values(["started_at", "operation"]).reset_index(drop=True)
 
 
+def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with secrets masked in its text cells (rows come from redacted records: a second guard)."""
+    return frame.apply(lambda column: column.map(lambda v: redact_text(v) if isinstance(v, str) else v)
+                       if column.dtype == object else column)
+
+
 def export(frame: pd.DataFrame, path: Path) -> None:
+    """Write `frame` to a .csv or .parquet file, secrets masked."""
+    frame = _redacted(frame)
     if path.suffix == ".csv":
         frame.to_csv(path, index=False)
     elif path.suffix == ".parquet":

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.redact import redact_data
 
 
 def _version(distribution: str) -> str | None:
@@ -59,6 +60,6 @@ def manifest(client_library: str, provisioner: dict[str, Any], engine_settings: 
         "python": platform.python_version(),
         "client_libraries": {name: _version(name) for name in libraries},
         "host": host(),
-        "provisioner": provisioner,
-        "engine_settings": engine_settings,
+        "provisioner": redact_data(provisioner),  # the record redacts everything again; this is the source
+        "engine_settings": redact_data(engine_settings),
     }

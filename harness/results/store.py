@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from harness import paths
 from harness.errors import UserError
+from harness.redact import redact_text
 from harness.results.migrate import migrate
 from harness.results.record import RunRecord
 
@@ -68,7 +69,7 @@ def _temporary(path: Path, text: str) -> str:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            handle.write(redact_text(text))  # nothing written under results/ carries a secret
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be shared

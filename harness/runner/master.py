@@ -39,6 +39,7 @@ from locust.runners import STATE_MISSING, MasterRunner
 
 from harness.metrics.histogram import merge as merge_histograms
 from harness.models import Frozen
+from harness.redact import redact_output
 from harness.runner.live import LiveOperation, LiveSnapshot, LiveView, Phase
 from harness.runner.protocol import (
     CUSTOM_PREFIX,
@@ -438,6 +439,7 @@ def _listen(master: Master) -> None:
 
 
 def main() -> int:
+    redact_output(stdout=False)  # stderr (logging, tracebacks) masks secrets; stdout is the protocol to the parent
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("locust").setLevel(logging.ERROR)
     first = _read_line()

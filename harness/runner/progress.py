@@ -1,15 +1,21 @@
-"""Live progress lines on stderr: one line rewritten in place on a terminal, plain lines in CI."""
+"""Live progress lines on stderr: one line rewritten in place on a terminal, plain lines in CI.
+
+Every line is redacted (`harness.redact.redact_text`): a line quoting a URL never shows its password.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
+
+from harness.redact import redact_text
 
 
 class Progress:
-    def __init__(self, stream=sys.stderr, min_interval_s: float = 1.0) -> None:  # type: ignore[no-untyped-def]
-        self.stream = stream
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
+    def __init__(self, stream: TextIO | None = None, min_interval_s: float = 1.0) -> None:
+        self.stream = stream if stream is not None else sys.stderr  # the stream of now, not of import time
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.min_interval_s = min_interval_s
         self._last = 0.0
         self._open = False
@@ -20,10 +26,10 @@ class Progress:
             return
         self._last = now
         if self.tty:
-            self.stream.write("\r\033[K" + line)
+            self.stream.write("\r\033[K" + redact_text(line))
             self._open = True
         else:
-            self.stream.write(line + "\n")
+            self.stream.write(redact_text(line) + "\n")
         self.stream.flush()
 
     def done(self, line: str | None = None) -> None:
@@ -31,12 +37,12 @@ class Progress:
             self.stream.write("\r\033[K")
             self._open = False
         if line:
-            self.stream.write(line + "\n")
+            self.stream.write(redact_text(line) + "\n")
         self.stream.flush()
 
     def say(self, line: str) -> None:
         self.done()
-        self.stream.write(line + "\n")
+        self.stream.write(redact_text(line) + "\n")
         self.stream.flush()
 
 

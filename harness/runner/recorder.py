@@ -16,6 +16,7 @@ from typing import Literal
 from hdrh.histogram import HdrHistogram
 
 from harness.metrics.histogram import encode, new_histogram
+from harness.redact import redact_text
 from harness.runner.pacing import NS_PER_S
 from harness.runner.protocol import OperationPart, SecondRow, StagePart, Tick, TickOperation, WorkerResult
 
@@ -144,7 +145,8 @@ class Recorder:
             if stage is not None:
                 stage.errors += 1
         if len(stats.errors_sample) < ERROR_SAMPLES:
-            stats.errors_sample.append(f"{type(error).__name__}: {str(error)[:200]}")
+            # redacted before it is cut: a URL cut inside its password would no longer look like one
+            stats.errors_sample.append(f"{type(error).__name__}: {redact_text(str(error))[:200]}")
 
     def phase_of(self, second: int) -> Literal["warmup", "measure"]:
         return "warmup" if self.t0_ns + (second + 1) * NS_PER_S <= self.measure_from_ns else "measure"

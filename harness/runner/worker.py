@@ -39,6 +39,7 @@ from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import adapter_class, create_adapter
 from harness.errors import HarnessBug
 from harness.models import Frozen
+from harness.redact import redact_output
 from harness.runner.driver import OperationMix
 from harness.runner.pacing import NS_PER_S, Schedule, Segment, scenario_of, schedule_for, segments_for
 from harness.runner.protocol import (
@@ -345,6 +346,7 @@ def parse_master(address: str) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Connect to the master and serve the run until the master quits (exit 0) or is lost (exit 1)."""
+    redact_output(stdout=False)  # what a worker prints (logging, tracebacks of its greenlets) masks secrets
     parser = argparse.ArgumentParser(prog="dbarena worker", description="Serve a dbarena master as a load worker.")
     parser.add_argument("--master", required=True, help="the master's HOST:PORT (printed by `dbarena bench --expect-workers`)")
     args = parser.parse_args(argv)
