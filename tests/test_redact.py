@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from typing import Any
 
 import pytest
 
@@ -113,7 +114,7 @@ def test_secret_names_end_in_a_secret_word() -> None:
 
 def test_redact_data_walks_dicts_lists_tuples_and_models_without_changing_them() -> None:
     op = OperationResult(kind="read", errors_sample=(f"ConnectionError: redis://:{SECRET}@h:1/0 refused",))
-    value = {"provisioner": {"mode": "external", "url": f"redis://:{SECRET}@h:1/0"},
+    value: dict[str, Any] = {"provisioner": {"mode": "external", "url": f"redis://:{SECRET}@h:1/0"},
              "settings": {"password": SECRET, "appendonly": "yes", "token": None, "retries": 3},
              "notes": (f"password={SECRET}",), "ops": [op]}
     redacted = redact_data(value)
