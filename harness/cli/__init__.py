@@ -8,8 +8,10 @@
     exit_codes.py  ExitCode: what each exit status means
 
 User errors print one line per problem on stderr and exit 2 (USER_ERROR), without a
-traceback; anything else is a harness bug and keeps its traceback. `--home DIR` sets the
-project root (workloads/, benchmarks/, results/) for this process and the ones it starts.
+traceback; anything else is a harness bug and keeps its traceback. Nothing printed carries a
+secret: stdout and stderr mask URL passwords, tokens and DSN passwords (`harness.redact`).
+`--home DIR` sets the project root (workloads/, benchmarks/, results/) for this process and
+the ones it starts.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from harness.cli.exit_codes import ExitCode
 from harness.errors import SpecError, UserError
 from harness.paths import HOME_ENV, set_project_root
 from harness.signals import interruption_name, stop_signals_raise
+from harness.redact import redact_output, redact_text
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -47,10 +50,10 @@ def _run(args: argparse.Namespace) -> int:
         return int(command(args))
     except SpecError as exc:
         for line in exc.problems:
-            print(line, file=sys.stderr)
+            print(redact_text(line), file=sys.stderr)
         return ExitCode.USER_ERROR
     except UserError as exc:
-        print(f"dbarena: {exc}", file=sys.stderr)
+        print(f"dbarena: {redact_text(str(exc))}", file=sys.stderr)
         return ExitCode.USER_ERROR
     except KeyboardInterrupt as exc:
         print(f"dbarena: interrupted ({interruption_name(exc)})", file=sys.stderr)
@@ -62,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    redact_output()  # before parsing: argparse errors quote the values given (a --url, say)
     if args.home is not None:
         if not args.home.is_dir():
             print(f"dbarena: --home {args.home}: not a directory", file=sys.stderr)
