@@ -26,8 +26,8 @@ from harness.cli import engines, results, run, validate
 from harness.cli.exit_codes import ExitCode
 from harness.errors import SpecError, UserError
 from harness.paths import HOME_ENV, set_project_root
-from harness.signals import interruption_name, stop_signals_raise
 from harness.redact import redact_output, redact_text
+from harness.signals import interruption_name, stop_signals_raise
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -64,8 +64,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     redact_output()  # before parsing: argparse errors quote the values given (a --url, say)
+    args = build_parser().parse_args(argv)
     if args.home is not None:
         if not args.home.is_dir():
             print(f"dbarena: --home {args.home}: not a directory", file=sys.stderr)
