@@ -220,7 +220,7 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
             adapter.prepare(workload)
         _Session(request, seed, adapter, progress, outcome).run()
         outcome.phase = "telemetry"
-        settings = adapter.settings()  # after the load: some settings belong to what prepare created
+        settings = _settings(adapter)  # after the load: some settings belong to what prepare created
         telemetry = _telemetry(adapter, workload, seed)
         outcome.phase = "done"
     except KeyboardInterrupt as exc:
@@ -261,12 +261,20 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
     )
 
 
+def _settings(adapter: EngineAdapter[Any]) -> dict[str, Any]:
+    """The engine's durability settings; an engine gone after the measurement is a note, not a lost run."""
+    try:
+        return adapter.settings()
+    except Exception as exc:
+        return {"unavailable": redact_text(f"{type(exc).__name__}: {exc}")}
+
+
 def _telemetry(adapter: EngineAdapter[Any], workload: Workload, seed: int) -> dict[str, Any]:
     """Server statistics and one plan per operation; a failure here is a note, not a lost run."""
     try:
         telemetry = adapter.telemetry(workload)
     except Exception as exc:
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        return {"error": redact_text(f"{type(exc).__name__}: {exc}")}
     plans = explain_plans(adapter, workload, seed)
     if plans:
         telemetry["plans"] = plans
