@@ -24,6 +24,7 @@ from pathlib import Path
 
 from harness.cli import engines, results, run, validate
 from harness.cli.exit_codes import ExitCode
+from harness.cli.options import Parser
 from harness.errors import SpecError, UserError
 from harness.paths import HOME_ENV, set_project_root
 from harness.redact import redact_output, redact_text
@@ -33,7 +34,7 @@ __all__ = ["ExitCode", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dbarena", description="Polyglot persistence benchmarking harness.")
+    parser = Parser(prog="dbarena", description="Polyglot persistence benchmarking harness.")
     parser.add_argument("--home", metavar="DIR", type=Path,
                         help="project root holding workloads/, benchmarks/ and results/ "
                              f"(default: ${HOME_ENV}, else the current directory)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from harness.engines.calls import Executor, Record
 from harness.errors import EngineUnavailable, HarnessBug
@@ -44,11 +45,32 @@ class EngineAdapter(ABC, Generic[ClientT]):
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
     # Errors of an executor that mean the connection is gone (the runner reconnects and rebinds).
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError, OSError)
+    # URL schemes the driver accepts (checked at construction, so a wrong URL is one line, not a driver
+    # error); () accepts any. `url_example` is shown with the refusal.
+    url_schemes: ClassVar[tuple[str, ...]] = ()
+    url_example: ClassVar[str] = ""
 
     def __init__(self, name: str, url: str) -> None:
         self.name = name
         self.url = url
         self._client: ClientT | None = None
+        self._check_url()
+
+    def _check_url(self) -> None:
+        """EngineUnavailable (one line, no secret) unless `url` parses and has one of `url_schemes`."""
+        if not self.url_schemes:
+            return
+        shown = redact_url(self.url)
+        try:
+            parts = urlsplit(self.url)
+            parts.port  # noqa: B018 - parsing the port raises for one out of range or not a number
+        except ValueError as exc:
+            raise EngineUnavailable(f"{self.name} URL {shown!r} cannot be parsed ({exc}); "
+                                    f"give one like {self.url_example}") from None
+        if parts.scheme.lower() not in self.url_schemes:
+            schemes = " or ".join(f"{scheme}://" for scheme in self.url_schemes)
+            raise EngineUnavailable(f"{self.name} URL {shown!r} is not one {self.name} reads: give one starting with "
+                                    f"{schemes}, e.g. {self.url_example}")
 
     # ---- lifecycle (written once) ---------------------------------------------------
 
@@ -65,8 +87,9 @@ class EngineAdapter(ABC, Generic[ClientT]):
         try:
             self._client = self._open()
         except self.unreachable_errors as exc:
-            detail = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-            raise EngineUnavailable(f"{self.name} at {redact_url(self.url)} is not reachable: {detail}") from exc
+            detail = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__).rstrip(".")
+            raise EngineUnavailable(f"{self.name} at {redact_url(self.url)} is not reachable: {detail}; check that "
+                                    f"it runs and answers there (--url or DBARENA_{self.name.upper()}_URL)") from exc
 
     def close(self) -> None:
         """Close the connection if open; never raises."""

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.compare.compare import Comparison, compare
-from harness.engines.registry import engine_info
+from harness.engines.registry import create_adapter, engine_info
 from harness.errors import UserError
-from harness.provision.endpoint import choose_mode, provisioned
+from harness.provision.endpoint import choose_mode, provisioned, url_from_env
 from harness.results.baselines import baseline_for
 from harness.results.build import run_and_record
 from harness.results.record import RunRecord
@@ -69,7 +69,10 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
         size = footprint(prepared_workload(planned))
         for engine in planned.engines:
             engine_info(engine)
-            check_room(size, engine, choose_mode(engine, provision, url), overrides.override_limits)
+            mode = choose_mode(engine, provision, url)
+            check_room(size, engine, mode, overrides.override_limits)
+            if mode == "external" and (given := url or url_from_env(engine)):
+                create_adapter(engine, given)  # never connected: a URL the engine cannot read is refused now
     for planned in runs:
         workload = prepared_workload(planned)
         for engine in planned.engines:

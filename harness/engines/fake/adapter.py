@@ -51,16 +51,21 @@ class FakeAdapter(EngineAdapter[FakeServer]):
     )
 
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError,)
+    url_schemes: ClassVar[tuple[str, ...]] = ("fake",)
+    url_example: ClassVar[str] = "fake://name?latency_us=200"
 
     def __init__(self, name: str, url: str) -> None:
         super().__init__(name, url)
         query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
-        self.latency_s = float(query.get("latency_us", 0)) / 1e6
-        self.jitter = float(query.get("jitter", 0))
-        self.error_rate = float(query.get("error_rate", 0))
-        self.stall_every = int(query.get("stall_every", 0))
-        self.stall_s = float(query.get("stall_ms", 0)) / 1000
-        self.telemetry_s = float(query.get("telemetry_ms", 0)) / 1000
+        try:
+            self.latency_s = float(query.get("latency_us", 0)) / 1e6
+            self.jitter = float(query.get("jitter", 0))
+            self.error_rate = float(query.get("error_rate", 0))
+            self.stall_every = int(query.get("stall_every", 0))
+            self.stall_s = float(query.get("stall_ms", 0)) / 1000
+            self.telemetry_s = float(query.get("telemetry_ms", 0)) / 1000
+        except ValueError as exc:
+            raise EngineUnavailable(f"fake URL {url!r}: {exc}; its options are numbers, e.g. {self.url_example}") from None
         self.server = server_for(url)
         self._rng = random.Random()
         self._ops = 0

@@ -63,6 +63,8 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
                                                                       OSError)
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (urllib3.exceptions.HTTPError, ConnectionError,
                                                                      OSError)
+    url_schemes: ClassVar[tuple[str, ...]] = ("http", "https")
+    url_example: ClassVar[str] = "http://127.0.0.1:8086?org=dbarena&bucket=dbarena&token=TOKEN"
 
     def __init__(self, name: str, url: str) -> None:
         super().__init__(name, url)

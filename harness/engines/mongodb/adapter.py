@@ -176,6 +176,8 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
     # supports_ttl stays False: a TTL index would do it on mongod, but FerretDB has none to test against.
     # A bad URL (InvalidURI, ConfigurationError) is as unusable as a dead server: both are PyMongoErrors.
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (PyMongoError,)
+    url_schemes: ClassVar[tuple[str, ...]] = ("mongodb", "mongodb+srv")
+    url_example: ClassVar[str] = "mongodb://127.0.0.1:27017/dbarena"
     # NetworkTimeout derives from AutoReconnect, which (like ServerSelectionTimeoutError) is a ConnectionFailure.
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (
         AutoReconnect, ServerSelectionTimeoutError, ConnectionFailure, ConnectionError)
@@ -193,6 +195,10 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
             database = client.get_database(client.get_default_database(DEFAULT_DATABASE).name,
                                            write_concern=concern)
             client.admin.command("ping")
+        except ServerSelectionTimeoutError as exc:
+            client.close()
+            # Its message ends in the whole topology description: keep the cause, drop the rest.
+            raise ServerSelectionTimeoutError(str(exc).split(", Timeout:")[0]) from exc
         except BaseException:
             client.close()
             raise

@@ -41,6 +41,8 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset(OperationKind)
     supports_nested_set: ClassVar[bool] = True  # jsonb_set on the jsonb column
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (psycopg.Error,)
+    url_schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")  # or a "host=... dbname=..." string
+    url_example: ClassVar[str] = "postgresql://postgres@127.0.0.1:5432/postgres"
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (psycopg.OperationalError, psycopg.InterfaceError)
 
     @classmethod
@@ -49,6 +51,11 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         from harness.engines.postgres.gevent_wait import install_if_gevent
 
         install_if_gevent()
+
+    def _check_url(self) -> None:
+        if "://" not in self.url and "=" in self.url:  # a libpq "host=... dbname=..." string: libpq checks it
+            return
+        super()._check_url()
 
     def _open(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.url, autocommit=True, prepare_threshold=0, connect_timeout=10)

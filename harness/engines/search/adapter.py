@@ -55,6 +55,7 @@ from harness.engines.search.statements import (
     to_document,
 )
 from harness.errors import UnsupportedOperation, UserError
+from harness.redact import redact_url
 from harness.spec.models import Entity, Operation, OperationKind, Workload
 
 REFRESH_POLICIES = ("false", "true", "wait_for")
@@ -176,6 +177,8 @@ class SearchAdapter(EngineAdapter[SearchClient]):
     supports_nested_set: ClassVar[bool] = True  # a partial update merges into the stored object
     # `GET /` unreachable (OSError) or not answering JSON (ValueError): EngineUnavailable.
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError, ValueError)
+    url_schemes: ClassVar[tuple[str, ...]] = ("http", "https")
+    url_example: ClassVar[str] = "http://127.0.0.1:9200"
 
     def __init__(self, name: str, url: str) -> None:
         super().__init__(name, url)
@@ -183,7 +186,7 @@ class SearchAdapter(EngineAdapter[SearchClient]):
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self.refresh = query.pop("refresh", "false")
         if self.refresh not in REFRESH_POLICIES or query:
-            raise UserError(f"{url}: the only URL option is refresh={'|'.join(REFRESH_POLICIES)}")
+            raise UserError(f"{name} URL {redact_url(url)}: the only URL option is refresh={'|'.join(REFRESH_POLICIES)}")
         self.base_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self.info: dict[str, Any] = {}
         self._indices: list[str] = []

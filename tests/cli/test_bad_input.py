@@ -1,0 +1,134 @@
+"""Bad command-line values: one line naming the flag, its unit or range and what to do; exit 2; nothing runs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from harness.cli import main
+from harness.cli.exit_codes import ExitCode
+from harness.studies import limits
+from harness.studies.runs import Overrides, plan_runs
+
+FAKE = ["bench", "--engine", "fake", "--workload", "kv-cache"]
+CAPACITY = ["capacity", "--engine", "fake", "--workload", "kv-cache", "--slo", "p99=5ms"]
+
+
+def one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one stderr line of a refused command line (exit 2, no traceback, nothing on stdout)."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code  # type: ignore[assignment]
+    out, err = capsys.readouterr()
+    assert code == ExitCode.USER_ERROR, (code, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not out.strip(), out
+    return err.strip()
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["--rate", "-5"], "--rate: -5 ops/s: give a rate above 0, or 0 for closed loop"),
+    (["--rate", "nan"], "--rate: 'nan' is not a finite number of ops/s"),
+    (["--rate", "inf"], "--rate: 'inf' is not a finite number of ops/s"),
+    (["--rate", "fast"], "--rate: 'fast' is not a number of ops/s"),
+    (["--scale", "0"], "--scale: 0: give a factor above 0"),
+    (["--scale", "-1"], "--scale: -1: give a factor above 0"),
+    (["--scale", "nan"], "--scale: 'nan' is not a finite number"),
+    (["--scale", "inf"], "--scale: 'inf' is not a finite number"),
+    (["--duration", "nan"], "--duration: 'nan' is not a duration"),
+    (["--duration", "inf"], "--duration: 'inf' is not a duration"),
+    (["--duration", "9" * 400], "--duration: '999"),
+    (["--duration", "10parsecs"], "--duration: '10parsecs' is not a duration such as 30s"),
+    (["--warmup=-1s"], "--warmup: '-1s' is not a duration"),
+    (["--users", "0"], "--users: 0 users: give 1 to 10,000"),
+    (["--users", "100000"], "--users: 100000 users: give 1 to 10,000"),
+    (["--users", "many"], "--users: 'many' is not a whole number of users"),
+    (["--processes", "0"], "--processes: 0 processes: give 1 to 64"),
+    (["--processes", "65"], "--processes: 65 processes: give 1 to 64"),
+    (["--think-time", "nan"], "--think-time: 'nan' is not a duration"),
+    (["--stage", "10s:rate=-5"], "--stage 1: rate: Input should be greater than 0 (got '-5')"),
+    (["--stage", "5s", "--stage", "10s:users=0"], "--stage 2: users: Input should be greater than or equal to 1"),
+    (["--stage", "10s:rate=nan"], "--stage 1: rate: Input should be a finite number"),
+    (["--stage", "inf:users=2"], "is not a duration"),
+    (["--max-error-rate", "2"], "max-error-rate"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_run_shape_values(flags: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert expected in one_line([*FAKE, *flags], capsys)
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["--start-rate", "0"], "--start-rate: 0 ops/s: give a number above 0"),
+    (["--start-rate", "nan"], "--start-rate: 'nan' is not a finite number of ops/s"),
+    (["--max-rate", "inf"], "--max-rate: 'inf' is not a finite number of ops/s"),
+    (["--max-rate", "-3"], "--max-rate: -3 ops/s: give a number above 0"),
+    (["--refine", "9"], "--refine: 9 bisection steps: give 0 to 8"),
+    (["--refine", "-1"], "--refine: -1 bisection steps: give 0 to 8"),
+    (["--step-duration", "inf"], "--step-duration: 'inf' is not a duration"),
+    (["--start-rate", "1000", "--max-rate", "10"], "--start-rate 1000 is above --max-rate 10 ops/s"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_capacity_values(flags: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert expected in one_line([*CAPACITY, *flags], capsys)
+
+
+def test_sweep_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_line(["sweep", "kv-cache", "--engine", "fake", "--scales", "0,10k"], capsys)
+    assert "--scales: '0' is no record" in line
+
+
+def test_rate_zero_keeps_meaning_closed_loop() -> None:
+    (run,) = plan_runs(None, Overrides(engine="fake", workload="kv-cache", rate=0))
+    assert run.load.target_rate is None and not run.load.open_loop
+
+
+def test_a_day_long_run_needs_the_override(capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_line([*FAKE, "--duration", "100000h"], capsys)
+    assert "--duration: '100000h' is longer than a year" in line and "--override-limits" in line
+    line = one_line([*FAKE, "--duration", "48h"], capsys)
+    assert "duration 172,800s plus warm-up 2s is over the 24 h limit of one run" in line and "--override-limits" in line
+    line = one_line([*FAKE, "--duration", "24h", "--warmup", "1m"], capsys)
+    assert "over the 24 h limit" in line
+    (run,) = plan_runs(None, Overrides(engine="fake", workload="kv-cache", duration="48h", override_limits=True))
+    assert run.load.duration_s == 48 * 3600
+    line = one_line([*FAKE, "--duration", "400d"], capsys)
+    assert "--duration: '400d' is not a duration" in line  # days are not a unit; hours are
+
+
+def test_oversubscribing_the_cores_needs_the_override(capsys: pytest.CaptureFixture[str]) -> None:
+    too_many = (os.cpu_count() or 1) * limits.PROCESSES_PER_CORE + 1
+    if too_many > 64:
+        pytest.skip("this machine's cores allow every process count the model accepts")
+    line = one_line([*FAKE, "--processes", str(too_many), "--users", "64"], capsys)
+    assert f"--processes {too_many} is more than 4 per core" in line and "--override-limits" in line
+    (run,) = plan_runs(None, Overrides(engine="fake", workload="kv-cache", processes=too_many, override_limits=True))
+    assert run.load.processes == too_many
+
+
+def test_the_fake_engine_refuses_a_dataset_larger_than_memory(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(limits, "available_memory", lambda: 2 * 1024**3)
+    line = one_line([*FAKE, "--scale", "1000"], capsys)  # 10 M records of ~1.2 KB
+    assert line.startswith("dbarena: dataset: 10,000,000 records × ~1.2 KB ≈ 11.")
+    assert "the fake engine would hold" in line and "2.0 GiB is available" in line and "--override-limits" in line
+
+
+def test_a_native_engine_refuses_a_dataset_larger_than_its_disk(monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(limits, "free_disk", lambda path: 100 * 1024**2)
+    line = one_line(["bench", "--engine", "redis", "--workload", "kv-cache", "--provision", "native",
+                     "--scale", "100"], capsys)
+    assert "redis would need" in line and "100.0 MiB is free" in line and "DBARENA_DATA" in line
+
+
+def test_the_estimate_is_said_before_loading() -> None:
+    from harness.spec.loader import load_workload, resolve_workload
+
+    size = limits.footprint(load_workload(resolve_workload("kv-cache")))
+    assert size.records == 10_000 and 1000 < size.record_bytes < 1400
+    assert size.line().startswith("dataset: 10,000 records × ~1.")
+    limits.check_room(size, "fake", "in-process")  # 10k records fit anywhere
+    with pytest.raises(Exception, match="fake engine would hold"):
+        limits.check_room(limits.Footprint(10**12, 1000.0), "fake", "in-process")
+    limits.check_room(limits.Footprint(10**12, 1000.0), "fake", "in-process", override=True)
+    limits.check_room(limits.Footprint(10**12, 1000.0), "postgres", "external")  # not visible from here
