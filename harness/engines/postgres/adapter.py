@@ -162,9 +162,19 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         return str(self.client.execute("SHOW server_version").fetchone()[0]).split()[0]  # type: ignore[index]
 
     def settings(self) -> dict[str, Any]:
+        """SETTINGS as the server reports them; those the role may not read are named in a `note`."""
         conn = self.client
-        return {name: conn.execute(sql.SQL("SHOW {}").format(ident(name))).fetchone()[0]  # type: ignore[index]
-                for name in SETTINGS}
+        values: dict[str, Any] = {}
+        hidden: list[str] = []
+        for name in SETTINGS:
+            try:
+                values[name] = conn.execute(sql.SQL("SHOW {}").format(ident(name))).fetchone()[0]  # type: ignore[index]
+            except psycopg.errors.InsufficientPrivilege:
+                hidden.append(name)
+        if hidden:
+            values["note"] = (f"role {conn.info.user} may not read {', '.join(hidden)}; grant it pg_read_all_settings "
+                              "(or run as a superuser) to record them")
+        return values
 
     def telemetry(self, workload: Workload) -> dict[str, Any]:
         return collect(self.client, [e.name for e in workload.dataset.entities])
