@@ -47,30 +47,37 @@ if DEFAULT_PROVISION not in MODES:
 # ---- value types: each names the unit and the range; argparse puts the flag in front ---------
 
 
-def _number(text: str, unit: str) -> float:
+def _number(text: str, what: str) -> float:
+    """`text` as a finite number; ArgumentTypeError saying to give `what` otherwise."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give {what}") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of {unit}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not finite; give {what}")
     return value
+
+
+RATE = "a rate in ops/s, e.g. 2000 (0 = closed loop)"
+SCALE = f"a factor above 0 and at most {MAX_SCALE:g}, e.g. 0.1 or 10"
 
 
 def rate_value(text: str) -> float:
     """--rate: ops/s, finite, 0 or more (0 = closed loop)."""
-    value = _number(text, "ops/s")
+    value = _number(text, RATE)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} ops/s: give a rate above 0, or 0 for closed loop")
+        raise argparse.ArgumentTypeError(f"{text} is negative; give {RATE}")
     return value
 
 
 def positive_value(unit: str) -> Callable[[str], float]:
     """A finite number above 0 in `unit` (--start-rate, --max-rate)."""
+    what = f"a number of {unit} above 0"
+
     def parse(text: str) -> float:
-        value = _number(text, unit)
+        value = _number(text, what)
         if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text} {unit}: give a number above 0")
+            raise argparse.ArgumentTypeError(f"{text} {unit}: give {what}")
         return value
     parse.__name__ = unit  # argparse names the type in its own messages
     return parse
@@ -78,9 +85,9 @@ def positive_value(unit: str) -> Callable[[str], float]:
 
 def scale_value(text: str) -> float:
     """--scale: a finite factor above 0 (at most MAX_SCALE)."""
-    value = _number(text, "times the record counts")
+    value = _number(text, SCALE)
     if not 0 < value <= MAX_SCALE:
-        raise argparse.ArgumentTypeError(f"{text}: give a factor above 0 and at most {MAX_SCALE:g}, e.g. 0.1 or 10")
+        raise argparse.ArgumentTypeError(f"{text}: give {SCALE}")
     return value
 
 

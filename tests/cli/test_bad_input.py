@@ -29,14 +29,14 @@ def one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    (["--rate", "-5"], "--rate: -5 ops/s: give a rate above 0, or 0 for closed loop"),
-    (["--rate", "nan"], "--rate: 'nan' is not a finite number of ops/s"),
-    (["--rate", "inf"], "--rate: 'inf' is not a finite number of ops/s"),
-    (["--rate", "fast"], "--rate: 'fast' is not a number of ops/s"),
+    (["--rate", "-5"], "--rate: -5 is negative; give a rate in ops/s, e.g. 2000 (0 = closed loop)"),
+    (["--rate", "nan"], "--rate: 'nan' is not finite; give a rate in ops/s"),
+    (["--rate", "inf"], "--rate: 'inf' is not finite; give a rate in ops/s"),
+    (["--rate", "fast"], "--rate: 'fast' is not a number; give a rate in ops/s"),
     (["--scale", "0"], "--scale: 0: give a factor above 0"),
     (["--scale", "-1"], "--scale: -1: give a factor above 0"),
-    (["--scale", "nan"], "--scale: 'nan' is not a finite number"),
-    (["--scale", "inf"], "--scale: 'inf' is not a finite number"),
+    (["--scale", "nan"], "--scale: 'nan' is not finite; give a factor above 0"),
+    (["--scale", "inf"], "--scale: 'inf' is not finite; give a factor above 0"),
     (["--duration", "nan"], "--duration: 'nan' is not a duration"),
     (["--duration", "inf"], "--duration: 'inf' is not a duration"),
     (["--duration", "9" * 400], "--duration: '999"),
@@ -59,10 +59,10 @@ def test_run_shape_values(flags: list[str], expected: str, capsys: pytest.Captur
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    (["--start-rate", "0"], "--start-rate: 0 ops/s: give a number above 0"),
-    (["--start-rate", "nan"], "--start-rate: 'nan' is not a finite number of ops/s"),
-    (["--max-rate", "inf"], "--max-rate: 'inf' is not a finite number of ops/s"),
-    (["--max-rate", "-3"], "--max-rate: -3 ops/s: give a number above 0"),
+    (["--start-rate", "0"], "--start-rate: 0 ops/s: give a number of ops/s above 0"),
+    (["--start-rate", "nan"], "--start-rate: 'nan' is not finite; give a number of ops/s above 0"),
+    (["--max-rate", "inf"], "--max-rate: 'inf' is not finite; give a number of ops/s above 0"),
+    (["--max-rate", "-3"], "--max-rate: -3 ops/s: give a number of ops/s above 0"),
     (["--refine", "9"], "--refine: 9 bisection steps: give 0 to 8"),
     (["--refine", "-1"], "--refine: -1 bisection steps: give 0 to 8"),
     (["--step-duration", "inf"], "--step-duration: 'inf' is not a duration"),
