@@ -10,6 +10,7 @@ that is not configurable.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -18,7 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from neo4j import Driver, GraphDatabase, Session
 from neo4j import exceptions as neo4j_errors
-from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from harness.engines.base import EngineAdapter, Executor, Record
 from harness.engines.neo4j import schema, statements
@@ -105,9 +106,19 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
 
     client_library = "neo4j"
     supported_kinds = statements.SUPPORTED_KINDS
-    unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (Neo4jError, ServiceUnavailable, OSError, ValueError)
+    # ConfigurationError: the driver's refusal of a URL option it cannot use.
+    unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (Neo4jError, ServiceUnavailable, OSError, ValueError,
+                                                                      ConfigurationError)
+    url_schemes: ClassVar[tuple[str, ...]] = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+    url_example: ClassVar[str] = "bolt://127.0.0.1:7687 (bolt://USER:PASSWORD@HOST:7687 with auth)"
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (
         ServiceUnavailable, SessionExpired, *_SESSION_ERRORS, ConnectionError, OSError)
+
+    @classmethod
+    def patch_process(cls) -> None:
+        """In a worker: the driver logs each connection an engine fault broke (ERROR, on stderr);
+        the runner counts those calls as errors already, so the driver keeps quiet below CRITICAL."""
+        logging.getLogger("neo4j").setLevel(logging.CRITICAL)
 
     def __init__(self, name: str, url: str) -> None:
         super().__init__(name, url)

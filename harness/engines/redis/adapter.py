@@ -6,9 +6,10 @@ non-transactional pipelines, a find or range is one index command plus one pipel
 Only keys under `dbarena:` are ever touched.
 
 - TTL: an insert with `ttl_s` queues HSET + PEXPIRE (millisecond precision) in its pipeline.
-- update: one Lua script (EVALSHA, loaded once per bind) writes only if the record exists and
-  sets nested keys of JSON fields atomically; an update of an indexed field reads the old
-  values first and moves the index entries in the same pipeline.
+- update: one Lua script (EVALSHA, loaded once per bind, and again when a restarted server
+  answers NOSCRIPT) writes only if the record exists and sets nested keys of JSON fields
+  atomically; an update of an indexed field reads the old values first and moves the index
+  entries in the same pipeline.
 - traverse: neighbour sets of the edge entity; the traversal logic (k-hop union, BFS) runs
   in the client, one SMEMBERS/SUNION round trip per level, and that cost is in the numbers.
 - aggregate, search and scan are refused (no RediSearch/RedisTimeSeries here, no key order),
@@ -71,7 +72,10 @@ class RedisAdapter(EngineAdapter[Any]):
     })
     supports_ttl: ClassVar[bool] = True
     supports_nested_set: ClassVar[bool] = True
-    unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (redis.RedisError,)
+    # ValueError: redis-py's refusal of a URL it cannot use (a database that is not a number, a bad option).
+    unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (redis.RedisError, ValueError)
+    url_schemes: ClassVar[tuple[str, ...]] = ("redis", "rediss", "unix")
+    url_example: ClassVar[str] = "redis://127.0.0.1:6379/0"
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (
         redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
 
@@ -205,11 +209,34 @@ def _insert(client: Any, write: Write) -> Executor:
     return insert
 
 
-def _update(client: Any, update: Update) -> Executor:
-    """EVALSHA alone; when an indexed field changes, HMGET the old values, then one pipeline."""
+def _load_script(client: Any) -> None:
     sha = client.script_load(UPDATE_SCRIPT)
     if sha != UPDATE_SHA:
         raise HarnessBug(f"redis answered SCRIPT LOAD with {sha}, expected the SHA1 {UPDATE_SHA} of the script")
+
+
+def _reloading(client: Any, call: Executor) -> Executor:
+    """`call`, and once more after loading the script again if the server lost it (NOSCRIPT).
+
+    A restarted server (or SCRIPT FLUSH) forgets scripts; redis-py may reconnect the same
+    client to it without the runner rebinding, so the executor reloads the script itself.
+    """
+    def update(change: Change) -> int:
+        try:
+            return call(change)
+        except redis.exceptions.NoScriptError:
+            _load_script(client)
+            return call(change)
+    return update
+
+
+def _update(client: Any, update: Update) -> Executor:
+    """EVALSHA alone; when an indexed field changes, HMGET the old values, then one pipeline.
+
+    Both run again after reloading the script when the server answers NOSCRIPT: the index
+    moves of a pipeline whose EVALSHA failed are set operations, so repeating them is harmless.
+    """
+    _load_script(client)
     indexed = update.indexed
 
     def plain(change: Change) -> int:
@@ -222,7 +249,7 @@ def _update(client: Any, update: Update) -> Executor:
             return 0  # no such record: nothing to write, no index entry to leave behind
         return int(_send(client.pipeline(transaction=False),
                          [command, *update.moves(change.key, old, change.values)])[0])
-    return moving if indexed else plain
+    return _reloading(client, moving if indexed else plain)
 
 
 def _delete(client: Any, delete: Delete) -> Executor:
