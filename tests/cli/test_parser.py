@@ -23,7 +23,7 @@ def _commands() -> Iterator[tuple[str, argparse.ArgumentParser]]:
 
 
 def test_exit_codes_are_named_and_documented() -> None:
-    assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("PROBLEMS", 1), ("USER_ERROR", 2), ("REGRESSED", 3),
+    assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("PROBLEMS", 1), ("USER_ERROR", 2), ("REGRESSED", 3), ("ERRORS", 4),
                                                     ("INTERRUPTED", 130)]
     doc = exit_codes.__doc__ or ""
     assert all(f"{int(c)}" in doc and c.name in doc for c in ExitCode)
