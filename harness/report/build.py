@@ -75,7 +75,7 @@ def _workload(record: RunRecord) -> str:
 
 
 def _summary(record: RunRecord) -> list[Block]:
-    open_loop = record.load.target_rate is not None
+    open_loop = record.open_loop
     header = ("operation", "count", "errors", "ops/s", "p50", "p90", "p99", "p99.9", "max") + (
         ("svc p99",) if open_loop else ())
     rows, tones = [], []
@@ -100,6 +100,7 @@ def _summary(record: RunRecord) -> list[Block]:
     blocks: list[Block] = [Table(header, tuple(rows), tuple(tones)),
                            Text(f"Latency: {latency}, from dbarena's HDR histograms (µs, 3 significant digits) "
                                 f"of the {record.measured_s:g} s measured window; warm-up excluded.", "note")]
+    blocks += _shape_tables(record)
     blocks += [Text(f"{name} cannot run on {record.engine}: {op.unsupported}", "note")
                for name, op in record.operations.items() if op.unsupported]
     blocks += [Text(f"errors in {name} (sample): {op.errors_sample[0]}", "bad")
@@ -107,10 +108,31 @@ def _summary(record: RunRecord) -> list[Block]:
     return blocks
 
 
+def _shape_tables(record: RunRecord) -> list[Block]:
+    """Per stage of a load shape and per scenario, as the terminal shows them."""
+    blocks: list[Block] = []
+    if record.stages:
+        rows: list[tuple[str, ...]] = []
+        for stage in record.stages:
+            p99s = [op.latency_us.p99 for op in stage.operations.values() if op.latency_us]
+            rows.append((str(stage.index + 1), f"{stage.start_s:g} s", f"{stage.duration_s:g} s", str(stage.users),
+                         f"{stage.target_rate:,.0f}" if stage.target_rate else "closed loop",
+                         f"{stage.total_throughput_ops_s:,.0f}", fmt_us(max(p99s)) if p99s else "-",
+                         f"{sum(op.errors for op in stage.operations.values()):,}"))
+        blocks += [Text("Stages of the load shape, each summarised apart:", "note"),
+                   Table(("stage", "from", "for", "users", "target ops/s", "ops/s", "worst p99", "errors"), tuple(rows))]
+    if record.scenarios:
+        scenario_rows = tuple((s.name, str(s.users), f"{s.target_rate:,.0f}" if s.target_rate else "closed loop",
+                               ", ".join(s.operations), f"{s.throughput_ops_s:,.0f}", f"{s.errors:,}")
+                              for s in record.scenarios)
+        blocks += [Text("Scenarios, each with its own users and rate:", "note"),
+                   Table(("scenario", "users", "target ops/s", "operations", "ops/s", "errors"), scenario_rows)]
+    return blocks
+
+
 def _manifest(record: RunRecord) -> Table:
     m, load = record.manifest, record.load
-    mode = (f"open loop at {load.target_rate:,.0f} ops/s ({load.schedule} arrivals)"
-            if load.target_rate is not None else "closed loop")
+    mode = record.describe_load()
     host = m.get("host") or {}
     rows = [
         ("started", record.started_at),

@@ -22,17 +22,6 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(row) for row in rows)])
 
 
-def _mode(record: RunRecord) -> str:
-    load = record.load
-    if load.stages:
-        return f"{len(load.stages)} stages"
-    if load.scenarios:
-        return f"{len(load.scenarios)} scenarios"
-    if load.target_rate is not None:
-        return f"open loop at {load.target_rate:,.0f} ops/s ({load.schedule})"
-    return "closed loop" + (f", think time {load.think_time_s * 1000:g} ms" if load.think_time_s else "")
-
-
 def stage_table(record: RunRecord) -> str:
     """One row per stage of a load shape: its users or rate, throughput, worst operation's p99."""
     rows = []
@@ -54,8 +43,7 @@ def scenario_table(record: RunRecord) -> str:
 
 
 def run_summary(record: RunRecord) -> str:
-    open_loop = (record.load.target_rate is not None or any(s.rate for s in record.load.stages)
-                 or any(s.rate for s in record.load.scenarios))
+    open_loop = record.open_loop
     header = ["operation", "count", "errors", "ops/s", "p50", "p90", "p99", "p99.9", "max"]
     if open_loop:
         header.append("svc p99")
@@ -67,7 +55,7 @@ def run_summary(record: RunRecord) -> str:
         if open_loop:
             row.append(fmt_us(op.service_us.p99) if op.service_us else "-")
         rows.append(row)
-    mode = _mode(record)
+    mode = record.describe_load()
     title = (f"{record.engine} {record.engine_version} · {record.workload}"
              f"{':' + record.preset if record.preset else ''} · {record.load.users} users × "
              f"{record.load.processes} proc · {mode} · {record.measured_s:.0f}s measured")

@@ -71,6 +71,27 @@ class RunRecord(Frozen):
     notes: tuple[str, ...] = ()
 
     @property
+    def open_loop(self) -> bool:
+        """Whether any operation ran on an open-loop schedule (latency = response time from intended starts)."""
+        load = self.load
+        return (load.target_rate is not None or any(s.rate for s in load.stages)
+                or any(s.rate for s in load.scenarios))
+
+    def describe_load(self) -> str:
+        """The load in words: closed loop, open loop at a rate, stages or scenarios."""
+        load = self.load
+        if load.stages:
+            return "stages: " + ", ".join(f"{s.duration_s:g}s " + (f"at {s.rate:,.0f} ops/s" if s.rate else
+                                                                    f"{s.users or load.users} users closed loop")
+                                          for s in load.stages)
+        if load.scenarios:
+            return "scenarios: " + ", ".join(f"{s.name} ({s.users} users, " + (f"{s.rate:,.0f} ops/s)" if s.rate
+                                                                              else "closed loop)") for s in load.scenarios)
+        if load.target_rate is not None:
+            return f"open loop at {load.target_rate:,.0f} ops/s ({load.schedule} arrivals)"
+        return "closed loop" + (f", think time {load.think_time_s * 1000:g} ms" if load.think_time_s else "")
+
+    @property
     def error_share(self) -> float:
         """Failed calls / all calls in the measurement window (0 when there were none)."""
         ok = sum(op.count for op in self.operations.values())

@@ -224,12 +224,14 @@ class Master:
         port = self.runner.server.port
         for _ in range(plan.local_workers):
             self.local.append(subprocess.Popen(
-                [sys.executable, "-m", "harness.runner.worker", "--master", f"{connect_host(plan.bind_host)}:{port}"],
+                [sys.executable, "-m", "harness.runner.worker", "--quiet", "--master", f"{connect_host(plan.bind_host)}:{port}"],
                 stdout=subprocess.DEVNULL))  # in the master's process group: the parent can end them all
         if plan.expect_workers:
+            where = (f"on this host (the master listens on {plan.bind_host} only; --master-bind 0.0.0.0:{port} "
+                     "lets other hosts in)") if plan.bind_host.startswith("127.") or plan.bind_host in ("localhost", "::1") \
+                else f"on {plan.expect_workers} load host(s)"
             say(Progress(text=f"master listening on {plan.bind_host}:{port}: start "
-                              f"`dbarena worker --master <this host>:{port}` on {plan.expect_workers} load host(s)",
-                         final=True))
+                              f"`dbarena worker --master <this host>:{port}` {where}", final=True))
         deadline = time.monotonic() + plan.connect_timeout_s
         while len(self.runner.clients.ready) < expected:
             self._check_parent()
@@ -347,7 +349,7 @@ class Master:
                           interrupted=self.stopping)
 
     def _relay_ticks(self) -> None:
-        ticks = [s.tick for s in self.workers.values() if s.tick is not None]
+        ticks = [s.tick for s in self.workers.values() if s.tick is not None and not s.lost]
         if ticks:
             p99s = [t.p99_us for t in ticks if t.p99_us is not None]
             elapsed = max(t.t for t in ticks)
@@ -363,7 +365,13 @@ class Master:
             return
         host, _, port = self.plan.web.rpartition(":")
         self.view = LiveView(host or "127.0.0.1", int(port or 0))
-        say(Progress(text=f"live view: {self.view.start()}", final=True))
+        try:
+            url = self.view.start()
+        except OSError as exc:
+            self.view = None
+            raise RunAborted(f"--web {self.plan.web}: cannot serve the live page there ({exc.strerror or exc}); "
+                             "choose a free port, or give --web alone for one") from None
+        say(Progress(text=f"live view: {url}", final=True))
         self._phase("loading")
 
     def _phase(self, phase: Phase, elapsed_s: float = 0.0, operations: dict[str, LiveOperation] | None = None) -> None:
@@ -451,7 +459,8 @@ def main() -> int:
     try:
         runner = env.create_master_runner(plan.bind_host, plan.bind_port)
     except Exception as exc:
-        say(Failed(error=f"master cannot listen on {plan.bind_host}:{plan.bind_port}: {exc}"))
+        say(Failed(error=f"--master-bind {plan.bind_host}:{plan.bind_port}: the master cannot listen there ({exc}); "
+                         "choose a free port or an address of this host"))
         return 1
     master = Master(plan, runner)
     gevent.spawn(_listen, master)

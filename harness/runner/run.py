@@ -11,6 +11,7 @@ ends the run cleanly and what was measured is still returned, marked incomplete.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import secrets
@@ -63,6 +64,10 @@ CPU_SATURATED = 0.97
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
 Inbox = queue.Queue[Message]
+
+
+class LoadWorkersFailed(EngineUnavailable):
+    """The master or a load worker could not go on (no workers, a lost master, a port in use); says why."""
 
 
 @dataclass(frozen=True)
@@ -227,8 +232,12 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
         outcome.interrupt(interruption_name(exc), progress)
     except HarnessBug:
         raise
-    except Exception as exc:  # the engine or a worker failed: a record of the attempt, one line for the user
-        outcome.fail(redact_text(f"{type(exc).__name__}: {str(exc).strip() or 'no message'}".splitlines()[0]))
+    except LoadWorkersFailed as exc:  # the master or a worker could not go on: its own words
+        outcome.fail(redact_text(str(exc)))
+    except Exception as exc:  # the engine failed: a record of the attempt, one line for the user
+        detail = f"{type(exc).__name__}: {str(exc).strip() or 'no message'}".splitlines()[0]
+        outcome.fail(redact_text(f"{request.engine} failed: {detail} — check that the engine is up and healthy "
+                                 "(its log), then run again"))
     finally:
         adapter.close()
     return _measurement(request, outcome, run_id=run_id, started_at=started_at, seed=seed,
@@ -245,15 +254,18 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
     complete = outcome.complete and outcome.failure is None and bool(results) and all(r.complete for r in results)
     measured_s = max((r.measured_s for r in results), default=0.0)
     operations = merge_operations(workload, results, measured_s)
+    stages = merge_stages(workload, request.load, results, measured_s)
+    scenarios = merge_scenarios(request.load, operations, measured_s)
     reasons = _invalid_reasons(request, results, complete, outcome.lost)
+    if results and complete:
+        reasons += _offered_load(request.load, operations, stages, scenarios, measured_s)
     if outcome.failure is not None:
-        reasons.insert(0, f"{request.engine} failed during {outcome.phase}: {outcome.failure}")
+        reasons.insert(0, f"failed during {outcome.phase}: {outcome.failure}")
     return Measurement(
         run_id=run_id, started_at=started_at.isoformat(timespec="seconds"), seed=seed,
         engine_version=engine_version, client_library=client_library, engine_settings=settings,
         load_phase=outcome.load_phase, operations=operations,
-        stages=merge_stages(workload, request.load, results, measured_s),
-        scenarios=merge_scenarios(request.load, operations, measured_s),
+        stages=stages, scenarios=scenarios,
         timeseries=tuple(merge_timeseries(results)), measured_s=round(measured_s, 3),
         complete=complete, interrupted=outcome.interrupted, invalid_reasons=tuple(dict.fromkeys(reasons)),
         telemetry=telemetry, notes=tuple(outcome.notes),
@@ -302,6 +314,34 @@ def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete:
         )
     reasons += _error_budget(request, results)
     return reasons
+
+
+def _short(done: int, rate: float, seconds: float) -> bool:
+    """Fewer operations than an open-loop `rate` offers over `seconds`, beyond Poisson noise (4 sigma) and 10%."""
+    expected = rate * seconds
+    return expected >= 1 and done < expected - max(0.1 * expected, 4 * math.sqrt(expected))
+
+
+def _offered_load(load: LoadProfile, operations: dict[str, OperationResult], stages: tuple[StageResult, ...],
+                  scenarios: tuple[ScenarioResult, ...], measured_s: float) -> list[str]:
+    """Open-loop targets that were not reached: the numbers then describe a different load than the one asked."""
+    advice = ("compare response and service time: a low service time means the load generator fell behind "
+              "(add processes or workers), a high one that the engine could not keep up")
+    found: list[str] = []
+    if load.target_rate is not None:
+        done = sum(op.count + op.errors for op in operations.values())
+        if _short(done, load.target_rate, measured_s):
+            found.append(f"offered load not reached: {done / measured_s:,.0f} of {load.target_rate:,.0f} ops/s; {advice}")
+    for stage in stages:
+        done = sum(op.count + op.errors for op in stage.operations.values())
+        if stage.target_rate and _short(done, stage.target_rate, stage.duration_s):
+            found.append(f"stage {stage.index + 1}: offered load not reached: {done / stage.duration_s:,.0f} of "
+                         f"{stage.target_rate:,.0f} ops/s; {advice}")
+    for scenario in scenarios:
+        if scenario.target_rate and _short(scenario.count + scenario.errors, scenario.target_rate, measured_s):
+            found.append(f"scenario {scenario.name}: offered load not reached: {scenario.throughput_ops_s:,.0f} of "
+                         f"{scenario.target_rate:,.0f} ops/s; {advice}")
+    return found
 
 
 def _error_budget(request: RunRequest, results: list[WorkerResult]) -> list[str]:
@@ -395,7 +435,7 @@ class _Session:
             try:
                 message = self.inbox.get(timeout=load.warmup_s + load.duration_s + READY_TIMEOUT_S + RESULT_GRACE_S)
             except queue.Empty:
-                raise EngineUnavailable("the master stopped answering; no result") from None
+                raise LoadWorkersFailed("the master stopped answering; no result") from None
             if isinstance(message, Loaded):
                 self._finish_load(message)
                 self.outcome.phase = "measure"
@@ -432,9 +472,9 @@ class _Session:
                 self.outcome.notes.append(f"{len(message.lost)} of {len(message.workers)} worker(s) lost; "
                                           "merged what the others measured")
         elif isinstance(message, Failed):
-            raise EngineUnavailable(message.error)
+            raise LoadWorkersFailed(message.error)
         elif isinstance(message, Exited) and self.outcome.results is None:
-            raise EngineUnavailable(f"the master exited with code {message.code} before the run ended")
+            raise LoadWorkersFailed(f"the master exited with code {message.code} before the run ended (see its lines above)")
 
     def _drain(self, grace_s: float) -> None:
         deadline = time.monotonic() + grace_s

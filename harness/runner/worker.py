@@ -29,6 +29,7 @@ import gevent
 import locust  # noqa: F401  (imported for its gevent monkey-patching, before any driver)
 from gevent.event import Event
 from locust import User, constant, task
+from locust import runners as locust_runners
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
@@ -67,6 +68,7 @@ from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Work
 RECONNECT_PAUSE_S = 0.2
 BACKOFF_FIRST_S = 0.001  # after a failed call; doubles per consecutive failure, with jitter
 BACKOFF_MAX_S = 1.0  # so no failing call can spin, and a recovered engine is found within a second
+CONNECT_WAIT_S = 120.0  # a worker started before its master waits this long for it
 YIELD_EVERY = 64  # ops between voluntary yields, so no user starves the others
 
 READY_TIMEOUT_S = 60.0
@@ -349,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     redact_output(stdout=False)  # what a worker prints (logging, tracebacks of its greenlets) masks secrets
     parser = argparse.ArgumentParser(prog="dbarena worker", description="Serve a dbarena master as a load worker.")
     parser.add_argument("--master", required=True, help="the master's HOST:PORT (printed by `dbarena bench --expect-workers`)")
+    parser.add_argument("--quiet", action="store_true", help="say nothing unless something fails (local workers)")
     args = parser.parse_args(argv)
     try:
         host, port = parse_master(args.master)
@@ -358,11 +361,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("locust").setLevel(logging.ERROR)
     env = Environment(user_classes=[ArenaUser])
+    if not args.quiet:
+        print(f"dbarena worker: connecting to the master at {host}:{port} (up to {CONNECT_WAIT_S:.0f}s)",
+              file=sys.stderr, flush=True)
+    locust_runners.CONNECT_RETRY_COUNT = int(CONNECT_WAIT_S / locust_runners.CONNECT_TIMEOUT)
     try:
         runner = env.create_worker_runner(host, port)
     except Exception as exc:  # Locust raises ConnectionError after its connect timeout
-        print(f"dbarena worker: could not reach the master at {host}:{port}: {exc}", file=sys.stderr)
+        print(f"dbarena worker: could not reach the master at {host}:{port} ({exc}); is `dbarena bench "
+              "--expect-workers N` running there, listening on that address (--master-bind)?", file=sys.stderr)
         return 1
+    if not args.quiet:
+        print("dbarena worker: connected; serving the run (the master ends it)", file=sys.stderr, flush=True)
     WorkerSession(runner)
     runner.greenlet.join()
     return 0

@@ -226,8 +226,8 @@ def execute(request: RunRequest, progress: Progress, run: RunFn = run_and_record
     with deferred_signals():
         path, record = save_somewhere(record, progress)
     if record.failure is not None:
-        raise EngineUnavailable(f"{record.engine} failed during {record.phase}: {record.failure} — check that the "
-                                f"engine is up and healthy (its log), then run again; the attempt is recorded in {path}")
+        raise EngineUnavailable(f"{record.engine} run failed during {record.phase}: {record.failure}; "
+                                f"the attempt is recorded in {path}")
     return Saved(path, record)
 
 

@@ -111,3 +111,11 @@ def test_a_window_where_every_call_fails_is_invalid() -> None:
     record = run_and_record(RunRequest(engine="fake", url="fake://allfail?error_rate=1", workload=kv(), load=load),
                             Progress())
     assert not record.valid and record.over_error_budget and record.error_share == 1.0
+
+
+def test_an_open_loop_target_that_was_not_reached_invalidates_the_run() -> None:
+    load = LoadProfile(users=2, processes=1, duration=2, warmup=0, target_rate=200)
+    slow = run_and_record(RunRequest(engine="fake", url="fake://unreached?latency_us=50000", workload=kv(), load=load),
+                          Progress())  # 2 users x 20 calls/s at most: 40 of 200 ops/s
+    assert not slow.valid
+    assert any(reason.startswith("offered load not reached") for reason in slow.invalid_reasons), slow.invalid_reasons
