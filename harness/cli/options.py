@@ -233,6 +233,9 @@ def placement_from(args: argparse.Namespace) -> Placement:
 
     if args.expect_workers < 0:
         raise UserError(f"--expect-workers: {args.expect_workers} is not a worker count; give 0 or more")
+    if args.expect_workers and getattr(args, "processes", None) is not None:
+        raise UserError("--processes starts local workers; with --expect-workers the workers are the ones you start "
+                        "with `dbarena worker` — give one of the two")
     for flag, value in (("--master-bind", args.master_bind), ("--web", args.web)):
         if value is not None:
             check_address(flag, value)

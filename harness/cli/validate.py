@@ -4,22 +4,37 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Subcommands
-from harness.spec.loader import spec_files, validate_file
+from harness.errors import SpecError
+from harness.spec.loader import load_suite, spec_files, validate_file
 
 __all__ = ["cmd_validate", "register"]
 
 
 def cmd_validate(args: argparse.Namespace) -> ExitCode:
     files = spec_files(args.paths)
-    problems = [line for path in files for line in validate_file(path)]
+    problems = [line for path in files for line in validate_file(path) or _suite_problems(path)]
     for line in problems:
         print(line, file=sys.stderr)
     if not problems:
         print(f"{len(files)} spec file(s) valid")
     return ExitCode.PROBLEMS if problems else ExitCode.OK
+
+
+def _suite_problems(path: Path) -> list[str]:
+    """A valid suite is also checked as `bench` would plan it (workloads, presets, engines, n/a cells)."""
+    from harness.spec.loader import looks_like_suite, read_yaml
+    from harness.studies.runs import suite_problems
+
+    try:
+        if not looks_like_suite(read_yaml(path)):
+            return []
+        return suite_problems(load_suite(path), str(path))
+    except SpecError as exc:
+        return list(exc.problems)
 
 
 def register(sub: Subcommands) -> None:

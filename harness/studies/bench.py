@@ -14,15 +14,26 @@ from pathlib import Path
 
 from harness.compare.compare import Comparison, compare
 from harness.engines.registry import create_adapter, engine_info
-from harness.errors import UserError
+from harness.errors import SpecError, UserError
 from harness.provision.endpoint import choose_mode, provisioned, url_from_env
 from harness.results.baselines import baseline_for
 from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.spec.loader import load_suite
+from harness.spec.suite import Suite
 from harness.studies.limits import check_room, footprint
-from harness.studies.runs import Overrides, Placement, RunFn, execute, plan_runs, prepared_workload, request_for, stop_if_interrupted
+from harness.studies.runs import (
+    Overrides,
+    Placement,
+    RunFn,
+    execute,
+    plan_runs,
+    prepared_workload,
+    request_for,
+    stop_if_interrupted,
+    suite_problems,
+)
 
 __all__ = ["BenchRun", "Overrides", "bench", "versus_baseline"]
 
@@ -65,6 +76,9 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
     progress = progress or Progress()
     suite = load_suite(suite_path) if suite_path is not None else None
     runs = plan_runs(suite, overrides)
+    problems = suite_problems(Suite(version=1, name="planned", runs=tuple(runs)), str(suite_path or "command line"))
+    if problems:  # nothing starts when any planned run would be refused
+        raise SpecError(problems)
     for planned in runs:  # check everything before starting anything (plan_runs checked the load limits)
         size = footprint(prepared_workload(planned))
         for engine in planned.engines:

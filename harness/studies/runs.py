@@ -265,3 +265,30 @@ def stop_if_interrupted(record: RunRecord) -> None:
     """After saving an interrupted run (Ctrl-C, a signal), stop the study: nothing further starts."""
     if record.interrupted:
         raise KeyboardInterrupt
+
+
+def suite_problems(suite: Suite, where: str) -> list[str]:
+    """What `bench` would refuse in a suite, found without running it: workloads, presets, engines,
+    scenario operations, and operations an engine cannot express (one line each, `where` first)."""
+    from harness.engines.matrix import support
+    from harness.engines.registry import engine_info
+    from harness.runner.run import check_shape
+
+    problems: list[str] = []
+    for i, run in enumerate(suite.runs):
+        try:
+            workload = prepared_workload(run)
+            check_shape(workload, run.load)
+        except SpecError as exc:
+            problems += [f"{where}: runs[{i}]: {line}" for line in exc.problems]
+            continue
+        for engine in run.engines:
+            try:
+                engine_info(engine)
+            except UserError as exc:
+                problems.append(f"{where}: runs[{i}].engines: {exc}")
+                continue
+            ok, reasons = support(workload, engine)
+            if not ok:
+                problems.append(f"{where}: runs[{i}]: {workload.name} on {engine}: n/a ({'; '.join(reasons)})")
+    return problems

@@ -115,3 +115,16 @@ def test_distributed_and_shape_flags_are_one_clear_line(argv: list[str], expecte
     assert main(argv) == ExitCode.USER_ERROR
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_validate_and_bench_refuse_a_suite_bench_could_not_run_before_anything_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("version: 1\nname: s\nruns:\n  - {workload: nosuch-workload, engines: [postgres]}\n"
+                     "  - {workload: kv-cache, engines: [nosuchengine]}\n  - {workload: session-cache, engines: [postgres]}\n")
+    assert main(["validate", str(suite)]) == ExitCode.PROBLEMS
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"{suite}: runs[") for line in lines), lines
+    assert "n/a" in lines[2]
+    assert main(["bench", "--suite", str(suite)]) == ExitCode.USER_ERROR  # nothing ran: no engine was started
+    assert "initdb" not in capsys.readouterr().err
