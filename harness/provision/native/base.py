@@ -156,8 +156,14 @@ def start(
     port: int | None = None,
     progress: Progress = _quiet,
     keep_state: bool = False,
+    keep_data: bool = False,
 ) -> NativeServer:
-    """Build if needed, start on a fresh data directory, wait until ready."""
+    """Build if needed, start on a fresh data directory, wait until ready.
+
+    With `keep_data`, a data directory left at this port by an earlier start (a server
+    stopped or killed) is reused as it is: the restart serves the same data at the same
+    address (fault tests: kill -9, then restart). Without one, it starts fresh.
+    """
     port = port or launcher.default_port
     busy = [p for p in launcher.ports(port) if port_open(p)]
     if busy:
@@ -168,13 +174,15 @@ def start(
     artifacts = paths.artifact_dir(launcher.engine, launcher.version)
     launcher.build(artifacts, progress)
     data = paths.data_dir(f"{launcher.engine}-{port}")
-    _wipe(data)
-    launcher.prepare_data(artifacts, data, port, progress)
+    reuse = keep_data and any(data.iterdir())
+    if not reuse:
+        _wipe(data)
+        launcher.prepare_data(artifacts, data, port, progress)
     plan = launcher.plan(artifacts, data, port)
     log_path = data.parent / f"{launcher.engine}-{port}.log"
-    progress(f"starting {launcher.engine} on 127.0.0.1:{port} (log: {log_path})")
+    progress(f"{'restarting' if reuse else 'starting'} {launcher.engine} on 127.0.0.1:{port} (log: {log_path})")
     began = time.monotonic()
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab" if reuse else "wb") as log:
         proc = subprocess.Popen(
             list(plan.argv),
             cwd=plan.cwd,
