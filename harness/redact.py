@@ -19,6 +19,7 @@ written under the results folder, progress lines, error samples and the CLI's me
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from typing import Any, TextIO, TypeVar, cast
@@ -36,9 +37,9 @@ _SECRET_PARAM = re.compile(r"token|passw|pwd|secret|key|auth(?!(source|mechanism
 # Settings and mapping keys carrying a secret: the name ENDS in one of these words (db_password,
 # DBARENA_TOKEN, api-key, redis's requirepass and masterauth; not password_encryption or tokenizer),
 # or is `pass` (alone or after a separator: user_pass, not bypass).
-_SECRET_NAME = (r"(?:[\w.-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|"
-                r"private[_-]?key|credentials?|requirepass|masterauth)|(?:[\w.-]*?[_.-])?pass)")
-_SECRET_KEY = re.compile(_SECRET_NAME, re.IGNORECASE)
+_SECRET_WORDS = (r"password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
+                 r"credentials?|requirepass|masterauth")
+_SECRET_KEY = re.compile(rf"[\w.-]*?(?:{_SECRET_WORDS})|(?:[\w.-]*?[_.-])?pass", re.IGNORECASE)
 # `scheme://`, or `scheme:/` when a URL went through a file path (Path("redis://...") keeps one slash).
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*:/{1,2})(.*)", re.DOTALL)
 # A URL inside text ends at whitespace, a quote, a bracket of markup or a backslash (a JSON escape).
@@ -46,13 +47,20 @@ _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:/{1,2}[^\s'\"<>`\\]+")
 _TRAILING = re.compile(r"[.,;:!?)\]}]+$")
 _QUERY_PARAM = re.compile(r"([?&;#])([^=&;#]*)=([^&;#]*)")
 _QUOTED = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
-_SETTING = re.compile(rf"(?<![\w.-])({_SECRET_NAME})(['\"]?\s*[=:]\s*)({_QUOTED}|[^\s'\"\\&<>]+)", re.IGNORECASE)
+# A setting is found by the end of its name (fast to scan for), then its whole name is read backwards.
+# Scanned on the lower-cased text (a case-insensitive scan is several times slower on a large record);
+# the case-insensitive twin serves text whose lower-case form has another length (some Unicode).
+_SETTING_END = re.compile(rf"(?:{_SECRET_WORDS}|pass)(?=['\"]?\s*[=:])")
+_SETTING_END_ANY_CASE = re.compile(_SETTING_END.pattern, re.IGNORECASE)
+_SETTING_HINTS = ("pass", "pwd", "secret", "token", "key", "credential", "masterauth")  # text without them has none
+_SETTING_VALUE = re.compile(rf"(['\"]?\s*[=:]\s*)({_QUOTED}|[^\s'\"\\&<>]+)")
 _AUTHORIZATION = re.compile(r"(authorization['\"]?\s*[:=]\s*['\"]?)(?:(bearer|basic|token|digest)\s+)?[^\s'\"\\]+",
                             re.IGNORECASE)
 _BEARER = re.compile(r"\b(bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _HINT = re.compile(r"[=:]|bearer", re.IGNORECASE)  # text with none of these carries no secret
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """Whether a setting or mapping key named `name` holds a secret (its value is masked whole)."""
     return _SECRET_KEY.fullmatch(name) is not None
@@ -93,16 +101,42 @@ def _mask_query(tail: str) -> str:
     return _QUERY_PARAM.sub(mask, tail)
 
 
-def _mask_settings(text: str) -> str:
-    """`name=value` settings, `name: value` and `'name': 'value'` pairs and HTTP credentials in `text`, masked."""
-    def setting(match: re.Match[str]) -> str:
-        name, sep, value = match.groups()
-        quote = value[0] if value[0] in "'\"" and len(value) > 1 and value[-1] == value[0] else ""
-        return f"{name}{sep}{quote}{MASK}{quote}"
+def _name_start(text: str, end: int) -> int:
+    """Where the name (letters, digits, `_.-`) ending at `end` starts."""
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+        start -= 1
+    return start
 
-    text = _SETTING.sub(setting, text)
-    text = _AUTHORIZATION.sub(lambda m: m.group(1) + (f"{m.group(2)} " if m.group(2) else "") + MASK, text)
-    return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+def _mask_pairs(text: str) -> str:
+    """`name=value`, `name: value` and `'name': 'value'` pairs whose name says secret, value masked."""
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _SETTING_HINTS):
+        return text
+    ends = _SETTING_END.finditer(lowered) if len(lowered) == len(text) else _SETTING_END_ANY_CASE.finditer(text)
+    parts, last = [], 0
+    for match in ends:
+        if match.start() < last or not is_secret_name(text[_name_start(text, match.start()):match.end()]):
+            continue
+        value = _SETTING_VALUE.match(text, match.end())
+        if value is None:
+            continue
+        sep, found = value.groups()
+        quote = found[0] if found[0] in "'\"" and len(found) > 1 and found[-1] == found[0] else ""
+        parts += [text[last:match.end()], sep, quote, MASK, quote]
+        last = value.end()
+    return "".join([*parts, text[last:]]) if parts else text
+
+
+def _mask_settings(text: str) -> str:
+    """Secret settings (`_mask_pairs`) and HTTP credentials in `text`, masked."""
+    text = _mask_pairs(text)
+    if "uthoriz" in text or "UTHORIZ" in text:
+        text = _AUTHORIZATION.sub(lambda m: m.group(1) + (f"{m.group(2)} " if m.group(2) else "") + MASK, text)
+    if "earer" in text or "EARER" in text:
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return text
 
 
 def redact_url(url: str) -> str:
@@ -138,16 +172,21 @@ def redact_text(text: str) -> str:
     return redacted if redacted != text else text
 
 
+_ATOMS = (int, float, bool, type(None))
+
+
 def _mask_value(value: Any) -> Any:
     return MASK if isinstance(value, str) and value else redact_data(value)
 
 
 def _redact_dict(value: dict[Any, Any]) -> dict[Any, Any]:
     out, changed = {}, False
-    for key, item in value.items():
-        secret = isinstance(key, str) and is_secret_name(key)
-        new_key = redact_text(key) if isinstance(key, str) else key
-        new_item = _mask_value(item) if secret else redact_data(item)
+    for key, item in value.items():  # the common cases inline: a record has tens of thousands of small dicts
+        if type(key) is str:
+            new_key = redact_text(key) if _HINT.search(key) else key
+            new_item = _mask_value(item) if is_secret_name(key) else item if type(item) in _ATOMS else redact_data(item)
+        else:
+            new_key, new_item = key, redact_data(item)
         changed = changed or new_key is not key or new_item is not item
         out[new_key] = new_item
     return out if changed else value
@@ -176,6 +215,8 @@ def redact_data(value: T) -> T:
     `value` itself when nothing in it needed masking.
     """
     found: Any = value
+    if type(found) in _ATOMS:
+        return value
     if isinstance(found, str):
         found = redact_text(found)
     elif isinstance(found, dict):

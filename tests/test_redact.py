@@ -76,6 +76,8 @@ def test_redact_url_keeps_what_carries_no_secret_exactly(url: str) -> None:
     # a URL that went through Path() keeps one slash
     ("redis:/:Kn0wnPw-7@127.0.0.1:1/0: no such file", "redis:/:***@127.0.0.1:1/0: no such file"),
     ("CONFIG GET requirepass -> requirepass=Kn0wnPw-7", "CONFIG GET requirepass -> requirepass=***"),
+    ("PASSWORD=Kn0wnPw-7 Token: Kn0wnPw-7", "PASSWORD=*** Token: ***"),
+    ("İstanbul: password=Kn0wnPw-7", "İstanbul: password=***"),  # lower() changes the length of "İ"
 ])
 def test_redact_text_masks_urls_dsns_settings_and_credentials_inside_messages(text: str, expected: str) -> None:
     assert redact_text(text) == expected
