@@ -28,7 +28,7 @@ from harness.cli.options import Parser
 from harness.errors import SpecError, UserError
 from harness.paths import HOME_ENV, set_project_root
 from harness.redact import redact_output, redact_text
-from harness.signals import interruption_name, stop_signals_raise
+from harness.signals import Interrupted, stop_signals_raise
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -57,7 +57,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"dbarena: {redact_text(str(exc))}", file=sys.stderr)
         return ExitCode.USER_ERROR
     except KeyboardInterrupt as exc:
-        print(f"dbarena: interrupted ({interruption_name(exc)})", file=sys.stderr)
+        why = f" ({exc.signal_name})" if isinstance(exc, Interrupted) else ""
+        print(f"dbarena: interrupted{why}; what was measured is saved", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit

@@ -99,7 +99,12 @@ def cmd_history(args: argparse.Namespace) -> ExitCode:
     frame = history(args.engine, args.workload, on_skip=skipped)
     target = args.csv or args.parquet
     if target:
-        export(frame, Path(target))
+        flag = "--csv" if args.csv else "--parquet"
+        try:
+            export(frame, Path(target))
+        except OSError as exc:
+            raise UserError(f"{flag} {target}: cannot write there ({exc.strerror or exc}); "
+                            "give a path in an existing, writable folder") from None
         print(f"{len(frame)} rows written to {target}")
     elif frame.empty:
         print("no runs match")

@@ -285,7 +285,9 @@ def resolve_workload(name_or_path: str, base: Path | None = None) -> Path:
     if candidate.exists():
         return candidate
     known = sorted(p.stem for p in base.glob("*.yaml"))
-    raise SpecError([f"workload {name_or_path!r} not found in {base}/; known: {', '.join(known)}{did_you_mean(name_or_path, known)}"])
+    hint = did_you_mean(name_or_path, known) if known else (
+        " (no workloads there: run from the project folder, or give --home DIR or $DBARENA_HOME)")
+    raise SpecError([f"workload {name_or_path!r} not found in {base}/; known: {', '.join(known) or 'none'}{hint}"])
 
 
 def spec_files(paths: Iterable[str]) -> list[Path]:

@@ -129,9 +129,9 @@ class LoadProfile(Frozen):
     @model_validator(mode="after")
     def _coherent(self) -> LoadProfile:
         if self.scenarios and self.target_rate is not None:
-            raise ValueError("with scenarios, each scenario gives its own rate; remove target_rate")
+            raise ValueError("with scenarios, each scenario gives its own rate; remove target_rate (--rate)")
         if self.stages and self.target_rate is not None:
-            raise ValueError("with stages, each stage gives its own rate; remove target_rate")
+            raise ValueError("with stages, each stage gives its own rate; remove target_rate (--rate)")
         if self.think_time_s and self.target_rate is not None:
             raise ValueError("think_time applies to closed-loop users; an open-loop rate already spaces operations")
         names = [op for scenario in self.scenarios for op in scenario.operations]

@@ -89,9 +89,11 @@ def parse_stage(text: str) -> dict[str, Any]:
     """'30s:users=8' / '10s:rate=4000' / '1m' -> a stage mapping; SpecError naming the flag otherwise."""
     duration, _, rest = text.partition(":")
     try:
-        parse_duration(duration)
+        seconds = parse_duration(duration)
     except ValueError as exc:
         raise SpecError([f"command line: --stage {text!r}: {exc}"]) from None
+    if seconds <= 0:
+        raise SpecError([f"command line: --stage {text!r}: a stage lasts more than 0 s, e.g. 30s:users=8"])
     stage: dict[str, Any] = {"duration": duration}
     for part in filter(None, rest.split(",")):
         key, _, value = part.partition("=")
