@@ -24,16 +24,19 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def weak_url(postgres_url: str) -> Iterator[str]:
-    """A URL of a fresh LOGIN role with no predefined roles (it may create tables in public)."""
+    """A URL of a fresh LOGIN role with no predefined roles, working in a schema of its own (tables other
+    tests left in public belong to another role: it could not drop them)."""
     role = f"weak_{secrets.token_hex(3)}"
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN")
-        admin.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        admin.execute(f"CREATE SCHEMA {role} AUTHORIZATION {role}")
+        admin.execute(f"ALTER ROLE {role} SET search_path = {role}")
     parts = urlsplit(postgres_url)
     host = parts.netloc.rsplit("@", 1)[-1]
     yield urlunsplit(parts._replace(netloc=f"{role}@{host}"))
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"DROP OWNED BY {role}")
+        admin.execute(f"DROP OWNED BY {role} CASCADE")
+        admin.execute(f"DROP SCHEMA IF EXISTS {role} CASCADE")
         admin.execute(f"DROP ROLE {role}")
 
 
