@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,9 +29,9 @@ from harness.runner.run import RunRequest
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
 from harness.studies.models import CapacityResult, CurvePoint, Ranked, SelectionResult, Trait
+from tests.browser import browser, chromium_fixture  # noqa: F401 (the chromium fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SECTIONS = ("Summary", "Manifest", "Latency percentile distribution", "Per-second time series", "History",
             "Comparison vs baseline", "Capacity", "Selection: session store", "Ranking (measured)",
             "Qualitative traits (not measured)")
@@ -193,29 +192,11 @@ def _png_size(path: Path) -> tuple[int, int]:
     return int(width), int(height)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        if IN_CI:
-            pytest.fail("chromium is not installed (apt-get install -y chromium); CI must run the browser test")
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
-    return found
-
-
-def _browser(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",  # nothing may be fetched
-             "--enable-logging=stderr", "--v=0"]
-    return subprocess.run([chromium, *flags, *args], capture_output=True, text=True, timeout=180, check=False)
-
-
 def test_the_page_renders_in_a_headless_browser(chromium: str, report: tuple[Path, Path], tmp_path: Path) -> None:
     html_path = report[1]
     shot = tmp_path / "shot.png"
-    done = _browser(chromium, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2000",
-                    html_path.as_uri())
+    done = browser(chromium, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2000",
+                   html_path.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
     assert not console, console  # the page has no script: any console message is a problem
@@ -225,7 +206,7 @@ def test_the_page_renders_in_a_headless_browser(chromium: str, report: tuple[Pat
     if keep:
         shutil.copy(shot, keep)
 
-    dom = _browser(chromium, tmp_path / "profile2", "--dump-dom", html_path.as_uri())
+    dom = browser(chromium, tmp_path / "profile2", "--dump-dom", html_path.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count("<svg") == 4 and "</main>" in dom.stdout
     assert "Comparison vs baseline" in dom.stdout

@@ -34,9 +34,9 @@ from harness.runner.progress import Progress, fmt_us
 from harness.runner.run import RunRequest
 from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
+from tests.browser import browser, chromium_fixture  # noqa: F401 (the chromium fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 START_TIMEOUT_S = 60.0
 STEADY_OPS = {"read", "update", "scan"}
 
@@ -157,22 +157,9 @@ def test_the_page_is_self_contained_and_unknown_paths_are_404(feed: Feed) -> Non
     assert _get(feed.url + "nope")[0] == 404
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        if IN_CI:
-            pytest.fail("chromium is not installed (apt-get install -y chromium); CI must run the browser test")
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
-    return found
-
-
 def _browser(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # only the page
-             "--enable-logging=stderr", "--v=0", "--window-size=1200,800", "--virtual-time-budget=3000"]
-    return subprocess.run([chromium, *flags, *args], capture_output=True, text=True, timeout=120, check=False)
+    """The shared headless browser, in a 1200x800 window with a 3 s virtual-time budget."""
+    return browser(chromium, profile, "--window-size=1200,800", "--virtual-time-budget=3000", *args, timeout_s=120)
 
 
 class Rows(HTMLParser):

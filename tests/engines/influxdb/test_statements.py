@@ -8,7 +8,6 @@ or the reason InfluxDB refuses it. After an intended change, regenerate it with
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness.dataset.generate import RecordFactory, dataset_factories
+from harness.dataset.generate import dataset_factories
 from harness.engines.calls import Change, Window
 from harness.engines.influxdb import statements
 from harness.engines.influxdb.adapter import InfluxAdapter
@@ -35,6 +34,7 @@ from harness.spec.models import (
     UpdateOp,
     Workload,
 )
+from tests.engines import golden
 from tests.engines.helpers import ROOT, workload
 
 GOLDEN = Path(__file__).with_name("statements.golden.txt")
@@ -195,20 +195,6 @@ def test_a_series_entity_without_a_timestamp_field_is_refused_and_cannot_be_laid
 # ---- every library operation, snapshot-style --------------------------------------------------
 
 
-def sample_argument(op: Operation, factory: RecordFactory) -> Any:
-    """A deterministic argument of `op`'s kind, as the runner's driver builds it (record 0, record 1)."""
-    key = factory.key_of(0)
-    if isinstance(op, InsertOp):
-        return factory.record(1)
-    if isinstance(op, UpdateOp):
-        return Change(key, {p: factory.value(p, 1) for p in op.set})  # not new_values: some take the wall clock
-    if isinstance(op, (RangeOp, AggregateOp)):
-        end = factory.value(op.range_field, 0)
-        width = timedelta(seconds=op.window) if isinstance(end, datetime) else op.window
-        return Window({f: factory.value(f, 0) for f in op.match}, end - width, end)
-    return key  # read
-
-
 def sent(op: Operation, spec: Workload, argument: Any) -> str:
     """What the executor sends: the Flux text, or the point's line protocol."""
     statement = statements.build(op, spec, BUCKET)
@@ -224,17 +210,13 @@ def library_snapshot() -> str:
         factories = dataset_factories(spec)
         for op in spec.operations:
             reason = ADAPTER.unsupported_reason(op, spec)
-            body = f"refused: {reason}" if reason else sent(op, spec, sample_argument(op, factories[op.entity]))
+            body = f"refused: {reason}" if reason else sent(op, spec, golden.sample_argument(op, factories[op.entity]))
             blocks.append(f"== {name} / {op.name} ({op.kind.value})\n{body}\n")
     return "\n".join(blocks)
 
 
 def test_every_library_operation_matches_the_golden_file() -> None:
-    text = library_snapshot()
-    if os.environ.get("DBARENA_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text)
-    assert GOLDEN.exists(), f"no golden file: run with DBARENA_UPDATE_GOLDEN=1 to write {GOLDEN.name}"
-    assert text == GOLDEN.read_text(), "statements changed: review, then DBARENA_UPDATE_GOLDEN=1"
+    golden.check_golden(GOLDEN, library_snapshot(), what="InfluxDB statements")
 
 
 def test_the_golden_file_covers_every_library_workload_and_what_influxdb_supports() -> None:

@@ -9,16 +9,15 @@ MongoDB refuses it. After an intended change, regenerate it with
 from __future__ import annotations
 
 import json
-import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bson import json_util
 
-from harness.dataset.generate import RecordFactory, dataset_factories
-from harness.engines.calls import Change, Pair, Query, Window
+from harness.dataset.generate import dataset_factories
+from harness.engines.calls import Change, Window
 from harness.engines.mongodb import statements
 from harness.engines.mongodb.adapter import MongoAdapter
 from harness.engines.mongodb.statements import (
@@ -35,18 +34,15 @@ from harness.engines.mongodb.statements import (
 )
 from harness.errors import HarnessBug
 from harness.spec.models import (
-    FindOp,
-    InsertOp,
     NativeOp,
     Operation,
     OperationKind,
-    RangeOp,
     ScanOp,
     SearchOp,
-    TraverseOp,
     UpdateOp,
     Workload,
 )
+from tests.engines import golden
 from tests.engines.helpers import ROOT, workload
 
 GOLDEN = Path(__file__).with_name("statements.golden.json")
@@ -179,28 +175,6 @@ def test_kinds_the_adapter_refuses_have_no_statement() -> None:
 # ---- every library operation, snapshot-style --------------------------------------------------
 
 
-def sample_argument(op: Operation, factory: RecordFactory) -> Any:
-    """A deterministic argument of `op`'s kind, as the runner's driver builds it (record 0, record 1)."""
-    key = factory.key_of(0)
-    if isinstance(op, InsertOp):
-        return factory.record(1)
-    if isinstance(op, UpdateOp):
-        return Change(key, {p: factory.value(p, 1) if p in factory.entity.fields else f"new-{p}" for p in op.set})
-    if isinstance(op, FindOp):
-        return {f: factory.value(f, 0) for f in op.match}
-    if isinstance(op, RangeOp):
-        end = factory.value(op.range_field, 0)
-        width = timedelta(seconds=op.window) if isinstance(end, datetime) else op.window
-        return Window({f: factory.value(f, 0) for f in op.match}, end - width, end)
-    if isinstance(op, SearchOp):
-        return Query(("word",), {f: factory.value(f, 0) for f in op.match})
-    if isinstance(op, TraverseOp) and op.pattern == "shortest-path":
-        return Pair(key, factory.key_of(1))
-    if isinstance(op, NativeOp):
-        return {"key": key}
-    return key
-
-
 def library_snapshot() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in LIBRARY:
@@ -213,7 +187,8 @@ def library_snapshot() -> dict[str, Any]:
                 ops[op.name] = {"refused": reason}
                 continue
             st = statements.statement(op, spec)
-            ops[op.name] = {"statement": type(st).__name__, "sends": sent(st, sample_argument(op, factories[op.entity]))}
+            argument = golden.sample_argument(op, factories[op.entity], terms=("word",))
+            ops[op.name] = {"statement": type(st).__name__, "sends": sent(st, argument)}
         out[name] = ops
     return out
 
@@ -223,12 +198,8 @@ def as_json(snapshot: dict[str, Any]) -> str:
 
 
 def test_every_library_operation_matches_the_golden_file() -> None:
-    text = as_json(library_snapshot())
-    if os.environ.get("DBARENA_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text)
-    assert GOLDEN.exists(), f"no golden file: run with DBARENA_UPDATE_GOLDEN=1 to write {GOLDEN.name}"
-    assert json.loads(text) == json.loads(GOLDEN.read_text()), "statements changed: review, then DBARENA_UPDATE_GOLDEN=1"
-    assert text == GOLDEN.read_text()  # key order too: it is the order of what is sent
+    # the same documents first, then key order too: it is the order of what is sent
+    golden.check_golden(GOLDEN, as_json(library_snapshot()), compare=json.loads)
 
 
 def test_the_golden_file_covers_every_library_workload_and_what_mongodb_supports() -> None:

@@ -9,7 +9,6 @@ to what reaches the server shows up as a diff. After an intended change, regener
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -32,49 +31,49 @@ from harness.spec.models import (
     DeleteOp,
     Entity,
     FindOp,
-    InsertOp,
     NativeOp,
     Operation,
     OperationKind,
-    RangeOp,
     ReadOp,
     ScanOp,
     SearchOp,
-    TraverseOp,
     UpdateOp,
     Workload,
 )
+from tests.engines import golden
 from tests.engines.helpers import ROOT, workload
 
 GOLDEN = Path(__file__).with_name("statements.golden.txt")
 LIBRARY = sorted(path.stem for path in (ROOT / "workloads").glob("*.yaml"))
 
 
-def sample_record(entity: Entity) -> dict[str, Any]:
-    """A record of `entity` with recognisable values: a JSON field a map, refs the node keys 7 and 8."""
-    refs = iter((7, 8, 9))
-    return {name: {"k": 1} if spec.type == "json" else next(refs) if spec.type == "ref" else f"{name}-1"
-            for name, spec in entity.fields.items()}
+class Placeholders:
+    """A RecordFactory stand-in of recognisable values rather than generated ones.
+
+    The key is `key-1`; record 0 holds `<field>-1` in each field (what a find matches), any other
+    `new-<field>` (what an update sets); the record an insert writes has a JSON field a map and
+    refs the node keys 7 and 8.
+    """
+
+    def __init__(self, entity: Entity) -> None:
+        self.entity = entity
+
+    def key_of(self, index: int) -> Any:
+        return "key-1"
+
+    def value(self, field: str, index: int) -> Any:
+        return f"{field}-1" if index == 0 else f"new-{field}"
+
+    def record(self, index: int) -> dict[str, Any]:
+        refs = iter((7, 8, 9))
+        return {name: {"k": 1} if spec.type == "json" else next(refs) if spec.type == "ref" else f"{name}-1"
+                for name, spec in self.entity.fields.items()}
 
 
 def sample(op: Operation, spec: Workload) -> Any:
     """The typed call argument (harness.engines.calls) the runner would pass to `op`'s executor."""
-    match = {f: f"{f}-1" for f in getattr(op, "match", ())}
-    if isinstance(op, InsertOp):
-        return sample_record(spec.entity(op.entity))
-    if isinstance(op, UpdateOp):
-        return Change("key-1", {f: f"new-{f}" for f in op.set})
-    if isinstance(op, FindOp):
-        return match
-    if isinstance(op, RangeOp):
-        return Window(match, 10, 20)
-    if isinstance(op, SearchOp):
-        return Query(("alpha", 'be"ta'), match)
-    if isinstance(op, TraverseOp):
-        return Pair(1, 2) if op.pattern == "shortest-path" else 1
-    if isinstance(op, NativeOp):
-        return {"key": "key-1", "x": 1}
-    return "key-1"
+    return golden.sample_argument(op, Placeholders(spec.entity(op.entity)), terms=("alpha", 'be"ta'),
+                                  take_terms=False, window=(10, 20), nodes=(1, 2))
 
 
 def golden_text() -> str:
@@ -93,10 +92,7 @@ def golden_text() -> str:
 
 
 def test_every_library_operation_matches_the_golden_file() -> None:
-    text = golden_text()
-    if os.environ.get("DBARENA_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text)
-    assert text == GOLDEN.read_text(), "Cypher changed: review, then regenerate with DBARENA_UPDATE_GOLDEN=1"
+    golden.check_golden(GOLDEN, golden_text(), what="Cypher")
 
 
 def test_parameters_are_exactly_those_the_cypher_uses() -> None:

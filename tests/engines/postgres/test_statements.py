@@ -12,9 +12,7 @@ live connection renders it the same, so these texts are what the server receives
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,17 +28,14 @@ from harness.errors import HarnessBug
 from harness.spec.loader import load_workload
 from harness.spec.models import (
     AggregateOp,
-    FindOp,
-    InsertOp,
     NativeOp,
     Operation,
     OperationKind,
-    RangeOp,
-    SearchOp,
     TraverseOp,
     UpdateOp,
     Workload,
 )
+from tests.engines import golden
 from tests.engines.helpers import ROOT
 
 GOLDEN = Path(__file__).with_name("statements.golden.sql")
@@ -223,25 +218,8 @@ def test_schema_creates_tables_indexes_and_search_vectors() -> None:
 
 def sample_argument(op: Operation, spec: Workload) -> Any:
     """The call argument of `op`'s kind, from record 3 of the dataset (deterministic, no clock)."""
-    factory = dataset_factories(spec)[op.entity]
-    key, record = factory.key_of(3), factory.record(3)
-    if isinstance(op, InsertOp):
-        return record
-    if isinstance(op, UpdateOp):
-        return Change(key, {path: record.get(path, "v1") for path in op.set})
-    if isinstance(op, FindOp):
-        return {field: record[field] for field in op.match}
-    if isinstance(op, (RangeOp, AggregateOp)):
-        end = record[op.range_field]
-        width = timedelta(seconds=op.window) if isinstance(end, datetime) else op.window
-        return Window({field: record[field] for field in op.match}, end - width, end)
-    if isinstance(op, SearchOp):
-        return Query(("red", "o'k", "blue")[:op.terms], {field: record[field] for field in op.match})
-    if isinstance(op, TraverseOp) and op.pattern == "shortest-path":
-        return Pair(key, factory.key_of(4))
-    if isinstance(op, NativeOp):
-        return {"key": key}
-    return key
+    return golden.sample_argument(op, dataset_factories(spec)[op.entity], row=3, new_row=3, nested=lambda path: "v1",
+                                  terms=("red", "o'k", "blue"))
 
 
 def shown(value: Any) -> Any:
@@ -277,12 +255,7 @@ def rendered() -> str:
 
 
 def test_every_library_operation_matches_the_golden_file() -> None:
-    text = rendered()
-    if os.environ.get("DBARENA_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text, encoding="utf-8")
-    expected = GOLDEN.read_text(encoding="utf-8")
-    diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), str(GOLDEN), "now"))
-    assert text == expected, f"PostgreSQL statements changed (DBARENA_UPDATE_GOLDEN=1 rewrites):\n{diff}"
+    golden.check_golden(GOLDEN, rendered(), what="PostgreSQL statements")
 
 
 def test_the_golden_file_covers_every_library_workload() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -48,11 +47,11 @@ from harness.spec.models import (
     NativeOp,
     Operation,
     OperationKind,
-    RangeOp,
     SortSpec,
     UpdateOp,
     Workload,
 )
+from tests.engines import golden
 from tests.engines.helpers import ROOT, workload
 
 GOLDEN = Path(__file__).with_name("statements.golden.txt")
@@ -80,26 +79,30 @@ def lines(mark: str, commands: Sequence[Command]) -> list[str]:
 def sample_run(op: Operation, spec: Workload, statement: Statement) -> list[str]:
     """The commands `statement` sends for a sample argument built from records 7 and 8 of the dataset."""
     factory = dataset_factories(spec)[op.entity]
-    record, other = factory.record(7), factory.record(8)
+    argument = golden.sample_argument(op, factory, row=7, new_row=8, insert_row=7, nested=new_key, nodes=(1, 2))
+    record = factory.record(7)
     key = record[factory.key_field]
     if isinstance(statement, Read):
-        return lines(">", [statement.command(key)])
+        return lines(">", [statement.command(argument)])
     if isinstance(statement, Write):
-        return lines("|", statement.commands(record))
+        return lines("|", statement.commands(argument))
     if isinstance(statement, Update):
-        assert isinstance(op, UpdateOp)
-        values = {f: f"new-{f.split('.')[1]}" if "." in f else other[f] for f in op.set}
-        first, then = statement.read_indexed(key), [statement.evalsha(Change(key, values))]
-        then += statement.moves(key, stored(record), values)
+        first, then = statement.read_indexed(key), [statement.evalsha(argument)]
+        then += statement.moves(key, stored(record), argument.values)
     elif isinstance(statement, Delete):
-        first, then = statement.read_indexed(key), [statement.command(key), *statement.removals(key, stored(record))]
+        first, then = statement.read_indexed(key), [statement.command(argument), *statement.removals(key, stored(record))]
     elif isinstance(statement, Traversal):
-        return lines(">", sample_walk(statement))
+        return lines(">", sample_walk(statement, argument))
     elif isinstance(statement, NativeCommand):
-        return lines(">", [statement.command({"key": key})])
+        return lines(">", [statement.command(argument)])
     else:
-        return sample_find(op, statement, record, [text_of(key).encode(), text_of(other[factory.key_field]).encode()])
+        return sample_find(statement, argument, [text_of(key).encode(), text_of(factory.key_of(8)).encode()])
     return [*lines(">", [first]), *lines("|", then)] if statement.indexed else lines(">", then[:1])
+
+
+def new_key(path: str) -> str:
+    """The new value of a nested path: `new-<key>` ("attributes.k1" -> "new-k1")."""
+    return f"new-{path.split('.')[1]}"
 
 
 def stored(record: dict[str, Any]) -> dict[str, bytes]:
@@ -107,27 +110,21 @@ def stored(record: dict[str, Any]) -> dict[str, bytes]:
     return {f: text_of(v).encode() for f, v in record.items()}
 
 
-def sample_find(op: Operation, find: Any, record: dict[str, Any], members: list[bytes]) -> list[str]:
-    """The index command of a find or range for the match values of `record`, then the fetch of `members`."""
-    match = {f: record[f] for f in getattr(op, "match", ())}
+def sample_find(find: Any, argument: Any, members: list[bytes]) -> list[str]:
+    """The index command of a find (its match) or range (its window), then the fetch of `members`."""
     if isinstance(find, UniqueLookup):
-        return lines(">", [find.lookup(match), find.record(members[0])])
-    if isinstance(op, RangeOp):
-        end = record[op.range_field]
-        width = timedelta(seconds=op.window) if isinstance(end, datetime) else op.window
-        index = find.command(Window(match, end - width, end))
-    else:
-        index = find.command(match)
-    return [*lines(">", [index]), *lines("|", find.fetch.commands(members))]
+        return lines(">", [find.lookup(argument), find.record(members[0])])
+    return [*lines(">", [find.command(argument)]), *lines("|", find.fetch.commands(members))]
 
 
-def sample_walk(walk: Traversal) -> list[Command]:
-    start = walk.node(1)
+def sample_walk(walk: Traversal, argument: Any) -> list[Command]:
+    """The first command of a traversal from node 1 (to node 2, for a shortest path)."""
+    if walk.pattern == "shortest-path":
+        source, _ = walk.ends(argument)
+        return [walk.union([source])]
+    start = walk.node(argument)
     if walk.pattern == "mutual":
         return [walk.mutual(start)]
-    if walk.pattern == "shortest-path":
-        source, _ = walk.ends(Pair(1, 2))
-        return [walk.union([source])]
     return [walk.neighbours(start), walk.union([b"2", b"3"])]
 
 
@@ -146,11 +143,7 @@ def golden_text() -> str:
 
 
 def test_every_library_operation_matches_the_golden_file() -> None:
-    text = golden_text()
-    if os.environ.get("DBARENA_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text)
-    assert GOLDEN.exists(), f"no golden file: run with DBARENA_UPDATE_GOLDEN=1 to write {GOLDEN.name}"
-    assert text == GOLDEN.read_text(), "Redis commands changed: review, then DBARENA_UPDATE_GOLDEN=1"
+    golden.check_golden(GOLDEN, golden_text(), what="Redis commands")
 
 
 def test_the_golden_file_covers_every_library_operation() -> None:

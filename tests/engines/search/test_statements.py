@@ -9,15 +9,14 @@ the search engines refuse it. After an intended change, regenerate it with
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.dataset.generate import RecordFactory, dataset_factories
-from harness.engines.calls import Change, Pair, Query, Window
+from harness.dataset.generate import dataset_factories
+from harness.engines.calls import Change, Query, Window
 from harness.engines.limits import FIND_LIMIT, SCAN_LIMIT, SEARCH_LIMIT
 from harness.engines.search import statements
 from harness.engines.search.adapter import SearchAdapter
@@ -36,20 +35,17 @@ from harness.engines.search.statements import (
 )
 from harness.errors import HarnessBug
 from harness.spec.models import (
-    AggregateOp,
     FindOp,
-    InsertOp,
-    NativeOp,
     Operation,
     OperationKind,
     RangeOp,
     ScanOp,
     SearchOp,
     SortSpec,
-    TraverseOp,
     UpdateOp,
     Workload,
 )
+from tests.engines import golden
 from tests.engines.helpers import ROOT, workload
 
 GOLDEN = Path(__file__).with_name("statements.golden.json")
@@ -236,28 +232,6 @@ def test_refusals_come_before_the_run_and_refused_kinds_have_no_statement() -> N
 # ---- every library operation, snapshot-style --------------------------------------------------
 
 
-def sample_argument(op: Operation, factory: RecordFactory) -> Any:
-    """A deterministic argument of `op`'s kind, as the runner's driver builds it (record 0, record 1)."""
-    key = factory.key_of(0)
-    if isinstance(op, InsertOp):
-        return factory.record(1)
-    if isinstance(op, UpdateOp):
-        return Change(key, {p: factory.value(p, 1) if p in factory.entity.fields else f"new-{p}" for p in op.set})
-    if isinstance(op, FindOp):
-        return {f: factory.value(f, 0) for f in op.match}
-    if isinstance(op, (RangeOp, AggregateOp)):
-        end = factory.value(op.range_field, 0)
-        width = timedelta(seconds=op.window) if isinstance(end, datetime) else op.window
-        return Window({f: factory.value(f, 0) for f in op.match}, end - width, end)
-    if isinstance(op, SearchOp):
-        return Query(("word", "other")[: op.terms], {f: factory.value(f, 0) for f in op.match})
-    if isinstance(op, TraverseOp) and op.pattern == "shortest-path":
-        return Pair(key, factory.key_of(1))
-    if isinstance(op, NativeOp):
-        return {"key": key}
-    return key
-
-
 def library_snapshot() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in LIBRARY:
@@ -270,7 +244,7 @@ def library_snapshot() -> dict[str, Any]:
                 ops[op.name] = {"refused": reason}
                 continue
             st = build(op, spec.entity(op.entity))
-            ops[op.name] = {"statement": type(st).__name__, "sends": sent(st, sample_argument(op, factories[op.entity]))}
+            ops[op.name] = {"statement": type(st).__name__, "sends": sent(st, golden.sample_argument(op, factories[op.entity]))}
         out[name] = ops
     return out
 
@@ -280,12 +254,8 @@ def as_json(snapshot: dict[str, Any]) -> str:
 
 
 def test_every_library_operation_matches_the_golden_file() -> None:
-    text = as_json(library_snapshot())
-    if os.environ.get("DBARENA_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text)
-    assert GOLDEN.exists(), f"no golden file: run with DBARENA_UPDATE_GOLDEN=1 to write {GOLDEN.name}"
-    assert json.loads(text) == json.loads(GOLDEN.read_text()), "statements changed: review, then DBARENA_UPDATE_GOLDEN=1"
-    assert text == GOLDEN.read_text()  # key order too: it is the order of what is sent
+    # the same documents first, then key order too: it is the order of what is sent
+    golden.check_golden(GOLDEN, as_json(library_snapshot()), compare=json.loads)
 
 
 def test_the_golden_file_covers_every_library_workload_and_what_the_search_engines_support() -> None:
