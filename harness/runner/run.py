@@ -217,7 +217,9 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     refuse_unsupported(adapter, workload)
     adapter.connect()  # unreachable: EngineUnavailable, nothing was measured
     outcome = _Outcome()
-    engine_version, settings, telemetry = "unknown", {}, {}
+    engine_version = "unknown"
+    settings: dict[str, Any] = {}
+    telemetry: dict[str, Any] = {}
     try:
         engine_version = adapter.server_version()
         outcome.phase = "prepare"
@@ -225,8 +227,7 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
             adapter.prepare(workload)
         _Session(request, seed, adapter, progress, outcome).run()
         outcome.phase = "telemetry"
-        settings = _settings(adapter)  # after the load: some settings belong to what prepare created
-        telemetry = _telemetry(adapter, workload, seed)
+        settings, telemetry = _after_run(adapter, workload, seed)
         outcome.phase = "done"
     except KeyboardInterrupt as exc:
         outcome.interrupt(interruption_name(exc), progress)
@@ -257,6 +258,8 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
     stages = merge_stages(workload, request.load, results, measured_s)
     scenarios = merge_scenarios(request.load, operations, measured_s)
     reasons = _invalid_reasons(request, results, complete, outcome.lost)
+    timeseries = tuple(merge_timeseries(results))
+    reasons += _outage(timeseries, measured_s)
     if results and complete:
         reasons += _offered_load(request.load, operations, stages, scenarios, measured_s)
     if outcome.failure is not None:
@@ -266,11 +269,21 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
         engine_version=engine_version, client_library=client_library, engine_settings=settings,
         load_phase=outcome.load_phase, operations=operations,
         stages=stages, scenarios=scenarios,
-        timeseries=tuple(merge_timeseries(results)), measured_s=round(measured_s, 3),
+        timeseries=timeseries, measured_s=round(measured_s, 3),
         complete=complete, interrupted=outcome.interrupted, invalid_reasons=tuple(dict.fromkeys(reasons)),
         telemetry=telemetry, notes=tuple(outcome.notes),
         workers=outcome.results.workers if outcome.results else (), phase=outcome.phase, failure=outcome.failure,
     )
+
+
+def _after_run(adapter: EngineAdapter[Any], workload: Workload, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Settings and telemetry on a fresh connection: the engine may have restarted during the run."""
+    try:
+        adapter.connect()
+    except EngineUnavailable as exc:
+        gone = redact_text(str(exc))
+        return {"unavailable": gone}, {"error": gone}
+    return _settings(adapter), _telemetry(adapter, workload, seed)
 
 
 def _settings(adapter: EngineAdapter[Any]) -> dict[str, Any]:
@@ -314,6 +327,29 @@ def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete:
         )
     reasons += _error_budget(request, results)
     return reasons
+
+
+def _outage(timeseries: tuple[TimePoint, ...], measured_s: float) -> list[str]:
+    """Measured seconds in which nothing succeeded: the engine was gone or stalled, however few calls failed.
+
+    A second counts when calls failed in it and none succeeded, or when nothing at all completed in
+    two or more seconds in a row of a run that averaged 5 completions a second or more.
+    """
+    seconds = sorted({p.t for p in timeseries if p.phase == "measure"})
+    if not seconds or measured_s <= 0:
+        return []
+    ok = {t: sum(p.count for p in timeseries if p.t == t) for t in seconds}
+    failed = {t: sum(p.errors for p in timeseries if p.t == t) for t in seconds}
+    busy = sum(ok.values()) / measured_s >= 5
+    window = range(seconds[0], seconds[-1] + 1)
+    empty = [t for t in window if ok.get(t, 0) == 0]
+    dark = [t for t in empty if failed.get(t, 0) > 0
+            or (busy and (t - 1 in empty or t + 1 in empty))]
+    if not dark:
+        return []
+    return [f"no call succeeded during {len(dark)} s of the measurement (seconds {dark[0]}-{dark[-1]} from the start "
+            f"of warm-up, {sum(failed.get(t, 0) for t in dark):,} calls failed then): the engine was unavailable or "
+            "stalled; see the per-second series"]
 
 
 def _short(done: int, rate: float, seconds: float) -> bool:
