@@ -259,7 +259,7 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
     scenarios = merge_scenarios(request.load, operations, measured_s)
     reasons = _invalid_reasons(request, results, complete, outcome.lost)
     timeseries = tuple(merge_timeseries(results))
-    reasons += _outage(timeseries, measured_s)
+    reasons += _outage(timeseries, request.load.warmup_s, measured_s)
     if results and complete:
         reasons += _offered_load(request.load, operations, stages, scenarios, measured_s)
     if outcome.failure is not None:
@@ -329,7 +329,7 @@ def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete:
     return reasons
 
 
-def _outage(timeseries: tuple[TimePoint, ...], measured_s: float) -> list[str]:
+def _outage(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: float) -> list[str]:
     """Measured seconds in which nothing succeeded: the engine was gone or stalled, however few calls failed.
 
     A second counts when calls failed in it and none succeeded, or when nothing at all completed in
@@ -341,7 +341,7 @@ def _outage(timeseries: tuple[TimePoint, ...], measured_s: float) -> list[str]:
     ok = {t: sum(p.count for p in timeseries if p.t == t) for t in seconds}
     failed = {t: sum(p.errors for p in timeseries if p.t == t) for t in seconds}
     busy = sum(ok.values()) / measured_s >= 5
-    window = range(seconds[0], seconds[-1] + 1)
+    window = range(seconds[0], max(seconds[-1], math.ceil(warmup_s + measured_s) - 1) + 1)  # to the window's end
     empty = [t for t in window if ok.get(t, 0) == 0]
     dark = [t for t in empty if failed.get(t, 0) > 0
             or (busy and (t - 1 in empty or t + 1 in empty))]
