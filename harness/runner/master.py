@@ -72,7 +72,7 @@ from harness.runner.protocol import (
 )
 
 PINGS = 5
-HELLO_TIMEOUT_S = 30.0
+HELLO_TIMEOUT_S = 120.0  # a worker on a busy host imports Locust and the driver first
 READY_TIMEOUT_S = 120.0
 LOAD_TIMEOUT_S = 6 * 3600.0
 RESULT_GRACE_S = 60.0
