@@ -246,17 +246,34 @@ class Master:
         self.workers = {client_id: WorkerSlot(client_id, index) for index, client_id in enumerate(ids)}
 
     def _configure(self) -> None:
+        """Each worker's config, sent again every 2 s until it answers: a worker registers its message
+        handlers just after Locust connects it, so a config arriving in between is dropped."""
         plan, slots = self.plan, list(self.workers.values())
+        configs: dict[str, WorkerConfig] = {}
         first = 0
         for slot, users in zip(slots, split_users(plan.load.users, len(slots)), strict=True):
             slot.users, slot.first_user_slot = users, first
             first += users
-            self.send(slot, WorkerConfig(engine=plan.engine, url=plan.url, workload=plan.workload, load=plan.load,
-                                         process_index=slot.index, first_user_slot=slot.first_user_slot,
-                                         users=users, total_users=plan.load.users, seed=plan.seed,
-                                         insert_offset=plan.insert_offset))
-        for client_id, hello in self._await_all(Hello, HELLO_TIMEOUT_S, "configuring workers").items():
-            self.workers[client_id].hello = hello
+            configs[slot.client_id] = WorkerConfig(
+                engine=plan.engine, url=plan.url, workload=plan.workload, load=plan.load, process_index=slot.index,
+                first_user_slot=slot.first_user_slot, users=users, total_users=plan.load.users, seed=plan.seed,
+                insert_offset=plan.insert_offset)
+        deadline = time.monotonic() + HELLO_TIMEOUT_S
+        while True:
+            for slot in slots:
+                if slot.hello is None:
+                    self.send(slot, configs[slot.client_id])
+            for item in self.messages(2.0):
+                self._abort_if_lost("configuring workers")
+                if item is not None and isinstance(item[1], Failed):
+                    raise RunAborted(f"worker {item[0].index}: {item[1].error}")
+                if item is not None and isinstance(item[1], Hello):
+                    item[0].hello = item[1]
+                if all(slot.hello is not None for slot in slots):
+                    return
+            if time.monotonic() > deadline:
+                missing = ", ".join(str(slot.index) for slot in slots if slot.hello is None)
+                raise RunAborted(f"configuring workers: worker(s) {missing} did not answer within {HELLO_TIMEOUT_S:.0f}s")
 
     def _clocks(self) -> None:
         for _ in range(PINGS):
