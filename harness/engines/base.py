@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from harness.engines.calls import Executor, Record
 from harness.errors import EngineUnavailable, HarnessBug
 from harness.redact import redact_text, redact_url
-from harness.spec.models import Entity, NativeOp, Operation, OperationKind, Workload, nested_paths, ttl_of
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, NativeOp, Operation, OperationKind, Workload, nested_paths, ttl_of
 
 ClientT = TypeVar("ClientT")
 
@@ -50,9 +50,12 @@ class EngineAdapter(ABC, Generic[ClientT]):
     url_schemes: ClassVar[tuple[str, ...]] = ()
     url_example: ClassVar[str] = ""
 
-    def __init__(self, name: str, url: str) -> None:
+    def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
         self.name = name
         self.url = url
+        # the longest one call may take (s): each adapter enforces it through its driver's own mechanism
+        # (statement_timeout, socket timeouts, maxTimeMS, request timeouts); the runner guards it last
+        self.op_timeout_s = op_timeout_s
         self._client: ClientT | None = None
         self._check_url()
 

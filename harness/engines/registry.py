@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from harness.errors import UserError
 from harness.spec.hints import did_you_mean
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S
 
 if TYPE_CHECKING:
     from harness.engines.base import EngineAdapter
@@ -127,9 +128,9 @@ def adapter_class(name: str) -> type[EngineAdapter[object]]:
     return adapter
 
 
-def create_adapter(name: str, url: str) -> EngineAdapter[object]:
-    """A new, not yet connected adapter for engine `name` at `url`."""
-    return adapter_class(name)(name, url)
+def create_adapter(name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> EngineAdapter[object]:
+    """A new, not yet connected adapter for engine `name` at `url`; one call may take up to `op_timeout_s` s."""
+    return adapter_class(name)(name, url, op_timeout_s)
 
 
 def launcher_names() -> tuple[str, ...]:

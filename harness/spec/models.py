@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from harness.models import Frozen
 
 SPEC_VERSION = 1
+DEFAULT_OP_TIMEOUT_S = 10.0  # the longest one call may take unless the load or the operation says otherwise
 
 
 class OperationKind(StrEnum):
@@ -185,6 +186,7 @@ class OperationBase(Frozen):
     zipf_constant: float = Field(0.99, gt=0, lt=10)
     hot_fraction: float = Field(0.2, gt=0, lt=1)  # hotspot: share of keys that are hot
     hot_share: float = Field(0.8, gt=0, lt=1)  # hotspot: share of operations on hot keys
+    timeout_s: float | None = Field(None, gt=0, le=3600, alias="timeout")  # s; None: the load's op_timeout
 
 
 class InsertOp(OperationBase):
@@ -306,6 +308,11 @@ OPERATION_TYPES: dict[OperationKind, type[OperationBase]] = {
     OperationKind.RANGE: RangeOp, OperationKind.AGGREGATE: AggregateOp, OperationKind.SEARCH: SearchOp,
     OperationKind.TRAVERSE: TraverseOp, OperationKind.NATIVE: NativeOp,
 }
+
+
+def timeout_of(op: Operation, default_s: float = DEFAULT_OP_TIMEOUT_S) -> float:
+    """The longest one call of `op` may take (s): its own `timeout`, else `default_s` (the load's op_timeout)."""
+    return op.timeout_s if op.timeout_s is not None else default_s
 
 
 def ttl_of(op: Operation) -> float | None:

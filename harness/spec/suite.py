@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from harness.spec.hints import shown
-from harness.spec.models import Frozen
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Frozen
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)?\s*$")
 _UNIT_S = {"us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -97,8 +97,9 @@ class LoadProfile(Frozen):
     stages: tuple[Stage, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
     max_error_rate: float = Field(0.01, ge=0, le=1)  # error budget: a larger share of failed calls invalidates the run
+    op_timeout_s: float = Field(DEFAULT_OP_TIMEOUT_S, gt=0, le=3600, alias="op_timeout")  # s, per call
 
-    @field_validator("duration_s", "warmup_s", "think_time_s", mode="before")
+    @field_validator("duration_s", "warmup_s", "think_time_s", "op_timeout_s", mode="before")
     @classmethod
     def _duration(cls, value: str | float | int) -> float:
         return parse_duration(value)
