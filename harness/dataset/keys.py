@@ -104,8 +104,14 @@ class Sequential:
         return value
 
 
-def chooser_for(op: Operation, rng: random.Random, start: int = 0) -> KeyChooser:
-    """The chooser an operation's `distribution` names."""
+def chooser_for(op: Operation, rng: random.Random, start: int = 0, capacity: int | None = None) -> KeyChooser:
+    """The chooser an operation's `distribution` names.
+
+    `capacity` is the item space the popularity ranks spread over (loaded records plus the
+    inserts expected during the run, >= any size passed to `next`); None sizes it from the
+    first call. (Signature first; the rank-stable zipfian that uses it follows.)
+    """
+    del capacity  # accepted now so callers can pass it; used by the growth-stable zipfian
     if op.distribution is Distribution.ZIPFIAN:
         return Zipfian(rng, op.zipf_constant)
     if op.distribution is Distribution.LATEST:
