@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.dataset.lengths import hashed_length, hashed_lengths
+from harness.dataset.zipf import Scramble, ZipfSampler
 from harness.spec.models import (
     BoolField,
     ChoiceField,
@@ -87,22 +89,15 @@ def vocabulary(size: int) -> tuple[str, ...]:
     return tuple(words)
 
 
-@lru_cache(maxsize=8)
-def _zipf_cdf(size: int, exponent: float = 1.0) -> tuple[float, ...]:
-    total, acc, out = sum(1.0 / (r ** exponent) for r in range(1, size + 1)), 0.0, []
-    for rank in range(1, size + 1):
-        acc += 1.0 / (rank ** exponent)
-        out.append(acc / total)
-    return tuple(out)
+@lru_cache(maxsize=64)
+def zipf_sampler(size: int, exponent: float = 1.0) -> ZipfSampler:
+    """The O(1)-setup rejection-inversion sampler of ranks [0, size) (harness.dataset.zipf)."""
+    return ZipfSampler(size, exponent)
 
 
 def zipf_word(words: tuple[str, ...], h: int) -> str:
-    """A word drawn with Zipf-distributed frequency, from a 64-bit hash `h`."""
-    import bisect
-
-    u = (h >> 11) / float(1 << 53)
-    cdf = _zipf_cdf(len(words))
-    return words[min(bisect.bisect_left(cdf, u), len(words) - 1)]
+    """A word drawn with Zipf frequency (rank r with P ∝ 1/(r + 1)), a pure function of a 64-bit hash `h`."""
+    return words[zipf_sampler(len(words)).rank_of_hash(h)]
 
 
 ValueFn = Callable[[int], Any]
@@ -135,9 +130,14 @@ def _uuid(_: UuidField, salt: int) -> ValueFn:
     return make
 
 
+LENGTH_SALT = 0x5BD1E995  # a string's length hashes (salt ^ index) with this, apart from its characters
+
+
 def _string(spec: StringField, salt: int) -> ValueFn:
     if spec.unique:
         return lambda i: f"{spec.prefix}{mix64(salt ^ i):020d}"
+    if spec.length_distribution != "constant":
+        return _varying_string(spec, salt)
     pool = _char_pool()
     room = len(pool) - spec.length
     if room <= 0:
@@ -146,6 +146,19 @@ def _string(spec: StringField, salt: int) -> ValueFn:
     def make(i: int) -> str:
         start = mix64(salt ^ i) % room
         return spec.prefix + pool[start : start + spec.length]
+
+    return make
+
+
+def _varying_string(spec: StringField, salt: int) -> ValueFn:
+    """Strings whose length is drawn per record (YCSB fieldlengthdistribution), from a hash of the index."""
+    pool, length_of = _char_pool(), hashed_length(spec.min_length, spec.length, spec.length_distribution)
+    tiled = pool * (spec.length // len(pool) + 2)
+    room = len(pool)
+
+    def make(i: int) -> str:
+        start = mix64(salt ^ i) % room
+        return spec.prefix + tiled[start : start + length_of(mix64(salt ^ i ^ LENGTH_SALT))]
 
     return make
 
@@ -252,31 +265,16 @@ class ReferenceTarget:
 
 
 def _ref(spec: RefField, salt: int, target: ReferenceTarget) -> ValueFn:
-    """Power-law references: zipfian ranks (scrambled over the target's key space) from a hash."""
+    """Power-law references: a zipfian rank per record (from its hash), scrambled over the target's keys.
+
+    Rank r of the target's `count` records is referenced with P ∝ (r + 1)^-zipf_constant
+    (any constant > 0, rejection-inversion), and ranks map to records by a fixed bijection
+    keyed by the field, so every target record has exactly one rank.
+    """
     if spec.distribution == "uniform":
         return lambda i: target.key_of(mix64(salt ^ i) % target.count)
-    zipf = HashZipf(target.count, spec.zipf_constant)
-    return lambda i: target.key_of(mix64(zipf.rank(mix64(salt ^ i)) + salt) % target.count)
-
-
-class HashZipf:
-    """YCSB's zipfian rank, driven by a 64-bit hash instead of a random stream."""
-
-    def __init__(self, size: int, theta: float) -> None:
-        self.size, self.theta = size, theta
-        self.zetan = sum(1.0 / (r ** theta) for r in range(1, size + 1))
-        zeta2 = 1.0 + 0.5 ** theta
-        self.alpha = 1.0 / (1.0 - theta) if theta != 1.0 else 1e9
-        self.eta = (1 - (2.0 / size) ** (1 - theta)) / (1 - zeta2 / self.zetan) if size > 2 else 1.0
-
-    def rank(self, h: int) -> int:
-        u = (h >> 11) / float(1 << 53)
-        uz = u * self.zetan
-        if uz < 1.0:
-            return 0
-        if uz < 1.0 + 0.5 ** self.theta:
-            return min(1, self.size - 1)
-        return min(self.size - 1, int(self.size * (self.eta * u - self.eta + 1) ** self.alpha))
+    zipf, scramble = zipf_sampler(target.count, spec.zipf_constant), Scramble(target.count, key=salt)
+    return lambda i: target.key_of(scramble(zipf.rank_of_hash(mix64(salt ^ i))))
 
 
 class RecordFactory:
@@ -390,10 +388,26 @@ def column_function(spec: FieldSpec, salt: int) -> Column | None:
 def _string_column(spec: StringField, hashed: Callable[[np.ndarray], np.ndarray]) -> Column | None:
     if spec.unique:
         return lambda idx: [f"{spec.prefix}{h:020d}" for h in hashed(idx).tolist()]
+    if spec.length_distribution != "constant":
+        return _varying_string_column(spec, hashed)
     pool, room = _char_pool(), len(_char_pool()) - spec.length
     if room <= 0:
         return None
     return lambda idx: [spec.prefix + pool[s : s + spec.length] for s in (hashed(idx) % np.uint64(room)).tolist()]
+
+
+def _varying_string_column(spec: StringField, hashed: Callable[[np.ndarray], np.ndarray]) -> Column:
+    """`_varying_string` over a batch (the same strings)."""
+    pool = _char_pool()
+    tiled, room = pool * (spec.length // len(pool) + 2), np.uint64(len(pool))
+    lengths_of = hashed_lengths(spec.min_length, spec.length, spec.length_distribution)
+
+    def column(idx: np.ndarray) -> list[str]:
+        starts = (hashed(idx) % room).tolist()
+        lengths = lengths_of(hashed(idx ^ np.uint64(LENGTH_SALT))).tolist()
+        return [spec.prefix + tiled[s : s + n] for s, n in zip(starts, lengths, strict=True)]
+
+    return column
 
 
 def _name_column(spec: EmailField | UsernameField, hashed: Callable[[np.ndarray], np.ndarray]) -> Column:

@@ -1,9 +1,20 @@
 """Which record an operation touches: uniform, zipfian, latest, hotspot, sequential.
 
 Pure functions of a random stream and the key-space size, so they are tested without I/O.
-Zipfian follows YCSB (Gray et al., "Quickly generating billion-record synthetic
-databases"), scrambled so that the hot records are spread over the key space instead of
-clustered at its start.
+`next(size)` returns a position in [0, size): the records that exist now (loaded plus
+acknowledged inserts). Popularity is a property of an item's rank in a fixed item space of
+`capacity` items (loaded + expected inserts), never of the current size, so the hot set
+stays put while the key space grows (YCSB CoreWorkload: ScrambledZipfianGenerator over
+insertstart..insertcount + expectednewkeys, redrawing keys not yet acknowledged).
+
+Capacity: pass it when known (the run's loaded records plus the inserts it expects);
+None takes the size of the first call, then doubles whenever a size exceeds it. A
+doubling changes the normalisation and the scramble, so the hot set moves once per
+doubling — pass a capacity to avoid that.
+
+Zipfian ranks are drawn by rejection-inversion (harness.dataset.zipf, O(1) setup for any
+exponent > 0 including 1.0), in numpy batches of `BATCH` from a generator seeded once
+from the caller's `random.Random`, so a draw costs a list pop on the hot path.
 """
 
 from __future__ import annotations
@@ -12,13 +23,18 @@ import math
 import random
 from typing import Protocol
 
-from harness.dataset.generate import mix64
+import numpy as np
+
+from harness.dataset.zipf import Scramble, ZipfSampler
 from harness.spec.models import Distribution, Operation
+
+BATCH = 2048  # draws generated per numpy call
+MAX_TRIES = 1000  # redraws of a position not yet inserted before the fallback (see `Zipfian`)
 
 
 class KeyChooser(Protocol):
     def next(self, size: int) -> int:
-        """An index in [0, size)."""
+        """An index in [0, size); size >= 1."""
 
 
 class Uniform:
@@ -29,69 +45,134 @@ class Uniform:
         return int(self._random() * size)
 
 
-class Zipfian:
-    """YCSB's zipfian over ranks, scrambled by a hash so hot keys are spread."""
+class _ItemSpace:
+    """A fixed item space of `capacity` positions whose i.i.d. draws are buffered.
 
-    def __init__(self, rng: random.Random, constant: float = 0.99, scrambled: bool = True) -> None:
-        self._random = rng.random
+    Subclasses fill `_buffer` with positions in [0, capacity); `next(size)` pops them and
+    redraws any at or past `size` (an item not inserted yet), as YCSB CoreWorkload's
+    nextKeynum loop does. After MAX_TRIES misses in a row — only when the existing records
+    are a tiny fraction (< ~1%) of the capacity — it returns the last draw modulo `size`.
+    """
+
+    def __init__(self, rng: random.Random, capacity: int | None) -> None:
+        if capacity is not None and capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self._gen = np.random.default_rng(rng.getrandbits(64))
+        self.capacity = capacity or 0
+        self._buffer: list[int] = []
+        if capacity:
+            self._resize(capacity)
+
+    def _resize(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._buffer = []
+
+    def _refill(self) -> None:
+        raise NotImplementedError
+
+    def _grow(self, size: int) -> None:
+        capacity = self.capacity or size
+        while capacity < size:
+            capacity *= 2
+        self._resize(capacity)
+
+    def _draw(self, size: int) -> int:
+        """A buffered position (or rank) below `size`, with the bounded redraw."""
+        if size > self.capacity:
+            self._grow(size)
+        buffer = self._buffer
+        item = 0
+        for _ in range(MAX_TRIES):
+            if not buffer:
+                self._refill()
+            item = buffer.pop()
+            if item < size:
+                return item
+        return item % size
+
+
+class Zipfian(_ItemSpace):
+    """A record's popularity depends on its rank only: P(rank r) ∝ (r + 1)^-constant.
+
+    Ranks over [0, capacity) are scrambled to positions by a fixed bijection
+    (harness.dataset.zipf.Scramble; YCSB's ScrambledZipfianGenerator hashes them), then
+    positions not yet inserted are redrawn (see `_ItemSpace`): the existing records keep
+    their relative popularity exactly while the key space grows. Any constant > 0.
+    """
+
+    def __init__(self, rng: random.Random, constant: float = 0.99, capacity: int | None = None) -> None:
         self.theta = constant
-        self.scrambled = scrambled
-        self._size = 0
-        self._zetan = 0.0
-        self._alpha = 1.0 / (1.0 - constant) if constant != 1.0 else 1e9
-        self._zeta2 = self._zeta(2)
+        self._sampler = ZipfSampler(1, constant)
+        self._scramble = Scramble(1)
+        super().__init__(rng, capacity)
 
-    def _zeta(self, n: int) -> float:
-        return sum(1.0 / (i ** self.theta) for i in range(1, n + 1))
+    def _resize(self, capacity: int) -> None:
+        super()._resize(capacity)
+        self._sampler.resize(capacity)
+        self._scramble = Scramble(capacity)
 
-    def _resize(self, size: int) -> None:
-        if self._size == 0 or size < self._size:
-            self._zetan = self._zeta(size)
-        else:  # incremental, as YCSB does when the key space grows with inserts
-            self._zetan += sum(1.0 / (i ** self.theta) for i in range(self._size + 1, size + 1))
-        self._size = size
-        self._eta = (1 - (2.0 / size) ** (1 - self.theta)) / (1 - self._zeta2 / self._zetan) if size > 2 else 1.0
-
-    def rank(self, size: int) -> int:
-        """0 is the most popular rank."""
-        if size != self._size:
-            self._resize(size)
-        u = self._random()
-        uz = u * self._zetan
-        if uz < 1.0:
-            return 0
-        if uz < 1.0 + 0.5 ** self.theta:
-            return min(1, size - 1)
-        return min(size - 1, int(size * (self._eta * u - self._eta + 1) ** self._alpha))
+    def _refill(self) -> None:
+        self._buffer.extend(self._scramble.array(self._sampler.ranks(self._gen, BATCH)).tolist())
 
     def next(self, size: int) -> int:
-        rank = self.rank(size)
-        return mix64(rank) % size if self.scrambled else rank
+        return self._draw(size)
 
 
-class Latest:
-    """Recent records are the most popular (zipfian on recency)."""
+class Latest(_ItemSpace):
+    """Recent records are the most popular: zipfian on recency, position size - 1 - rank.
 
-    def __init__(self, rng: random.Random, constant: float = 0.99) -> None:
-        self._zipf = Zipfian(rng, constant, scrambled=False)
+    Rank r in [0, size) with P(r) ∝ (r + 1)^-constant over the current size: ranks are
+    drawn over [0, capacity) and those >= size redrawn, which is exactly the zipfian over
+    [0, size) (a truncated zipfian is the zipfian of the smaller size). O(1) per call.
+    """
+
+    def __init__(self, rng: random.Random, constant: float = 0.99, capacity: int | None = None) -> None:
+        self.theta = constant
+        self._sampler = ZipfSampler(1, constant)
+        super().__init__(rng, capacity)
+
+    def _resize(self, capacity: int) -> None:
+        super()._resize(capacity)
+        self._sampler.resize(capacity)
+
+    def _refill(self) -> None:
+        self._buffer.extend(self._sampler.ranks(self._gen, BATCH).tolist())
 
     def next(self, size: int) -> int:
-        return size - 1 - self._zipf.rank(size)
+        return size - 1 - self._draw(size)
 
 
-class Hotspot:
-    """`hot_share` of operations go to the first `hot_fraction` of keys (spread by a hash)."""
+class Hotspot(_ItemSpace):
+    """`hot_share` of operations go to a fixed `hot_fraction` of the item space (YCSB HotspotIntegerGenerator).
 
-    def __init__(self, rng: random.Random, hot_fraction: float, hot_share: float) -> None:
-        self._random = rng.random
+    Items [0, hot) with hot = max(1, hot_fraction * capacity) are hot, the rest cold; each
+    set is drawn uniformly, then items are scrambled to positions by a fixed bijection and
+    positions not yet inserted are redrawn, so the hot set stays put while the key space
+    grows (both sets are spread over the positions, so the hot share is kept).
+    """
+
+    def __init__(self, rng: random.Random, hot_fraction: float, hot_share: float,
+                 capacity: int | None = None) -> None:
         self.hot_fraction = hot_fraction
         self.hot_share = hot_share
+        self._scramble = Scramble(1)
+        self.hot = 1
+        super().__init__(rng, capacity)
+
+    def _resize(self, capacity: int) -> None:
+        super()._resize(capacity)
+        self._scramble = Scramble(capacity)
+        self.hot = min(capacity, max(1, int(capacity * self.hot_fraction)))
+
+    def _refill(self) -> None:
+        gen, hot, cold = self._gen, self.hot, self.capacity - self.hot
+        is_hot = gen.random(BATCH) < self.hot_share if cold else np.ones(BATCH, dtype=bool)
+        unit = gen.random(BATCH)
+        items = np.where(is_hot, unit * hot, hot + unit * cold).astype(np.int64)
+        self._buffer.extend(self._scramble.array(items).tolist())
 
     def next(self, size: int) -> int:
-        hot = max(1, int(size * self.hot_fraction))
-        if self._random() < self.hot_share or hot >= size:
-            return mix64(int(self._random() * hot)) % size
-        return mix64(hot + int(self._random() * (size - hot))) % size
+        return self._draw(size)
 
 
 class Sequential:
@@ -107,17 +188,17 @@ class Sequential:
 def chooser_for(op: Operation, rng: random.Random, start: int = 0, capacity: int | None = None) -> KeyChooser:
     """The chooser an operation's `distribution` names.
 
-    `capacity` is the item space the popularity ranks spread over (loaded records plus the
-    inserts expected during the run, >= any size passed to `next`); None sizes it from the
-    first call. (Signature first; the rank-stable zipfian that uses it follows.)
+    `capacity` is the item space popularity ranks spread over: the loaded records plus the
+    inserts expected during the run, >= any size later passed to `next` (None: the size of
+    the first call, doubled whenever exceeded; see the module docstring). Uniform and
+    sequential ignore it. `start` is where a sequential chooser begins.
     """
-    del capacity  # accepted now so callers can pass it; used by the growth-stable zipfian
     if op.distribution is Distribution.ZIPFIAN:
-        return Zipfian(rng, op.zipf_constant)
+        return Zipfian(rng, op.zipf_constant, capacity)
     if op.distribution is Distribution.LATEST:
-        return Latest(rng, op.zipf_constant)
+        return Latest(rng, op.zipf_constant, capacity)
     if op.distribution is Distribution.HOTSPOT:
-        return Hotspot(rng, op.hot_fraction, op.hot_share)
+        return Hotspot(rng, op.hot_fraction, op.hot_share, capacity)
     if op.distribution is Distribution.SEQUENTIAL:
         return Sequential(start)
     return Uniform(rng)
