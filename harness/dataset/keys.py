@@ -28,7 +28,8 @@ import numpy as np
 from harness.dataset.zipf import Scramble, ZipfSampler
 from harness.spec.models import Distribution, Operation
 
-BATCH = 2048  # draws generated per numpy call
+BATCH = 2048  # draws generated per numpy call (the first ones smaller: a quick first draw)
+FIRST_BATCH = 128
 MAX_TRIES = 1000  # redraws of a position not yet inserted before the fallback (see `Zipfian`)
 
 
@@ -60,6 +61,7 @@ class _ItemSpace:
         self._gen = np.random.default_rng(rng.getrandbits(64))
         self.capacity = capacity or 0
         self._buffer: list[int] = []
+        self._batch = FIRST_BATCH
         if capacity:
             self._resize(capacity)
 
@@ -68,7 +70,14 @@ class _ItemSpace:
         self._buffer = []
 
     def _refill(self) -> None:
+        """Append i.i.d. draws (positions, or ranks for `Latest`) to `_buffer`."""
         raise NotImplementedError
+
+    def _batch_size(self) -> int:
+        """FIRST_BATCH, doubling per refill up to BATCH."""
+        batch = self._batch
+        self._batch = min(BATCH, batch * 2)
+        return batch
 
     def _grow(self, size: int) -> None:
         capacity = self.capacity or size
@@ -76,8 +85,8 @@ class _ItemSpace:
             capacity *= 2
         self._resize(capacity)
 
-    def _draw(self, size: int) -> int:
-        """A buffered position (or rank) below `size`, with the bounded redraw."""
+    def next(self, size: int) -> int:
+        """A buffered position (a rank for `Latest`) below `size`, with the bounded redraw."""
         if size > self.capacity:
             self._grow(size)
         buffer = self._buffer
@@ -112,10 +121,7 @@ class Zipfian(_ItemSpace):
         self._scramble = Scramble(capacity)
 
     def _refill(self) -> None:
-        self._buffer.extend(self._scramble.array(self._sampler.ranks(self._gen, BATCH)).tolist())
-
-    def next(self, size: int) -> int:
-        return self._draw(size)
+        self._buffer.extend(self._scramble.array(self._sampler.ranks(self._gen, self._batch_size())).tolist())
 
 
 class Latest(_ItemSpace):
@@ -136,10 +142,10 @@ class Latest(_ItemSpace):
         self._sampler.resize(capacity)
 
     def _refill(self) -> None:
-        self._buffer.extend(self._sampler.ranks(self._gen, BATCH).tolist())
+        self._buffer.extend(self._sampler.ranks(self._gen, self._batch_size()).tolist())
 
     def next(self, size: int) -> int:
-        return size - 1 - self._draw(size)
+        return size - 1 - _ItemSpace.next(self, size)
 
 
 class Hotspot(_ItemSpace):
@@ -165,14 +171,11 @@ class Hotspot(_ItemSpace):
         self.hot = min(capacity, max(1, int(capacity * self.hot_fraction)))
 
     def _refill(self) -> None:
-        gen, hot, cold = self._gen, self.hot, self.capacity - self.hot
-        is_hot = gen.random(BATCH) < self.hot_share if cold else np.ones(BATCH, dtype=bool)
-        unit = gen.random(BATCH)
+        gen, hot, cold, batch = self._gen, self.hot, self.capacity - self.hot, self._batch_size()
+        is_hot = gen.random(batch) < self.hot_share if cold else np.ones(batch, dtype=bool)
+        unit = gen.random(batch)
         items = np.where(is_hot, unit * hot, hot + unit * cold).astype(np.int64)
         self._buffer.extend(self._scramble.array(items).tolist())
-
-    def next(self, size: int) -> int:
-        return self._draw(size)
 
 
 class Sequential:
