@@ -6,7 +6,8 @@ must cost no more than a tuple.
 
     kind                          argument
     insert                        Record (field -> value, the key among them)
-    read, delete, scan            the key
+    read, delete                  the key
+    scan                          Scan(key, length)
     traverse k-hop / mutual       the start key
     traverse shortest-path        Pair(source, target)
     update                        Change(key, values)
@@ -31,6 +32,13 @@ class Change(NamedTuple):
 
     key: Any
     values: Mapping[str, Any]
+
+
+class Scan(NamedTuple):
+    """A scan: up to `length` records in key order from `key` (the length is drawn per call, YCSB's scan)."""
+
+    key: Any
+    length: int
 
 
 class Window(NamedTuple):

@@ -17,7 +17,8 @@ from typing import Any
 
 from harness.dataset.generate import RecordFactory, dataset_factories, mix64, vocabulary, zipf_word
 from harness.dataset.keys import KeyChooser, chooser_for
-from harness.engines.calls import Change, Pair, Query, Window
+from harness.dataset.lengths import length_sampler
+from harness.engines.calls import Change, Pair, Query, Scan, Window
 from harness.errors import HarnessBug
 from harness.spec.models import (
     AggregateOp,
@@ -26,6 +27,7 @@ from harness.spec.models import (
     NativeOp,
     Operation,
     RangeOp,
+    ScanOp,
     SearchOp,
     TextField,
     TraverseOp,
@@ -77,8 +79,11 @@ class OperationDriver:
         if isinstance(op, InsertOp):
             return self._insert
         if isinstance(op, UpdateOp):
-            fields = op.set
-            return lambda: Change(self._key(), self.factory.new_values(fields, next(self._nonce)))
+            return self._update_builder(op)
+        if isinstance(op, ScanOp):
+            length = length_sampler(op.min_length, op.max_length, op.length_distribution,
+                                    random.Random(next(self._nonce)))
+            return lambda: Scan(self._key(), length())
         if isinstance(op, FindOp):
             return lambda: self._match(self._chosen(), op.match)
         if isinstance(op, (RangeOp, AggregateOp)):
@@ -89,7 +94,15 @@ class OperationDriver:
             return lambda: Pair(self._key(), self._key())
         if isinstance(op, NativeOp):
             return lambda: {"key": self._key()}
-        return self._key  # read, delete, scan, k-hop and mutual traversals
+        return self._key  # read, delete, k-hop and mutual traversals
+
+    def _update_builder(self, op: UpdateOp) -> Callable[[], Change]:
+        """New values for every `set` field, or for one drawn uniformly per call (`write: one`, YCSB's default)."""
+        fields, new_values, nonce = op.set, self.factory.new_values, self._nonce
+        if op.write == "all" or len(fields) == 1:
+            return lambda: Change(self._key(), new_values(fields, next(nonce)))
+        pick, count = random.Random(next(nonce)).random, len(fields)
+        return lambda: Change(self._key(), new_values((fields[int(pick() * count)],), next(nonce)))
 
     def _chosen(self) -> int:
         """The record index the key distribution picks among the records that exist."""

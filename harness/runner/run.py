@@ -54,7 +54,7 @@ from harness.runner.protocol import (
 )
 from harness.signals import deferred_signals, interruption_name
 from harness.spec.hints import did_you_mean
-from harness.spec.models import Workload
+from harness.spec.models import UpdateOp, Workload, single_field_updates
 from harness.spec.suite import LoadProfile
 
 READY_TIMEOUT_S = 120.0
@@ -122,7 +122,11 @@ def explain_plans(adapter: EngineAdapter[Any], workload: Workload, seed: int) ->
     plans = {}
     for op, driver in zip(workload.operations, mix.drivers, strict=True):
         try:
-            plan = adapter.explain(op, workload, driver.arguments())
+            argument = driver.arguments()
+            if isinstance(op, UpdateOp) and op.write == "one" and len(op.set) > 1:  # the one field this call sets
+                plan = adapter.explain(single_field_updates(op)[next(iter(argument.values))], workload, argument)
+            else:
+                plan = adapter.explain(op, workload, argument)
         except Exception as exc:
             plan = f"(no plan: {type(exc).__name__}: {exc})"
         if plan:

@@ -63,7 +63,7 @@ from harness.runner.protocol import (
     to_data,
 )
 from harness.runner.recorder import Recorder
-from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload
+from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload, single_field_updates
 
 RECONNECT_PAUSE_S = 0.2
 BACKOFF_FIRST_S = 0.001  # after a failed call; doubles per consecutive failure, with jitter
@@ -98,8 +98,12 @@ class WorkerState:
 
 
 def bind_operation(adapter: EngineAdapter[Any], op: Operation, workload: Workload) -> Executor:
-    """The adapter's executor; a read-first update reads then writes, timed as one (YCSB F)."""
-    write = adapter.bind(op, workload)
+    """The adapter's executor; a read-first update reads then writes, timed as one (YCSB F).
+
+    An update that writes one field per call (`write: one`) has one executor per field of `set`,
+    chosen by the field the call's Change carries.
+    """
+    write = _bind_write(adapter, op, workload)
     if not (isinstance(op, UpdateOp) and op.read_first):
         return write
     read = adapter.bind(ReadOp(name=f"{op.name}-read", kind=OperationKind.READ, entity=op.entity, weight=0), workload)
@@ -109,6 +113,17 @@ def bind_operation(adapter: EngineAdapter[Any], op: Operation, workload: Workloa
         return write(change)
 
     return read_modify_write
+
+
+def _bind_write(adapter: EngineAdapter[Any], op: Operation, workload: Workload) -> Executor:
+    if not (isinstance(op, UpdateOp) and op.write == "one" and len(op.set) > 1):
+        return adapter.bind(op, workload)
+    by_field = {field: adapter.bind(one, workload) for field, one in single_field_updates(op).items()}
+
+    def write_one(change: Change) -> int:
+        return by_field[next(iter(change.values))](change)
+
+    return write_one
 
 
 class ArenaUser(User):

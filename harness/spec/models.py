@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from harness.models import Frozen
 
@@ -66,10 +66,23 @@ class UuidField(Frozen):
 
 
 class StringField(Frozen):
+    """Random characters after `prefix`; the length (without the prefix) is `length`, or drawn per record
+    from `length_distribution` over [`min_length`, `length`] (YCSB fieldlength, minfieldlength,
+    fieldlengthdistribution; deterministic by seed and record index)."""
+
     type: Literal["string"]
     length: int = Field(16, ge=1, le=1_000_000)
+    min_length: int = Field(1, ge=1, le=1_000_000)  # uniform / zipfian: the shortest length
+    length_distribution: Literal["constant", "uniform", "zipfian"] = "constant"  # zipfian: short strings likeliest
     prefix: str = ""
     unique: bool = False  # prefix + a 20-digit bijective hash of the index (YCSB-style keys)
+
+    @model_validator(mode="after")
+    def _lengths(self) -> StringField:
+        if self.length_distribution != "constant" and self.min_length > self.length:
+            raise ValueError(f"min_length {self.min_length} is above length {self.length}; "
+                             "give a shortest length at or below the longest")
+        return self
 
 
 class EmailField(Frozen):
@@ -204,10 +217,15 @@ class ReadOp(OperationBase):
 
 
 class UpdateOp(OperationBase):
-    """Give `set` fields of one record (by key) new values; "json_field.key" sets one nested key."""
+    """Give `set` fields of one record (by key) new values; "json_field.key" sets one nested key.
+
+    `write: one` sets one field of `set` per call, drawn uniformly (YCSB writeallfields=false, YCSB's
+    default); `write: all` sets every field of `set` (writeallfields=true).
+    """
 
     kind: Literal[OperationKind.UPDATE]
     set: tuple[str, ...] = Field(min_length=1)
+    write: Literal["all", "one"] = "all"
     read_first: bool = False  # read the record, then write it (YCSB's read-modify-write), timed as one
     ttl_s: float | None = Field(None, gt=0)  # the record expires this long after the write
 
@@ -218,12 +236,32 @@ class DeleteOp(OperationBase):
     kind: Literal[OperationKind.DELETE]
 
 
+SCAN_MAX_LENGTH = 100  # a scan's longest length without a `limit` (YCSB workloade's maxscanlength)
+
+
 class ScanOp(OperationBase):
-    """Up to `limit` records in key order from the chosen key (YCSB's scan)."""
+    """Records in key order from the chosen key (YCSB's scan): each call asks for as many records as a
+    length drawn from `length_distribution` over [`min_length`, `limit`] (YCSB minscanlength,
+    maxscanlength, scanlengthdistribution): uniform (YCSB's default, mean (min + max) / 2), zipfian
+    (short scans likeliest, constant 0.99) or constant (always `limit`)."""
 
     kind: Literal[OperationKind.SCAN]
     project: tuple[str, ...] = ()
-    limit: int | None = Field(None, ge=1, le=10_000)
+    limit: int | None = Field(None, ge=1, le=10_000)  # the longest scan; None: SCAN_MAX_LENGTH
+    min_length: int = Field(1, ge=1, le=10_000)
+    length_distribution: Literal["uniform", "zipfian", "constant"] = "uniform"
+
+    @property
+    def max_length(self) -> int:
+        """The longest scan (records): `limit`, else SCAN_MAX_LENGTH."""
+        return self.limit or SCAN_MAX_LENGTH
+
+    @model_validator(mode="after")
+    def _lengths(self) -> ScanOp:
+        if self.min_length > self.max_length:
+            raise ValueError(f"min_length {self.min_length} is above the longest scan {self.max_length} (limit); "
+                             "give a shortest length at or below it")
+        return self
 
 
 class Selecting(OperationBase):
@@ -318,6 +356,12 @@ def timeout_of(op: Operation, default_s: float = DEFAULT_OP_TIMEOUT_S) -> float:
 def ttl_of(op: Operation) -> float | None:
     """The expiry an insert or update sets, else None."""
     return op.ttl_s if isinstance(op, (InsertOp, UpdateOp)) else None
+
+
+def single_field_updates(op: UpdateOp) -> dict[str, UpdateOp]:
+    """`set` path -> the update of that one path (named `<name>-set<i>`): what a `write: one` call runs."""
+    return {path: op.model_copy(update={"name": f"{op.name}-set{i}", "set": (path,), "write": "all"})
+            for i, path in enumerate(op.set)}
 
 
 def nested_paths(op: Operation) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.engines.calls import Change, Pair, Query, Window
+from harness.engines.calls import Change, Pair, Query, Scan, Window
 from harness.spec.models import (
     AggregateOp,
     Entity,
@@ -26,6 +26,7 @@ from harness.spec.models import (
     NativeOp,
     Operation,
     RangeOp,
+    ScanOp,
     SearchOp,
     TraverseOp,
     UpdateOp,
@@ -85,7 +86,9 @@ def sample_argument(op: Operation, factory: Records, *, row: int = 0, new_row: i
         return Pair(source, target) if op.pattern == "shortest-path" else source
     if isinstance(op, NativeOp):
         return {"key": key}
-    return key  # read, delete, scan
+    if isinstance(op, ScanOp):
+        return Scan(key, op.max_length)  # the longest scan the operation may draw
+    return key  # read, delete
 
 
 def check_golden(path: Path, text: str, compare: Callable[[str], Any] | None = None, what: str = "statements") -> None:

@@ -19,10 +19,9 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlparse
 
 from harness.engines.base import EngineAdapter
-from harness.engines.calls import Change, Executor, Match, Record
-from harness.engines.limits import SCAN_LIMIT
+from harness.engines.calls import Change, Executor, Match, Record, Scan
 from harness.errors import EngineUnavailable
-from harness.spec.models import Entity, FindOp, Operation, OperationKind, ScanOp, Workload
+from harness.spec.models import Entity, FindOp, Operation, OperationKind, Workload
 
 
 class FakeServer:
@@ -127,8 +126,7 @@ class FakeAdapter(EngineAdapter[FakeServer]):
         if isinstance(op, FindOp):
             fixed, limit = dict(op.filter), op.limit
             return lambda table, match: _find(table, {**fixed, **match}, limit)
-        limit = op.limit if isinstance(op, ScanOp) and op.limit else SCAN_LIMIT
-        return lambda table, key: min(len(table), limit)
+        return _scan
 
     def server_version(self) -> str:
         return "fake-1"
@@ -146,6 +144,11 @@ class FakeAdapter(EngineAdapter[FakeServer]):
 def _insert(table: Table, record: Record, key_field: str) -> int:
     table[record[key_field]] = dict(record)
     return 1
+
+
+def _scan(table: Table, call: Scan) -> int:
+    """As many records as the call asks for, at most the table's (the fake engine keeps no key order)."""
+    return min(len(table), call.length)
 
 
 def _update(table: Table, change: Change) -> int:

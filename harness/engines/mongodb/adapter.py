@@ -31,7 +31,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, OperationFailure, P
 from pymongo.write_concern import WriteConcern
 
 from harness.engines.base import EngineAdapter, Executor, Record
-from harness.engines.calls import Change, Match, Params, Window
+from harness.engines.calls import Change, Match, Params, Scan, Window
 from harness.engines.mongodb import statements
 from harness.engines.mongodb.statements import Document, DocumentMapper, field_name
 from harness.errors import HarnessBug, UnsupportedOperation
@@ -112,10 +112,10 @@ def _delete(st: statements.Delete, collection: Collection[Document]) -> Executor
 
 
 def _scan(st: statements.Scan, collection: Collection[Document]) -> Executor:
-    projection, sort, limit, where = st.projection, st.sort, st.limit, st.filter
+    projection, sort, where = st.projection, st.sort, st.filter
 
-    def scan(key: Any) -> int:
-        return len(collection.find(where(key), projection, sort=sort, limit=limit).to_list())
+    def scan(call: Scan) -> int:
+        return len(collection.find(where(call.key), projection, sort=sort, limit=call.length).to_list())
     return scan
 
 

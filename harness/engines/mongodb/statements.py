@@ -9,7 +9,7 @@ the executor sends exactly what the golden tests show.
   nested update is `$set` on a dotted path ("attributes.k1").
 - find: equality on `match` (from the argument) then the constant `filter`; range adds
   `range_field` in [low, high] (`$gte` / `$lte`). No limit means none (0), as before.
-- scan: `_id >= key` in `_id` order, `limit` (or SCAN_LIMIT) documents.
+- scan: `_id >= key` in `_id` order, as many documents as the call's length (`calls.Scan`).
 - native: a database command in (extended) JSON; string values "{name}" are replaced by the
   call's parameter of that name (typed), others stay as written.
 """
@@ -25,7 +25,6 @@ from bson import json_util
 from pymongo import ASCENDING, DESCENDING
 
 from harness.engines.calls import Change, Match, Params, Window
-from harness.engines.limits import SCAN_LIMIT
 from harness.errors import HarnessBug
 from harness.spec.models import (
     DeleteOp,
@@ -170,10 +169,9 @@ class Delete:
 
 @dataclass(frozen=True)
 class Scan:
-    """scan: `find(filter(key), projection, sort=sort, limit=limit)`, `_id` from the key on."""
+    """scan: `find(filter(key), projection, sort=sort, limit=length)`, `_id` from the key on (calls.Scan)."""
 
     projection: Document | None
-    limit: int
     sort: Sort = ((ID, ASCENDING),)
 
     @staticmethod
@@ -257,7 +255,7 @@ def statement(op: Operation, workload: Workload, engine: str = "mongodb") -> Sta
     if isinstance(op, DeleteOp):
         return Delete()
     if isinstance(op, ScanOp):
-        return Scan(projection_of(entity, op.project), op.limit or SCAN_LIMIT)
+        return Scan(projection_of(entity, op.project))
     if isinstance(op, FindOp):
         return _find(op, entity)
     if isinstance(op, RangeOp):

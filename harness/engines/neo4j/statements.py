@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from harness.engines.calls import Change, Match, Pair, Params, Query, Record, Window
-from harness.engines.limits import SCAN_LIMIT
+from harness.engines.calls import Change, Match, Pair, Params, Query, Record, Scan, Window
 from harness.errors import HarnessBug, UnsupportedOperation
 from harness.spec.models import (
     AggregateOp,
@@ -255,7 +254,7 @@ def _delete(op: DeleteOp, shape: Shape) -> str:
 def _scan(op: ScanOp, shape: Shape) -> str:
     key = shape.field(shape.entity.key)
     return (f"MATCH {shape.pattern()} WHERE {key} >= $key {_returned(op, shape)} ORDER BY {key} "
-            f"LIMIT {op.limit or SCAN_LIMIT}")
+            "LIMIT $length")
 
 
 def _find(op: FindOp, shape: Shape) -> str:
@@ -314,6 +313,12 @@ def _by_key(op: OperationBase, shape: Shape) -> Parameters:
     def by_key(key: Any) -> dict[str, Any]:
         return {"key": key}
     return by_key
+
+
+def _scan_parameters(op: ScanOp, shape: Shape) -> Parameters:
+    def scan(call: Scan) -> dict[str, Any]:
+        return {"key": call.key, "length": call.length}
+    return scan
 
 
 def _insert_parameters(op: InsertOp, shape: Shape) -> Parameters:
@@ -409,7 +414,7 @@ FORMS: dict[str, Form] = {
     "read": Form(ReadOp, _read, _by_key, Count.ROWS),
     "update": Form(UpdateOp, _update, _update_parameters, Count.SINGLE),
     "delete": Form(DeleteOp, _delete, _by_key, Count.DELETED),
-    "scan": Form(ScanOp, _scan, _by_key, Count.ROWS),
+    "scan": Form(ScanOp, _scan, _scan_parameters, Count.ROWS),
     "find": Form(FindOp, _find, _find_parameters, Count.ROWS),
     "range": Form(RangeOp, _range, _range_parameters, Count.ROWS),
     "search": Form(SearchOp, _search, _search_parameters, Count.ROWS),

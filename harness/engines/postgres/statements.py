@@ -32,8 +32,8 @@ from typing import Any, Generic, TypeVar
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from harness.engines.calls import Change, Match, Pair, Params, Query, Record, Window
-from harness.engines.limits import SCAN_LIMIT, SEARCH_LIMIT
+from harness.engines.calls import Change, Match, Pair, Params, Query, Record, Scan, Window
+from harness.engines.limits import SEARCH_LIMIT
 from harness.errors import HarnessBug
 from harness.spec.models import (
     AggregateOp,
@@ -206,8 +206,12 @@ def _by_key(op: ReadOp | DeleteOp | ScanOp, entity: Entity) -> Statement[Any]:
     if isinstance(op, ReadOp):
         return Statement(sql.SQL("SELECT {} FROM {} WHERE {} = %s").format(projection, table, key),
                          _key_only, Result.ROWS)
-    return Statement(sql.SQL("SELECT {} FROM {} WHERE {} >= %s ORDER BY {} LIMIT {}").format(
-        projection, table, key, key, sql.Literal(op.limit or SCAN_LIMIT)), _key_only, Result.ROWS)
+    return Statement(sql.SQL("SELECT {} FROM {} WHERE {} >= %s ORDER BY {} LIMIT %s").format(
+        projection, table, key, key), _scan_parameters, Result.ROWS)
+
+
+def _scan_parameters(scan: Scan) -> Parameters:
+    return (scan.key, scan.length)
 
 
 def _json_adapter(entity: Entity) -> Callable[[str, Any], Any]:

@@ -13,7 +13,7 @@ and metric) and returns a statement whose functions turn the call's one typed ar
     delete      Delete      key -> DELETE /index/_doc/<key>
     insert      Index       record -> PUT /index/_doc/<record key> with the record as document
     update      Update      Change -> POST /index/_update/<key> with {"doc": the new values}
-    scan        Search      key -> ids from `key` up, sorted by key
+    scan        Search      Scan -> `length` ids from `key` up, sorted by key
     find        Search      match -> a filter per `match` and `filter` field
     range       Search      Window -> those filters plus `range_field` in [low, high]
     search      Search      Query -> `multi_match` of the terms (BM25) plus the filters
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from harness.engines.calls import Change, Match, Query, Record, Window
-from harness.engines.limits import FIND_LIMIT, SCAN_LIMIT, SEARCH_LIMIT
+from harness.engines.calls import Change, Match, Query, Record, Scan, Window
+from harness.engines.limits import FIND_LIMIT, SEARCH_LIMIT
 from harness.errors import HarnessBug
 from harness.spec.models import (
     AggregateOp,
@@ -305,10 +305,10 @@ def _update(op: UpdateOp, entity: Entity) -> Statement:
 
 def _scan(op: ScanOp, entity: Entity) -> Statement:
     key_field = entity.key
-    static = _static(op.project, SortSpec(field=key_field, order="asc"), op.limit or SCAN_LIMIT)
+    static = _static(op.project, SortSpec(field=key_field, order="asc"), op.max_length)
 
-    def body(key: Any) -> Body:
-        return {**static, "query": {"range": {key_field: {"gte": key}}}}
+    def body(scan: Scan) -> Body:
+        return {**static, "size": scan.length, "query": {"range": {key_field: {"gte": scan.key}}}}
     return Search(index_name(entity.name), body)
 
 

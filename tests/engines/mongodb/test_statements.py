@@ -17,6 +17,7 @@ import pytest
 from bson import json_util
 
 from harness.dataset.generate import dataset_factories
+from harness.engines import calls
 from harness.engines.calls import Change, Window
 from harness.engines.mongodb import statements
 from harness.engines.mongodb.adapter import MongoAdapter
@@ -64,7 +65,9 @@ def sent(st: Statement, argument: Any) -> dict[str, Any]:
         return {"update_one": st.filter(argument), "update": st.update(argument)}
     if isinstance(st, Delete):
         return {"delete_one": st.filter(argument)}
-    if isinstance(st, (Scan, Find)):
+    if isinstance(st, Scan):  # the executor sends the call's key and length
+        return {"find": st.filter(argument.key), "projection": st.projection, "sort": st.sort, "limit": argument.length}
+    if isinstance(st, Find):
         return {"find": st.filter(argument), "projection": st.projection, "sort": st.sort, "limit": st.limit}
     if isinstance(st, Range):
         return {"find": st.filter(argument), "projection": st.find.projection, "sort": st.find.sort,
@@ -126,10 +129,10 @@ def test_audit_log_user_history_is_newest_first_50_a_page() -> None:
 
 def test_kv_cache_scan_and_delete() -> None:
     spec = workload("kv-cache", 100)
-    assert sent(statements.statement(op_named(spec, "scan"), spec), "user42") == {
-        "find": {"_id": {"$gte": "user42"}}, "projection": None, "sort": (("_id", 1),), "limit": 100}
+    assert sent(statements.statement(op_named(spec, "scan"), spec), calls.Scan("user42", 37)) == {
+        "find": {"_id": {"$gte": "user42"}}, "projection": None, "sort": (("_id", 1),), "limit": 37}
     scan = statements.statement(ScanOp(name="page", kind=OperationKind.SCAN, entity="usertable", weight=1), spec)
-    assert isinstance(scan, Scan) and scan.limit == 100  # SCAN_LIMIT
+    assert isinstance(scan, Scan) and sent(scan, calls.Scan("user1", 5))["limit"] == 5  # the call's length
     logout = workload("session-cache", 100)
     assert sent(statements.statement(op_named(logout, "logout"), logout), "sess-1") == {"delete_one": {"_id": "sess-1"}}
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness.engines.calls import Change, Pair, Query, Window
+from harness.engines.calls import Change, Pair, Query, Scan, Window
 from harness.engines.neo4j.schema import clear, constraints, fulltext_schema, load, load_row
 from harness.engines.neo4j.statements import (
     FORMS,
@@ -39,6 +39,7 @@ from harness.spec.models import (
     SearchOp,
     UpdateOp,
     Workload,
+    single_field_updates,
 )
 from tests.engines import golden
 from tests.engines.helpers import ROOT, workload
@@ -114,20 +115,21 @@ def test_key_value_operations() -> None:
     read = build(kv["read"], spec)
     assert read.cypher == "MATCH (n:`usertable` {`ycsb_key`: $key}) RETURN n {.*} AS record"
     assert read.parameters("user-1") == {"key": "user-1"} and read.count is Count.ROWS
-    update = build(kv["update"], spec)
+    update = build(single_field_updates(kv["update"])["field0"], spec)  # write: one — a call sets one field
     assert update.cypher == "MATCH (n:`usertable` {`ycsb_key`: $key}) SET n.`field0` = $v0 RETURN count(n) AS updated"
     assert update.parameters(Change("user-1", {"field0": "x"})) == {"key": "user-1", "v0": "x"}
     assert update.count is Count.SINGLE
-    assert build(kv["read-modify-write"], spec).cypher == update.cypher  # the runner adds the read
+    assert build(single_field_updates(kv["read-modify-write"])["field0"], spec).cypher == update.cypher  # the runner adds the read
     insert = build(kv["insert"], spec)
     assert insert.cypher == "CREATE (n:`usertable`) SET n = $row"
     assert insert.parameters({"ycsb_key": "user-1", "field0": "a"}) == {"row": {"ycsb_key": "user-1", "field0": "a"}}
     assert (insert.count, insert.counter) == (Count.CREATED, "nodes_created")
     scan = build(kv["scan"], spec)
     assert scan.cypher == ("MATCH (n:`usertable`) WHERE n.`ycsb_key` >= $key RETURN n {.*} AS record "
-                           "ORDER BY n.`ycsb_key` LIMIT 100")
+                           "ORDER BY n.`ycsb_key` LIMIT $length")
+    assert scan.parameters(Scan("user-1", 37)) == {"key": "user-1", "length": 37}  # the length drawn per call
     unlimited = ScanOp(name="s", kind=OperationKind.SCAN, entity="usertable", weight=1)
-    assert build(unlimited, spec).cypher == scan.cypher  # SCAN_LIMIT
+    assert build(unlimited, spec).cypher == scan.cypher
     delete = build(DeleteOp(name="d", kind=OperationKind.DELETE, entity="usertable", weight=1), spec)
     assert delete.cypher == "MATCH (n:`usertable` {`ycsb_key`: $key}) DETACH DELETE n"
     assert (delete.count, delete.counter) == (Count.DELETED, "nodes_deleted")

@@ -39,7 +39,7 @@ UPDATE "products" SET "stock" = %s WHERE "sku" = %s;
 
 -- document-catalog/add-product: insert -> rowcount
 INSERT INTO "products" ("sku", "category", "name", "price", "stock", "attributes", "tags") VALUES (%s, %s, %s, %s, %s, %s, %s);
--- parameters: ["sku-01543042813277949689", "games", "sediti keriga bavu", 261.08407556121176, 603, {"jsonb": {"k0": "jicu", "k1": 969, "k2": "pufugile", "k3": 45, "k4": "boca", "k5": 773}}, ["jono", "dokobeca"]]
+-- parameters: ["sku-01543042813277949689", "games", "fimu jusi molu", 261.08407556121176, 603, {"jsonb": {"k0": "jicu", "k1": 969, "k2": "pufugile", "k3": 45, "k4": "boca", "k5": 773}}, ["hucibimu", "roru"]]
 
 -- kv-cache schema of usertable
 DROP TABLE IF EXISTS "usertable" CASCADE;
@@ -50,8 +50,8 @@ SELECT "usertable"."ycsb_key", "usertable"."field0", "usertable"."field1", "user
 -- parameters: ["user14445414972680041553"]
 
 -- kv-cache/update: update -> rowcount
-UPDATE "usertable" SET "field0" = %s WHERE "ycsb_key" = %s;
--- parameters: ["xYP9beJ1eKQ2nSmYb7bIc94hj8GglubFSTn0Aqq2MFerjyvANjRjfwmMKzTYs8WHGWi4Uwv5tVQB6LpNnJOB2k3PqMflmGsa5b2p", "user14445414972680041553"]
+UPDATE "usertable" SET "field0" = %s, "field1" = %s, "field2" = %s, "field3" = %s, "field4" = %s, "field5" = %s, "field6" = %s, "field7" = %s, "field8" = %s, "field9" = %s WHERE "ycsb_key" = %s;
+-- parameters: ["xYP9beJ1eKQ2nSmYb7bIc94hj8GglubFSTn0Aqq2MFerjyvANjRjfwmMKzTYs8WHGWi4Uwv5tVQB6LpNnJOB2k3PqMflmGsa5b2p", "rrKEoiIDRhjrdBGg9lPADcnV1bFqfco7vgHRuBULLjhm5TqOZsrDTTIPSACYD312KG67XSr6nHcKZCd9W9TBp86adndSfP8LduhQ", "g368dedVwv7CKED5bHjyM42ApaIkfnDKsxJ2naImOymNTChJ0WxA9wROp9xJMNhJxkG48CzxyWwUNTPR24O1MkPx2eRbu4ubJ3hy", "wNexc4eMHW7KVqguQPtwr2HlJRFgN3yGWb8hJy4d9S0htfpF6BwP7myVEyuhKtm8ExmviEIv1ikWvq2rpbrt8BrFnfvRSQAuOxGq", "qxSU9Fc9qNKmH2tmJaTXsPGTjK8YPTYgH8MBXoqO1TLyODtIXImcf9WJRjetN8wO44RLlOIOIpiM2Dz6amiFT8HCuUgroz3CAKxj", "gOonXkYAe4keZ4m3woTRRRTLAnYTH3aalka2j8Aoiss0a6VNUHUZcBYVhwepsmSQT21uVhoo5GT6GRjm4u8bpQsPFsuIzgmnOMSc", "lTgBN5ZYBCijdlRG08qN7IGWF96wsk4mpwqcfh6eErS7hZ42PLOjwtTxHvHPevd0n6t7uk3bqU094HofAHFY2Q8BYSigBXFnTXFn", "xd8MsktrTo7LriQkVGOXTXWRDdG2WjSvIQm6hSNgkS0LLpTVG0GqACKoYnNHAxcy7bhq0bodQvTfQf2bldxvHaFDiabSjX2iTltH", "NouUKQcRXGVIww0oMUqYJJptxyLMdoANE8fGNzvkygRCK14p7UBUYE6rls54Ay7jDoCKNTlsmf6lsvAVLLYtDHYggMmppKh8e2q5", "TaZ0UdJSpOhr15wV1CgxrGeFyQfOJi4c8QOKivvIa7U5GmfcUUxnLYQNwCDHxz6JCez4cXlqDnA8LUhlZHWyZkovt6tqaYFFSeBY", "user14445414972680041553"]
 
 -- kv-cache/insert: insert -> rowcount
 INSERT INTO "usertable" ("ycsb_key", "field0", "field1", "field2", "field3", "field4", "field5", "field6", "field7", "field8", "field9") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
@@ -62,12 +62,12 @@ SELECT "usertable"."ycsb_key", "usertable"."field0", "usertable"."field1", "user
 -- parameters: ["user14445414972680041553"]
 
 -- kv-cache/scan: scan -> rows
-SELECT "usertable"."ycsb_key", "usertable"."field0", "usertable"."field1", "usertable"."field2", "usertable"."field3", "usertable"."field4", "usertable"."field5", "usertable"."field6", "usertable"."field7", "usertable"."field8", "usertable"."field9" FROM "usertable" WHERE "ycsb_key" >= %s ORDER BY "ycsb_key" LIMIT 100;
--- parameters: ["user14445414972680041553"]
+SELECT "usertable"."ycsb_key", "usertable"."field0", "usertable"."field1", "usertable"."field2", "usertable"."field3", "usertable"."field4", "usertable"."field5", "usertable"."field6", "usertable"."field7", "usertable"."field8", "usertable"."field9" FROM "usertable" WHERE "ycsb_key" >= %s ORDER BY "ycsb_key" LIMIT %s;
+-- parameters: ["user14445414972680041553", 100]
 
 -- kv-cache/read-modify-write: update -> rowcount
-UPDATE "usertable" SET "field0" = %s WHERE "ycsb_key" = %s;
--- parameters: ["xYP9beJ1eKQ2nSmYb7bIc94hj8GglubFSTn0Aqq2MFerjyvANjRjfwmMKzTYs8WHGWi4Uwv5tVQB6LpNnJOB2k3PqMflmGsa5b2p", "user14445414972680041553"]
+UPDATE "usertable" SET "field0" = %s, "field1" = %s, "field2" = %s, "field3" = %s, "field4" = %s, "field5" = %s, "field6" = %s, "field7" = %s, "field8" = %s, "field9" = %s WHERE "ycsb_key" = %s;
+-- parameters: ["xYP9beJ1eKQ2nSmYb7bIc94hj8GglubFSTn0Aqq2MFerjyvANjRjfwmMKzTYs8WHGWi4Uwv5tVQB6LpNnJOB2k3PqMflmGsa5b2p", "rrKEoiIDRhjrdBGg9lPADcnV1bFqfco7vgHRuBULLjhm5TqOZsrDTTIPSACYD312KG67XSr6nHcKZCd9W9TBp86adndSfP8LduhQ", "g368dedVwv7CKED5bHjyM42ApaIkfnDKsxJ2naImOymNTChJ0WxA9wROp9xJMNhJxkG48CzxyWwUNTPR24O1MkPx2eRbu4ubJ3hy", "wNexc4eMHW7KVqguQPtwr2HlJRFgN3yGWb8hJy4d9S0htfpF6BwP7myVEyuhKtm8ExmviEIv1ikWvq2rpbrt8BrFnfvRSQAuOxGq", "qxSU9Fc9qNKmH2tmJaTXsPGTjK8YPTYgH8MBXoqO1TLyODtIXImcf9WJRjetN8wO44RLlOIOIpiM2Dz6amiFT8HCuUgroz3CAKxj", "gOonXkYAe4keZ4m3woTRRRTLAnYTH3aalka2j8Aoiss0a6VNUHUZcBYVhwepsmSQT21uVhoo5GT6GRjm4u8bpQsPFsuIzgmnOMSc", "lTgBN5ZYBCijdlRG08qN7IGWF96wsk4mpwqcfh6eErS7hZ42PLOjwtTxHvHPevd0n6t7uk3bqU094HofAHFY2Q8BYSigBXFnTXFn", "xd8MsktrTo7LriQkVGOXTXWRDdG2WjSvIQm6hSNgkS0LLpTVG0GqACKoYnNHAxcy7bhq0bodQvTfQf2bldxvHaFDiabSjX2iTltH", "NouUKQcRXGVIww0oMUqYJJptxyLMdoANE8fGNzvkygRCK14p7UBUYE6rls54Ay7jDoCKNTlsmf6lsvAVLLYtDHYggMmppKh8e2q5", "TaZ0UdJSpOhr15wV1CgxrGeFyQfOJi4c8QOKivvIa7U5GmfcUUxnLYQNwCDHxz6JCez4cXlqDnA8LUhlZHWyZkovt6tqaYFFSeBY", "user14445414972680041553"]
 
 -- metrics-timeseries schema of metrics
 DROP TABLE IF EXISTS "metrics" CASCADE;
@@ -145,7 +145,7 @@ WITH RECURSIVE bfs(node, depth) AS (SELECT %s::bigint, 0 UNION SELECT e."dst", b
 
 -- social-graph/follow: insert -> rowcount
 INSERT INTO "follows" ("id", "src", "dst") VALUES (%s, %s, %s);
--- parameters: [3, 2615, 1580]
+-- parameters: [3, 341, 2442]
 
 -- user-accounts schema of users
 DROP TABLE IF EXISTS "users" CASCADE;

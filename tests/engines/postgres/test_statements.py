@@ -21,7 +21,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from harness.dataset.generate import dataset_factories
-from harness.engines.calls import Change, Pair, Query, Window
+from harness.engines.calls import Change, Pair, Query, Scan, Window
 from harness.engines.postgres.adapter import PostgresAdapter
 from harness.engines.postgres.statements import Result, Statement, build, edge_columns, schema, tsquery_text
 from harness.errors import HarnessBug
@@ -55,14 +55,14 @@ def statement(workload: str, op_name: str) -> tuple[Statement[Any], str]:
 # ---- the representative set, spelled out ------------------------------------------------
 
 
-def test_read_names_every_column_and_scan_takes_the_default_page() -> None:
+def test_read_names_every_column_and_scan_takes_the_length_of_the_call() -> None:
     read, text = statement("session-cache", "get")
     assert text == ('SELECT "sessions"."sid", "sessions"."user_id", "sessions"."data", "sessions"."last_seen" '
                     'FROM "sessions" WHERE "sid" = %s')
     assert (read.parameters("s-1"), read.result) == (("s-1",), Result.ROWS)
     scan, text = statement("kv-cache", "scan")
-    assert text.endswith('FROM "usertable" WHERE "ycsb_key" >= %s ORDER BY "ycsb_key" LIMIT 100')
-    assert scan.parameters("user7") == ("user7",)
+    assert text.endswith('FROM "usertable" WHERE "ycsb_key" >= %s ORDER BY "ycsb_key" LIMIT %s')
+    assert scan.parameters(Scan("user7", 37)) == ("user7", 37)
 
 
 def test_delete_counts_the_rows_it_removed() -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from harness.dataset.generate import dataset_factories
-from harness.engines.calls import Change, Query, Window
-from harness.engines.limits import FIND_LIMIT, SCAN_LIMIT, SEARCH_LIMIT
+from harness.engines.calls import Change, Query, Scan, Window
+from harness.engines.limits import FIND_LIMIT, SEARCH_LIMIT
 from harness.engines.search import statements
 from harness.engines.search.adapter import SearchAdapter
 from harness.engines.search.statements import (
@@ -131,14 +131,15 @@ def test_audit_log_user_history_is_newest_first_50_a_page() -> None:
 
 def test_kv_cache_scan_goes_up_the_key_and_session_logout_deletes_by_id() -> None:
     spec = workload("kv-cache", 100)
-    assert sent(statement(spec, "scan"), "user42") == {
+    assert sent(statement(spec, "scan"), Scan("user42", 37)) == {
         "search": "dbarena-usertable",
-        "body": {"track_total_hits": False, "sort": [{"ycsb_key": "asc"}], "size": 100,
+        "body": {"track_total_hits": False, "sort": [{"ycsb_key": "asc"}], "size": 37,
                  "query": {"range": {"ycsb_key": {"gte": "user42"}}}}}
     page = build(ScanOp(name="page", kind=OperationKind.SCAN, entity="usertable", weight=1, project=("field0",)),
                  spec.entity("usertable"))
-    assert sent(page, "user1")["body"] == {"track_total_hits": False, "_source": ["field0"], "sort": [{"ycsb_key": "asc"}],
-                                           "size": SCAN_LIMIT, "query": {"range": {"ycsb_key": {"gte": "user1"}}}}
+    assert sent(page, Scan("user1", 5))["body"] == {
+        "track_total_hits": False, "_source": ["field0"], "sort": [{"ycsb_key": "asc"}], "size": 5,
+        "query": {"range": {"ycsb_key": {"gte": "user1"}}}}
     sessions = workload("session-cache", 100)
     assert sent(statement(sessions, "logout"), "sess-1") == {"delete": "dbarena-sessions", "id": "sess-1"}
 
