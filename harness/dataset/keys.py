@@ -111,13 +111,13 @@ class Zipfian(_ItemSpace):
 
     def __init__(self, rng: random.Random, constant: float = 0.99, capacity: int | None = None) -> None:
         self.theta = constant
-        self._sampler = ZipfSampler(1, constant)
+        self._sampler = ZipfSampler(1, constant)  # refuses a constant <= 0 now; sized by _resize
         self._scramble = Scramble(1)
         super().__init__(rng, capacity)
 
     def _resize(self, capacity: int) -> None:
         super()._resize(capacity)
-        self._sampler.resize(capacity)
+        self._sampler = ZipfSampler(capacity, self.theta)
         self._scramble = Scramble(capacity)
 
     def _refill(self) -> None:
@@ -134,12 +134,12 @@ class Latest(_ItemSpace):
 
     def __init__(self, rng: random.Random, constant: float = 0.99, capacity: int | None = None) -> None:
         self.theta = constant
-        self._sampler = ZipfSampler(1, constant)
+        self._sampler = ZipfSampler(1, constant)  # refuses a constant <= 0 now; sized by _resize
         super().__init__(rng, capacity)
 
     def _resize(self, capacity: int) -> None:
         super()._resize(capacity)
-        self._sampler.resize(capacity)
+        self._sampler = ZipfSampler(capacity, self.theta)
 
     def _refill(self) -> None:
         self._buffer.extend(self._sampler.ranks(self._gen, self._batch_size()).tolist())

@@ -5,8 +5,9 @@ rejection-inversion: W. Hörmann and G. Derflinger, "Rejection-inversion to gene
 variates from monotone discrete distributions", ACM TOMACS 6(3), 1996, with the hat
 integral H(x) = (x^(1-q) - 1) / (1 - q) (limit log x at q = 1) that Apache Commons RNG's
 `RejectionInversionZipfSampler` uses so that every q > 0, including exactly 1, works.
-Setup is a few logarithms whatever n is (no harmonic sum), and so is `resize`; a draw
-costs one uniform and one exp/log1p pair, with a rare second try (acceptance > 90%).
+Setup is a few logarithms whatever n is (no harmonic sum); a sampler is immutable, so one
+may be shared (the generator caches them). A draw costs one uniform and one exp/log1p
+pair, with a rare second try (acceptance > 90%).
 
 `Scramble` is a fixed pseudo-random bijection of [0, n): ranks become positions spread
 over the item space (YCSB's ScrambledZipfianGenerator hashes ranks for the same reason,
@@ -53,16 +54,8 @@ class ZipfSampler:
         self._omq = 1.0 - self.exponent
         self._h_x1 = self._h_integral(1.5) - 1.0
         self._s = 2.0 - self._h_integral_inverse(self._h_integral(2.5) - 2.0 ** -self.exponent)
-        self.n = 0
-        self._h_n = 0.0
-        self.resize(n)
-
-    def resize(self, n: int) -> None:
-        """Draw over [0, n) from now on: O(1), only H(n + 1/2) depends on n."""
-        if n < 1:
-            raise ValueError(f"a zipf sampler needs at least one item, got n={n}")
         self.n = n
-        self._h_n = self._h_integral(n + 0.5)
+        self._h_n = self._h_integral(n + 0.5)  # the only term that depends on n
 
     def _h_integral(self, x: float) -> float:
         """H(x) = (x^(1-q) - 1) / (1 - q), log x at q = 1: the integral of the hat x^-q."""
