@@ -8,7 +8,7 @@ stays put while the key space grows (YCSB CoreWorkload: ScrambledZipfianGenerato
 insertstart..insertcount + expectednewkeys, redrawing keys not yet acknowledged).
 
 Capacity: pass it when known (the run's loaded records plus the inserts it expects);
-None takes the size of the first call, then doubles whenever a size exceeds it. A
+None takes the size of the first call. Either way it doubles whenever a size exceeds it. A
 doubling changes the normalisation and the scramble, so the hot set moves once per
 doubling — pass a capacity to avoid that.
 
@@ -193,8 +193,8 @@ def chooser_for(op: Operation, rng: random.Random, start: int = 0, capacity: int
 
     `capacity` is the item space popularity ranks spread over: the loaded records plus the
     inserts expected during the run, >= any size later passed to `next` (None: the size of
-    the first call, doubled whenever exceeded; see the module docstring). Uniform and
-    sequential ignore it. `start` is where a sequential chooser begins.
+    the first call; either way doubled whenever a size exceeds it, see the module
+    docstring). Uniform and sequential ignore it. `start` is where a sequential chooser begins.
     """
     if op.distribution is Distribution.ZIPFIAN:
         return Zipfian(rng, op.zipf_constant, capacity)
