@@ -4,6 +4,7 @@
     ├── UserError           the user can fix it: printed as one line, exit 2, no traceback
     │   ├── SpecError       a workload or suite file is wrong (path + field + what to do)
     │   ├── EngineUnavailable   an engine could not be reached, started or built
+    │   ├── InvalidRunRefused   a stored run is invalid, so it is not promoted or compared (exit 5)
     │   └── UnsupportedOperation  an engine cannot express an operation kind
     └── HarnessBug          a defect in dbarena itself: shown with its traceback
 """
@@ -39,6 +40,10 @@ class SpecError(UserError):
 
 class EngineUnavailable(UserError):
     """An engine could not be reached, started or built."""
+
+
+class InvalidRunRefused(UserError):
+    """A run is invalid (its `invalid_reasons` say why): not promoted, compared or checked without --force."""
 
 
 class UnsupportedOperation(UserError):

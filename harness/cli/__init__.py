@@ -7,9 +7,11 @@
     options.py   flag groups shared by several commands (run shape, provisioning, regression gate)
     exit_codes.py  ExitCode: what each exit status means
 
+    gate.py      the CI gate shared by bench, compare and check (thresholds, exit code, JUnit)
 User errors print one line per problem on stderr and exit 2 (USER_ERROR), without a
-traceback; anything else is a harness bug and keeps its traceback. Nothing printed carries a
-secret: stdout and stderr mask URL passwords, tokens and DSN passwords (`harness.redact`).
+traceback (a stored invalid run refused without --force: exit 5, INVALID); anything else is
+a harness bug and keeps its traceback. Nothing printed carries a secret: stdout and stderr
+mask URL passwords, tokens and DSN passwords (`harness.redact`).
 `--home DIR` sets the project root (workloads/, benchmarks/, results/) for this process and
 the ones it starts.
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 from harness.cli import engines, results, run, validate
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Parser
-from harness.errors import SpecError, UserError
+from harness.errors import InvalidRunRefused, SpecError, UserError
 from harness.paths import HOME_ENV, set_project_root
 from harness.redact import redact_output, redact_text
 from harness.signals import Interrupted, stop_signals_raise
@@ -54,6 +56,9 @@ def _run(args: argparse.Namespace) -> int:
             print(redact_text(line), file=sys.stderr)
         return ExitCode.USER_ERROR
     except UserError as exc:
+    except InvalidRunRefused as exc:
+        print(f"dbarena: {redact_text(str(exc))}", file=sys.stderr)
+        return ExitCode.INVALID
         print(f"dbarena: {redact_text(str(exc))}", file=sys.stderr)
         return ExitCode.USER_ERROR
     except KeyboardInterrupt as exc:

@@ -3,7 +3,7 @@
 - run shape: --preset --duration --warmup --users --processes --rate --schedule --scale
   (bench, capacity, sweep; a command may leave some out or give its own defaults);
 - provisioning: --provision (choices from the provisioner's own `MODES`) and --url;
-- the regression gate: --fail-on-regression (bench, compare).
+- the gate: --fail-on regressed|inconclusive (alias --fail-on-regression), --threshold, --junit (bench, compare, check).
 
 Every help text says what the value is, its unit and its default.
 """
@@ -14,6 +14,7 @@ import argparse
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.cli.exit_codes import ExitCode
@@ -24,7 +25,7 @@ from harness.spec.suite import MAX_SCALE, LoadProfile, parse_duration
 if TYPE_CHECKING:
     from harness.studies.runs import Overrides, Placement
 
-__all__ = ["DEFAULT_PROVISION", "RUN_SHAPE", "Parser", "Subcommands", "add_limits", "add_load_shape", "add_placement",
+__all__ = ["DEFAULT_PROVISION", "FAIL_ON", "RUN_SHAPE", "Parser", "Subcommands", "add_limits", "add_load_shape", "add_placement",
            "add_provisioning", "add_regression_gate", "add_run_shape", "check_address", "count_value",
            "default_text", "overrides_from", "placement_from", "positive_value", "rate_value", "scale_value",
            "time_value"]
@@ -262,10 +263,30 @@ def add_provisioning(parser: argparse.ArgumentParser, *, url: bool = True) -> No
                                 "(default: $DBARENA_<ENGINE>_URL, else none)")
 
 
-def add_regression_gate(parser: argparse.ArgumentParser, what: str) -> None:
-    """--fail-on-regression: exit 3 (REGRESSED) when `what`."""
-    parser.add_argument("--fail-on-regression", action="store_true",
-                        help=f"exit 3 when {what} (default: off, exit 0)")
+FAIL_ON = ("regressed", "inconclusive")
+
+
+def add_regression_gate(parser: argparse.ArgumentParser, what: str, *, thresholds: bool = True) -> None:
+    """The gate: --fail-on regressed|inconclusive (--fail-on-regression = --fail-on regressed), --threshold, --junit.
+
+    Exit codes: 3 (REGRESSED) when `what`; 6 (INCONCLUSIVE) with --fail-on inconclusive when a verdict is
+    inconclusive; 7 (THRESHOLD) when a --threshold is breached.
+    """
+    group = parser.add_argument_group("gate")
+    group.add_argument("--fail-on", choices=FAIL_ON, default=None,
+                       help=f"regressed: exit 3 when {what}; inconclusive: also exit 6 when a verdict is inconclusive "
+                            "(the interval reaches past the minimum effect) (default: off, verdicts do not change the "
+                            "exit status)")
+    group.add_argument("--fail-on-regression", dest="fail_on", action="store_const", const="regressed",
+                       help="the same as --fail-on regressed (default: off)")
+    if thresholds:
+        group.add_argument("--threshold", dest="thresholds", metavar="EXPR", action="append", default=[],
+                           help="absolute limit every run must meet, repeatable, k6-style: 'read.p99<5ms', "
+                                "'p99<10ms' (every operation), 'errors<0.1%%', 'throughput>=2000'; exit 7 when one "
+                                "is breached (default: none)")
+    group.add_argument("--junit", metavar="FILE", type=Path,
+                       help="also write the gate's outcome as JUnit XML to FILE, one testcase per operation × "
+                            "metric and per threshold (default: none)")
 
 
 def overrides_from(args: argparse.Namespace, **given: Any) -> Overrides:

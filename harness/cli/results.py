@@ -1,4 +1,4 @@
-"""`dbarena runs | show | compare | baseline | history | report`: what is stored, compared and reported.
+"""`dbarena runs | show | compare | check | baseline | history | report`: what is stored, compared, gated, reported.
 
 This is where stored runs, baselines, capacity and selection results are read for a report:
 the report module only turns what it is given into a document. Comparison (scipy), history
@@ -8,6 +8,7 @@ the report module only turns what it is given into a document. Comparison (scipy
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,9 +23,10 @@ from harness.results.baselines import baseline_for, baseline_path, promote
 from harness.results.record import RunRecord
 
 if TYPE_CHECKING:
+    from harness.compare.gate import Gate
     from harness.report.build import Evidence
 
-__all__ = ["cmd_baseline", "cmd_compare", "cmd_history", "cmd_report", "cmd_runs", "cmd_show", "register",
+__all__ = ["cmd_baseline", "cmd_check", "cmd_compare", "cmd_history", "cmd_report", "cmd_runs", "cmd_show", "register",
            "skipped", "stored_evidence"]
 
 DEFAULT_THRESHOLD = 0.05
@@ -52,14 +54,51 @@ def cmd_runs(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_show(args: argparse.Namespace) -> ExitCode:
-    print(run_summary(store.find_run(args.run)))
+    record = store.find_run(args.run)
+    print(record.model_dump_json(indent=1) if args.json else run_summary(record))
     return ExitCode.OK
 
 
-def cmd_compare(args: argparse.Namespace) -> ExitCode:
-    from harness.compare.compare import compare
-    from harness.report.comparison import comparison_table
+def _min_effect(args: argparse.Namespace) -> tuple[float, list[str]]:
+    """(minimum effect, threshold expressions): a bare number given to --threshold is the old spelling of --min-effect."""
+    expressions, min_effect = [], args.min_effect
+    for text in args.thresholds:
+        try:
+            value = float(text)
+        except ValueError:
+            expressions.append(text)
+            continue
+        print(f"dbarena: --threshold {text} read as --min-effect {text} (the minimum effect); "
+              "--threshold now takes expressions such as 'read.p99<5ms'", file=sys.stderr)
+        min_effect = value
+    if not 0 <= min_effect < 10:
+        raise UserError(f"--min-effect {min_effect:g}: give a fraction such as 0.05 (5%)")
+    return min_effect, expressions
 
+
+def _finish_gate(args: argparse.Namespace, gate: Gate, text: str) -> ExitCode:
+    """Print `text` (or the gate as JSON), write --junit, and return the gate's exit code."""
+    from harness.cli.gate import exit_code, write_junit
+    from harness.report.comparison import gate_json
+
+    code = exit_code([gate], args.fail_on)
+    write_junit(args, [gate])
+    print(json.dumps(gate_json(gate, args.fail_on, code), indent=1) if args.json else text)
+    return code
+
+
+def cmd_compare(args: argparse.Namespace) -> ExitCode:
+    """Compare two runs (or a run and its baseline); refuse an invalid side unless --force; gate on --fail-on."""
+    from harness.cli.gate import thresholds_from
+    from harness.compare.compare import compare, refuse_invalid
+    from harness.compare.gate import Gate
+    from harness.compare.thresholds import check_thresholds
+    from harness.report.comparison import checks_text, comparison_table
+
+    min_effect, expressions = _min_effect(args)
+    thresholds = thresholds_from(expressions)
+    if len(args.runs) > 2:
+        raise UserError(f"compare takes BASELINE CANDIDATE or CANDIDATE, not {len(args.runs)} runs")
     candidate = store.find_run(args.runs[-1])
     if len(args.runs) == 2:
         baseline = store.find_run(args.runs[0])
@@ -69,16 +108,39 @@ def cmd_compare(args: argparse.Namespace) -> ExitCode:
             raise UserError(f"no baseline for {candidate.engine}/{candidate.workload}; "
                             f"`dbarena baseline promote RUN_ID` makes one, or give two runs")
         baseline = found
-    comparison = compare(baseline, candidate, threshold=args.threshold, force=args.force)
-    print(comparison_table(comparison))
-    return ExitCode.REGRESSED if args.fail_on_regression and comparison.regressions else ExitCode.OK
+    refuse_invalid(baseline, candidate, args.force)
+    comparison = compare(baseline, candidate, threshold=min_effect, force=args.force)
+    checks = check_thresholds(candidate, thresholds)
+    gate = Gate(candidate, comparison, checks, judge_validity=not args.force)
+    return _finish_gate(args, gate, "\n".join(filter(None, [comparison_table(comparison), checks_text(checks)])))
+
+
+def cmd_check(args: argparse.Namespace) -> ExitCode:
+    """Check a stored run against absolute thresholds: a gate without a baseline."""
+    from harness.cli.gate import thresholds_from
+    from harness.compare.gate import Gate
+    from harness.compare.thresholds import check_thresholds
+    from harness.errors import InvalidRunRefused
+    from harness.report.comparison import checks_text
+
+    thresholds = thresholds_from(args.thresholds)
+    if not thresholds:
+        raise UserError("check: give at least one --threshold, e.g. --threshold 'read.p99<5ms'")
+    record = store.find_run(args.run)
+    if not record.valid and not args.force:
+        raise InvalidRunRefused(f"run {record.run_id} is INVALID: {'; '.join(record.invalid_reasons)} — its numbers "
+                                "do not describe the engine's work; not checked (--force checks anyway)")
+    checks = check_thresholds(record, thresholds)
+    gate = Gate(record, None, checks, judge_validity=not args.force)
+    verdict = "PASS" if not gate.breached else f"FAIL ({len(gate.breached)} of {len(checks)} breached)"
+    return _finish_gate(args, gate, f"run {record.run_id}\n{checks_text(checks)}\nthresholds: {verdict}")
 
 
 def cmd_baseline(args: argparse.Namespace) -> ExitCode:
     if args.action == "promote":
         if not args.run:
             raise UserError("baseline promote: give a run id (see `dbarena runs`)")
-        path = promote(store.find_run(args.run))
+        path = promote(store.find_run(args.run), force=args.force)
         print(f"baseline written: {path} (commit it to share it)")
         return ExitCode.OK
     for path in sorted(baseline_path("x", "y").parents[1].glob("*/*.json")):
@@ -87,7 +149,8 @@ def cmd_baseline(args: argparse.Namespace) -> ExitCode:
         except store.Unreadable as problem:
             skipped(problem)
             continue
-        print(f"{path}: {record.run_id} ({record.total_throughput_ops_s:,.0f} ops/s)")
+        mark = "" if record.valid else f" INVALID: {'; '.join(record.invalid_reasons)}"
+        print(f"{path}: {record.run_id} ({record.total_throughput_ops_s:,.0f} ops/s){mark}")
     return ExitCode.OK
 
 
@@ -162,17 +225,39 @@ def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workload", metavar="NAME", help="only runs of this workload (default: all workloads)")
 
 
+def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help=f"print {what} as JSON on stdout, nothing else (keys: docs/output.md) (default: off)")
+
+
 def _compare_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("compare", help="compare two runs, or one run with its baseline")
     parser.add_argument("runs", nargs="+", metavar="RUN_ID",
                         help="BASELINE CANDIDATE, or CANDIDATE alone (vs its committed baseline)")
-    parser.add_argument("--threshold", metavar="FRACTION", type=float, default=DEFAULT_THRESHOLD,
+    parser.add_argument("--min-effect", metavar="FRACTION", type=float, default=DEFAULT_THRESHOLD,
                         help="minimum relative effect that counts, as a fraction (0.05 = 5%%); doubled for p99, "
                              f"quadrupled for p99.9 (default: {DEFAULT_THRESHOLD})")
     parser.add_argument("--force", action="store_true",
-                        help="compare runs of different workload definitions (default: off, refused)")
+                        help="compare runs of different workload definitions, or an invalid run (marked INVALID; "
+                             "its validity then does not fail the gate) (default: off, refused)")
+    _json_flag(parser, "the comparison, thresholds and gate outcome")
     add_regression_gate(parser, "anything regressed")
     parser.set_defaults(func=cmd_compare)
+
+
+def _check_parser(sub: Subcommands) -> None:
+    parser = sub.add_parser("check", help="check a stored run against absolute thresholds (a gate without a baseline)")
+    parser.add_argument("run", metavar="RUN_ID", help="run id (or a unique prefix) or path of a run record")
+    parser.add_argument("--threshold", dest="thresholds", metavar="EXPR", action="append", default=[], required=True,
+                        help="limit the run must meet, repeatable, k6-style: 'read.p99<5ms', 'p99<10ms' (every "
+                             "operation), 'errors<0.1%%', 'throughput>=2000'; exit 7 when one is breached (required)")
+    parser.add_argument("--force", action="store_true",
+                        help="check an invalid run anyway (default: off, refused with exit 5)")
+    parser.add_argument("--junit", metavar="FILE", type=Path,
+                        help="also write the outcome as JUnit XML to FILE, one testcase per threshold and operation "
+                             "(default: none)")
+    _json_flag(parser, "the checks and the gate outcome")
+    parser.set_defaults(func=cmd_check, fail_on=None)
 
 
 def _other_parsers(sub: Subcommands) -> None:
@@ -182,11 +267,15 @@ def _other_parsers(sub: Subcommands) -> None:
 
     show = sub.add_parser("show", help="print one stored run")
     show.add_argument("run", metavar="RUN_ID", help="run id (or a unique prefix) or path of a run record")
+    _json_flag(show, "the run record (the stable, versioned record format)")
     show.set_defaults(func=cmd_show)
 
     baseline = sub.add_parser("baseline", help="promote a run to baseline, or list baselines")
     baseline.add_argument("action", choices=["promote", "list"], help="promote RUN_ID, or list the baselines")
     baseline.add_argument("run", nargs="?", metavar="RUN_ID", help="run to promote (promote only)")
+    baseline.add_argument("--force", action="store_true",
+                          help="promote an invalid run anyway; the baseline keeps its INVALID mark and a gate "
+                               "against it fails with exit 5 (default: off, refused with exit 5)")
     baseline.set_defaults(func=cmd_baseline)
 
     hist = sub.add_parser("history", help="stored runs as a table (pandas); export CSV/Parquet")
@@ -202,6 +291,7 @@ def _other_parsers(sub: Subcommands) -> None:
 
 
 def register(sub: Subcommands) -> None:
-    """Add runs, show, compare, baseline, history and report to the `dbarena` parser."""
+    """Add runs, show, compare, check, baseline, history and report to the `dbarena` parser."""
     _other_parsers(sub)
     _compare_parser(sub)
+    _check_parser(sub)

@@ -34,6 +34,7 @@ from harness.errors import UserError
 from harness.paths import default_suite
 
 if TYPE_CHECKING:
+    from harness.compare.gate import Gate
     from harness.studies.bench import BenchRun
     from harness.studies.models import CapacityResult
 
@@ -41,34 +42,46 @@ __all__ = ["cmd_bench", "cmd_capacity", "cmd_select", "cmd_sweep", "cmd_worker",
 
 
 def verdict_text(done: BenchRun) -> str:
-    """What `bench` says about a run against its committed baseline."""
-    from harness.report.comparison import comparison_table
+    """What `bench` says about a run against its committed baseline, and its thresholds."""
+    from harness.report.comparison import checks_text, comparison_table
 
     record = done.record
     if done.comparison is not None:
-        return comparison_table(done.comparison)
-    if done.not_compared is not None:
-        return f"not compared with the baseline: {done.not_compared}"
-    return (f"no baseline for {record.engine}/{record.workload}{'-' + record.preset if record.preset else ''}; "
-            f"`dbarena baseline promote {record.run_id}` makes this one")
+        text = comparison_table(done.comparison)
+    elif done.not_compared is not None:
+        text = f"not compared with the baseline: {done.not_compared}"
+    else:
+        text = (f"no baseline for {record.engine}/{record.workload}{'-' + record.preset if record.preset else ''}; "
+                f"`dbarena baseline promote {record.run_id}` makes this one")
+    return "\n".join(filter(None, [text, checks_text(done.checks)]))
+
+
+def _gate_of(done: BenchRun) -> Gate:
+    from harness.compare.gate import Gate
+
+    return Gate(done.record, done.comparison, done.checks, done.not_compared, done.baseline_invalid)
 
 
 def cmd_bench(args: argparse.Namespace) -> ExitCode:
+    """Run, print each run, and exit with the gate's worst failure (an invalid run is never 0)."""
+    from harness.cli.gate import exit_code, thresholds_from, write_junit
     from harness.report.terminal import run_summary
     from harness.studies.bench import bench
 
     suite = Path(args.suite) if args.suite else (None if args.workload else default_suite())
-    regressed = errors = False
-    for done in bench(suite, overrides_from(args), provision=args.provision, url=args.url,
-                      placement=placement_from(args)):
-        print(run_summary(done.record))
-        print(f"run record: {done.path}")
-        print(verdict_text(done))
-        regressed = regressed or done.regressed
-        errors = errors or done.record.over_error_budget
-    if errors:  # worse than a regression: the numbers do not describe the engine's work
-        return ExitCode.ERRORS
-    return ExitCode.REGRESSED if args.fail_on_regression and regressed else ExitCode.OK
+    thresholds = thresholds_from(args.thresholds)
+    gates = []
+    try:
+        for done in bench(suite, overrides_from(args), provision=args.provision, url=args.url,
+                          placement=placement_from(args), thresholds=thresholds):
+            print(run_summary(done.record))
+            print(f"run record: {done.path}")
+            print(verdict_text(done))
+            gates.append(_gate_of(done))
+    finally:  # an interrupted suite still leaves the gate's file for what ran
+        if gates:
+            write_junit(args, gates)
+    return exit_code(gates, args.fail_on)
 
 
 def capacity_text(result: CapacityResult, path: Path) -> str:

@@ -2,22 +2,38 @@
 
 Each metric knows whether higher is better. Runs of a different workload definition are
 refused (their numbers mean different things); a different scale, engine, load profile or
-engine settings is compared but loudly flagged.
+engine settings is compared but loudly flagged. An invalid run is flagged here; the commands
+refuse it (`refuse_invalid`) unless forced.
+
+Verdicts (asv's rule, made strict about "unchanged"): a metric is *unchanged* only when its
+whole confidence interval lies inside the minimum effect; *improved* / *regressed* when the
+change is significant and at least the minimum effect; otherwise *inconclusive*. A percentile
+q is not compared when either side has fewer than 10/(1-q) samples (20 for p50, 1,000 for p99,
+10,000 for p99.9): it is marked "too few samples".
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from harness.compare.stats import block_bootstrap_ci, bootstrap_percentile_ci, mann_whitney_p
-from harness.errors import UserError
+from harness.errors import InvalidRunRefused, UserError
 from harness.results.record import RunRecord
 
 DEFAULT_THRESHOLD = 0.05  # minimum relative effect worth reporting (throughput and p50)
 # Tails are noisier by nature: the minimum effect scales up for them.
 TAIL_FACTOR = {"throughput": 1.0, "p50": 1.0, "p99": 2.0, "p999": 4.0}
 ALPHA = 0.05
+QUANTILE = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999}
+PER_SECOND = "block bootstrap over seconds"
+PER_OPERATION = "bootstrap over operations"  # the weaker fallback: blind to drift within a run
+
+
+def min_samples(metric: str) -> int:
+    """Samples a percentile needs before it is compared: 10/(1-q) for quantile q (p99: 1,000)."""
+    return math.ceil(10 / (1 - QUANTILE[metric]) - 1e-9)
 
 
 class Verdict(StrEnum):
@@ -25,6 +41,7 @@ class Verdict(StrEnum):
     REGRESSED = "regressed"
     UNCHANGED = "unchanged"
     INCONCLUSIVE = "inconclusive"
+    TOO_FEW = "too few samples"  # a percentile from fewer than min_samples values: shown, not compared
     NOT_AVAILABLE = "n/a"
 
 
@@ -38,6 +55,9 @@ class MetricChange:
     change: float | None  # relative, (after - before) / before
     evidence: str  # the statistic behind the verdict
     verdict: Verdict
+    interval: tuple[float, float] | None = None  # CI of the relative change, at the family-wise level
+    method: str | None = None  # the statistic's method (PER_SECOND, PER_OPERATION, Mann-Whitney U)
+    samples: tuple[int, int] = (0, 0)  # operations behind the value, baseline and candidate
 
 
 @dataclass(frozen=True)
@@ -54,11 +74,34 @@ class Comparison:
         for verdict in (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.INCONCLUSIVE):
             if verdict in verdicts:
                 return verdict
-        return Verdict.UNCHANGED if verdicts - {Verdict.NOT_AVAILABLE} else Verdict.NOT_AVAILABLE
+        return Verdict.UNCHANGED if verdicts - {Verdict.NOT_AVAILABLE, Verdict.TOO_FEW} else Verdict.NOT_AVAILABLE
 
     @property
     def regressions(self) -> list[MetricChange]:
         return [c for c in self.changes if c.verdict is Verdict.REGRESSED]
+
+    @property
+    def inconclusive(self) -> list[MetricChange]:
+        return [c for c in self.changes if c.verdict is Verdict.INCONCLUSIVE]
+
+    @property
+    def invalid(self) -> tuple[str, ...]:
+        """One line per invalid side ('baseline RUN is INVALID: reasons'); empty when both are valid."""
+        return invalid_sides(self.baseline, self.candidate)
+
+
+def invalid_sides(baseline: RunRecord, candidate: RunRecord) -> tuple[str, ...]:
+    """'baseline|candidate RUN is INVALID: reasons' for each invalid side."""
+    return tuple(f"{side} {run.run_id} is INVALID: {'; '.join(run.invalid_reasons) or 'no reason recorded'}"
+                 for side, run in (("baseline", baseline), ("candidate", candidate)) if not run.valid)
+
+
+def refuse_invalid(baseline: RunRecord, candidate: RunRecord, force: bool = False) -> None:
+    """InvalidRunRefused (one line naming the run and its reasons) when either side is invalid, unless `force`."""
+    sides = invalid_sides(baseline, candidate)
+    if sides and not force:
+        raise InvalidRunRefused(f"{'; '.join(sides)} — its numbers do not describe the engine's work; "
+                                "not compared (--force compares anyway, marked INVALID)")
 
 
 def comparability(a: RunRecord, b: RunRecord, force: bool = False) -> list[str]:
@@ -81,9 +124,7 @@ def comparability(a: RunRecord, b: RunRecord, force: bool = False) -> list[str]:
     differing = sorted(k for k in set(settings_a) | set(settings_b) if settings_a.get(k) != settings_b.get(k))
     if differing:
         warnings.append(f"different engine settings: {', '.join(differing)}")
-    for run in (a, b):
-        if not run.valid:
-            warnings.append(f"run {run.run_id} is INVALID: {'; '.join(run.invalid_reasons)}")
+    warnings += invalid_sides(a, b)
     return warnings
 
 
@@ -99,50 +140,83 @@ def _per_second(record: RunRecord, op: str, metric: str) -> list[float]:
     return [float(v) for v in values if v is not None]
 
 
-def _decide(change: float | None, significant: bool | None, higher_is_better: bool, threshold: float) -> Verdict:
-    if change is None or significant is None:
+def _decide(change: float | None, interval: tuple[float, float] | None, significant: bool | None,
+            higher_is_better: bool, min_effect: float) -> Verdict:
+    """Unchanged only when the whole interval lies inside ±min_effect; a verdict of direction needs
+    significance and a change of at least min_effect; anything else is inconclusive."""
+    if change is None or (interval is None and significant is None):
         return Verdict.NOT_AVAILABLE
-    if abs(change) < threshold:
+    if interval is not None and -min_effect < interval[0] and interval[1] < min_effect:
         return Verdict.UNCHANGED
-    if not significant:
-        return Verdict.INCONCLUSIVE
-    better = change > 0 if higher_is_better else change < 0
-    return Verdict.IMPROVED if better else Verdict.REGRESSED
+    if significant and abs(change) >= min_effect:
+        better = change > 0 if higher_is_better else change < 0
+        return Verdict.IMPROVED if better else Verdict.REGRESSED
+    return Verdict.INCONCLUSIVE
+
+
+def _interval_text(interval: tuple[float, float] | None, confidence: float) -> str:
+    return f"{confidence:.1%} CI of change [{interval[0]:+.1%}, {interval[1]:+.1%}]" if interval else "no interval"
+
+
+def _throughput(a: RunRecord, b: RunRecord, name: str, alpha: float, min_effect: float) -> MetricChange:
+    op_a, op_b = a.operations[name], b.operations[name]
+    before, after = op_a.throughput_ops_s, op_b.throughput_ops_s
+    seconds_a, seconds_b = _per_second_throughput(a, name), _per_second_throughput(b, name)
+    p_value = mann_whitney_p(seconds_a, seconds_b)
+    interval = block_bootstrap_ci(seconds_a, seconds_b, 1 - alpha)
+    change = (after - before) / before if before else None
+    evidence = (f"Mann-Whitney U p={p_value:.3g} on per-second throughput; {_interval_text(interval, 1 - alpha)}"
+                if p_value is not None else "too few seconds")
+    return MetricChange(name, "throughput", True, before, after, change, evidence,
+                        _decide(change, interval, None if p_value is None else p_value < alpha, True, min_effect),
+                        interval, "Mann-Whitney U and block bootstrap over seconds", (op_a.count, op_b.count))
+
+
+def _latency(a: RunRecord, b: RunRecord, name: str, metric: str, alpha: float, min_effect: float) -> MetricChange:
+    op_a, op_b = a.operations[name], b.operations[name]
+    lat_a, lat_b = op_a.latency_us, op_b.latency_us
+    samples = (op_a.count, op_b.count)
+    if lat_a is None or lat_b is None:
+        return MetricChange(name, metric, False, None, None, None, "no latency", Verdict.NOT_AVAILABLE,
+                            samples=samples)
+    before_us, after_us = getattr(lat_a, metric), getattr(lat_b, metric)
+    change = (after_us - before_us) / before_us if before_us else None
+    need = min_samples(metric)
+    if min(samples) < need:
+        return MetricChange(name, metric, False, before_us, after_us, change,
+                            f"not compared: {min(samples):,} samples, {metric} needs {need:,} (10/(1-q))",
+                            Verdict.TOO_FEW, samples=samples)
+    method = PER_SECOND
+    interval = block_bootstrap_ci(_per_second(a, name, metric), _per_second(b, name, metric), 1 - alpha)
+    if interval is None:  # too short for per-second samples: resample operations
+        method = PER_OPERATION
+        interval = bootstrap_percentile_ci(op_a.histogram, op_b.histogram, 100 * QUANTILE[metric],
+                                           confidence=1 - alpha)
+    significant = None if interval is None else (interval[0] > 0 or interval[1] < 0)
+    evidence = f"{method}: {_interval_text(interval, 1 - alpha)}" if interval else "too few samples"
+    return MetricChange(name, metric, False, before_us, after_us, change, evidence,
+                        _decide(change, interval, significant, False, min_effect * TAIL_FACTOR[metric]),
+                        interval, method if interval else None, samples)
+
+
+def _fallback_warning(changes: list[MetricChange]) -> list[str]:
+    weaker = [f"{c.operation} {c.metric}" for c in changes if c.method == PER_OPERATION]
+    if not weaker:
+        return []
+    return [f"weaker statistics for {len(weaker)} metric(s) ({', '.join(weaker)}): fewer than 3 measured seconds, "
+            f"so the interval resamples single operations and ignores drift within a run — "
+            f"run longer for a per-second interval"]
 
 
 def compare(a: RunRecord, b: RunRecord, threshold: float = DEFAULT_THRESHOLD, force: bool = False) -> Comparison:
-    """Compare candidate `b` against baseline `a`."""
+    """Compare candidate `b` against baseline `a`; `threshold` is the minimum relative effect (0.05 = 5%)."""
     warnings = comparability(a, b, force)
     changes: list[MetricChange] = []
     shared = sorted(a.operations.keys() & b.operations.keys())
     # Bonferroni: every metric of every operation is a test; the family stays at ALPHA.
     alpha = ALPHA / max(1, 4 * len(shared))
     for name in shared:
-        op_a, op_b = a.operations[name], b.operations[name]
-        before, after = op_a.throughput_ops_s, op_b.throughput_ops_s
-        p_value = mann_whitney_p(_per_second_throughput(a, name), _per_second_throughput(b, name))
-        change = (after - before) / before if before else None
-        changes.append(MetricChange(
-            name, "throughput", True, before, after, change,
-            f"Mann-Whitney U p={p_value:.3g} on per-second throughput" if p_value is not None else "too few seconds",
-            _decide(change, None if p_value is None else p_value < alpha, True, threshold),
-        ))
-        for metric, percentile in (("p50", 50.0), ("p99", 99.0), ("p999", 99.9)):
-            lat_a, lat_b = op_a.latency_us, op_b.latency_us
-            if lat_a is None or lat_b is None:
-                changes.append(MetricChange(name, metric, False, None, None, None, "no latency", Verdict.NOT_AVAILABLE))
-                continue
-            before_us, after_us = getattr(lat_a, metric), getattr(lat_b, metric)
-            method = "block bootstrap over seconds"
-            interval = block_bootstrap_ci(_per_second(a, name, metric), _per_second(b, name, metric), 1 - alpha)
-            if interval is None:  # too short for per-second samples: resample operations
-                method = "bootstrap over operations"
-                interval = bootstrap_percentile_ci(op_a.histogram, op_b.histogram, percentile, confidence=1 - alpha)
-            significant = None if interval is None else (interval[0] > 0 or interval[1] < 0)
-            evidence = (f"{method}: {1 - alpha:.1%} CI of change [{interval[0]:+.1%}, {interval[1]:+.1%}]"
-                        if interval else "too few samples")
-            change = (after_us - before_us) / before_us if before_us else None
-            changes.append(MetricChange(name, metric, False, before_us, after_us, change, evidence,
-                                        _decide(change, significant, False, threshold * TAIL_FACTOR[metric])))
+        changes.append(_throughput(a, b, name, alpha, threshold))
+        changes += [_latency(a, b, name, metric, alpha, threshold) for metric in ("p50", "p99", "p999")]
     changes.sort(key=lambda c: (c.operation, ["throughput", "p50", "p99", "p999"].index(c.metric)))
-    return Comparison(a, b, threshold, tuple(changes), tuple(warnings))
+    return Comparison(a, b, threshold, tuple(changes), tuple(warnings + _fallback_warning(changes)))

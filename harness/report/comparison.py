@@ -1,10 +1,16 @@
-"""A comparison as a terminal table, with its verdict and warnings."""
+"""A comparison and the gate's checks as a terminal table, and as JSON (`--json`, keys in docs/output.md)."""
 
 from __future__ import annotations
 
-from harness.compare.compare import Comparison
+from typing import Any
+
+from harness.compare.compare import Comparison, MetricChange
+from harness.compare.gate import Gate
+from harness.compare.thresholds import ThresholdCheck
 from harness.report.terminal import table
 from harness.runner.progress import fmt_us
+
+__all__ = ["checks_json", "checks_text", "comparison_json", "comparison_table", "gate_json"]
 
 
 def _fmt(metric: str, value: float | None) -> str:
@@ -18,9 +24,50 @@ def comparison_table(comparison: Comparison) -> str:
              _fmt(c.metric, c.after), f"{c.change:+.1%}" if c.change is not None else "n/a", c.verdict.value,
              c.evidence] for c in comparison.changes]
     lines = [f"baseline  {comparison.baseline.run_id}", f"candidate {comparison.candidate.run_id}"]
-    lines += [f"WARNING: {w}" for w in comparison.warnings]
+    lines += [f"*** {line} ***" for line in comparison.invalid]
+    lines += [f"WARNING: {w}" for w in comparison.warnings if w not in comparison.invalid]
     lines.append(table(rows, ["operation", "metric", "baseline", "candidate", "change", "verdict", "evidence"]))
-    lines.append(f"verdict: {comparison.verdict.value.upper()} (minimum effect {comparison.threshold:.0%}; "
+    verdict = comparison.verdict.value.upper() + (" (INVALID run compared)" if comparison.invalid else "")
+    lines.append(f"verdict: {verdict} (minimum effect {comparison.threshold:.0%}; "
                  f"{2 * comparison.threshold:.0%} for p99, {4 * comparison.threshold:.0%} for p99.9; "
-                 f"family-wise significance 5%; ↑ higher is better, ↓ lower is better)")
+                 "unchanged = the whole interval inside it; family-wise significance 5%; "
+                 "↑ higher is better, ↓ lower is better)")
     return "\n".join(lines)
+
+
+def checks_text(checks: tuple[ThresholdCheck, ...]) -> str:
+    """One line per threshold as applied: 'threshold read.p99<5ms: pass (read p99 4.2 ms < 5 ms)'."""
+    return "\n".join(f"threshold {c.name}: {'pass' if c.passed else 'FAIL'} ({c.detail})" for c in checks)
+
+
+def _change_json(change: MetricChange) -> dict[str, Any]:
+    return {"operation": change.operation, "metric": change.metric, "higher_is_better": change.higher_is_better,
+            "baseline": change.before, "candidate": change.after, "change": change.change,
+            "verdict": change.verdict.value, "interval": list(change.interval) if change.interval else None,
+            "method": change.method, "samples": {"baseline": change.samples[0], "candidate": change.samples[1]},
+            "evidence": change.evidence}
+
+
+def comparison_json(comparison: Comparison) -> dict[str, Any]:
+    """The comparison's stable keys (docs/output.md)."""
+    return {"baseline": comparison.baseline.run_id, "candidate": comparison.candidate.run_id,
+            "verdict": comparison.verdict.value, "min_effect": comparison.threshold,
+            "invalid": list(comparison.invalid), "warnings": list(comparison.warnings),
+            "changes": [_change_json(c) for c in comparison.changes]}
+
+
+def checks_json(checks: tuple[ThresholdCheck, ...]) -> list[dict[str, Any]]:
+    return [{"threshold": c.name, "operation": c.operation, "metric": c.threshold.metric,
+             "comparator": c.threshold.comparator, "limit": c.threshold.limit, "value": c.value,
+             "passed": c.passed, "detail": c.detail} for c in checks]
+
+
+def gate_json(gate: Gate, fail_on: str | None, exit_code: int) -> dict[str, Any]:
+    """`compare --json` / `check --json`: the run, the comparison (or null), the thresholds and the gate's outcome."""
+    record = gate.candidate
+    return {"run": record.run_id, "valid": record.valid, "invalid_reasons": list(record.invalid_reasons),
+            "invalid_causes": list(getattr(record, "invalid_causes", ())),
+            "comparison": comparison_json(gate.comparison) if gate.comparison is not None else None,
+            "not_compared": gate.not_compared, "thresholds": checks_json(gate.checks),
+            "gate": {"fail_on": fail_on, "failures": [f.value for f in gate.failures(fail_on)],
+                     "exit_code": int(exit_code)}}

@@ -1,10 +1,15 @@
-"""Baselines: one promoted run per engine and workload, committed under results/baselines/."""
+"""Baselines: one promoted run per engine and workload, committed under results/baselines/.
+
+An invalid run is refused (InvalidRunRefused, one line naming its reasons) unless forced; a
+forced one keeps `valid: false` and its reasons, plus a note that it was forced, so every gate
+against it sees the mark. An incomplete run is never a baseline.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import UserError
+from harness.errors import InvalidRunRefused, UserError
 from harness.results import store
 from harness.results.record import RunRecord
 
@@ -14,11 +19,18 @@ def baseline_path(engine: str, workload: str, preset: str | None = None) -> Path
     return store.results_dir() / "baselines" / engine / f"{name}.json"
 
 
-def promote(record: RunRecord) -> Path:
+FORCED_NOTE = "promoted to baseline with --force although INVALID"
+
+
+def promote(record: RunRecord, force: bool = False) -> Path:
+    """Write `record` as its engine/workload's baseline; the path written."""
     if not record.complete:
         raise UserError(f"run {record.run_id} is incomplete; only a complete run can become a baseline")
     if not record.valid:
-        raise UserError(f"run {record.run_id} is invalid ({'; '.join(record.invalid_reasons)}); not a baseline")
+        if not force:
+            raise InvalidRunRefused(f"run {record.run_id} is INVALID ({'; '.join(record.invalid_reasons)}); "
+                                    "not a baseline (--force promotes it anyway, marked invalid)")
+        record = record.model_copy(update={"notes": (*record.notes, FORCED_NOTE)})
     path = baseline_path(record.engine, record.workload, record.preset)
     store.write_atomic(path, record.model_dump_json(indent=1))
     return path

@@ -3,16 +3,20 @@
 Nothing is printed here: `bench` yields one `BenchRun` per finished run (its saved record
 and its verdict against the committed baseline) as soon as it is saved, and the CLI shows
 it. A run stopped by the user is saved like any other; after yielding it, `bench` raises
-KeyboardInterrupt instead of starting the suite's next run.
+KeyboardInterrupt instead of starting the suite's next run. An invalid baseline (promoted
+with --force) is not compared: `BenchRun.baseline_invalid` says so, and the gate fails on it.
+Absolute thresholds are checked on every run (`BenchRun.checks`); one naming an operation a
+planned workload lacks is refused before anything starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.compare.compare import Comparison, compare
+from harness.compare.compare import Comparison, compare, invalid_sides
+from harness.compare.thresholds import Threshold, ThresholdCheck, check_thresholds, threshold_problems
 from harness.engines.registry import create_adapter, engine_info
 from harness.errors import SpecError, UserError
 from harness.provision.endpoint import choose_mode, provisioned, url_from_env
@@ -46,6 +50,8 @@ class BenchRun:
     record: RunRecord
     comparison: Comparison | None  # against the committed baseline; None when not compared
     not_compared: str | None = None  # why a baseline exists but could not be compared (None: no baseline)
+    baseline_invalid: bool = False  # the baseline is invalid (promoted with --force): not compared
+    checks: tuple[ThresholdCheck, ...] = ()  # the absolute thresholds, checked on this run
 
     @property
     def regressed(self) -> bool:
@@ -53,20 +59,27 @@ class BenchRun:
         return bool(self.comparison and self.comparison.regressions)
 
 
-def versus_baseline(record: RunRecord) -> tuple[Comparison | None, str | None]:
-    """(comparison with the committed baseline, why it could not be compared); (None, None) without a baseline."""
+def versus_baseline(record: RunRecord) -> tuple[Comparison | None, str | None, bool]:
+    """(comparison with the committed baseline, why it could not be compared, whether the baseline is invalid).
+
+    (None, None, False) without a baseline. An invalid candidate is compared (the comparison says
+    INVALID; `bench` exits non-zero for the run itself); an invalid baseline is not.
+    """
     baseline = baseline_for(record)
     if baseline is None:
-        return None, None
+        return None, None, False
+    if not baseline.valid:
+        (line,) = invalid_sides(baseline, baseline.model_copy(update={"valid": True}))
+        return None, f"{line} (promoted with --force); promote a valid run to gate against it", True
     try:
-        return compare(baseline, record), None
+        return compare(baseline, record), None, False
     except UserError as exc:
-        return None, str(exc)
+        return None, str(exc), False
 
 
 def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto", url: str | None = None,
           progress: Progress | None = None, run: RunFn = run_and_record,
-          placement: Placement | None = None) -> Iterator[BenchRun]:
+          placement: Placement | None = None, thresholds: Sequence[Threshold] = ()) -> Iterator[BenchRun]:
     """Run everything planned, yielding each run once it is saved and compared.
 
     Every planned workload and engine is checked before anything starts, with the safety limits
@@ -77,6 +90,10 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
     suite = load_suite(suite_path) if suite_path is not None else None
     runs = plan_runs(suite, overrides)
     problems = suite_problems(Suite(version=1, name="planned", runs=tuple(runs)), str(suite_path or "command line"))
+    if not problems:
+        for planned in runs:
+            names = [op.name for op in prepared_workload(planned).operations]
+            problems += threshold_problems(thresholds, names, "--threshold")
     if problems:  # nothing starts when any planned run would be refused
         raise SpecError(problems)
     for planned in runs:  # check everything before starting anything (plan_runs checked the load limits)
@@ -96,6 +113,7 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
             with provisioned(engine, provision, url, progress=progress.say) as endpoint:
                 saved = execute(request_for(planned, engine, endpoint, suite.name if suite else None, placement),
                                 progress, run)
-            comparison, why = versus_baseline(saved.record)
-            yield BenchRun(saved.path, saved.record, comparison, why)
+            comparison, why, baseline_invalid = versus_baseline(saved.record)
+            yield BenchRun(saved.path, saved.record, comparison, why, baseline_invalid,
+                           check_thresholds(saved.record, thresholds))
             stop_if_interrupted(saved.record)

@@ -23,16 +23,17 @@ def _commands() -> Iterator[tuple[str, argparse.ArgumentParser]]:
 
 
 def test_exit_codes_are_named_and_documented() -> None:
-    assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("PROBLEMS", 1), ("USER_ERROR", 2), ("REGRESSED", 3), ("ERRORS", 4),
-                                                    ("INTERRUPTED", 130)]
+    assert [(c.name, int(c)) for c in ExitCode] == [
+        ("OK", 0), ("PROBLEMS", 1), ("USER_ERROR", 2), ("REGRESSED", 3), ("ERRORS", 4), ("INVALID", 5),
+        ("INCONCLUSIVE", 6), ("THRESHOLD", 7), ("INTERRUPTED", 130)]
     doc = exit_codes.__doc__ or ""
     assert all(f"{int(c)}" in doc and c.name in doc for c in ExitCode)
 
 
 def test_every_command_is_there() -> None:
     names = {name for name, _ in _commands()}
-    assert names == {"dbarena", "validate", "bench", "capacity", "sweep", "select", "engines", "runs", "show",
-                     "compare", "baseline", "history", "report", "worker"}
+    assert names >= {"dbarena", "validate", "bench", "capacity", "sweep", "select", "engines", "runs", "show",
+                     "compare", "check", "baseline", "history", "report", "worker"}
 
 
 @pytest.mark.parametrize(("name", "parser"), list(_commands()), ids=lambda v: v if isinstance(v, str) else "")
@@ -67,7 +68,9 @@ def test_capacity_and_sweep_keep_their_own_defaults() -> None:
     sweep = parser.parse_args(["sweep", "kv-cache", "--engine", "fake", "--scales", "1k"])
     assert (sweep.users, sweep.processes, sweep.duration, sweep.warmup, sweep.rate) == (8, 2, "10s", "2s", None)
     bench = parser.parse_args(["bench"])
-    assert (bench.users, bench.duration, bench.provision, bench.fail_on_regression) == (None, None, "auto", False)
+    assert (bench.users, bench.duration, bench.provision, bench.fail_on) == (None, None, "auto", None)
+    assert parser.parse_args(["bench", "--fail-on-regression"]).fail_on == "regressed"  # the old spelling, kept
+    assert parser.parse_args(["compare", "r", "--fail-on", "inconclusive"]).fail_on == "inconclusive"
 
 
 def test_user_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,38 @@
+"""What `bench`, `compare` and `check` share as a CI gate: thresholds from flags, exit code, JUnit file."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.cli.exit_codes import ExitCode, for_failures
+from harness.compare.gate import Gate
+from harness.compare.thresholds import Threshold, parse_thresholds
+from harness.errors import UserError
+
+__all__ = ["exit_code", "thresholds_from", "write_junit"]
+
+
+def thresholds_from(texts: Sequence[str]) -> tuple[Threshold, ...]:
+    """--threshold values parsed; UserError (one line naming the bad expression) otherwise."""
+    return parse_thresholds(texts, "--threshold")
+
+
+def exit_code(gates: Sequence[Gate], fail_on: str | None) -> ExitCode:
+    """The worst failure over every gate (ExitCode order: errors, invalid, threshold, regressed, inconclusive)."""
+    return for_failures([f.value for gate in gates for f in gate.failures(fail_on)])
+
+
+def write_junit(args: argparse.Namespace, gates: Sequence[Gate]) -> None:
+    """Write --junit FILE when given; UserError (one line) when it cannot be written."""
+    from harness.report.junit import junit_xml
+
+    target: Path | None = getattr(args, "junit", None)
+    if target is None:
+        return
+    try:
+        target.write_text(junit_xml(gates, args.fail_on), encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"--junit {target}: cannot write there ({exc.strerror or exc}); "
+                        "give a path in an existing, writable folder") from None
