@@ -4,6 +4,7 @@
     results.py   runs, show, compare, baseline, history, report
     engines.py   engines list|up|down|status|build|matrix
     validate.py  validate
+    verify.py    verify (the engines' answers to the same calls compared)
     options.py   flag groups shared by several commands (run shape, provisioning, regression gate)
     exit_codes.py  ExitCode: what each exit status means
 
@@ -24,7 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.cli import engines, results, run, validate
+from harness.cli import engines, results, run, validate, verify
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Parser
 from harness.errors import InvalidRunRefused, SpecError, UserError
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="project root holding workloads/, benchmarks/ and results/ "
                              f"(default: ${HOME_ENV}, else the current directory)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (validate, run, engines, results):
+    for group in (validate, run, engines, results, verify):
         group.register(sub)
     return parser
 

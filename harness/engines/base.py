@@ -184,3 +184,20 @@ class EngineAdapter(ABC, Generic[ClientT]):
     def telemetry(self, workload: Workload) -> dict[str, Any]:
         """Server-side statistics after the run (cache hits, statements, memory...)."""
         return {}
+
+    # ---- answers (dbarena verify) -----------------------------------------------------
+
+    def answer(self, op: Operation, workload: Workload, argument: Any) -> list[dict[str, Any]] | None:
+        """What one call of a reading operation returns, for `dbarena verify`; None: this adapter gives none.
+
+        Sent from the same statement the executor sends (statements.py), on this connection, and
+        never timed. One dict per row returned, in the engine's order, values as the driver gives
+        them (verify normalises bytes, dates, numbers):
+            read, scan, find, range, search   field -> value, the key under its field name
+            aggregate                         the `group_by` fields, "bucket" (the bucket's start:
+                                              a datetime or a number) and "value"
+            traverse k-hop, mutual            {"node": key of a node reached}
+            traverse shortest-path            [{"hops": path length}] (0: no path)
+        Writes have no answer here: verify counts what their executor touched.
+        """
+        return None

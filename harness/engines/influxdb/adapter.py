@@ -239,3 +239,11 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
             if during["fluxQueryReq"]:
                 out["flux_query_mean_ms"] = round(during["fluxQueryReqDurationNs"] / during["fluxQueryReq"] / 1e6, 3)
         return out
+
+    def answer(self, op: Operation, workload: Workload, argument: Any) -> list[dict[str, Any]] | None:
+        """The rows the executor's Flux returns (dbarena verify; influxdb/answers.py)."""
+        from harness.engines.influxdb.answers import answer
+
+        if reason := self.unsupported_reason(op, workload):
+            raise UnsupportedOperation(reason)
+        return answer(self.client, self.bucket, self.org, op, workload, argument)

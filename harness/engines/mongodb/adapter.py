@@ -310,3 +310,9 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
         except OperationFailure as exc:
             return {"error": str(exc)}
         return {k: stats.get(k) for k in ("count", "size", "storageSize", "totalIndexSize", "indexSizes")}
+
+    def answer(self, op: Operation, workload: Workload, argument: Any) -> list[dict[str, Any]] | None:
+        """The documents the executor's statement returns (dbarena verify; mongodb/answers.py)."""
+        from harness.engines.mongodb.answers import answer
+
+        return answer(self.db, self.name, op, workload, argument)

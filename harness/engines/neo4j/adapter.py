@@ -273,3 +273,11 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
                       for name, attrs in beans.items() if "Page cache" in name or "PageCache" in name}
         out["page_cache"] = page_cache or "not exposed (Neo4j community registers no page-cache MBeans)"
         return out
+
+    def answer(self, op: Operation, workload: Workload, argument: Any) -> list[dict[str, Any]] | None:
+        """The records the executor's Cypher returns (dbarena verify; neo4j/answers.py)."""
+        from harness.engines.neo4j.answers import answer
+
+        if (reason := self.unsupported_reason(op, workload)) is not None:
+            raise UnsupportedOperation(reason)
+        return answer(self.client.session, op, workload, argument)

@@ -178,3 +178,9 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
 
     def telemetry(self, workload: Workload) -> dict[str, Any]:
         return collect(self.client, [e.name for e in workload.dataset.entities])
+
+    def answer(self, op: Operation, workload: Workload, argument: Any) -> list[dict[str, Any]] | None:
+        """The rows the executor's statement returns (dbarena verify; postgres/answers.py)."""
+        from harness.engines.postgres.answers import answer
+
+        return answer(self.client, op, workload, argument)

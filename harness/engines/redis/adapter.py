@@ -198,6 +198,12 @@ class RedisAdapter(EngineAdapter[Any]):
                                                       "usec_per_call": round((stats["usec"] - usec0) / calls, 2)}
         return out
 
+    def answer(self, op: Operation, workload: Workload, argument: Any) -> list[dict[str, Any]] | None:
+        """The records the executor's commands return (dbarena verify; redis/answers.py)."""
+        from harness.engines.redis.answers import answer
+
+        return answer(self, self.bind(op, workload), op, workload, argument)
+
 
 # ---- executors: one per statement, closed over the connection's client ----------------
 

@@ -271,3 +271,10 @@ class SearchAdapter(EngineAdapter[SearchClient]):
             "indices": {name: _pick(stats["total"], _INDEX_STATS) for name, stats in sorted(indices.items())},
             "nodes": {node.get("name", node_id): _pick(node, _NODE_STATS) for node_id, node in nodes.items()},
         }
+
+    def answer(self, op: Operation, workload: Workload, argument: Any) -> list[dict[str, Any]] | None:
+        """The hits the executor's request returns (dbarena verify; search/answers.py)."""
+        from harness.engines.search.answers import answer
+
+        self.statement(op, workload)  # UnsupportedOperation when this engine cannot express it
+        return answer(self.client, op, workload, argument)
