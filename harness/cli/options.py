@@ -25,8 +25,8 @@ from harness.spec.suite import MAX_SCALE, LoadProfile, parse_duration
 if TYPE_CHECKING:
     from harness.studies.runs import Overrides, Placement
 
-__all__ = ["DEFAULT_PROVISION", "FAIL_ON", "RUN_SHAPE", "Parser", "Subcommands", "add_limits", "add_load_shape", "add_placement",
-           "add_provisioning", "add_regression_gate", "add_run_shape", "check_address", "count_value",
+__all__ = ["DEFAULT_PROVISION", "FAIL_ON", "RUN_SHAPE", "Parser", "Subcommands", "add_json", "add_limits", "add_load_shape",
+           "add_placement", "add_provisioning", "add_regression_gate", "add_run_shape", "check_address", "count_value",
            "default_text", "overrides_from", "placement_from", "positive_value", "rate_value", "scale_value",
            "time_value"]
 
@@ -287,6 +287,12 @@ def add_regression_gate(parser: argparse.ArgumentParser, what: str, *, threshold
     group.add_argument("--junit", metavar="FILE", type=Path,
                        help="also write the gate's outcome as JUnit XML to FILE, one testcase per operation × "
                             "metric and per threshold (default: none)")
+def add_json(parser: argparse.ArgumentParser, what: str) -> None:
+    """--json: print `what` as JSON on stdout and nothing else (progress stays on stderr)."""
+    parser.add_argument("--json", action="store_true",
+                        help=f"print {what} as JSON on stdout, nothing else (keys: docs/output.md) (default: off)")
+
+
 
 
 def overrides_from(args: argparse.Namespace, **given: Any) -> Overrides:

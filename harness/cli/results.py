@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.exit_codes import ExitCode
-from harness.cli.options import Subcommands, add_regression_gate
+from harness.cli.options import Subcommands, add_json, add_regression_gate
 from harness.errors import UserError
 from harness.report.terminal import run_summary, table
 from harness.results import store
@@ -225,11 +225,6 @@ def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workload", metavar="NAME", help="only runs of this workload (default: all workloads)")
 
 
-def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--json", action="store_true",
-                        help=f"print {what} as JSON on stdout, nothing else (keys: docs/output.md) (default: off)")
-
-
 def _compare_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("compare", help="compare two runs, or one run with its baseline")
     parser.add_argument("runs", nargs="+", metavar="RUN_ID",
@@ -240,7 +235,7 @@ def _compare_parser(sub: Subcommands) -> None:
     parser.add_argument("--force", action="store_true",
                         help="compare runs of different workload definitions, or an invalid run (marked INVALID; "
                              "its validity then does not fail the gate) (default: off, refused)")
-    _json_flag(parser, "the comparison, thresholds and gate outcome")
+    add_json(parser, "the comparison, thresholds and gate outcome")
     add_regression_gate(parser, "anything regressed")
     parser.set_defaults(func=cmd_compare)
 
@@ -256,7 +251,7 @@ def _check_parser(sub: Subcommands) -> None:
     parser.add_argument("--junit", metavar="FILE", type=Path,
                         help="also write the outcome as JUnit XML to FILE, one testcase per threshold and operation "
                              "(default: none)")
-    _json_flag(parser, "the checks and the gate outcome")
+    add_json(parser, "the checks and the gate outcome")
     parser.set_defaults(func=cmd_check, fail_on=None)
 
 
@@ -267,7 +262,7 @@ def _other_parsers(sub: Subcommands) -> None:
 
     show = sub.add_parser("show", help="print one stored run")
     show.add_argument("run", metavar="RUN_ID", help="run id (or a unique prefix) or path of a run record")
-    _json_flag(show, "the run record (the stable, versioned record format)")
+    add_json(show, "the run record (the stable, versioned record format)")
     show.set_defaults(func=cmd_show)
 
     baseline = sub.add_parser("baseline", help="promote a run to baseline, or list baselines")

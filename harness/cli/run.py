@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import (
     Subcommands,
+    add_json,
     add_limits,
     add_load_shape,
     add_placement,
@@ -36,7 +37,7 @@ from harness.paths import default_suite
 if TYPE_CHECKING:
     from harness.compare.gate import Gate
     from harness.studies.bench import BenchRun
-    from harness.studies.models import CapacityResult
+    from harness.studies.models import CapacityResult, CurvePoint
 
 __all__ = ["cmd_bench", "cmd_capacity", "cmd_select", "cmd_sweep", "cmd_worker", "register"]
 
@@ -84,14 +85,36 @@ def cmd_bench(args: argparse.Namespace) -> ExitCode:
     return exit_code(gates, args.fail_on)
 
 
+def _step_mark(point: CurvePoint) -> str:
+    if point.slo_met:
+        return "yes"
+    if point.client_bound:
+        return "no (client-bound)"
+    return "no (INVALID)" if not point.valid else "no"
+
+
 def capacity_text(result: CapacityResult, path: Path) -> str:
+    """The curve, the capacity (or that the search was client-bound) and where the result is saved."""
     from harness.report.terminal import table
+    from harness.studies.capacity import client_bound_text
 
     rows = [[f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}", str(p.p50_us), str(p.p99_us), str(p.p999_us),
-             "yes" if p.slo_met else "no"] for p in result.curve]
+             _step_mark(p)] for p in result.curve]
     found = f"{result.capacity_ops_s:,.0f} ops/s" if result.capacity_ops_s else "none (missed at the lowest rate)"
-    return "\n".join([table(rows, ["offered ops/s", "achieved", "p50 µs", "p99 µs", "p99.9 µs", f"meets {result.slo}"]),
-                      f"capacity under {result.slo}: {found}", f"capacity result: {path}"])
+    lines = [table(rows, ["offered ops/s", "achieved", "p50 µs", "p99 µs", "p99.9 µs", f"meets {result.slo}"])]
+    lines += [f"invalid step at {p.target_rate:,.0f} ops/s (counted as missed): {'; '.join(p.invalid_reasons)}"
+              for p in result.curve if not p.valid]
+    bound = client_bound_text(result)
+    lines.append(bound if bound is not None else f"capacity under {result.slo}: {found}")
+    lines.append(f"capacity result: {path}")
+    return "\n".join(lines)
+
+
+def _json_out(data: dict[str, object]) -> None:
+    """JSON on stdout, nothing else (progress is on stderr)."""
+    import json
+
+    print(json.dumps(data, indent=1))
 
 
 def cmd_capacity(args: argparse.Namespace) -> ExitCode:
@@ -110,7 +133,11 @@ def cmd_capacity(args: argparse.Namespace) -> ExitCode:
     progress = Progress()
     with single_run(overrides, args.provision, args.url, progress, placement_from(args)) as base:
         result = search_capacity(base, slo, search, progress)
-    print(capacity_text(result, save_capacity(result)))
+    path = save_capacity(result)
+    if args.json:
+        _json_out({**result.model_dump(mode="json"), "path": str(path)})
+    else:
+        print(capacity_text(result, path))
     return ExitCode.OK
 
 
@@ -137,7 +164,10 @@ def cmd_select(args: argparse.Namespace) -> ExitCode:
 
     result = run_selection(load_selection(Path(args.selection)), provision=args.provision,
                            placement=placement_from(args), override_limits=args.override_limits)
-    print(ranking_text(result))
+    if args.json:
+        _json_out(result.model_dump(mode="json"))
+    else:
+        print(ranking_text(result))
     return ExitCode.OK
 
 
@@ -178,6 +208,7 @@ def _capacity_parser(sub: Subcommands) -> None:
     add_provisioning(parser)
     add_placement(parser)
     add_limits(parser)
+    add_json(parser, "the capacity result (the stored format, plus its path)")
     parser.set_defaults(func=cmd_capacity)
 
 
@@ -202,6 +233,7 @@ def _select_parser(sub: Subcommands) -> None:
     add_provisioning(parser, url=False)
     add_placement(parser)
     add_limits(parser)
+    add_json(parser, "the selection result (the stored format)")
     parser.set_defaults(func=cmd_select)
 
 

@@ -36,9 +36,11 @@ class CurvePoint(Frozen):
     p50_us: int | None
     p99_us: int | None
     p999_us: int | None
-    slo_met: bool
+    slo_met: bool  # False for an invalid step: it counts as missed
     valid: bool
     run_id: str
+    invalid_reasons: tuple[str, ...] = ()  # the step's record's reasons, when invalid
+    client_bound: bool = False  # invalid because the load generator saturated (record cause "client")
 
 
 class CapacityResult(Frozen):
@@ -52,6 +54,9 @@ class CapacityResult(Frozen):
     capacity_ops_s: float | None  # None: even the lowest rate missed the SLO
     curve: tuple[CurvePoint, ...]
     started_at: str
+    # The first failing rate above the capacity was client-bound: capacity_ops_s is the load generator's
+    # limit (a lower bound of the engine's capacity), not the engine's.
+    client_bound: bool = False
 
 
 class Trait(Frozen):
@@ -72,6 +77,8 @@ class Ranked(Frozen):
     reasons: tuple[str, ...]
     unsupported: str | None = None  # why the engine cannot run the use case
     capacity_id: str | None = None
+    client_bound: bool = False  # the capacity is the load generator's limit, a lower bound of the engine's
+    invalid_reasons: tuple[str, ...] = ()  # the closed-loop reference run is invalid: its figures are not ranked
 
 
 class SelectionResult(Frozen):

@@ -3,7 +3,10 @@
 Ranking: capacity under the SLO (highest first), then closed-loop throughput, then tail
 latency. Engines that cannot express the workload rank last with the reason. Qualitative
 traits come from traits.yaml beside this module and are reported apart from measurements.
-A run stopped by the user (Ctrl-C) is saved and ends the selection.
+A run stopped by the user (Ctrl-C) is saved and ends the selection. An invalid reference run
+is marked (its reasons in words) and its figures are not used to rank; an invalid capacity step
+counts as missed; a client-bound capacity is said as such ("client-bound at N ops/s"), never as
+the engine's capacity.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from harness.results.build import run_and_record
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.spec.suite import Selection, SuiteRun
-from harness.studies.capacity import save_capacity, search_capacity
+from harness.studies.capacity import client_bound_text, save_capacity, search_capacity
 from harness.studies.limits import check_load, check_room, footprint
 from harness.studies.models import CapacityResult, Ranked, SelectionResult, Trait, load_stored
 from harness.studies.runs import Placement, RunFn, execute, prepared_workload, request_for, stop_if_interrupted
@@ -43,37 +46,65 @@ def _sort_key(entry: tuple[str, float | None, float | None, int | None, str | No
     return (1 if unsupported else 0, -(capacity or 0.0), -(throughput or 0.0), float(p99 or 1e18))
 
 
+Entry = tuple[str, float | None, float | None, int | None, str | None]
+
+
+def _entry(engine: str, reference: RunRecord | None, found: CapacityResult | None, why: str | None,
+           selection: Selection) -> Entry:
+    """(engine, capacity, reference throughput, worst SLO percentile, unsupported); an invalid reference run's
+    figures are left out of the ranking."""
+    usable = reference if reference is not None and reference.valid else None
+    worst = worst_percentile_us(usable, selection.slo) if usable else None
+    return (engine, found.capacity_ops_s if found else None, usable.total_throughput_ops_s if usable else None,
+            worst, why)
+
+
+def _reasons(entry: Entry, position_best: tuple[str, float | None], found: CapacityResult | None,
+             reference: RunRecord | None, selection: Selection) -> list[str]:
+    engine, capacity, throughput, p99, unsupported = entry
+    first, best = position_best
+    slo_text = describe(selection.slo)
+    reasons: list[str] = []
+    if unsupported:
+        reasons.append(f"cannot run this use case: {unsupported}")
+    elif found is not None and found.client_bound:
+        reasons.append(client_bound_text(found) or "client-bound")
+    elif capacity is None:
+        reasons.append(f"missed {slo_text} even at {selection.capacity.start_rate:,.0f} ops/s")
+    else:
+        share = f" ({capacity / best:.2f}× the best)" if best and engine != first else " (the best)"
+        reasons.append(f"sustains {capacity:,.0f} ops/s within {slo_text}{share}")
+    if reference is not None and not reference.valid:
+        reasons.append(f"closed-loop reference run {reference.run_id} INVALID ({'; '.join(reference.invalid_reasons)}): "
+                       "its throughput and latency are not ranked")
+    if throughput is not None:
+        reasons.append(f"closed loop: {throughput:,.0f} ops/s with {selection.slo.percentile} "
+                       f"{p99 / 1000 if p99 else float('nan'):.2f} ms ({selection.load.users} users)")
+    return reasons
+
+
 def rank(selection: Selection, measured: dict[str, tuple[RunRecord | None, CapacityResult | None, str | None]],
          traits: dict[str, Trait]) -> SelectionResult:
-    slo_text = describe(selection.slo)
-    entries = []
-    for engine, (reference, found, why) in measured.items():
-        worst = worst_percentile_us(reference, selection.slo) if reference else None
-        entries.append((engine, found.capacity_ops_s if found else None,
-                        reference.total_throughput_ops_s if reference else None, worst, why))
-    entries.sort(key=_sort_key)
+    entries = sorted((_entry(engine, reference, found, why, selection)
+                      for engine, (reference, found, why) in measured.items()), key=_sort_key)
     best = next((c for _, c, _, _, u in entries if c and not u), None)
     ranking = []
-    for position, (engine, capacity, throughput, p99, unsupported) in enumerate(entries, start=1):
-        reasons: list[str] = []
-        if unsupported:
-            reasons.append(f"cannot run this use case: {unsupported}")
-        elif capacity is None:
-            reasons.append(f"missed {slo_text} even at {selection.capacity.start_rate:,.0f} ops/s")
-        else:
-            share = f" ({capacity / best:.2f}× the best)" if best and engine != entries[0][0] else " (the best)"
-            reasons.append(f"sustains {capacity:,.0f} ops/s within {slo_text}{share}")
-        if throughput is not None:
-            reasons.append(f"closed loop: {throughput:,.0f} ops/s with {selection.slo.percentile} "
-                           f"{p99 / 1000 if p99 else float('nan'):.2f} ms ({selection.load.users} users)")
+    for position, entry in enumerate(entries, start=1):
+        engine, capacity, throughput, p99, unsupported = entry
+        reference, found, _ = measured[engine]
         ranking.append(Ranked(rank=position, engine=engine, capacity_ops_s=capacity, throughput_ops_s=throughput,
-                              p99_us=p99, reasons=tuple(reasons), unsupported=unsupported,
-                              capacity_id=search.capacity_id if (search := measured[engine][1]) else None))
+                              p99_us=p99, reasons=tuple(_reasons(entry, (entries[0][0], best), found, reference,
+                                                                 selection)),
+                              unsupported=unsupported, capacity_id=found.capacity_id if found else None,
+                              client_bound=bool(found and found.client_bound),
+                              invalid_reasons=() if reference is None or reference.valid
+                              else reference.invalid_reasons))
     started = datetime.now(timezone.utc)
     return SelectionResult(
         selection_id=f"{started:%Y%m%dT%H%M%SZ}-{selection.name}-{secrets.token_hex(2)}",
-        use_case=selection.use_case, workload=selection.workload, slo=slo_text, ranking=tuple(ranking),
-        traits={e: t for e, t in traits.items() if e in measured}, started_at=started.isoformat(timespec="seconds"),
+        use_case=selection.use_case, workload=selection.workload, slo=describe(selection.slo),
+        ranking=tuple(ranking), traits={e: t for e, t in traits.items() if e in measured},
+        started_at=started.isoformat(timespec="seconds"),
     )
 
 

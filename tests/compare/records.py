@@ -37,3 +37,17 @@ def synthetic_run(median_us: float, seconds: int = 20, per_second: int = 500, se
                                             latency_us=summary, histogram=encode(whole))},
         total_throughput_ops_s=total / seconds, measured_s=seconds, timeseries=tuple(points),
     )
+
+
+def invalid(record: RunRecord, *reasons: str, causes: tuple[str, ...] = ()) -> RunRecord:
+    """`record` marked invalid with `reasons` and the record's `invalid_causes` (e.g. "client", "errors")."""
+    return record.model_copy(update={"valid": False, "invalid_reasons": reasons, "invalid_causes": causes})
+
+
+def all_failed(record: RunRecord) -> RunRecord:
+    """`record` as if every call had failed: no success, each operation's count moved to its errors."""
+    operations = {name: op.model_copy(update={"count": 0, "errors": op.count, "throughput_ops_s": 0.0,
+                                               "latency_us": None})
+                  for name, op in record.operations.items()}
+    return invalid(record.model_copy(update={"operations": operations, "total_throughput_ops_s": 0.0}),
+                   "100.0% of calls failed (limit 1%)", causes=("errors",))

@@ -11,10 +11,10 @@ from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
 from harness.spec.loader import load_workload
 from harness.spec.suite import CapacitySearch, LoadProfile, Selection, Slo
-from harness.studies.capacity import search_capacity
+from harness.studies.capacity import client_bound_text, search_capacity
 from harness.studies.select import load_traits, rank, ranking_text
 from harness.studies.slo import parse_slo
-from tests.compare.records import synthetic_run
+from tests.compare.records import invalid, synthetic_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +69,80 @@ def test_ranking_orders_by_capacity_and_puts_unsupported_last() -> None:
     assert result.ranking[2].unsupported
     text = ranking_text(result)
     assert "qualitative traits (judgement, not measured)" in text and "redis" in result.traits
+
+
+def _base() -> RunRequest:
+    return RunRequest(engine="fake", url="fake://", workload=load_workload(ROOT / "workloads" / "kv-cache.yaml"),
+                      load=LoadProfile(users=4, duration_s=1, warmup_s=0))
+
+
+def marked_engine(knee: float, cause: str, reason: str):  # type: ignore[no-untyped-def]
+    """Latency stays low at every rate, but above `knee` ops/s the step's record is invalid with `cause`."""
+    def run(request: RunRequest, progress: Progress) -> RunRecord:
+        rate = request.load.target_rate or 0
+        record = synthetic_run(2000, seconds=4, per_second=int(rate), run_id=f"r{rate:.0f}")
+        record = record.model_copy(update={"total_throughput_ops_s": rate})
+        return invalid(record, reason, causes=(cause,)) if rate > knee else record
+    return run
+
+
+def test_an_invalid_step_counts_as_missed_with_its_reasons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBARENA_RESULTS", str(tmp_path))
+    result = search_capacity(_base(), parse_slo("p99=10ms"), CapacitySearch(start_rate=100, max_rate=10_000, refine=2),
+                             Progress(), run=marked_engine(700, "engine", "engine stalled: no call succeeded for 3 s"))
+    assert result.capacity_ops_s is not None and 600 <= result.capacity_ops_s <= 700
+    assert not result.client_bound and client_bound_text(result) is None
+    bad = [p for p in result.curve if p.target_rate > 700]
+    assert bad and all(not p.slo_met and not p.valid and not p.client_bound for p in bad)
+    assert all(p.invalid_reasons == ("engine stalled: no call succeeded for 3 s",) for p in bad)
+
+
+def test_a_client_bound_search_says_so_and_advises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBARENA_RESULTS", str(tmp_path))
+    result = search_capacity(_base(), parse_slo("p99=10ms"), CapacitySearch(start_rate=100, max_rate=10_000, refine=2),
+                             Progress(), run=marked_engine(700, "client", "load generator fell behind"))
+    assert result.client_bound and result.capacity_ops_s == 700  # 400 good, 800 client-bound, 600 and 700 good
+    text = client_bound_text(result) or ""
+    first_bound = min(p.target_rate for p in result.curve if p.client_bound)
+    assert text.startswith(f"client-bound at {result.capacity_ops_s:,.0f} ops/s: the load generator saturated at "
+                           f"{first_bound:,.0f} ops/s offered")
+    assert "not fake's capacity" in text and "--processes" in text and "dbarena worker" in text
+
+
+def test_a_genuine_miss_below_a_client_bound_step_is_the_engines_capacity(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """800 is client-bound, but bisecting finds the engine missing its SLO at 700: the engine's own limit."""
+    monkeypatch.setenv("DBARENA_RESULTS", str(tmp_path))
+    client = marked_engine(750, "client", "load generator fell behind")
+    slow = scripted_engine(knee=650)
+
+    def run(request: RunRequest, progress: Progress) -> RunRecord:
+        rate = request.load.target_rate or 0
+        return client(request, progress) if rate > 750 else slow(request, progress)
+    result = search_capacity(_base(), parse_slo("p99=10ms"), CapacitySearch(start_rate=100, max_rate=10_000, refine=2),
+                             Progress(), run=run)
+    assert not result.client_bound and result.capacity_ops_s == 600
+
+
+def test_ranking_marks_invalid_reference_runs_and_client_bound_capacity() -> None:
+    from harness.studies.models import CapacityResult, CurvePoint
+
+    point = CurvePoint(target_rate=8000, achieved_ops_s=5000, p50_us=1, p99_us=2, p999_us=3, slo_met=False,
+                       valid=False, run_id="x", invalid_reasons=("load generator fell behind",), client_bound=True)
+    bound = CapacityResult(capacity_id="c-redis", engine="redis", workload="kv-cache", slo="p99<=10ms",
+                           capacity_ops_s=4000.0, curve=(point,), started_at="2026-01-01T00:00:00+00:00",
+                           client_bound=True)
+    plain = bound.model_copy(update={"capacity_id": "c-postgres", "engine": "postgres", "client_bound": False,
+                                     "curve": (), "capacity_ops_s": 2000.0})
+    selection = Selection(version=1, name="kv", use_case="cache", workload="kv-cache",
+                          engines=("postgres", "redis"), slo=Slo(max_ms=10))
+    stalled = invalid(synthetic_run(1000, run_id="pg"), "engine stalled for 2 s", causes=("engine",))
+    result = rank(selection, {"postgres": (stalled, plain, None), "redis": (synthetic_run(1000, run_id="rd"), bound, None)},
+                  {})
+    redis, postgres = result.ranking
+    assert redis.engine == "redis" and redis.client_bound
+    assert redis.reasons[0].startswith("client-bound at 4,000 ops/s: the load generator saturated at 8,000 ops/s")
+    assert "the best" not in " ".join(redis.reasons)
+    assert postgres.invalid_reasons == ("engine stalled for 2 s",) and postgres.throughput_ops_s is None
+    assert any("reference run pg INVALID (engine stalled for 2 s)" in r for r in postgres.reasons)
+    assert "client-bound at 4,000 ops/s" in ranking_text(result)

@@ -1,0 +1,89 @@
+"""Verdicts that mean what they say: unchanged only inside the minimum effect, few samples marked, weaker
+statistics said, invalid runs refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.compare.compare import (
+    PER_OPERATION,
+    PER_SECOND,
+    Verdict,
+    _decide,
+    compare,
+    min_samples,
+    refuse_invalid,
+)
+from harness.errors import InvalidRunRefused
+from tests.compare.records import invalid, synthetic_run
+
+
+def test_the_rule() -> None:
+    assert _decide(0.01, (-0.02, 0.03), False, False, 0.05) is Verdict.UNCHANGED
+    assert _decide(0.01, (-0.30, 0.32), False, False, 0.05) is Verdict.INCONCLUSIVE  # small change, wide interval
+    assert _decide(0.03, (0.01, 0.08), True, False, 0.05) is Verdict.INCONCLUSIVE  # significant, may exceed the effect
+    assert _decide(0.20, (0.10, 0.30), True, False, 0.05) is Verdict.REGRESSED
+    assert _decide(-0.20, (-0.30, -0.10), True, False, 0.05) is Verdict.IMPROVED
+    assert _decide(0.20, (0.10, 0.30), True, True, 0.05) is Verdict.IMPROVED  # throughput: higher is better
+    assert _decide(None, (0.1, 0.2), True, False, 0.05) is Verdict.NOT_AVAILABLE
+
+
+def test_min_samples_is_ten_over_one_minus_q() -> None:
+    assert [min_samples(m) for m in ("p50", "p90", "p99", "p999")] == [20, 100, 1000, 10000]
+
+
+def test_unchanged_means_the_whole_interval_inside_the_minimum_effect() -> None:
+    quiet = compare(synthetic_run(1000, seed=1, run_id="a"), synthetic_run(1000, seed=2, run_id="b"))
+    noisy = compare(synthetic_run(1000, seconds=6, per_second=40, seed=1, noise=0.9, run_id="a"),
+                    synthetic_run(1000, seconds=6, per_second=40, seed=2, noise=0.9, run_id="b"))
+    for comparison in (quiet, noisy):
+        for c in comparison.changes:
+            if c.interval is None:
+                continue
+            effect = comparison.threshold * {"throughput": 1, "p50": 1, "p99": 2, "p999": 4}[c.metric]
+            inside = -effect < c.interval[0] and c.interval[1] < effect
+            assert (c.verdict is Verdict.UNCHANGED) == inside, c
+    p50 = next(c for c in quiet.changes if c.metric == "p50")
+    assert p50.verdict is Verdict.UNCHANGED and p50.method == PER_SECOND
+    noisy_p50 = next(c for c in noisy.changes if c.metric == "p50")
+    assert noisy_p50.interval is not None and noisy_p50.interval[1] - noisy_p50.interval[0] > 0.10
+    assert noisy_p50.verdict is Verdict.INCONCLUSIVE
+    assert noisy.verdict is Verdict.INCONCLUSIVE
+
+
+def test_percentiles_from_too_few_samples_are_marked_not_compared() -> None:
+    a = synthetic_run(1000, seconds=8, per_second=100, seed=1, run_id="a")
+    b = synthetic_run(3000, seconds=8, per_second=100, seed=2, run_id="b")
+    counts = (a.operations["read"].count, b.operations["read"].count)
+    assert 20 <= min(counts) < 1000
+    by_metric = {c.metric: c for c in compare(a, b).changes}
+    assert by_metric["p50"].verdict is Verdict.REGRESSED  # 20 samples are enough for a median
+    for metric in ("p99", "p999"):
+        change = by_metric[metric]
+        assert change.verdict is Verdict.TOO_FEW and change.samples == counts
+        assert f"{min(counts):,} samples, {metric} needs {min_samples(metric):,}" in change.evidence
+    latency = a.operations["read"].latency_us
+    assert latency is not None and by_metric["p99"].before == latency.p99  # shown, only not compared
+
+
+def test_a_fallback_to_the_weaker_statistic_is_said() -> None:
+    a = synthetic_run(1000, seconds=2, per_second=600, seed=1, run_id="a")
+    b = synthetic_run(1000, seconds=2, per_second=600, seed=2, run_id="b")
+    comparison = compare(a, b)
+    p50 = next(c for c in comparison.changes if c.metric == "p50")
+    assert p50.method == PER_OPERATION
+    (warning,) = [w for w in comparison.warnings if w.startswith("weaker statistics")]
+    assert "read p50" in warning and "fewer than 3 measured seconds" in warning
+    assert not [w for w in compare(synthetic_run(1000, seed=1), synthetic_run(1000, seed=2)).warnings
+                if w.startswith("weaker statistics")]
+
+
+def test_an_invalid_side_is_refused_unless_forced() -> None:
+    a = synthetic_run(1000, seconds=4, run_id="a")
+    b = invalid(synthetic_run(1000, seconds=4, seed=2, run_id="b"), "engine stalled for 3 s", causes=("engine",))
+    with pytest.raises(InvalidRunRefused, match=r"candidate b is INVALID: engine stalled for 3 s .*--force"):
+        refuse_invalid(a, b)
+    with pytest.raises(InvalidRunRefused, match="baseline b is INVALID"):
+        refuse_invalid(b, a)
+    refuse_invalid(a, b, force=True)
+    assert compare(a, b).invalid == ("candidate b is INVALID: engine stalled for 3 s",)
