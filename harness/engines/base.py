@@ -41,6 +41,7 @@ class EngineAdapter(ABC, Generic[ClientT]):
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset()
     supports_ttl: ClassVar[bool] = False  # can expire records (`ttl_s` on inserts and updates)
     supports_nested_set: ClassVar[bool] = False  # can update one key inside a json field ("attributes.k1")
+    native_transactions: ClassVar[bool] = False  # runs a native operation's list of statements as one transaction
     # Errors of `_open` that mean the server cannot be reached (-> EngineUnavailable).
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
     # Errors of an executor that mean the connection is gone (the runner reconnects and rebinds).
@@ -158,6 +159,9 @@ class EngineAdapter(ABC, Generic[ClientT]):
             return f"{self.name} has no mapping for '{op.kind.value}' operations"
         if isinstance(op, NativeOp) and self.name not in op.statements:
             return f"operation {op.name!r} has no native statement for {self.name}"
+        if isinstance(op, NativeOp) and op.is_transaction(self.name) and not self.native_transactions:
+            return (f"operation {op.name!r} lists several statements for {self.name} (one transaction); the "
+                    f"{self.name} adapter runs one native statement per call, not a transaction")
         if ttl_of(op) is not None and not self.supports_ttl:
             return f"{self.name} adapter does not expire records (ttl_s)"
         if nested_paths(op) and not self.supports_nested_set:

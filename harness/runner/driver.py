@@ -18,6 +18,7 @@ from typing import Any
 from harness.dataset.generate import RecordFactory, dataset_factories, mix64, vocabulary, zipf_word
 from harness.dataset.keys import KeyChooser, chooser_for
 from harness.dataset.lengths import length_sampler
+from harness.dataset.params import param_drawer
 from harness.engines.calls import Change, Pair, Query, Scan, Window
 from harness.errors import HarnessBug
 from harness.spec.models import (
@@ -93,7 +94,10 @@ class OperationDriver:
         if isinstance(op, TraverseOp) and op.pattern == "shortest-path":
             return lambda: Pair(self._key(), self._key())
         if isinstance(op, NativeOp):
-            return lambda: {"key": self._key()}
+            if not op.params:
+                return lambda: {"key": self._key()}
+            params = param_drawer(op.params, random.Random(next(self._nonce)))  # per user: its first nonce
+            return lambda: {"key": self._key(), **params()}
         return self._key  # read, delete, k-hop and mutual traversals
 
     def _update_builder(self, op: UpdateOp) -> Callable[[], Change]:

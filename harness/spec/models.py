@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from harness.errors import SpecError
 from harness.models import Frozen
+from harness.spec.expressions import Bound, evaluate
 
 SPEC_VERSION = 1
 DEFAULT_OP_TIMEOUT_S = 10.0  # the longest one call may take unless the load or the operation says otherwise
@@ -169,8 +171,9 @@ class Entity(Frozen):
     """A record type (table, collection, key family, measurement, node label)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    count: int = Field(ge=1)
+    count: int = Field(ge=0)  # 0: starts empty, filled by the run (a history table)
     key: str
+    primary_key: bool = True  # False: no uniqueness constraint on the key (an append-only log, pgbench_history)
     fields: dict[str, FieldSpec] = Field(min_length=1)
     indexes: tuple[Index, ...] = ()
     series: tuple[str, ...] = ()  # time-series identity (tags): time-series engines key points by these
@@ -328,11 +331,72 @@ class TraverseOp(OperationBase):
     limit: int | None = Field(None, ge=1, le=10_000)
 
 
+class ParamSpec(Frozen):
+    """One parameter of a native operation, drawn per call from [low, high] (both included).
+
+    Exactly one of `uniform`, `zipfian` or `exponential` gives the range; each bound is an
+    integer or arithmetic in `scale` ("100000 * scale", see harness.spec.expressions), so
+    `--scale` grows the range with the dataset. As pgbench's `\\set x random(lb, ub)`,
+    `random_zipfian(lb, ub, zipf_constant)` (lb is the most popular value) and
+    `random_exponential(lb, ub, parameter)`.
+    """
+
+    uniform: tuple[Bound, Bound] | None = None
+    zipfian: tuple[Bound, Bound] | None = None
+    exponential: tuple[Bound, Bound] | None = None
+    zipf_constant: float | None = Field(None, gt=0, lt=10)  # zipfian only (default 0.99): P(lb + r) ~ (r + 1)^-it
+    parameter: float | None = Field(None, gt=0, le=1000)  # exponential only: its rate over the range
+
+    @model_validator(mode="after")
+    def _one_range(self) -> ParamSpec:
+        given = [name for name in PARAM_DISTRIBUTIONS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(PARAM_DISTRIBUTIONS)} with its [low, high] range"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        if given[0] == "exponential" and self.parameter is None:
+            raise ValueError("an exponential parameter needs its 'parameter' (> 0), as pgbench's random_exponential")
+        if given[0] != "exponential" and self.parameter is not None:
+            raise ValueError("'parameter' belongs to exponential ranges only")
+        if given[0] != "zipfian" and self.zipf_constant is not None:
+            raise ValueError("'zipf_constant' belongs to zipfian ranges only")
+        return self
+
+    @property
+    def distribution(self) -> str:
+        """uniform, zipfian or exponential."""
+        return next(name for name in PARAM_DISTRIBUTIONS if getattr(self, name) is not None)
+
+    @property
+    def bounds(self) -> tuple[Bound, Bound]:
+        """The [low, high] range as written (integers or expressions in `scale`)."""
+        bounds: tuple[Bound, Bound] = getattr(self, self.distribution)
+        return bounds
+
+
+PARAM_DISTRIBUTIONS = ("uniform", "zipfian", "exponential")
+
+
 class NativeOp(OperationBase):
-    """The user's own statement per engine; `{key}` / `$key` / `%(key)s` stand for the chosen key."""
+    """The user's own statements per engine, with parameters drawn per call.
+
+    `statements` maps an engine to one statement, or to a list of statements run in order as
+    one transaction and timed as one operation (committed at the end, rolled back on any
+    error). `{key}` / `$key` / `%(key)s` stand for the chosen key; each name of `params`
+    (drawn per call, see ParamSpec) is written the same way.
+    """
 
     kind: Literal[OperationKind.NATIVE]
-    statements: dict[str, str] = Field(min_length=1)  # engine -> statement
+    statements: dict[str, str | tuple[str, ...]] = Field(min_length=1)  # engine -> statement(s)
+    params: dict[str, ParamSpec] = Field(default_factory=dict)  # name -> its per-call distribution
+
+    def statement_list(self, engine: str) -> tuple[str, ...]:
+        """The statements of `engine` as a tuple (one statement: a 1-tuple); () when it has none."""
+        given = self.statements.get(engine, ())
+        return (given,) if isinstance(given, str) else given
+
+    def is_transaction(self, engine: str) -> bool:
+        """Whether `engine`'s statements are a list (run as one transaction)."""
+        return isinstance(self.statements.get(engine), tuple)
 
 
 Operation = Annotated[
@@ -391,12 +455,30 @@ class Workload(Frozen):
         return self.model_copy(update={"operations": tuple(op for op in self.operations if op.weight > 0)})
 
     def scaled(self, factor: float) -> Workload:
-        """The same workload with every entity's record count multiplied by `factor`."""
+        """The same workload with every entity's record count multiplied by `factor` (an empty one stays
+        empty), and native parameter bounds written in `scale` computed at `factor` (integers from then on).
+
+        Raises SpecError (one line) when a parameter's range is empty at that scale.
+        """
         entities = tuple(
-            e.model_copy(update={"count": max(1, int(e.count * factor))})
+            e.model_copy(update={"count": max(1, int(e.count * factor)) if e.count else 0})
             for e in self.dataset.entities
         )
-        return self.model_copy(update={"dataset": self.dataset.model_copy(update={"entities": entities})})
+        ops = tuple(_scaled_params(op, factor) if isinstance(op, NativeOp) else op for op in self.operations)
+        return self.model_copy(update={"dataset": self.dataset.model_copy(update={"entities": entities}),
+                                       "operations": ops})
+
+
+def _scaled_params(op: NativeOp, factor: float) -> NativeOp:
+    """`op` with every parameter bound computed at scale `factor`; SpecError when a range becomes empty."""
+    params = {}
+    for name, spec in op.params.items():
+        low, high = (evaluate(bound, factor) for bound in spec.bounds)
+        if low > high:
+            raise SpecError([f"operations.{op.name}.params.{name}: at scale {factor:g} its range "
+                             f"{list(spec.bounds)} is [{low}, {high}], which is empty; use a larger --scale"])
+        params[name] = spec.model_copy(update={spec.distribution: (low, high)})
+    return op.model_copy(update={"params": params})
 
 
 def raw_dump(model: BaseModel) -> dict[str, Any]:

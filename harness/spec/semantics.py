@@ -5,12 +5,17 @@ from __future__ import annotations
 from harness.spec.hints import did_you_mean
 from harness.spec.models import (
     AggregateOp,
+    DeleteOp,
     Entity,
     FindOp,
+    InsertOp,
     JsonField,
+    NativeOp,
     Operation,
     RangeOp,
+    ReadOp,
     RefField,
+    ScanOp,
     SearchOp,
     Selecting,
     TagsField,
@@ -19,6 +24,7 @@ from harness.spec.models import (
     UpdateOp,
     Workload,
 )
+from harness.spec.native import native_problems
 
 
 def check_workload(workload: Workload) -> list[str]:
@@ -38,6 +44,7 @@ def check_workload(workload: Workload) -> list[str]:
             problems.append(f"{where}.entity: unknown entity {op.entity!r}; defined: {', '.join(names)}{did_you_mean(op.entity, names)}")
             continue
         problems += _check_operation(where, op, workload.entity(op.entity))
+        problems += _check_storage(where, op, workload.entity(op.entity))
     if all(op.weight == 0 for op in workload.operations):
         problems.append("operations: every weight is zero; give at least one operation a positive weight")
     for i, entity in enumerate(workload.dataset.entities):
@@ -129,6 +136,22 @@ def _check_operation(where: str, op: Operation, entity: Entity) -> list[str]:
             if not isinstance(entity.fields.get(name), TextField):
                 problems.append(f"{where}.text_fields: {name!r} is not a text field of {entity.name}{did_you_mean(name, fields)}")
     return problems
+
+
+def _check_storage(where: str, op: Operation, entity: Entity) -> list[str]:
+    """Native statements are sound; an empty entity or one with no primary key is not chosen by key."""
+    if isinstance(op, NativeOp):
+        empty = [f"{where}.entity: {entity.name} starts empty (count: 0); a native operation chooses its key "
+                 "there: name an entity that is loaded"] if entity.count == 0 else []
+        return empty + native_problems(where, op)
+    if isinstance(op, InsertOp):
+        return []
+    if entity.count == 0:
+        return [f"{where}.entity: {entity.name} starts empty (count: 0); only inserts and native operations may use it"]
+    if not entity.primary_key and isinstance(op, (ReadOp, UpdateOp, DeleteOp, ScanOp)):
+        return [f"{where}.entity: a {op.kind.value} selects by key, but {entity.name} has no primary key "
+                "(primary_key: false)"]
+    return []
 
 
 def check_references(workload: Workload) -> list[str]:

@@ -73,6 +73,8 @@ def footprint(workload: Workload) -> Footprint:
     factories = dataset_factories(workload)
     records, total = 0, 0.0
     for entity in workload.dataset.entities:
+        if not entity.count:
+            continue  # starts empty (count: 0): nothing to load
         step = max(1, entity.count // SAMPLE)
         sample = [factories[entity.name].record(i) for i in range(0, min(entity.count, step * SAMPLE), step)]
         mean = sum(len(json.dumps(record, default=str)) for record in sample) / len(sample)

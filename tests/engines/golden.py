@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.dataset.params import resolved_bounds
 from harness.engines.calls import Change, Pair, Query, Scan, Window
 from harness.spec.models import (
     AggregateOp,
@@ -84,8 +85,8 @@ def sample_argument(op: Operation, factory: Records, *, row: int = 0, new_row: i
     if isinstance(op, TraverseOp):
         source, target = nodes if nodes is not None else (key, factory.key_of(row + 1))
         return Pair(source, target) if op.pattern == "shortest-path" else source
-    if isinstance(op, NativeOp):
-        return {"key": key}
+    if isinstance(op, NativeOp):  # every parameter at the low end of its range
+        return {"key": key, **{name: resolved_bounds(spec)[0] for name, spec in op.params.items()}}
     if isinstance(op, ScanOp):
         return Scan(key, op.max_length)  # the longest scan the operation may draw
     return key  # read, delete

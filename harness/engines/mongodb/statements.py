@@ -110,8 +110,12 @@ def command_problem(statement: str) -> str | None:
 
 
 def native_statement(op: NativeOp, engine: str) -> str | None:
-    """The statement `engine` runs: its own, else the workload's `mongodb` one (FerretDB speaks MongoDB)."""
-    return op.statements.get(engine) or op.statements.get("mongodb")
+    """The statement `engine` runs: its own, else the workload's `mongodb` one (FerretDB speaks MongoDB).
+
+    None for a list of statements (a transaction): the base adapter's unsupported_reason refuses it.
+    """
+    given = op.statements.get(engine) or op.statements.get("mongodb")
+    return given if isinstance(given, str) else None
 
 
 # ---- one statement per operation kind -------------------------------------------------

@@ -303,7 +303,8 @@ def _shortest_path(op: TraverseOp, shape: Shape) -> str:
 
 
 def _native(op: NativeOp, shape: Shape) -> str:
-    return op.statements[ENGINE]
+    (text,) = op.statement_list(ENGINE)  # a list of several is refused before (EngineAdapter.unsupported_reason)
+    return text
 
 
 # ---- operations: parameter builders (operation, shape -> argument -> parameters) -------------

@@ -23,11 +23,12 @@ import psycopg
 from psycopg import sql
 
 from harness.engines.base import EngineAdapter, Executor, Record
-from harness.engines.postgres.statements import Parameters, Result, build, ident, positional, schema
+from harness.engines.postgres.statements import Parameters, Result, build, ident, positional, schema, transaction
 from harness.engines.postgres.telemetry import collect
+from harness.engines.postgres.transactions import bind_transaction, explain_transaction
 from harness.engines.postgres.wire import prepare_wire
 from harness.errors import UnsupportedOperation
-from harness.spec.models import Entity, Operation, OperationKind, Workload, ttl_of
+from harness.spec.models import Entity, NativeOp, Operation, OperationKind, Workload, timeout_of, ttl_of
 
 # kinds that change data (a native statement may): explained once, inside a rolled-back transaction
 WRITES = frozenset({OperationKind.INSERT, OperationKind.UPDATE, OperationKind.DELETE, OperationKind.NATIVE})
@@ -40,6 +41,7 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
     client_library = "psycopg"
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset(OperationKind)
     supports_nested_set: ClassVar[bool] = True  # jsonb_set on the jsonb column
+    native_transactions: ClassVar[bool] = True  # a list of native statements: BEGIN ... COMMIT (transactions.py)
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (psycopg.Error,)
     url_schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")  # or a "host=... dbname=..." string
     url_example: ClassVar[str] = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -104,6 +106,8 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         reason = self.unsupported_reason(op, workload)
         if reason is not None:
             raise UnsupportedOperation(f"{op.name}: {reason}")
+        if isinstance(op, NativeOp) and op.is_transaction("postgres"):
+            return bind_transaction(self.client, f"dbarena_{op.name}", transaction(op))
         conn, statement = self.client, build(op, workload)
         query, parameters, result = statement.query.as_string(conn), statement.parameters, statement.result
         wire = prepare_wire(conn, f"dbarena_{op.name}", query, parameters, result)
@@ -128,6 +132,8 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         the plan shown is the one the plan cache settled on (often generic, chosen without
         the values). Writes run once, in a transaction rolled back so they change nothing.
         """
+        if isinstance(op, NativeOp) and op.is_transaction("postgres"):
+            return explain_transaction(self.client, transaction(op), argument, int(timeout_of(op, self.op_timeout_s) * 1000))
         statement = build(op, workload)
         parameters = statement.parameters(argument)
         if op.kind in WRITES or isinstance(parameters, Mapping):

@@ -120,7 +120,7 @@ def schema(workload: Workload, entity: Entity) -> list[sql.Composed]:
     key_types = {e.name: key_type(e) for e in workload.dataset.entities}
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}{}").format(ident(name), sql.SQL(column_type(spec, key_types)),
-                                  sql.SQL(" PRIMARY KEY") if name == entity.key else sql.SQL(""))
+                                  sql.SQL(" PRIMARY KEY") if name == entity.key and entity.primary_key else sql.SQL(""))
         for name, spec in entity.fields.items()
     )
     ddl: list[sql.Composed] = [
@@ -174,7 +174,7 @@ def build(op: Operation, workload: Workload) -> Statement[Any]:
     if isinstance(op, TraverseOp):
         return _traverse(op, entity, edge_columns(op, workload))
     if isinstance(op, NativeOp):
-        return Statement[Params](sql.SQL(op.statements["postgres"]), _named, Result.ANY)
+        return Statement[Params](sql.SQL(op.statement_list("postgres")[0]), _named, Result.ANY)
     if isinstance(op, InsertOp):
         return _insert(entity)
     if isinstance(op, UpdateOp):
@@ -188,6 +188,37 @@ def build(op: Operation, workload: Workload) -> Statement[Any]:
 
 def _named(params: Params) -> Parameters:
     return params  # a native statement names its parameters: %(key)s
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A native operation's list of statements, run in order as one transaction and timed as one call.
+
+    Each statement's `%(name)s` placeholders are positional `%s` here (in order of appearance),
+    so every statement can be prepared once per connection like the built-in ones; its
+    `parameters` picks the named values out of the call's Params.
+    """
+
+    statements: tuple[Statement[Params], ...]
+    texts: tuple[str, ...]  # the statements as written (named placeholders), for EXPLAIN and the cursor path
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def transaction(op: NativeOp) -> Transaction:
+    """The statements of a native operation whose PostgreSQL entry is a list (see NativeOp)."""
+    texts = op.statement_list("postgres")
+    return Transaction(tuple(_positional_native(text) for text in texts), texts)
+
+
+def _positional_native(text: str) -> Statement[Params]:
+    names = tuple(_PLACEHOLDER.findall(text))
+
+    def parameters(params: Params) -> Parameters:
+        return [params[name] for name in names]
+
+    return Statement[Params](sql.SQL(_PLACEHOLDER.sub("%s", text)), parameters, Result.ANY)
 
 
 def _key_only(key: Any) -> Parameters:

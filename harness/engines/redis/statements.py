@@ -485,7 +485,7 @@ def build(op: Operation, workload: Workload, engine: str = "redis") -> Statement
         return find_statement(op, IndexLayout.of(entity))
     if isinstance(op, TraverseOp):
         return traversal(op)
-    if isinstance(op, NativeOp) and engine in op.statements:
-        return NativeCommand.parse(op.statements[engine])
+    if isinstance(op, NativeOp) and isinstance(text := op.statements.get(engine), str):  # a list: refused (base)
+        return NativeCommand.parse(text)
     raise UnsupportedOperation(f"{op.name}: {refusal(op, workload) or f'redis has no mapping for {op.kind.value!r}'}")
 

@@ -147,6 +147,42 @@ WITH RECURSIVE bfs(node, depth) AS (SELECT %s::bigint, 0 UNION SELECT e."dst", b
 INSERT INTO "follows" ("id", "src", "dst") VALUES (%s, %s, %s);
 -- parameters: [3, 341, 2442]
 
+-- tpcb-like schema of pgbench_branches
+DROP TABLE IF EXISTS "pgbench_branches" CASCADE;
+CREATE TABLE "pgbench_branches" ("bid" bigint PRIMARY KEY, "bbalance" bigint, "filler" text);
+
+-- tpcb-like schema of pgbench_tellers
+DROP TABLE IF EXISTS "pgbench_tellers" CASCADE;
+CREATE TABLE "pgbench_tellers" ("tid" bigint PRIMARY KEY, "bid" bigint, "tbalance" bigint, "filler" text);
+
+-- tpcb-like schema of pgbench_accounts
+DROP TABLE IF EXISTS "pgbench_accounts" CASCADE;
+CREATE TABLE "pgbench_accounts" ("aid" bigint PRIMARY KEY, "bid" bigint, "abalance" bigint, "filler" text);
+
+-- tpcb-like schema of pgbench_history
+DROP TABLE IF EXISTS "pgbench_history" CASCADE;
+CREATE TABLE "pgbench_history" ("tid" bigint, "bid" bigint, "aid" bigint, "delta" bigint, "mtime" timestamptz, "filler" text);
+
+-- tpcb-like/tpcb: native (one transaction) -> any
+UPDATE pgbench_accounts SET abalance = abalance + %s WHERE aid = %s;
+-- parameters: [-5000, 1]
+
+-- tpcb-like/tpcb: native (one transaction) -> any
+SELECT abalance FROM pgbench_accounts WHERE aid = %s;
+-- parameters: [1]
+
+-- tpcb-like/tpcb: native (one transaction) -> any
+UPDATE pgbench_tellers SET tbalance = tbalance + %s WHERE tid = %s;
+-- parameters: [-5000, 1]
+
+-- tpcb-like/tpcb: native (one transaction) -> any
+UPDATE pgbench_branches SET bbalance = bbalance + %s WHERE bid = %s;
+-- parameters: [-5000, 1]
+
+-- tpcb-like/tpcb: native (one transaction) -> any
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP);
+-- parameters: [1, 1, 1, -5000]
+
 -- user-accounts schema of users
 DROP TABLE IF EXISTS "users" CASCADE;
 CREATE TABLE "users" ("id" uuid PRIMARY KEY, "email" text, "username" text, "is_active" boolean, "metadata" jsonb, "created_at" timestamptz, "updated_at" timestamptz, "last_login" timestamptz);

@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from harness.dataset.generate import dataset_factories
 from harness.engines.calls import Change, Pair, Query, Scan, Window
 from harness.engines.postgres.adapter import PostgresAdapter
-from harness.engines.postgres.statements import Result, Statement, build, edge_columns, schema, tsquery_text
+from harness.engines.postgres.statements import Result, Statement, build, edge_columns, schema, transaction, tsquery_text
 from harness.errors import HarnessBug
 from harness.spec.loader import load_workload
 from harness.spec.models import (
@@ -244,13 +244,14 @@ def rendered() -> str:
             if reason is not None:
                 blocks.append(f"-- {spec.name}/{op.name}: n/a ({reason})\n")
                 continue
-            built = build(op, spec)
-            parameters = built.parameters(sample_argument(op, spec))
-            values = {k: shown(v) for k, v in parameters.items()} if isinstance(parameters, dict) else [
-                shown(v) for v in parameters]
-            blocks.append(f"-- {spec.name}/{op.name}: {op.kind.value} -> {built.result.value}\n"
-                          f"{built.query.as_string(None)};\n"
-                          f"-- parameters: {json.dumps(values, default=str, ensure_ascii=False)}\n")
+            listed = isinstance(op, NativeOp) and op.is_transaction("postgres")
+            for built in transaction(op).statements if isinstance(op, NativeOp) and listed else (build(op, spec),):
+                parameters = built.parameters(sample_argument(op, spec))
+                values = {k: shown(v) for k, v in parameters.items()} if isinstance(parameters, dict) else [
+                    shown(v) for v in parameters]
+                blocks.append(f"-- {spec.name}/{op.name}: {op.kind.value}{' (one transaction)' if listed else ''}"
+                              f" -> {built.result.value}\n{built.query.as_string(None)};\n"
+                              f"-- parameters: {json.dumps(values, default=str, ensure_ascii=False)}\n")
     return "\n".join(blocks)
 
 
