@@ -121,7 +121,9 @@ def threshold_problems(thresholds: Sequence[Threshold], operations: Iterable[str
 
 def _fmt(metric: str, value: float) -> str:
     if metric in LATENCY:
-        return f"{value / 1000:,.3g} ms" if value >= 1000 else f"{value:,.0f} µs"
+        if value >= 1e6:
+            return f"{value / 1e6:,.6g} s"
+        return f"{value / 1000:.4g} ms" if value >= 1000 else f"{value:,.0f} µs"
     if metric == "throughput":
         return f"{value:,.0f} ops/s"
     return f"{value:.3%}"

@@ -149,3 +149,90 @@ def test_ctrl_c_saves_the_run_and_stops_the_suite(results: Path) -> None:
     (path,) = (results / "runs").glob("*.json")
     record = store.load(path)
     assert record.interrupted and not record.complete and f"run record: {path}" in out
+
+
+def marked(change: Callable[[RunRecord], RunRecord]) -> Callable[[RunRequest, Progress], RunRecord]:
+    """The scripted run of `scripted(1000)`, its record changed by `change` (made invalid, every call failed)."""
+    base = scripted(1000)
+
+    def run(request: RunRequest, progress: Progress) -> RunRecord:
+        return change(base(request, progress))
+    return run
+
+
+def test_an_invalid_bench_run_never_exits_0(use: Callable[..., None], capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.compare.records import all_failed, invalid
+
+    use(marked(lambda r: invalid(r, "load generator fell behind: 12.0% of operations started more than 1 s late",
+                                 causes=("client",))))
+    assert main(BENCH) == ExitCode.INVALID
+    assert "INVALID: load generator fell behind" in capsys.readouterr().out
+    use(marked(all_failed))
+    assert main(BENCH) == ExitCode.ERRORS  # every call failed: the error budget's code, never 0
+    use(marked(all_failed))
+    assert main([*BENCH, "--threshold", "errors<1%"]) == ExitCode.ERRORS  # the worst failure wins
+
+
+def test_bench_thresholds_gate_without_a_baseline(use: Callable[..., None], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import xml.etree.ElementTree as ET
+
+    use(scripted(1000))
+    target = tmp_path / "bench.xml"
+    assert main([*BENCH, "--threshold", "read.p50<100us", "--threshold", "errors<1%", "--junit", str(target)]) \
+        == ExitCode.THRESHOLD
+    out = capsys.readouterr().out
+    assert "threshold read.p50<100us: FAIL" in out and "threshold errors<1%: pass" in out
+    failures = [c.get("name") for c in ET.parse(target).getroot().iter("testcase") if c.find("failure") is not None]
+    assert failures == ["threshold read.p50<100us"]
+    assert main([*BENCH, "--threshold", "read.p50<1s"]) == ExitCode.OK
+    assert main([*BENCH, "--threshold", "reed.p50<1s"]) == ExitCode.USER_ERROR  # refused before anything runs
+    assert "no operation 'reed' in this workload" in capsys.readouterr().err
+
+
+def test_a_gate_against_an_invalid_baseline_fails(use: Callable[..., None], capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.compare.records import invalid
+
+    use(marked(lambda r: invalid(r, "engine stalled for 3 s", causes=("engine",))))
+    assert main(BENCH) == ExitCode.INVALID
+    (first,) = [r for _, r in store.all_runs()]
+    assert main(["baseline", "promote", first.run_id, "--force"]) == ExitCode.OK
+    use(scripted(1000))
+    capsys.readouterr()
+    assert main(BENCH) == ExitCode.OK  # no gate asked for: said, not fatal
+    assert f"not compared with the baseline: baseline {first.run_id} is INVALID: engine stalled for 3 s" \
+        in capsys.readouterr().out
+    assert main([*BENCH, "--fail-on", "regressed"]) == ExitCode.INVALID
+
+
+def client_bound_above(knee: float) -> Callable[[RunRequest, Progress], RunRecord]:
+    """Low latency at every rate; above `knee` ops/s the harness saturates (invalid, cause "client")."""
+    from tests.compare.records import invalid
+
+    base = scripted(2000)
+
+    def run(request: RunRequest, progress: Progress) -> RunRecord:
+        rate = request.load.target_rate or 0
+        record = base(request, progress)
+        low = record.model_copy(update={"operations": synthetic_run(2000, seconds=4, per_second=int(rate)).operations})
+        return invalid(low, "harness process CPU at 100% of a core", causes=("client",)) if rate > knee else low
+    return run
+
+
+def test_capacity_says_client_bound_and_json(use: Callable[..., None], results: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    use(client_bound_above(700))
+    command = ["capacity", "--engine", "fake", "--workload", "kv-cache", "--slo", "p99=10ms", "--max-rate", "10000",
+               "--refine", "1"]
+    assert main(command) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "800  " in out and "no (client-bound)" in out
+    assert "client-bound at 600 ops/s: the load generator saturated at 800 ops/s offered" in out
+    assert "--processes" in out and "capacity under" not in out
+    assert main([*command, "--json"]) == ExitCode.OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["client_bound"] is True and data["capacity_ops_s"] == 600
+    assert [p["client_bound"] for p in data["curve"]] == [p["target_rate"] > 700 for p in data["curve"]]
+    assert Path(data["path"]).parent == results / "capacity"
