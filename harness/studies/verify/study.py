@@ -8,7 +8,8 @@ seeded `OperationMix` drivers:
 - reading operations first, on the loaded data: each call's answer (`adapter.answer`, the
   statement the executor sends) and then the executor itself, whose returned count must be
   an int equal to the answer's count (`normal.self_check`);
-- then the writes, in the workload's order: the executor's count (records touched), then a
+- then the writes, updates, inserts, deletes (`RUN_ORDER`; inserts drawn last, so every
+  other call targets a loaded record): the executor's count (records touched), then a
   read-back of the key: whether the record exists, and an update's plain `set` fields hold
   the values written.
 Then every answer is compared across the engines (`normal.differs`): per operation and
@@ -83,14 +84,22 @@ class Verdict:
     detail: str = ""
 
 
-def draw_arguments(workload: Workload, samples: int, seed: int) -> dict[str, list[Any]]:
-    """`samples` call arguments per operation from the runner's seeded drivers (one user).
+# The order calls run in on every engine: reads on the loaded data, then updates, inserts, deletes.
+RUN_ORDER = {OperationKind.UPDATE: 1, OperationKind.INSERT: 2, OperationKind.DELETE: 3}
 
-    Reading operations are drawn first, so they target the loaded records only; writes after.
+
+def draw_arguments(workload: Workload, samples: int, seed: int) -> dict[str, list[Any]]:
+    """`samples` call arguments per operation from the runner's seeded drivers (one user), in RUN_ORDER.
+
+    Inserts are drawn last, so every other call targets a loaded record: an engine that cannot run
+    an insert (n/a) then holds the same records as the others for every call it does run. Deletes
+    run last, so no other call meets a record one engine deleted and another (n/a) did not.
     """
     mix = OperationMix(workload, user_slot=0, total_users=1, seed=seed)
-    ordered = sorted(zip(workload.operations, mix.drivers, strict=True), key=lambda pair: pair[0].kind in WRITES)
-    return {op.name: [driver.arguments() for _ in range(samples)] for op, driver in ordered}
+    pairs = list(zip(workload.operations, mix.drivers, strict=True))
+    drawn = {op.name: [driver.arguments() for _ in range(samples)]
+             for op, driver in sorted(pairs, key=lambda pair: pair[0].kind is OperationKind.INSERT)}
+    return {op.name: drawn[op.name] for op, _ in sorted(pairs, key=lambda pair: RUN_ORDER.get(pair[0].kind, 0))}
 
 
 def load(adapter: EngineAdapter[Any], workload: Workload) -> None:
