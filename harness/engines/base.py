@@ -20,13 +20,14 @@ from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from harness.engines.calls import Executor, Record
+from harness.engines.locks import LOCK_TTL_S, DatasetInUse, DatasetLock, LockHolder, refusal
 from harness.errors import EngineUnavailable, HarnessBug
 from harness.redact import redact_text, redact_url
 from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, NativeOp, Operation, OperationKind, Workload, nested_paths, ttl_of
 
 ClientT = TypeVar("ClientT")
 
-__all__ = ["EngineAdapter", "Executor", "Record"]
+__all__ = ["DatasetInUse", "EngineAdapter", "Executor", "LockHolder", "Record"]
 
 
 class EngineAdapter(ABC, Generic[ClientT]):
@@ -46,6 +47,11 @@ class EngineAdapter(ABC, Generic[ClientT]):
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
     # Errors of an executor that mean the connection is gone (the runner reconnects and rebinds).
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError, OSError)
+    # Errors of an executor that mean the call outlasted its timeout (`timeout_of(op, op_timeout_s)`); the
+    # runner counts them as timeouts. A driver may also drop the connection then (is_disconnect says so).
+    timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (TimeoutError,)
+    # Whether `lock_dataset` takes an engine-side lock (the `_lock_*` hooks are implemented).
+    locks_datasets: ClassVar[bool] = False
     # URL schemes the driver accepts (checked at construction, so a wrong URL is one line, not a driver
     # error); () accepts any. `url_example` is shown with the refusal.
     url_schemes: ClassVar[tuple[str, ...]] = ()
@@ -58,6 +64,7 @@ class EngineAdapter(ABC, Generic[ClientT]):
         # (statement_timeout, socket timeouts, maxTimeMS, request timeouts); the runner guards it last
         self.op_timeout_s = op_timeout_s
         self._client: ClientT | None = None
+        self._dataset_lock: DatasetLock | None = None
         self._check_url()
 
     def _check_url(self) -> None:
@@ -121,6 +128,63 @@ class EngineAdapter(ABC, Generic[ClientT]):
     def is_disconnect(self, error: BaseException) -> bool:
         """Whether `error` means the connection is gone (the runner then reconnects and rebinds)."""
         return isinstance(error, self.disconnect_errors)
+
+    def is_timeout(self, error: BaseException) -> bool:
+        """Whether `error` means the call outlasted its operation timeout (the driver's own mechanism fired).
+
+        The connection is usable afterwards, or `is_disconnect(error)` is true and the runner reconnects.
+        """
+        return isinstance(error, self.timeout_errors)
+
+    # ---- one run per dataset --------------------------------------------------------
+
+    def lock_dataset(self, workload: Workload, holder: LockHolder, ttl_s: float = LOCK_TTL_S) -> None:
+        """Lock `workload`'s entities on the engine for `holder` until `unlock_dataset()` (harness.engines.locks).
+
+        Taken on a connection of its own (this adapter may reconnect meanwhile), renewed every
+        `ttl_s / 3` s; a holder that dies leaves a lock that expires after `ttl_s`. Raises
+        DatasetInUse (one line: engine, dataset, holder) when another run holds one of them,
+        EngineUnavailable when the engine cannot be reached. A no-op for engines without locks.
+        """
+        if not self.locks_datasets or self._dataset_lock is not None:
+            return
+        keeper = type(self)(self.name, self.url, self.op_timeout_s)
+        keeper.connect()
+        taken: list[str] = []
+        try:
+            for entity in sorted({e.name for e in workload.dataset.entities}):
+                other = keeper._lock_acquire(entity, holder, ttl_s)
+                if other is not None:
+                    raise refusal(self.name, workload.name, entity, other if isinstance(other, LockHolder) else None,
+                                  ttl_s)
+                taken.append(entity)
+        except BaseException:
+            for entity in taken:
+                try:
+                    keeper._lock_release(entity, holder)
+                except Exception:
+                    pass
+            keeper.close()
+            raise
+        self._dataset_lock = DatasetLock(taken, ttl_s, lambda name: keeper._lock_renew(name, holder, ttl_s),
+                                         lambda name: keeper._lock_release(name, holder), keeper.close)
+
+    def unlock_dataset(self) -> None:
+        """Release the dataset lock this adapter took, if any; never raises (an unreleased lock expires)."""
+        lock, self._dataset_lock = self._dataset_lock, None
+        if lock is not None:
+            lock.release()
+
+    def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Take lock `name` for `holder` (replacing an expired one): None when taken, else its live holder
+        (True when the engine cannot say who)."""
+        raise HarnessBug(f"{self.name} adapter sets locks_datasets but has no _lock_acquire")
+
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+        """Push lock `name`'s expiry `ttl_s` s ahead (taking it again if it vanished, e.g. an engine restart)."""
+
+    def _lock_release(self, name: str, holder: LockHolder) -> None:
+        """Delete lock `name` if `holder` still holds it."""
 
     # ---- schema and data ------------------------------------------------------------
 

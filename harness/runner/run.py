@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from pydantic import Field, ValidationError
 
-from harness.engines.base import EngineAdapter
+from harness.engines.base import EngineAdapter, LockHolder
 from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, HarnessBug, SpecError, UnsupportedOperation
 from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
@@ -115,10 +115,17 @@ class Measurement(Frozen):
 
 
 def explain_plans(adapter: EngineAdapter[Any], workload: Workload, seed: int) -> dict[str, str]:
-    """One execution plan per operation, with arguments the runner would generate."""
+    """One execution plan per operation, with arguments the runner would generate.
+
+    Inserts get a fresh key, one no run loaded or inserted (2**40 slots past the loaded records,
+    at a random multiple: an insert of a key the run already wrote would only show the unique
+    violation). Each adapter keeps a capture within the operation's timeout and leaves no
+    trace of a write (PostgreSQL: EXPLAIN ANALYZE in a rolled-back transaction).
+    """
     from harness.runner.driver import OperationMix
 
-    mix = OperationMix(workload, user_slot=0, total_users=1, seed=seed)
+    fresh = (1 + secrets.randbelow(1 << 20)) << 40
+    mix = OperationMix(workload, user_slot=0, total_users=1, seed=seed, insert_offset=fresh)
     plans = {}
     for op, driver in zip(workload.operations, mix.drivers, strict=True):
         try:
@@ -217,9 +224,10 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     run_id = f"{started_at:%Y%m%dT%H%M%SZ}-{request.engine}-{workload.name}-{secrets.token_hex(2)}"
 
     check_shape(workload, request.load)
-    adapter = create_adapter(request.engine, request.url)
+    adapter = create_adapter(request.engine, request.url, request.load.op_timeout_s)
     refuse_unsupported(adapter, workload)
     adapter.connect()  # unreachable: EngineUnavailable, nothing was measured
+    _lock_dataset(adapter, workload, LockHolder.here(run_id, workload.name, started_at))
     outcome = _Outcome()
     engine_version = "unknown"
     settings: dict[str, Any] = {}
@@ -244,10 +252,21 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
         outcome.fail(redact_text(f"{request.engine} failed: {detail} — check that the engine is up and healthy "
                                  "(its log), then run again"))
     finally:
+        adapter.unlock_dataset()  # also on Ctrl-C or SIGTERM (Interrupted); a killed run's lock expires
         adapter.close()
     return _measurement(request, outcome, run_id=run_id, started_at=started_at, seed=seed,
                         engine_version=engine_version, client_library=adapter.client_library,
                         settings=settings, telemetry=telemetry)
+
+
+def _lock_dataset(adapter: EngineAdapter[Any], workload: Workload, holder: LockHolder) -> None:
+    """Take the engine-side lock on the workload's data (held until the run ends); DatasetInUse (one line) when
+    another run holds it, and nothing of this run was dropped or loaded."""
+    try:
+        adapter.lock_dataset(workload, holder)
+    except BaseException:
+        adapter.close()
+        raise
 
 
 def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started_at: datetime, seed: int,

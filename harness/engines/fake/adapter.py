@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlparse
 
-from harness.engines.base import EngineAdapter
+from harness.engines.base import EngineAdapter, LockHolder
 from harness.engines.calls import Change, Executor, Match, Record, Scan
 from harness.errors import EngineUnavailable
-from harness.spec.models import Entity, FindOp, Operation, OperationKind, Workload
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, FindOp, Operation, OperationKind, Workload, timeout_of
 
 
 class FakeServer:
@@ -31,6 +31,7 @@ class FakeServer:
         self.tables: dict[str, dict[Any, Record]] = {}
         self.calls: Counter[str] = Counter()
         self.down = False
+        self.locks: dict[str, tuple[str, float]] = {}  # dataset locks: entity -> (holder json, expiry, time.time())
 
 
 _SERVERS: dict[str, FakeServer] = {}
@@ -52,9 +53,10 @@ class FakeAdapter(EngineAdapter[FakeServer]):
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError,)
     url_schemes: ClassVar[tuple[str, ...]] = ("fake",)
     url_example: ClassVar[str] = "fake://name?latency_us=200"
+    locks_datasets: ClassVar[bool] = True  # in the process's FakeServer (runs in one process exclude each other)
 
-    def __init__(self, name: str, url: str) -> None:
-        super().__init__(name, url)
+    def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
+        super().__init__(name, url, op_timeout_s)
         query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
         try:
             self.latency_s = float(query.get("latency_us", 0)) / 1e6
@@ -85,8 +87,9 @@ class FakeAdapter(EngineAdapter[FakeServer]):
         for record in records:
             table[record[entity.key]] = record
 
-    def _serve(self, kind: str) -> None:
-        """Simulated service time, failures and stalls."""
+    def _serve(self, kind: str, timeout_s: float = float("inf")) -> None:
+        """Simulated service time, failures and stalls; a call longer than `timeout_s` waits that long, then
+        raises TimeoutError (as a driver's timeout would)."""
         if self.server.down:
             raise ConnectionError("fake engine is down")
         self.server.calls[kind] += 1
@@ -98,16 +101,19 @@ class FakeAdapter(EngineAdapter[FakeServer]):
             delay *= max(0.0, self._rng.gauss(1.0, self.jitter))
         if self.stall_every and self._ops % self.stall_every == 0:
             delay += self.stall_s
+        if delay > timeout_s:
+            time.sleep(timeout_s)
+            raise TimeoutError(f"simulated: {kind} outlasted its {timeout_s:g} s timeout")
         if delay > 0:
             time.sleep(delay)
 
     def bind(self, op: Operation, workload: Workload) -> Executor:
         name = op.entity
-        serve = self._serve
+        serve, timeout_s = self._serve, timeout_of(op, self.op_timeout_s)
         act = self._action(op, workload.entity(op.entity).key)
 
         def execute(argument: Any) -> int:
-            serve(op.kind.value)
+            serve(op.kind.value, timeout_s)
             return act(self.server.tables.setdefault(name, {}), argument)
 
         return execute
@@ -127,6 +133,20 @@ class FakeAdapter(EngineAdapter[FakeServer]):
             fixed, limit = dict(op.filter), op.limit
             return lambda table, match: _find(table, {**fixed, **match}, limit)
         return _scan
+
+    def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        held = self.server.locks.get(name)
+        if held is not None and held[1] > time.time() and held[0] != holder.model_dump_json():
+            return LockHolder.model_validate_json(held[0])
+        self.server.locks[name] = (holder.model_dump_json(), time.time() + ttl_s)
+        return None
+
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+        self._lock_acquire(name, holder, ttl_s)
+
+    def _lock_release(self, name: str, holder: LockHolder) -> None:
+        if self.server.locks.get(name, ("", 0.0))[0] == holder.model_dump_json():
+            del self.server.locks[name]
 
     def server_version(self) -> str:
         return "fake-1"

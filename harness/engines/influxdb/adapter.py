@@ -36,14 +36,14 @@ from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
 from influxdb_client.rest import ApiException
 
-from harness.engines.base import EngineAdapter
+from harness.engines.base import EngineAdapter, LockHolder
 from harness.engines.calls import Executor, Record
 from harness.engines.influxdb import statements
 from harness.engines.influxdb.statements import LOAD_TIME_NS, REFUSED, Flux, Layout
 from harness.engines.limits import LOAD_BATCH
 from harness.errors import HarnessBug, UnsupportedOperation, UserError
 from harness.redact import redact_url
-from harness.spec.models import Entity, Operation, OperationKind, Workload
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, Operation, OperationKind, Workload, timeout_of
 
 HTTPD_COUNTERS = ("req", "writeReq", "pointsWrittenOK", "pointsWrittenFail", "pointsWrittenDropped",
                   "fluxQueryReq", "fluxQueryReqDurationNs", "writeReqDurationNs", "queryReq",
@@ -52,6 +52,14 @@ DIAGNOSTICS = {"config-data": ("wal-fsync-delay", "cache-max-memory-size", "cach
                                "cache-snapshot-write-cold-duration", "max-series-per-database",
                                "max-values-per-tag"),
                "config-coordinator": ("write-timeout", "query-timeout", "max-concurrent-queries")}
+
+
+LOCK_MEASUREMENT = "dbarena_lock"  # dataset locks: one point per entity and holder (prepare drops entities only)
+
+
+def _escape(text: str) -> str:
+    """A line-protocol string field value: backslashes and double quotes escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class InfluxAdapter(EngineAdapter[InfluxDBClient]):
@@ -63,11 +71,15 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
                                                                       OSError)
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (urllib3.exceptions.HTTPError, ConnectionError,
                                                                      OSError)
+    # the HTTP client's read (or connect) timeout: InfluxDB has no per-query limit a client can set
+    # (1.x has a server-wide query-timeout); urllib3 drops that connection, the next call opens another
+    timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (urllib3.exceptions.TimeoutError, TimeoutError)
+    locks_datasets: ClassVar[bool] = True  # a marker point per holder in dbarena_lock (lock_dataset)
     url_schemes: ClassVar[tuple[str, ...]] = ("http", "https")
     url_example: ClassVar[str] = "http://127.0.0.1:8086?org=dbarena&bucket=dbarena&token=TOKEN"
 
-    def __init__(self, name: str, url: str) -> None:
-        super().__init__(name, url)
+    def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
+        super().__init__(name, url, op_timeout_s)
         parts = urllib.parse.urlsplit(url)
         query = dict(urllib.parse.parse_qsl(parts.query))
         self.base_url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
@@ -76,6 +88,8 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
                             "<database>/<retention policy>), plus org= and token=")
         self.bucket, self.org, self.token = query["bucket"], query.get("org", "-"), query.get("token", "")
         self._writer: WriteApi | None = None
+        self._timed: dict[float, InfluxDBClient] = {}  # operation timeout (s) -> a client with that HTTP timeout
+        self._lock_times: dict[str, int] = {}  # lock name -> the time (ns) of this holder's marker point
         self.version = "unknown"
         self._counters_after_load: dict[str, int] | None = None
 
@@ -91,7 +105,20 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
 
     def _shutdown(self, client: InfluxDBClient) -> None:
         self._writer = None
+        timed, self._timed = self._timed, {}
+        for other in timed.values():
+            other.close()
         client.close()
+
+    def _within(self, seconds: float) -> InfluxDBClient:
+        """A client of this server whose requests time out after `seconds` (one per distinct operation timeout).
+
+        The adapter's own client keeps the library's 10 s for schema, loads and telemetry.
+        """
+        if seconds not in self._timed:
+            self._timed[seconds] = InfluxDBClient(url=self.base_url, token=self.token, org=self.org,
+                                                  timeout=max(1, round(seconds * 1000)))
+        return self._timed[seconds]
 
     @property
     def writer(self) -> WriteApi:
@@ -184,19 +211,57 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
         if reason is not None:
             raise UnsupportedOperation(reason)
         statement = statements.build(op, workload, self.bucket)
-        org = self.org
+        org, client = self.org, self._within(timeout_of(op, self.op_timeout_s))
         if isinstance(statement, Flux):
-            reader, text = self.client.query_api(), statement.text
+            reader, text = client.query_api(), statement.text
 
             def query(argument: Any) -> int:
                 return sum(1 for _ in reader.query_stream(text(argument), org=org))
             return query
-        writer, bucket, point = self.writer, self.bucket, statement.point
+        writer, bucket, point = client.write_api(write_options=SYNCHRONOUS), self.bucket, statement.point
 
         def write(argument: Any) -> int:
             writer.write(bucket=bucket, org=org, record=point(argument, time.time_ns()))
             return 1
         return write
+
+    # ---- one run per dataset: marker points, no transaction ---------------------------
+
+    def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Write this holder's marker point, then read every live marker of `name`: the oldest holds the lock.
+
+        InfluxDB has no transaction, conditional write or unique key, so this is write-then-check:
+        two runs that write at once both see both markers and the later one withdraws. The race
+        left: markers are ordered by the writers' clocks, so runs on hosts whose clocks differ by
+        more than the time between their two writes can both believe they came first.
+        """
+        self._lock_times[name] = time.time_ns()
+        self._lock_write(name, holder, time.time() + ttl_s)
+        live = [(at, run, text) for at, run, text, expires_ms in self._lock_markers(name) if expires_ms > time.time() * 1000]
+        first = min(live, default=None)
+        if first is None or first[1] == holder.run_id:
+            return None
+        self._lock_release(name, holder)
+        return LockHolder.model_validate_json(first[2])
+
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+        self._lock_write(name, holder, time.time() + ttl_s)
+
+    def _lock_release(self, name: str, holder: LockHolder) -> None:
+        self._lock_write(name, holder, 0.0)  # the same point, expired
+
+    def _lock_write(self, name: str, holder: LockHolder, expires_s: float) -> None:
+        point = (f'{LOCK_MEASUREMENT},entity={name},run={holder.run_id} holder="{_escape(holder.model_dump_json())}",'
+                 f"expires_ms={int(expires_s * 1000)}i {self._lock_times[name]}")
+        self.writer.write(bucket=self.bucket, org=self.org, record=point)
+
+    def _lock_markers(self, name: str) -> list[tuple[int, str, str, int]]:
+        """(time ns, run, holder json, expires ms) of every marker of lock `name`."""
+        flux = (f'from(bucket: "{self.bucket}") |> range(start: 0) '
+                f'|> filter(fn: (r) => r._measurement == "{LOCK_MEASUREMENT}" and r.entity == "{name}") '
+                '|> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")')
+        return [(int(r["_time"].timestamp() * 1e9), str(r["run"]), str(r["holder"]), int(r["expires_ms"]))
+                for r in self.client.query_api().query_stream(flux, org=self.org)]
 
     # ---- manifest and telemetry -----------------------------------------------------
 

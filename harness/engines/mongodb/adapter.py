@@ -22,22 +22,34 @@ mongod counts each document of a bulk insert).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
+import pymongo
 from pymongo import ASCENDING, MongoClient, uri_parser
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import AutoReconnect, ConnectionFailure, OperationFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    NetworkTimeout,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 from pymongo.write_concern import WriteConcern
 
-from harness.engines.base import EngineAdapter, Executor, Record
+from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.calls import Change, Match, Params, Scan, Window
 from harness.engines.mongodb import statements
 from harness.engines.mongodb.statements import Document, DocumentMapper, field_name
 from harness.errors import HarnessBug, UnsupportedOperation
-from harness.spec.models import Entity, NativeOp, Operation, OperationKind, Workload
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, NativeOp, Operation, OperationKind, Workload, timeout_of
 
 DEFAULT_DATABASE = "dbarena"
+LOCKS = "dbarena_locks"  # the collection of dataset locks (prepare drops only the entities' collections)
 TIMEOUT_MS = 5000  # a dead engine fails the run in 5 s rather than pymongo's 30 s
 OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
 FERRETDB_COMMANDS = {"insert": "insert", "find": "query", "update": "update", "delete": "delete",
@@ -147,6 +159,14 @@ def _native(st: statements.Command, db: Database[Document]) -> Executor:
     return command
 
 
+def _within(call: Executor, seconds: float) -> Executor:
+    """`call` under pymongo's client-side operation timeout (CSOT): maxTimeMS on the server, the socket's timeout."""
+    def timed(argument: Any) -> int:
+        with pymongo.timeout(seconds):
+            return call(argument)
+    return timed
+
+
 def executor(st: statements.Statement, db: Database[Document], collection: Collection[Document]) -> Executor:
     """The executor that sends `st` through `collection` (a native command: through `db`)."""
     if isinstance(st, statements.Command):
@@ -181,9 +201,13 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
     # NetworkTimeout derives from AutoReconnect, which (like ServerSelectionTimeoutError) is a ConnectionFailure.
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (
         AutoReconnect, ServerSelectionTimeoutError, ConnectionFailure, ConnectionError)
+    # maxTimeMS expired on the server (ExecutionTimeout) or the socket timed out (NetworkTimeout, a disconnect:
+    # pymongo discards that connection); any PyMongoError whose `timeout` is true counts (is_timeout)
+    timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (ExecutionTimeout, NetworkTimeout)
+    locks_datasets: ClassVar[bool] = True  # a document per entity in dbarena_locks, _id unique (lock_dataset)
 
-    def __init__(self, name: str, url: str) -> None:
-        super().__init__(name, url)
+    def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
+        super().__init__(name, url, op_timeout_s)
         self._database: Database[Document] | None = None
         self._counters_at_load: dict[str, int] | None = None
 
@@ -204,6 +228,9 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
             raise
         self._database = database
         return client
+
+    def is_timeout(self, error: BaseException) -> bool:
+        return super().is_timeout(error) or (isinstance(error, PyMongoError) and error.timeout)
 
     def _shutdown(self, client: MongoClient[Document]) -> None:
         self._database = None  # the database handle goes with its client
@@ -255,7 +282,40 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
         if reason is not None:
             raise UnsupportedOperation(f"{op.name} ({op.kind.value}): {reason}")
         db = self.db
-        return executor(statements.statement(op, workload, self.name), db, db[op.entity])
+        return _within(executor(statements.statement(op, workload, self.name), db, db[op.entity]),
+                       timeout_of(op, self.op_timeout_s))
+
+    # ---- one run per dataset: a lock document per entity, _id unique, with an expiry --------------
+
+    def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Insert {_id: entity, holder, expires}; on a duplicate, replace the holder only if it expired."""
+        locks, now = self.db[LOCKS], datetime.now(timezone.utc)
+        document = {"_id": name, "holder": holder.model_dump_json(), "expires": now + timedelta(seconds=ttl_s)}
+        for _ in range(2):
+            try:
+                locks.insert_one(document)
+                return None
+            except DuplicateKeyError:
+                found = locks.find_one({"_id": name})
+            if found is None:
+                continue  # released meanwhile
+            expires = found["expires"].replace(tzinfo=timezone.utc)
+            if expires > now:
+                return LockHolder.model_validate_json(found["holder"])
+            locks.delete_one({"_id": name, "holder": found["holder"]})  # a dead holder's: take it over
+        return True
+
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+        expires = datetime.now(timezone.utc) + timedelta(seconds=ttl_s)
+        done = self.db[LOCKS].update_one({"_id": name, "holder": holder.model_dump_json()}, {"$set": {"expires": expires}})
+        if not done.matched_count:  # vanished (an engine restart): take it again unless someone else did
+            try:
+                self.db[LOCKS].insert_one({"_id": name, "holder": holder.model_dump_json(), "expires": expires})
+            except DuplicateKeyError:
+                pass
+
+    def _lock_release(self, name: str, holder: LockHolder) -> None:
+        self.db[LOCKS].delete_one({"_id": name, "holder": holder.model_dump_json()})
 
     def _build_info(self) -> Document:
         return self.db.command("buildInfo")

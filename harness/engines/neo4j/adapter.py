@@ -11,23 +11,28 @@ that is not configurable.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from neo4j import Driver, GraphDatabase, Session
+from neo4j import Driver, GraphDatabase, Query, Session
 from neo4j import exceptions as neo4j_errors
 from neo4j.exceptions import ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from harness.engines.base import EngineAdapter, Executor, Record
+from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.neo4j import schema, statements
 from harness.engines.neo4j.statements import Count, Shape, Statement, ident, relationship_type
 from harness.errors import UnsupportedOperation
-from harness.spec.models import Entity, Operation, SearchOp, Workload
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, Operation, SearchOp, Workload, timeout_of
 
 INDEX_WAIT_S = 600
+# dataset locks: one :DbarenaLock node per entity (prepare clears the entities' labels only)
+LOCK_CONSTRAINT = "CREATE CONSTRAINT dbarena_lock_name IF NOT EXISTS FOR (l:DbarenaLock) REQUIRE l.name IS UNIQUE"
+TAKE_LOCK = ("OPTIONAL MATCH (old:DbarenaLock {name: $name}) WHERE old.expires_ms < $now DELETE old "
+             "WITH count(*) AS cleared CREATE (:DbarenaLock {name: $name, holder: $holder, expires_ms: $expires})")
 _SETTINGS = (
     "db.tx_log.rotation.size", "db.tx_log.rotation.retention_policy", "db.tx_log.preallocate",
     "db.tx_log.buffer.size", "db.checkpoint", "db.checkpoint.interval.time", "db.checkpoint.interval.tx",
@@ -71,16 +76,16 @@ class Bolt:
 # ---- executors: one per way of counting ------------------------------------------------------
 
 
-def _rows(session: Session, statement: Statement) -> Executor:
-    cypher, parameters = statement.cypher, statement.parameters
+def _rows(session: Session, statement: Statement, cypher: Query) -> Executor:
+    parameters = statement.parameters
 
     def rows(argument: Any) -> int:
         return len(list(session.run(cypher, parameters(argument))))  # type: ignore[arg-type]  # built text
     return rows
 
 
-def _single(session: Session, statement: Statement) -> Executor:
-    cypher, parameters = statement.cypher, statement.parameters
+def _single(session: Session, statement: Statement, cypher: Query) -> Executor:
+    parameters = statement.parameters
 
     def single(argument: Any) -> int:  # records updated; a path's length
         rows = list(session.run(cypher, parameters(argument)))  # type: ignore[arg-type]
@@ -88,15 +93,16 @@ def _single(session: Session, statement: Statement) -> Executor:
     return single
 
 
-def _counter(session: Session, statement: Statement) -> Executor:
-    cypher, parameters, counter = statement.cypher, statement.parameters, attrgetter(statement.counter)
+def _counter(session: Session, statement: Statement, cypher: Query) -> Executor:
+    parameters, counter = statement.parameters, attrgetter(statement.counter)
 
     def counted(argument: Any) -> int:  # nodes / relationships created or deleted
         return int(counter(session.run(cypher, parameters(argument)).consume().counters))  # type: ignore[arg-type]
     return counted
 
 
-EXECUTORS: dict[Count, Callable[[Session, Statement], Executor]] = {
+# each runs `cypher`: the statement's text with the operation's transaction timeout
+EXECUTORS: dict[Count, Callable[[Session, Statement, Query], Executor]] = {
     Count.ROWS: _rows, Count.SINGLE: _single, Count.CREATED: _counter, Count.DELETED: _counter,
 }
 
@@ -113,6 +119,12 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
     url_example: ClassVar[str] = "bolt://127.0.0.1:7687 (bolt://USER:PASSWORD@HOST:7687 with auth)"
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (
         ServiceUnavailable, SessionExpired, *_SESSION_ERRORS, ConnectionError, OSError)
+    # The transaction timeout (a Query's `timeout`) is enforced by the server, which checks running
+    # transactions every `db.transaction.monitor.check.interval` (2 s by default): a timeout surfaces up to
+    # that much late, as a ClientError whose code names it (is_timeout). The session stays usable. The
+    # driver has no read timeout for a server that stops answering: the runner's guard covers that.
+    timeout_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+    locks_datasets: ClassVar[bool] = True  # a :DbarenaLock node per entity, name unique (lock_dataset)
 
     @classmethod
     def patch_process(cls) -> None:
@@ -120,8 +132,8 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
         the runner counts those calls as errors already, so the driver keeps quiet below CRITICAL."""
         logging.getLogger("neo4j").setLevel(logging.CRITICAL)
 
-    def __init__(self, name: str, url: str) -> None:
-        super().__init__(name, url)
+    def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
+        super().__init__(name, url, op_timeout_s)
         self._shapes: dict[str, Shape] = {}  # entity -> shape, from the workload `prepare` was given
 
     def _open(self) -> Bolt:
@@ -139,6 +151,9 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
             client.session.close()
         finally:
             client.driver.close()
+
+    def is_timeout(self, error: BaseException) -> bool:
+        return isinstance(error, Neo4jError) and "TransactionTimedOut" in (error.code or "")
 
     def _rows(self, query: str, **params: Any) -> list[Any]:
         return list(self.client.session.run(query, params))  # type: ignore[arg-type]  # query text is built, not literal
@@ -197,16 +212,47 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
         if reason is not None:
             raise UnsupportedOperation(reason)
         statement = statements.build(op, workload)
-        return EXECUTORS[statement.count](self.client.session, statement)
+        cypher = Query(statement.cypher, timeout=timeout_of(op, self.op_timeout_s))  # type: ignore[arg-type]  # built text
+        return EXECUTORS[statement.count](self.client.session, statement, cypher)
 
     def explain(self, op: Operation, workload: Workload, argument: Any) -> str | None:
-        """PROFILE of the operation (rows and db hits per operator), rolled back so writes leave no trace."""
+        """PROFILE of the operation (rows and db hits per operator), rolled back so writes leave no trace,
+        within the operation's transaction timeout."""
         statement = statements.build(op, workload)
-        with self.client.session.begin_transaction() as tx:
+        with self.client.session.begin_transaction(timeout=timeout_of(op, self.op_timeout_s)) as tx:
             result = tx.run("PROFILE " + statement.cypher, statement.parameters(argument))  # type: ignore[arg-type]
             profile = result.consume().profile
             tx.rollback()
         return "\n".join(plan_lines(profile)) if profile else None
+
+    # ---- one run per dataset: a lock node per entity under a uniqueness constraint --------
+
+    def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Delete the entity's lock node if expired and create ours, in one transaction; the constraint
+        refuses a second live one (ConstraintValidationFailed), whose holder is then read."""
+        self._rows(LOCK_CONSTRAINT)
+        now = int(time.time() * 1000)
+        try:
+            self._rows(TAKE_LOCK, name=name, holder=holder.model_dump_json(), now=now, expires=now + int(ttl_s * 1000))
+            return None
+        except Neo4jError as exc:
+            if "ConstraintValidationFailed" not in (exc.code or ""):
+                raise
+        found = self._rows("MATCH (l:DbarenaLock {name: $name}) RETURN l.holder", name=name)
+        return LockHolder.model_validate_json(found[0][0]) if found else True
+
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+        expires = int((time.time() + ttl_s) * 1000)
+        if not self._rows("MATCH (l:DbarenaLock {name: $name, holder: $holder}) SET l.expires_ms = $expires "
+                          "RETURN count(l)", name=name, holder=holder.model_dump_json(), expires=expires)[0][0]:
+            try:  # vanished (an engine restart without its data): take it again unless someone else did
+                self._rows("CREATE (:DbarenaLock {name: $name, holder: $holder, expires_ms: $expires})",
+                           name=name, holder=holder.model_dump_json(), expires=expires)
+            except Neo4jError:
+                pass
+
+    def _lock_release(self, name: str, holder: LockHolder) -> None:
+        self._rows("MATCH (l:DbarenaLock {name: $name, holder: $holder}) DELETE l", name=name, holder=holder.model_dump_json())
 
     # ---- manifest and telemetry -----------------------------------------------------
 

@@ -16,19 +16,20 @@ measured as something else.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
 
-from harness.engines.base import EngineAdapter, Executor, Record
+from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.postgres.statements import Parameters, Result, build, ident, positional, schema, transaction
 from harness.engines.postgres.telemetry import collect
 from harness.engines.postgres.transactions import bind_transaction, explain_transaction
 from harness.engines.postgres.wire import prepare_wire
 from harness.errors import UnsupportedOperation
-from harness.spec.models import Entity, NativeOp, Operation, OperationKind, Workload, timeout_of, ttl_of
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, NativeOp, Operation, OperationKind, Workload, timeout_of, ttl_of
 
 # kinds that change data (a native statement may): explained once, inside a rolled-back transaction
 WRITES = frozenset({OperationKind.INSERT, OperationKind.UPDATE, OperationKind.DELETE, OperationKind.NATIVE})
@@ -46,6 +47,13 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
     url_schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")  # or a "host=... dbname=..." string
     url_example: ClassVar[str] = "postgresql://postgres@127.0.0.1:5432/postgres"
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (psycopg.OperationalError, psycopg.InterfaceError)
+    # statement_timeout fired (SQLSTATE 57014); the connection stays usable
+    timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (psycopg.errors.QueryCanceled,)
+    locks_datasets: ClassVar[bool] = True  # a session advisory lock per entity (lock_dataset)
+
+    def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
+        super().__init__(name, url, op_timeout_s)
+        self._timeout_ms: int | None = None  # the session's statement_timeout as last SET (None: server default)
 
     @classmethod
     def patch_process(cls) -> None:
@@ -60,10 +68,31 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         super()._check_url()
 
     def _open(self) -> psycopg.Connection[Any]:
+        self._timeout_ms = None
         return psycopg.connect(self.url, autocommit=True, prepare_threshold=0, connect_timeout=10)
 
     def is_disconnect(self, error: BaseException) -> bool:
+        if self.is_timeout(error) and not (self._client is not None and self._client.broken):
+            return False  # QueryCanceled is an OperationalError, but the connection is fine
         return super().is_disconnect(error) or (self._client is not None and self._client.broken)
+
+    def _use_timeout(self, seconds: float) -> None:
+        """The session's statement_timeout for what follows (0: none, for schema and bulk load); SET only on a change."""
+        ms = _millis(seconds)
+        if ms != self._timeout_ms:
+            self.client.execute(f"SET statement_timeout = {ms}", prepare=False)
+            self._timeout_ms = ms
+
+    def _timed(self, call: Executor, op: Operation) -> Executor:
+        """`call` under the operation's statement_timeout (one SET when the previous call had another limit)."""
+        seconds = timeout_of(op, self.op_timeout_s)
+        ms = _millis(seconds)
+
+        def timed(argument: Any) -> int:
+            if self._timeout_ms != ms:
+                self._use_timeout(seconds)
+            return call(argument)
+        return timed
 
     def unsupported_reason(self, op: Operation, workload: Workload) -> str | None:
         if ttl_of(op) is not None:
@@ -74,6 +103,7 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
     # ---- schema and data ------------------------------------------------------------
 
     def prepare(self, workload: Workload) -> None:
+        self._use_timeout(0)
         conn = self.client
         try:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -87,11 +117,13 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         columns = sql.SQL(", ").join(map(ident, entity.fields))
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(ident(entity.name), columns)
         names = list(entity.fields)
+        self._use_timeout(0)
         with self.client.cursor() as cur, cur.copy(copy_sql) as copy:
             for record in records:
                 copy.write_row([record[name] for name in names])
 
     def finish_load(self, workload: Workload) -> None:
+        self._use_timeout(0)
         conn = self.client
         for entity in workload.dataset.entities:
             conn.execute(sql.SQL("VACUUM ANALYZE {}").format(ident(entity.name)))
@@ -107,12 +139,12 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         if reason is not None:
             raise UnsupportedOperation(f"{op.name}: {reason}")
         if isinstance(op, NativeOp) and op.is_transaction("postgres"):
-            return bind_transaction(self.client, f"dbarena_{op.name}", transaction(op))
+            return self._timed(bind_transaction(self.client, f"dbarena_{op.name}", transaction(op)), op)
         conn, statement = self.client, build(op, workload)
         query, parameters, result = statement.query.as_string(conn), statement.parameters, statement.result
         wire = prepare_wire(conn, f"dbarena_{op.name}", query, parameters, result)
         if wire is not None:
-            return wire
+            return self._timed(wire, op)
         cur = conn.cursor()
 
         def execute(argument: Any) -> int:
@@ -123,36 +155,54 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
                 row = cur.fetchone()
                 return int(row[0]) if row else 0
             return len(cur.fetchall())
-        return execute
+        return self._timed(execute, op)
 
     def explain(self, op: Operation, workload: Workload, argument: Any) -> str | None:
-        """EXPLAIN (ANALYZE, BUFFERS) of the plan the benchmark runs with this argument.
+        """EXPLAIN (ANALYZE, BUFFERS) of the plan the benchmark runs with this argument, within the op's timeout.
 
         Reads run as a prepared statement past PostgreSQL's five custom-plan executions, so
         the plan shown is the one the plan cache settled on (often generic, chosen without
         the values). Writes run once, in a transaction rolled back so they change nothing.
+        All executions together get the operation's timeout (statement_timeout); past it the
+        plan is EXPLAIN without ANALYZE (nothing executed), saying so.
         """
         if isinstance(op, NativeOp) and op.is_transaction("postgres"):
             return explain_transaction(self.client, transaction(op), argument, int(timeout_of(op, self.op_timeout_s) * 1000))
         statement = build(op, workload)
         parameters = statement.parameters(argument)
-        if op.kind in WRITES or isinstance(parameters, Mapping):
-            conn = self.client
-            with conn.transaction(force_rollback=True), conn.cursor() as cur:
-                cur.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + statement.query, parameters, prepare=False)
-                return "\n".join(row[0] for row in cur.fetchall())
-        return self._explain_prepared(positional(statement.query.as_string(self.client)), parameters)
+        limit_s = timeout_of(op, self.op_timeout_s)
+        try:
+            if op.kind in WRITES or isinstance(parameters, Mapping):
+                return self._explain_once(statement.query, parameters, limit_s)
+            return self._explain_prepared(positional(statement.query.as_string(self.client)), parameters, limit_s)
+        except psycopg.errors.QueryCanceled:
+            pass
+        with self.client.transaction(force_rollback=True), self.client.cursor() as cur:
+            cur.execute(f"SET LOCAL statement_timeout = {_millis(limit_s)}", prepare=False)
+            cur.execute(sql.SQL("EXPLAIN ") + statement.query, parameters, prepare=False)
+            plan = [row[0] for row in cur.fetchall()]
+        return "\n".join([f"-- not executed: EXPLAIN ANALYZE outlasted the operation timeout ({limit_s:g} s)", *plan])
 
-    def _explain_prepared(self, query: str, parameters: Parameters) -> str:
+    def _explain_once(self, query: sql.Composable, parameters: Any, limit_s: float) -> str:
+        conn = self.client
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute(f"SET LOCAL statement_timeout = {_millis(limit_s)}", prepare=False)
+            cur.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + query, parameters, prepare=False)
+            return "\n".join(row[0] for row in cur.fetchall())
+
+    def _explain_prepared(self, query: str, parameters: Parameters, limit_s: float) -> str:
         conn, name = self.client, "dbarena_explain"
+        deadline = time.monotonic() + limit_s
         # EXECUTE cannot take bound parameters: its arguments are rendered as literals client-side
         cur = psycopg.ClientCursor(conn)
         call = f"EXECUTE {name}({', '.join(['%s'] * len(parameters))})" if parameters else f"EXECUTE {name}"
         conn.execute(f"PREPARE {name} AS {query}", prepare=False)
         try:
             for _ in range(PLAN_CACHE_RUNS):
+                self._use_timeout(_left(deadline))
                 cur.execute(call, parameters)
                 cur.fetchall()
+            self._use_timeout(_left(deadline))
             cur.execute(f"EXPLAIN (ANALYZE, BUFFERS) {call}", parameters)
             plan = [row[0] for row in cur.fetchall()]
             generic = conn.execute("SELECT generic_plans > 0 FROM pg_prepared_statements WHERE name = %s",
@@ -161,6 +211,40 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
             conn.execute(f"DEALLOCATE {name}", prepare=False)
         kind = "generic" if generic and generic[0] else "custom"
         return "\n".join([f"-- prepared statement, execution {PLAN_CACHE_RUNS + 1}: {kind} plan", *plan])
+
+    # ---- one run per dataset --------------------------------------------------------
+
+    def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """pg_try_advisory_lock on a hash of schema.entity, held by this session until released or closed.
+
+        The holder is written to `dbarena_locks` (for the refusal's line); the advisory lock is the
+        lock, and it ends with its session, so a crashed holder never blocks (`ttl_s` is not needed).
+        """
+        conn = self.client
+        self._use_timeout(0)
+        taken = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '.' || %s, 0))",
+                             (name,), prepare=False).fetchone()
+        if not (taken and taken[0]):
+            try:
+                row = conn.execute("SELECT holder FROM dbarena_locks WHERE name = %s", (name,), prepare=False).fetchone()
+            except psycopg.errors.UndefinedTable:
+                row = None
+            return LockHolder.model_validate_json(row[0]) if row else True
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS dbarena_locks (name text PRIMARY KEY, holder text NOT NULL)",
+                         prepare=False)
+        except psycopg.errors.UniqueViolation:
+            pass  # another run created it at the same moment
+        conn.execute("INSERT INTO dbarena_locks VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder",
+                     (name, holder.model_dump_json()), prepare=False)
+        return None
+
+    def _lock_release(self, name: str, holder: LockHolder) -> None:
+        conn = self.client
+        conn.execute("DELETE FROM dbarena_locks WHERE name = %s AND holder = %s", (name, holder.model_dump_json()),
+                     prepare=False)
+        conn.execute("SELECT pg_advisory_unlock(hashtextextended(current_schema() || '.' || %s, 0))", (name,),
+                     prepare=False)
 
     # ---- manifest and telemetry -----------------------------------------------------
 
@@ -190,3 +274,16 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         from harness.engines.postgres.answers import answer
 
         return answer(self.client, op, workload, argument)
+
+
+def _millis(seconds: float) -> int:
+    """A statement_timeout value (ms, at least 1) for a limit in seconds; 0 (no limit) for 0 or less."""
+    return max(1, round(seconds * 1000)) if seconds > 0 else 0
+
+
+def _left(deadline: float) -> float:
+    """Seconds until `deadline` (time.monotonic), or QueryCanceled when it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise psycopg.errors.QueryCanceled("the plan capture used up the operation timeout")
+    return left

@@ -3,7 +3,7 @@
 The key layout is in `index`, the commands each operation sends in `statements`; this module
 sends them. Each record operation is one or two round trips: loading and multi-key writes use
 non-transactional pipelines, a find or range is one index command plus one pipelined fetch.
-Only keys under `dbarena:` are ever touched.
+Only keys under `dbarena:` are ever touched (a run's dataset lock is `dbarena:_lock:<entity>`).
 
 - TTL: an insert with `ttl_s` queues HSET + PEXPIRE (millisecond precision) in its pipeline.
 - update: one Lua script (EVALSHA, loaded once per bind, and again when a restarted server
@@ -23,8 +23,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
-from harness.engines.base import EngineAdapter, Executor, Record
+from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.calls import Change, Match, Pair, Params, Window
 from harness.engines.redis.index import PREFIX, Command, IndexLayout, Row
 from harness.engines.redis.statements import (
@@ -49,7 +51,7 @@ from harness.engines.redis.statements import (
     traversal,
 )
 from harness.errors import HarnessBug, UnsupportedOperation
-from harness.spec.models import Entity, FindOp, Operation, OperationKind, RangeOp, TraverseOp, Workload
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, FindOp, Operation, OperationKind, RangeOp, TraverseOp, Workload, timeout_of
 
 Finder = Callable[[Any], list[Row]]  # a find's match mapping, or a range's Window -> the records, in order
 Reachable = Callable[[Any], set[bytes]]  # a start key -> the node keys a k-hop or mutual traversal reaches
@@ -78,13 +80,21 @@ class RedisAdapter(EngineAdapter[Any]):
     url_example: ClassVar[str] = "redis://127.0.0.1:6379/0"
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (
         redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
+    # the socket timeout fired; redis-py then drops the connection and opens a new one on the next command
+    timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (redis.TimeoutError, TimeoutError)
+    locks_datasets: ClassVar[bool] = True  # SET NX PX per entity, renewed (lock_dataset)
 
-    def __init__(self, name: str, url: str) -> None:
-        super().__init__(name, url)
+    def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
+        super().__init__(name, url, op_timeout_s)
         self._calls_at_load: dict[str, tuple[int, int]] | None = None  # command -> (calls, usec)
 
     def _open(self) -> Any:
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=10, single_connection_client=True)
+        # socket_timeout: no reply within the operation timeout raises redis.TimeoutError (Redis has no
+        # server-side limit on a command); only a lost connection is retried by the driver, never a timeout
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=10, socket_timeout=self.op_timeout_s,
+                                      single_connection_client=True,
+                                      retry=Retry(ExponentialWithJitterBackoff(base=1, cap=10), 3,
+                                                  supported_errors=(redis.ConnectionError,)))
         try:
             client.ping()
         except BaseException:
@@ -127,7 +137,9 @@ class RedisAdapter(EngineAdapter[Any]):
     def bind(self, op: Operation, workload: Workload) -> Executor:
         if reason := self.unsupported_reason(op, workload):
             raise UnsupportedOperation(f"{op.name}: {reason}")
-        return self.executor(build(op, workload, self.name))
+        call = self.executor(build(op, workload, self.name))
+        seconds = timeout_of(op, self.op_timeout_s)
+        return call if seconds == self.op_timeout_s else _socket_timeout(self.client, call, seconds, self.op_timeout_s)
 
     def executor(self, statement: Statement) -> Executor:
         """The executor sending `statement`'s commands on this connection."""
@@ -156,6 +168,25 @@ class RedisAdapter(EngineAdapter[Any]):
         """k-hop: nodes at the end of walks of exactly `hops` edges (minus the start); mutual:
         nodes the start follows and is followed by. Node keys as stored (bytes)."""
         return _reachable(self.client, traversal(op))
+
+    # ---- one run per dataset: SET NX PX, renewed while the run lasts -----------------------
+
+    def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """`SET dbarena:_lock:<entity> <holder> NX PX ttl`; an expired holder's key is gone already.
+
+        (Entity names start with a letter, so prepare's `dbarena:<entity>:*` never matches the lock.)
+        """
+        key, value = _lock_key(name), holder.model_dump_json()
+        if self.client.set(key, value, nx=True, px=_ms(ttl_s)):
+            return None
+        found = self.client.get(key)
+        return LockHolder.model_validate_json(found) if found else True
+
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+        self.client.eval(_RENEW_LOCK, 1, _lock_key(name), holder.model_dump_json(), _ms(ttl_s))
+
+    def _lock_release(self, name: str, holder: LockHolder) -> None:
+        self.client.eval(_RELEASE_LOCK, 1, _lock_key(name), holder.model_dump_json())
 
     # ---- manifest and telemetry -----------------------------------------------------
 
@@ -205,6 +236,22 @@ class RedisAdapter(EngineAdapter[Any]):
         return answer(self, self.bind(op, workload), op, workload, argument)
 
 
+# the lock's value is its holder: renew it if it is ours (or vanished), release it only if ours
+_RENEW_LOCK = """local v = redis.call('GET', KEYS[1])
+if v == false or v == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return false"""
+_RELEASE_LOCK = """if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0"""
+
+
+def _lock_key(name: str) -> str:
+    return f"{PREFIX}:_lock:{name}"
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
 # ---- executors: one per statement, closed over the connection's client ----------------
 
 
@@ -213,6 +260,26 @@ def _insert(client: Any, write: Write) -> Executor:
         _send(client.pipeline(transaction=False), write.commands(record))
         return 1
     return insert
+
+
+def _socket_timeout(client: Any, call: Executor, seconds: float, default_s: float) -> Executor:
+    """`call` with the connection's socket timeout at `seconds` (an operation's own timeout), then back."""
+    connection = client.connection
+
+    def timed(argument: Any) -> int:
+        _set_socket_timeout(connection, seconds)
+        try:
+            return call(argument)
+        finally:
+            _set_socket_timeout(connection, default_s)
+    return timed
+
+
+def _set_socket_timeout(connection: Any, seconds: float) -> None:
+    connection.socket_timeout = seconds  # for the next (re)connect
+    sock = connection._sock  # redis-py offers no per-command timeout: the open socket's, set in place
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _load_script(client: Any) -> None:

@@ -30,11 +30,12 @@ besides the id (the dataset generator keeps unique fields unique).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from harness.engines.base import EngineAdapter, Executor, Record
+from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.search.client import SearchClient, body_of, probe
 from harness.engines.search.statements import (
     AGG_PAGE,
@@ -56,9 +57,10 @@ from harness.engines.search.statements import (
 )
 from harness.errors import UnsupportedOperation, UserError
 from harness.redact import redact_url
-from harness.spec.models import Entity, Operation, OperationKind, Workload
+from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, Operation, OperationKind, Workload, timeout_of
 
 REFRESH_POLICIES = ("false", "true", "wait_for")
+LOCK_INDEX = "dbarena_locks"  # dataset locks: one document per entity (lock_dataset)
 _REFUSED = {
     OperationKind.TRAVERSE: "a document index has no graph traversal (each hop would be a client round trip)",
     OperationKind.NATIVE: "native statements are not mapped for the search engines yet",
@@ -163,6 +165,21 @@ _EXECUTORS: dict[type, Callable[[SearchClient, Any, str], Executor]] = {
 }
 
 
+def _lock_index(raw: Any) -> None:
+    """Create the lock index (1 shard, no replica) unless it exists."""
+    body = {"settings": {"number_of_shards": 1, "number_of_replicas": 0},
+            "mappings": {"properties": {"holder": {"type": "keyword", "index": False}, "expires_ms": {"type": "long"}}}}
+    try:
+        raw.indices.create(index=LOCK_INDEX, body=body)
+    except Exception as exc:
+        if getattr(exc, "status_code", None) != 400:  # resource_already_exists_exception
+            raise
+
+
+def _lock_body(holder: LockHolder, ttl_s: float) -> dict[str, Any]:
+    return {"holder": holder.model_dump_json(), "expires_ms": int((time.time() + ttl_s) * 1000)}
+
+
 class SearchAdapter(EngineAdapter[SearchClient]):
     """One client of an Elasticsearch or OpenSearch server (the library is chosen at connect).
 
@@ -175,13 +192,14 @@ class SearchAdapter(EngineAdapter[SearchClient]):
         OperationKind.FIND, OperationKind.SCAN, OperationKind.RANGE, OperationKind.SEARCH, OperationKind.AGGREGATE,
     })
     supports_nested_set: ClassVar[bool] = True  # a partial update merges into the stored object
+    locks_datasets: ClassVar[bool] = True  # a document per entity in dbarena_locks (lock_dataset)
     # `GET /` unreachable (OSError) or not answering JSON (ValueError): EngineUnavailable.
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError, ValueError)
     url_schemes: ClassVar[tuple[str, ...]] = ("http", "https")
     url_example: ClassVar[str] = "http://127.0.0.1:9200"
 
-    def __init__(self, name: str, url: str) -> None:
-        super().__init__(name, url)
+    def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
+        super().__init__(name, url, op_timeout_s)
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self.refresh = query.pop("refresh", "false")
@@ -190,6 +208,7 @@ class SearchAdapter(EngineAdapter[SearchClient]):
         self.base_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self.info: dict[str, Any] = {}
         self._indices: list[str] = []
+        self._timed: dict[float, SearchClient] = {}  # operation timeout (s) -> a client with that request timeout
 
     def _open(self) -> SearchClient:
         self.info = probe(self.base_url)
@@ -197,9 +216,29 @@ class SearchAdapter(EngineAdapter[SearchClient]):
         self.client_library = client.library  # type: ignore[misc]  # known only once the server is
         return client
 
+    def _shutdown(self, client: SearchClient) -> None:
+        timed, self._timed = self._timed, {}
+        for other in timed.values():
+            other.close()
+        client.close()
+
     def is_disconnect(self, error: BaseException) -> bool:
         errors = self._client.disconnect_errors if self._client is not None else ()
         return isinstance(error, errors) or super().is_disconnect(error)
+
+    def is_timeout(self, error: BaseException) -> bool:
+        """The library's ConnectionTimeout: no reply within the request timeout (the library drops that connection)."""
+        errors = self._client.timeout_errors if self._client is not None else ()
+        return isinstance(error, errors) or super().is_timeout(error)
+
+    def _within(self, seconds: float) -> SearchClient:
+        """A client of this connection's server whose requests time out after `seconds` (one per distinct limit).
+
+        The adapter's own client keeps a long timeout for schema, bulk loads and telemetry.
+        """
+        if seconds not in self._timed:
+            self._timed[seconds] = SearchClient(self.base_url, self.client.distribution, seconds)
+        return self._timed[seconds]
 
     def unsupported_reason(self, op: Operation, workload: Workload) -> str | None:
         if op.kind in _REFUSED:
@@ -244,7 +283,48 @@ class SearchAdapter(EngineAdapter[SearchClient]):
 
     def bind(self, op: Operation, workload: Workload) -> Executor:
         statement = self.statement(op, workload)
-        return _EXECUTORS[type(statement)](self.client, statement, self.refresh)
+        return _EXECUTORS[type(statement)](self._within(timeout_of(op, self.op_timeout_s)), statement, self.refresh)
+
+    # ---- one run per dataset: a lock document per entity, created with op_type=create ------
+
+    def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Create dbarena_locks/_doc/<entity> (409 if it exists); an expired one is deleted, by seq_no, and retried.
+
+        (Entity indices are `dbarena-<entity>`, so prepare never touches `dbarena_locks`.)
+        """
+        raw = self.client.raw
+        _lock_index(raw)
+        for _ in range(2):
+            try:
+                raw.index(index=LOCK_INDEX, id=name, body=_lock_body(holder, ttl_s), op_type="create", refresh="true")
+                return None
+            except Exception as exc:
+                if getattr(exc, "status_code", None) != 409:
+                    raise
+            found = self.client._unless_missing(raw.get, index=LOCK_INDEX, id=name)
+            if not found or not found.get("found"):
+                continue  # released meanwhile
+            if found["_source"]["expires_ms"] > time.time() * 1000:
+                return LockHolder.model_validate_json(found["_source"]["holder"])
+            try:  # a dead holder's: delete exactly that version, then take it
+                raw.delete(index=LOCK_INDEX, id=name, if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"],
+                           refresh="true")
+            except Exception as exc:
+                if getattr(exc, "status_code", None) not in (404, 409):
+                    raise
+        return True
+
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+        found = self.client._unless_missing(self.client.raw.get, index=LOCK_INDEX, id=name)
+        if found and found.get("found") and found["_source"]["holder"] != holder.model_dump_json():
+            return  # someone else's (ours expired during an outage)
+        self.client.raw.index(index=LOCK_INDEX, id=name, body=_lock_body(holder, ttl_s), refresh="true")
+
+    def _lock_release(self, name: str, holder: LockHolder) -> None:
+        found = self.client._unless_missing(self.client.raw.get, index=LOCK_INDEX, id=name)
+        if found and found.get("found") and found["_source"]["holder"] == holder.model_dump_json():
+            self.client.raw.delete(index=LOCK_INDEX, id=name, if_seq_no=found["_seq_no"],
+                                   if_primary_term=found["_primary_term"], refresh="true")
 
     def server_version(self) -> str:
         version = self.info.get("version", {})

@@ -48,7 +48,8 @@ def body_of(response: Any) -> dict[str, Any]:
 class SearchClient:
     """The calls the adapter makes, identical for both libraries; a missing document is None."""
 
-    def __init__(self, url: str, distribution: str) -> None:
+    def __init__(self, url: str, distribution: str, timeout_s: float = TIMEOUT_S) -> None:
+        """`timeout_s`: the longest one request may take (the library's request timeout), then ConnectionTimeout."""
         self.distribution = distribution
         # Both libraries log every failed request (a missing document is a 404): not inside the timer.
         for logger in ("opensearch", "elastic_transport"):
@@ -57,21 +58,23 @@ class SearchClient:
             import opensearchpy
             from opensearchpy import helpers as os_helpers
 
-            self.raw: Any = opensearchpy.OpenSearch(hosts=[url], timeout=TIMEOUT_S, max_retries=0, retry_on_timeout=False)
+            self.raw: Any = opensearchpy.OpenSearch(hosts=[url], timeout=timeout_s, max_retries=0, retry_on_timeout=False)
             self.library = "opensearch-py"
             self._bulk: Any = os_helpers.bulk
             self.not_found: type[Exception] = opensearchpy.NotFoundError
             # Retries are off: a failed call is an error the runner sees, then reconnects.
             self.disconnect_errors: tuple[type[BaseException], ...] = (opensearchpy.ConnectionError,)
+            self.timeout_errors: tuple[type[BaseException], ...] = (opensearchpy.ConnectionTimeout,)
         else:
             import elasticsearch
             from elasticsearch import helpers as es_helpers
 
-            self.raw = elasticsearch.Elasticsearch(url, request_timeout=TIMEOUT_S, max_retries=0, retry_on_timeout=False)
+            self.raw = elasticsearch.Elasticsearch(url, request_timeout=timeout_s, max_retries=0, retry_on_timeout=False)
             self.library = "elasticsearch"
             self._bulk = es_helpers.bulk
             self.not_found = elasticsearch.NotFoundError
             self.disconnect_errors = (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout)
+            self.timeout_errors = (elasticsearch.ConnectionTimeout,)
 
     def _unless_missing(self, call: Any, **kwargs: Any) -> dict[str, Any] | None:
         try:

@@ -1,0 +1,95 @@
+"""One run per dataset at a time: the engine-side lock a run holds from prepare to its end.
+
+A run's prepare drops what a previous run left; a second run of the same workload on the same
+engine would wipe the data the first is measuring (its reads become misses while it reports
+no error). So the parent takes a lock *on the engine* before prepare and keeps it until the
+run ends: one lock per entity of the dataset (the unit prepare drops), named by the entity,
+so two workloads that share an entity name exclude each other too. Each adapter stores it
+with its engine's own primitive (advisory lock, SET NX, a document or node with a unique
+id, a marker point) on a connection of its own, renewed in a background thread; a holder
+that dies stops renewing and its lock expires after `ttl_s`, so a crashed run blocks the
+next one for at most that long.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from harness.errors import UserError
+from harness.models import Frozen
+
+LOCK_TTL_S = 30.0  # s: a lock whose holder stopped renewing it (crashed, lost its network) expires after this
+
+
+class LockHolder(Frozen):
+    """Who holds a dataset lock: the run, where it runs, since when (ISO 8601, UTC)."""
+
+    run_id: str
+    workload: str
+    host: str
+    pid: int
+    started_at: str
+
+    @classmethod
+    def here(cls, run_id: str, workload: str, started_at: datetime | None = None) -> LockHolder:
+        """This process as the holder of `run_id`'s locks."""
+        started = (started_at or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+        return cls(run_id=run_id, workload=workload, host=socket.gethostname(), pid=os.getpid(), started_at=started)
+
+    def describe(self) -> str:
+        """'run <id> (host h, pid p, workload w) since <started>'."""
+        return f"run {self.run_id} (host {self.host}, pid {self.pid}, workload {self.workload}) since {self.started_at}"
+
+
+class DatasetInUse(UserError):
+    """Another run holds the lock on a dataset this run would prepare (one line: engine, dataset, holder)."""
+
+
+def refusal(engine: str, workload: str, entity: str, holder: LockHolder | None, ttl_s: float) -> DatasetInUse:
+    """The one line a second run gets; `holder` None when the engine could not say who holds it."""
+    who = holder.describe() if holder is not None else "another run (its holder record is unreadable)"
+    return DatasetInUse(f"dataset {workload} on {engine} (entity {entity}) is in use by {who}; wait for it to end "
+                        f"(a crashed run's lock expires within {ttl_s:.0f} s) or use another database")
+
+
+class DatasetLock:
+    """Locks held on `names`; `renew(name)` runs every `ttl_s / 3` s in a daemon thread until `release()`.
+
+    `renew` and `release` come from the adapter that owns the lock's connection; failures of
+    either (an engine restarting) are ignored: the next renewal tries again, and a lock that
+    could not be released expires.
+    """
+
+    def __init__(self, names: Sequence[str], ttl_s: float, renew: Callable[[str], None],
+                 release: Callable[[str], None], close: Callable[[], None]) -> None:
+        self.names, self.ttl_s = tuple(names), ttl_s
+        self._renew, self._release, self._close = renew, release, close
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="dbarena-dataset-lock", daemon=True)
+        self._thread.start()
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            for name in self.names:
+                try:
+                    self._renew(name)
+                except Exception:
+                    pass  # the engine is away for now: the lock lasts ttl_s, the next round tries again
+
+    def release(self) -> None:
+        """Stop renewing, delete the locks, close their connection; never raises."""
+        self._stop.set()
+        self._thread.join(timeout=self.ttl_s)
+        for name in self.names:
+            try:
+                self._release(name)
+            except Exception:
+                pass  # gone with the engine, or it expires
+        try:
+            self._close()
+        except Exception:
+            pass

@@ -1,0 +1,141 @@
+"""One run per dataset at a time: the engine-side lock, against the six real engines.
+
+A second holder is refused with one line naming the engine, the dataset and the first holder;
+a released lock can be taken again; a holder killed with SIGKILL (no release) leaves a lock
+that expires after its ttl. And end to end on Redis (the issue's case): a second run of the
+same workload refuses before its prepare, so the first run's keys survive.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from harness.engines.base import EngineAdapter
+from harness.engines.locks import DatasetInUse, LockHolder
+from harness.engines.registry import create_adapter
+from harness.runner.run import Measurement, RunRequest, run_benchmark
+from harness.spec.suite import LoadProfile
+from tests.engines.helpers import ROOT, workload
+
+ENGINES = ("postgres", "redis", "mongodb", "opensearch", "influxdb", "neo4j")
+TTL_S = 2.0
+EXPIRY_SLACK_S = 5.0
+
+
+def params() -> list[Any]:
+    return [pytest.param(name, marks=getattr(pytest.mark, name)) for name in ENGINES]
+
+
+def connected(engine: str, url: str) -> EngineAdapter[Any]:
+    adapter = create_adapter(engine, url)
+    adapter.connect()
+    return adapter
+
+
+def adapter_for(engine: str, request: pytest.FixtureRequest) -> EngineAdapter[Any]:
+    return connected(engine, request.getfixturevalue(f"{engine}_url"))
+
+
+@pytest.mark.parametrize("engine", params())
+def test_a_second_holder_is_refused_with_the_first_named_until_it_releases(engine: str,
+                                                                          request: pytest.FixtureRequest) -> None:
+    spec = workload("kv-cache", 10)
+    first, second = adapter_for(engine, request), adapter_for(engine, request)
+    holder = LockHolder.here(f"first-{engine}", spec.name)
+    try:
+        first.lock_dataset(spec, holder)
+        with pytest.raises(DatasetInUse) as refused:
+            second.lock_dataset(spec, LockHolder.here(f"second-{engine}", spec.name))
+        line = str(refused.value)
+        assert "\n" not in line
+        assert f"dataset kv-cache on {engine} (entity usertable) is in use by run first-{engine}" in line
+        assert f"host {holder.host}, pid {holder.pid}" in line and f"since {holder.started_at}" in line
+        first.unlock_dataset()
+        second.lock_dataset(spec, LockHolder.here(f"second-{engine}", spec.name))  # released: free again
+        second.unlock_dataset()
+    finally:
+        first.unlock_dataset()
+        second.unlock_dataset()
+        first.close()
+        second.close()
+
+
+CRASHING_HOLDER = """
+import sys, time
+from harness.engines.locks import LockHolder
+from harness.engines.registry import create_adapter
+from tests.engines.helpers import workload
+spec = workload("kv-cache", 10)
+adapter = create_adapter(sys.argv[1], sys.argv[2])
+adapter.connect()
+adapter.lock_dataset(spec, LockHolder.here("crashed", spec.name), ttl_s=float(sys.argv[3]))
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("engine", params())
+def test_the_lock_of_a_killed_holder_expires(engine: str, request: pytest.FixtureRequest) -> None:
+    spec = workload("kv-cache", 10)
+    url = request.getfixturevalue(f"{engine}_url")
+    holder = subprocess.Popen([sys.executable, "-c", CRASHING_HOLDER, engine, url, str(TTL_S)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    adapter = adapter_for(engine, request)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        holder.kill()  # SIGKILL: no release
+        holder.wait()
+        killed = time.monotonic()
+        if engine != "postgres":  # an advisory lock ends with its session; the others wait for the expiry
+            with pytest.raises(DatasetInUse, match="in use by run crashed"):
+                adapter.lock_dataset(spec, LockHolder.here(f"next-{engine}", spec.name))
+        while True:
+            try:
+                adapter.lock_dataset(spec, LockHolder.here(f"next-{engine}", spec.name))
+                break
+            except DatasetInUse:
+                assert time.monotonic() - killed < TTL_S + EXPIRY_SLACK_S, "the dead holder's lock never expired"
+                time.sleep(0.2)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        adapter.unlock_dataset()
+        adapter.close()
+
+
+@pytest.mark.redis
+def test_a_second_run_of_the_same_workload_refuses_and_leaves_the_first_runs_keys(redis_url: str) -> None:
+    spec = workload("kv-cache", 2000).with_preset("ycsb-c")
+    load = LoadProfile(users=2, duration_s=6, warmup_s=0, processes=1)
+    first: list[Measurement] = []
+    thread = threading.Thread(target=lambda: first.append(run_benchmark(RunRequest("redis", redis_url, spec, load))))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        checker = connected("redis", redis_url)
+        while not checker.client.exists("dbarena:_lock:usertable"):
+            assert time.monotonic() < deadline, "the first run never took its lock"
+            time.sleep(0.1)
+        checker.close()
+        began = time.monotonic()
+        with pytest.raises(DatasetInUse, match=r"dataset kv-cache on redis \(entity usertable\) is in use by run "):
+            run_benchmark(RunRequest("redis", redis_url, spec, load))
+        assert time.monotonic() - began < 10  # refused up front, not after a load
+    finally:
+        thread.join(timeout=120)
+    (measured,) = first
+    read = measured.operations["read"]
+    assert read.count > 0 and read.errors == 0
+    assert getattr(read, "not_found", 0) == 0  # no key of the first run was wiped under it
+    checker = connected("redis", redis_url)
+    try:
+        assert not checker.client.exists("dbarena:_lock:usertable")  # released at the end of the run
+    finally:
+        checker.close()
+
