@@ -103,6 +103,21 @@ def test_a_count_that_is_not_an_int_or_not_the_answers_is_caught() -> None:
     assert "counted 5" in str(self_check(answer, 5))
 
 
+def test_calls_run_reads_then_updates_inserts_deletes_and_only_inserts_make_new_keys() -> None:
+    from harness.dataset.generate import dataset_factories
+    from harness.studies.verify.study import draw_arguments
+
+    spec = workload("session-cache", 300)
+    drawn = draw_arguments(spec, 20, spec.dataset.seed)
+    assert list(drawn) == ["get", "touch", "create", "logout"]
+    factory = dataset_factories(spec)["sessions"]
+    loaded = {factory.key_of(i) for i in range(300)}
+    assert set(drawn["get"]) | set(drawn["logout"]) | {change.key for change in drawn["touch"]} <= loaded
+    assert not {record["sid"] for record in drawn["create"]} & loaded
+    again = draw_arguments(spec, 20, spec.dataset.seed)  # seeded: the same keys (`now` fields take the clock)
+    assert again["get"] == drawn["get"] and [c.key for c in again["touch"]] == [c.key for c in drawn["touch"]]
+
+
 # ---- real adapters with planted bugs ---------------------------------------------------------
 
 
