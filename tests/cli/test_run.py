@@ -214,7 +214,8 @@ def client_bound_above(knee: float) -> Callable[[RunRequest, Progress], RunRecor
     def run(request: RunRequest, progress: Progress) -> RunRecord:
         rate = request.load.target_rate or 0
         record = base(request, progress)
-        low = record.model_copy(update={"operations": synthetic_run(2000, seconds=4, per_second=int(rate)).operations})
+        low = record.model_copy(update={"operations": synthetic_run(2000, seconds=4,
+                                                                    per_second=int(rate or 500)).operations})
         return invalid(low, "harness process CPU at 100% of a core", causes=("client",)) if rate > knee else low
     return run
 
@@ -236,3 +237,24 @@ def test_capacity_says_client_bound_and_json(use: Callable[..., None], results: 
     assert data["client_bound"] is True and data["capacity_ops_s"] == 600
     assert [p["client_bound"] for p in data["curve"]] == [p["target_rate"] > 700 for p in data["curve"]]
     assert Path(data["path"]).parent == results / "capacity"
+
+
+def test_select_json_marks_a_client_bound_capacity(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import harness.studies.select
+
+    monkeypatch.setattr(harness.studies.select, "run_selection",
+                        functools.partial(harness.studies.select.run_selection, run=client_bound_above(700)))
+    selection = tmp_path / "fake.yaml"
+    selection.write_text("version: 1\nname: fake-kv\nuse_case: a cache\nworkload: kv-cache\nengines: [fake]\n"
+                         "slo: {percentile: p99, max_ms: 10}\nload: {users: 2, processes: 1, duration: 1s, warmup: 0s}\n"
+                         "capacity: {start_rate: 100, max_rate: 10000, refine: 1}\nscale: 0.01\n")
+    assert main(["select", str(selection), "--json"]) == ExitCode.OK
+    data = json.loads(capsys.readouterr().out)
+    (fake,) = data["ranking"]
+    assert fake["engine"] == "fake" and fake["client_bound"] is True and fake["capacity_ops_s"] == 600
+    assert fake["reasons"][0].startswith("client-bound at 600 ops/s: the load generator saturated at 800 ops/s")
+    assert main(["select", str(selection)]) == ExitCode.OK
+    assert "1. fake\n     - client-bound at 600 ops/s" in capsys.readouterr().out
