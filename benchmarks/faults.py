@@ -68,7 +68,7 @@ from tests.engines.faults import (
 PASSWORD = "Fault-Campaign-s3cret"
 SECRETS = (PASSWORD, "token=user:pass")  # the second: the InfluxDB launcher's token, in its URL
 BENCH_TIMEOUT_S = 300.0
-INTERRUPTED, USER_ERROR, ERRORS = 130, 2, 4
+INTERRUPTED, USER_ERROR, ERRORS, INVALID = 130, 2, 4, 5
 
 Watch = Callable[[str, "subprocess.Popen[str]"], None]
 
@@ -196,7 +196,7 @@ def kill_without_restart(fleet: Fleet, engine: str, phase: str, results: Path) -
     errors = sum(op.errors for op in record.operations.values()) if record else 0
     busiest = per_user_second(record) if record else 0.0
     ok = (injector.killed_at is not None and record is not None and errors > 0 and busiest < MAX_ERRORS_PER_USER_SECOND
-          and run.code in (0, USER_ERROR, ERRORS) and run.seconds < warmup + duration + 120)
+          and run.code in (0, USER_ERROR, ERRORS, INVALID) and run.seconds < warmup + duration + 120)
     return Outcome(f"{engine}: kill -9 during the {phase}", ok,
                    f"exit {run.code} in {run.seconds:.0f}s, {errors} failed calls counted, busiest second "
                    f"{busiest:.1f} failed calls per user" + ("" if injector.killed_at else ", never killed"),
@@ -323,7 +323,7 @@ def folder_cases(results: Callable[[], Path]) -> list[Outcome]:
         for undo in undos:
             undo()
     saved = sorted(set(fallback.glob("*.json")) - already) if fallback.exists() else []
-    ok = bool(undos) and bool(saved) and str(saved[0]) in run.err and run.code in (0, ERRORS)
+    ok = bool(undos) and bool(saved) and str(saved[0]) in run.err and run.code in (0, ERRORS, INVALID)
     outcomes.append(Outcome("results folder made read-only during the measurement", ok,
                             f"exit {run.code}, record in the fallback folder: {saved[0] if saved else 'none'}",
                             record_found=bool(saved), tracebacks=count([run.out, run.err], ["Traceback"])))
