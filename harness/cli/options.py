@@ -117,6 +117,14 @@ def time_value(text: str) -> str:
     return text
 
 
+def positive_time(text: str) -> str:
+    """A duration above 0 (2s, 500ms, or seconds); kept as written for the load profile."""
+    value = time_value(text)
+    if parse_duration(value) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a time above 0, e.g. 2s or 500ms")
+    return value
+
+
 _USERS = LoadProfile.model_fields["users"].metadata  # ge/le of the model: the flag allows the same range
 _PROCESSES = LoadProfile.model_fields["processes"].metadata
 
@@ -200,6 +208,13 @@ def add_load_shape(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-error-rate", metavar="SHARE", type=float,
                        help="error budget: a run whose failed calls exceed this share (0.01 = 1%%) is invalid and "
                             "`bench` exits 4 (default: the suite's, else 0.01)")
+    group.add_argument("--op-timeout", metavar="TIME", type=positive_time,
+                       help="the longest one call may take: seconds or 500ms, 2s; a call past it is a timeout, which "
+                            "counts against --max-error-rate (default: the suite's, else "
+                            f"{float(_load_default('op_timeout_s')):g}s; an operation's own `timeout` wins)")
+    group.add_argument("--operationcount", metavar="N", type=count_value(1, 10**12, "operations"),
+                       help="stop measuring after N operations over all users (YCSB's operationcount), or at the "
+                            "duration if that comes first; the record says which (default: the suite's, else none)")
     group.add_argument("--think-time", metavar="TIME", type=time_value,
                        help="closed-loop users pause this long after each operation, not measured: 10ms, 1s "
                             "(default: the suite's, else 0)")

@@ -7,12 +7,21 @@ from hdrh.histogram import HdrHistogram
 from harness.models import Frozen
 
 LOWEST_US = 1
-HIGHEST_US = 3_600_000_000  # one hour: nothing a benchmark measures is longer
+HIGHEST_US = 3_600_000_000  # one hour: the least ceiling; a run's recorder raises it to the run's length
 SIGNIFICANT_DIGITS = 3
 
 
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+def new_histogram(highest_us: int = HIGHEST_US) -> HdrHistogram:
+    """An empty histogram of 1 µs .. `highest_us` (values above are the recorder's to clamp and count)."""
+    return HdrHistogram(LOWEST_US, max(HIGHEST_US, highest_us), SIGNIFICANT_DIGITS)
+
+
+def ceiling_us(*seconds: float) -> int:
+    """The histogram ceiling (µs) for a run whose phases last `seconds` in all (warm-up, window, drain, timeout).
+
+    No latency measured in such a run can exceed their sum; the ceiling is at least HIGHEST_US.
+    """
+    return max(HIGHEST_US, int(sum(seconds) * 1_000_000) + 1)
 
 
 def encode(histogram: HdrHistogram) -> str:
@@ -21,18 +30,16 @@ def encode(histogram: HdrHistogram) -> str:
 
 
 def decode(encoded: str) -> HdrHistogram:
-    histogram = new_histogram()
-    if encoded:
-        histogram.add(HdrHistogram.decode(encoded.encode("ascii")))
-    return histogram
+    """An encoded histogram ("" is an empty one), its ceiling at least HIGHEST_US."""
+    return merge([encoded])
 
 
 def merge(encoded: list[str]) -> HdrHistogram:
-    """One histogram holding every count of the given ones (exact, no re-binning)."""
-    total = new_histogram()
-    for item in encoded:
-        if item:
-            total.add(HdrHistogram.decode(item.encode("ascii")))
+    """One histogram holding every count of the given ones (exact, no re-binning), up to the highest ceiling."""
+    parts = [HdrHistogram.decode(item.encode("ascii")) for item in encoded if item]
+    total = new_histogram(max((p.highest_trackable_value for p in parts), default=HIGHEST_US))
+    for part in parts:
+        total.add(part)
     return total
 
 

@@ -14,14 +14,20 @@ class OperationResult(Frozen):
     """One operation of the mix over the measurement window, all processes merged exactly."""
 
     kind: str
-    count: int = 0
+    count: int = 0  # calls that succeeded in the window (not_found among them)
     errors: int = 0
+    timeouts: int = 0  # calls given up after their timeout (or never issued before the drain ended)
+    not_found: int = 0  # successful calls of a must-hit operation that found nothing (harness.runner.outcomes)
+    must_hit: bool = False  # whether the generator guarantees this operation a match
+    clamped: int = 0  # latencies above the histogram's ceiling, recorded as the ceiling
     throughput_ops_s: float = 0.0
-    latency_us: Percentiles | None = None  # response time in open loop, service time in closed
+    latency_us: Percentiles | None = None  # of successes and timeouts: response time in open loop, service in closed
     service_us: Percentiles | None = None  # open loop only
+    lag_us: Percentiles | None = None  # open loop only: start lag, actual − intended start
     warmup_count: int = 0
     histogram: str = ""  # encoded HDR (µs) of latency_us
     service_histogram: str = ""
+    lag_histogram: str = ""  # encoded HDR (µs) of lag_us
     errors_sample: tuple[str, ...] = ()
     unsupported: str | None = None  # why the engine cannot run it: shown as n/a
 
@@ -31,9 +37,10 @@ class TimePoint(Frozen):
 
     t: int  # second since the start of warm-up
     op: str
-    phase: str  # warmup | measure
+    phase: str  # warmup | measure: the phase of the operations counted (one row per phase)
     count: int
     errors: int
+    timeouts: int = 0
     p50_us: int | None = None
     p99_us: int | None = None
     p999_us: int | None = None
@@ -70,4 +77,5 @@ class ScenarioResult(Frozen):
     operations: tuple[str, ...]
     count: int
     errors: int
+    timeouts: int = 0
     throughput_ops_s: float

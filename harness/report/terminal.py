@@ -44,21 +44,24 @@ def scenario_table(record: RunRecord) -> str:
 
 def run_summary(record: RunRecord) -> str:
     open_loop = record.open_loop
-    header = ["operation", "count", "errors", "ops/s", "p50", "p90", "p99", "p99.9", "max"]
+    header = ["operation", "count", "errors", "timeouts", "not found", "ops/s", "p50", "p90", "p99", "p99.9", "max"]
     if open_loop:
-        header.append("svc p99")
+        header += ["svc p99", "lag p99"]
     rows = []
     for name, op in record.operations.items():
         lat = op.latency_us
-        row = [name, f"{op.count:,}", f"{op.errors:,}", f"{op.throughput_ops_s:,.0f}"]
+        row = [name, f"{op.count:,}", f"{op.errors:,}", f"{op.timeouts:,}", f"{op.not_found:,}" if op.must_hit else "-",
+               f"{op.throughput_ops_s:,.0f}"]
         row += [fmt_us(getattr(lat, p)) if lat else "-" for p in ("p50", "p90", "p99", "p999", "max")]
         if open_loop:
-            row.append(fmt_us(op.service_us.p99) if op.service_us else "-")
+            row += [fmt_us(op.service_us.p99) if op.service_us else "-", fmt_us(op.lag_us.p99) if op.lag_us else "-"]
         rows.append(row)
     mode = record.describe_load()
     title = (f"{record.engine} {record.engine_version} · {record.workload}"
              f"{':' + record.preset if record.preset else ''} · {record.load.users} users × "
-             f"{record.load.processes} proc · {mode} · {record.measured_s:.0f}s measured")
+             f"{record.load.processes} proc · {mode} · {record.measured_s:.0f}s measured"
+             + (f" (stopped after {record.load.operation_count:,} operations)"
+                if record.stopped_by == "operationcount" and record.load.operation_count else ""))
     lines = [title, table(rows, header), f"total {record.total_throughput_ops_s:,.0f} ops/s"
              + ("" if record.complete else "  (INCOMPLETE run)")]
     if record.stages:
@@ -66,7 +69,13 @@ def run_summary(record: RunRecord) -> str:
     if record.scenarios:
         lines.append(scenario_table(record))
     if open_loop:
-        lines.append("latency = response time from the intended start (open loop); svc = service time")
+        lines.append("latency = response time from the intended start (open loop); svc = service time; "
+                     "lag = actual − intended start")
+    if any(op.timeouts for op in record.operations.values()):
+        lines.append("latency includes timed-out calls at the time they were given up")
+    if any(op.clamped for op in record.operations.values()):
+        lines.append(f"{sum(op.clamped for op in record.operations.values()):,} latencies above the histogram's "
+                     "ceiling recorded as the ceiling")
     if not record.valid:
         lines.append("INVALID: " + "; ".join(record.invalid_reasons))
     for name, op in record.operations.items():

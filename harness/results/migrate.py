@@ -23,8 +23,18 @@ def update_to_3(data: Raw) -> Raw:
     return {**data, "stages": (), "scenarios": (), "workers": ()}
 
 
+def update_to_4(data: Raw) -> Raw:
+    """Version 4 adds outcomes (timeouts, not_found, clamped, lag per operation), invalid causes and `stopped_by`.
+
+    A version-3 run counted no timeouts or misses (0), ended at its duration, and gave its reasons
+    without causes: each old reason gets the cause "other".
+    """
+    reasons = tuple(data.get("invalid_reasons") or ())
+    return {**data, "invalid_causes": ("other",) * len(reasons), "stopped_by": "duration"}
+
+
 # version N-1 -> N; add one function per schema change, never edit an old one.
-MIGRATIONS: dict[int, Callable[[Raw], Raw]] = {2: update_to_2, 3: update_to_3}
+MIGRATIONS: dict[int, Callable[[Raw], Raw]] = {2: update_to_2, 3: update_to_3, 4: update_to_4}
 
 
 def schema_version(data: Raw) -> int:

@@ -20,7 +20,7 @@ from harness.redact import redact_data
 from harness.runner.protocol import WorkerInfo
 from harness.spec.suite import Scenario, Stage
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 __all__ = ["LoadPhase", "LoadSettings", "OperationResult", "Percentiles", "RunRecord", "ScenarioResult", "StageResult",
            "TimePoint", "WorkerInfo"]
@@ -35,6 +35,8 @@ class LoadSettings(Frozen):
     schedule: str
     think_time_s: float = 0.0
     max_error_rate: float = 0.01
+    op_timeout_s: float | None = None  # the load's default operation timeout (s); None in records before version 4
+    operation_count: int | None = None  # stop after this many measured operations (YCSB operationcount)
     stages: tuple[Stage, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
 
@@ -59,10 +61,13 @@ class RunRecord(Frozen):
     manifest: dict[str, Any]
     valid: bool
     invalid_reasons: tuple[str, ...] = ()
+    # one per reason: client | engine | errors | misses | interrupted | workers | other
+    invalid_causes: tuple[str, ...] = ()
     load_phase: LoadPhase | None = None
     operations: dict[str, OperationResult]
     total_throughput_ops_s: float = 0.0
     measured_s: float = 0.0
+    stopped_by: str = "duration"  # what ended the measurement: duration | operationcount
     timeseries: tuple[TimePoint, ...] = ()
     stages: tuple[StageResult, ...] = ()  # per stage of a load shape (load.stages)
     scenarios: tuple[ScenarioResult, ...] = ()  # per scenario (load.scenarios)
@@ -93,9 +98,9 @@ class RunRecord(Frozen):
 
     @property
     def error_share(self) -> float:
-        """Failed calls / all calls in the measurement window (0 when there were none)."""
+        """Failed and timed-out calls / all calls in the measurement window (0 when there were none)."""
         ok = sum(op.count for op in self.operations.values())
-        failed = sum(op.errors for op in self.operations.values())
+        failed = sum(op.errors + op.timeouts for op in self.operations.values())
         return failed / (ok + failed) if ok + failed else 0.0
 
     @property

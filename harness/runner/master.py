@@ -41,6 +41,7 @@ from harness.metrics.histogram import merge as merge_histograms
 from harness.models import Frozen
 from harness.redact import redact_output
 from harness.runner.live import LiveOperation, LiveSnapshot, LiveView, Phase
+from harness.runner.outcomes import drain_s
 from harness.runner.protocol import (
     CUSTOM_PREFIX,
     MESSAGE_TYPES,
@@ -343,7 +344,7 @@ class Master:
 
     def _follow(self) -> RunResults:
         load = self.plan.load
-        deadline_s = load.warmup_s + load.duration_s + RESULT_GRACE_S + 1.0
+        deadline_s = load.warmup_s + load.duration_s + drain_s(self.plan.workload, load.op_timeout_s) + RESULT_GRACE_S + 1.0
         stop_sent, last_tick = False, time.monotonic()
         for item in self.messages(deadline_s):
             if item is not None:

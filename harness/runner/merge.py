@@ -25,6 +25,7 @@ def merge_operations(workload: Workload, results: Sequence[WorkerResult], measur
         parts = [r.operations[op.name] for r in results if op.name in r.operations]
         response = merge([p.histogram for p in parts])
         service = merge([p.service_histogram for p in parts])
+        lag = merge([p.lag_histogram for p in parts])
         warmup = merge([p.warmup_histogram for p in parts])
         count = sum(p.count for p in parts)
         samples = [sample for part in parts for sample in part.errors_sample][:ERROR_SAMPLES]
@@ -32,29 +33,40 @@ def merge_operations(workload: Workload, results: Sequence[WorkerResult], measur
             kind=op.kind.value,
             count=count,
             errors=sum(p.errors for p in parts),
+            timeouts=sum(p.timeouts for p in parts),
+            not_found=sum(p.not_found for p in parts),
+            must_hit=any(p.must_hit for p in parts),
+            clamped=sum(p.clamped for p in parts),
             throughput_ops_s=round(count / measured_s, 1) if measured_s > 0 else 0.0,
             latency_us=Percentiles.of(response),
             service_us=Percentiles.of(service),
+            lag_us=Percentiles.of(lag),
             warmup_count=int(warmup.get_total_count()),
-            histogram=encode(response) if count else "",
+            histogram=encode(response) if response.get_total_count() else "",
             service_histogram=encode(service) if service.get_total_count() else "",
+            lag_histogram=encode(lag) if lag.get_total_count() else "",
             errors_sample=tuple(samples),
         )
     return merged
 
 
 def merge_timeseries(results: Sequence[WorkerResult]) -> list[TimePoint]:
-    """One point per (second, operation), all processes merged, in time order."""
-    grouped: dict[tuple[int, str], list[SecondRow]] = defaultdict(list)
+    """One point per (second, operation, phase), all processes merged, in time order.
+
+    A second that straddles the end of the warm-up has a warm-up point and a measured point, each
+    with its own operations only: the measured points' counts sum to the measured count.
+    """
+    grouped: dict[tuple[int, str, str], list[SecondRow]] = defaultdict(list)
     for result in results:
         for row in result.timeseries:
-            grouped[(row.t, row.op)].append(row)
+            grouped[(row.t, row.op, row.phase)].append(row)
     points = []
-    for (second, op), rows in sorted(grouped.items()):
+    for (second, op, phase), rows in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1],
+                                                                               item[0][2] != "warmup")):
         summary = Percentiles.of(merge([r.histogram for r in rows]))
         points.append(TimePoint(
-            t=second, op=op, phase=rows[0].phase,
-            count=sum(r.count for r in rows), errors=sum(r.errors for r in rows),
+            t=second, op=op, phase=phase,
+            count=sum(r.count for r in rows), errors=sum(r.errors for r in rows), timeouts=sum(r.timeouts for r in rows),
             p50_us=summary.p50 if summary else None,
             p99_us=summary.p99 if summary else None,
             p999_us=summary.p999 if summary else None,
@@ -74,8 +86,10 @@ def _stage_operation(kind: str, parts: list[StagePart], seconds: float) -> Opera
     histogram = merge([p.histogram for p in parts])
     count = sum(p.count for p in parts)
     return OperationResult(kind=kind, count=count, errors=sum(p.errors for p in parts),
+                           timeouts=sum(p.timeouts for p in parts),
                            throughput_ops_s=round(count / seconds, 1) if seconds > 0 else 0.0,
-                           latency_us=Percentiles.of(histogram), histogram=encode(histogram) if count else "")
+                           latency_us=Percentiles.of(histogram),
+                           histogram=encode(histogram) if histogram.get_total_count() else "")
 
 
 def merge_stages(workload: Workload, load: LoadProfile, results: Sequence[WorkerResult],
@@ -104,7 +118,8 @@ def merge_scenarios(load: LoadProfile, operations: dict[str, OperationResult], m
     for scenario in load.scenarios:
         count = sum(operations[name].count for name in scenario.operations if name in operations)
         errors = sum(operations[name].errors for name in scenario.operations if name in operations)
+        timeouts = sum(operations[name].timeouts for name in scenario.operations if name in operations)
         out.append(ScenarioResult(name=scenario.name, users=scenario.users, target_rate=scenario.rate,
                                   think_time_s=scenario.think_time_s, operations=scenario.operations, count=count,
-                                  errors=errors, throughput_ops_s=round(count / measured_s, 1) if measured_s else 0.0))
+                                  errors=errors, timeouts=timeouts, throughput_ops_s=round(count / measured_s, 1) if measured_s else 0.0))
     return tuple(out)

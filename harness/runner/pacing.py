@@ -134,3 +134,11 @@ def scenario_of(load: LoadProfile, user_slot: int) -> Scenario | None:
             return scenario
         first += scenario.users
     return None
+
+
+def operation_share(operation_count: int | None, user_slot: int, total_users: int) -> int | None:
+    """User `user_slot`'s share of `operation_count` measured operations (split exactly), None without a count."""
+    if operation_count is None:
+        return None
+    share, extra = divmod(operation_count, total_users)
+    return share + (1 if user_slot < extra else 0)

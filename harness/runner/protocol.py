@@ -218,17 +218,23 @@ class StagePart(Frozen):
 
     count: int
     errors: int
-    histogram: str  # encoded HDR (µs)
+    timeouts: int = 0
+    histogram: str  # encoded HDR (µs) of the successes and timeouts
 
 
 class OperationPart(Frozen):
     """One operation as measured by one process (histograms encoded, µs)."""
 
-    count: int
+    count: int  # calls that succeeded (not_found among them)
     errors: int
+    timeouts: int = 0  # calls given up after their timeout, or never issued before the drain ended
+    not_found: int = 0  # successful calls of a must-hit operation that found nothing
+    clamped: int = 0  # latencies above the histogram's ceiling, recorded as the ceiling
+    must_hit: bool = False  # 0 rows from this operation is a miss (harness.runner.outcomes)
     errors_sample: tuple[str, ...] = ()
-    histogram: str  # measured latency (response time in open loop, service time in closed)
+    histogram: str  # measured latency of successes and timeouts (response time in open loop, service time in closed)
     service_histogram: str = ""  # open loop only
+    lag_histogram: str = ""  # open loop only: actual − intended start (µs)
     warmup_histogram: str = ""
     started: int = 0  # open-loop operations started in the window
     lagging: int = 0  # of which more than a second after their intended start
@@ -243,7 +249,8 @@ class SecondRow(Frozen):
     phase: Literal["warmup", "measure"]
     count: int
     errors: int
-    histogram: str  # encoded HDR (µs), "" when no operation succeeded
+    timeouts: int = 0
+    histogram: str  # encoded HDR (µs) of successes and timeouts, "" when there were none
 
 
 class WorkerResult(Frozen):
@@ -254,6 +261,11 @@ class WorkerResult(Frozen):
     complete: bool
     measured_s: float
     cpu_fraction: float | None  # process CPU / wall time over the measurement window
+    quota_reached: bool = False  # every user ran its share of load.operation_count before the duration
+    # over the calls that started more than 1 s late: time in those calls, and time users spent outside
+    # calls just before them (the harness's own work); which is larger tells engine-bound from client-bound
+    late_service_s: float = 0.0
+    late_gap_s: float = 0.0
     operations: dict[str, OperationPart]
     timeseries: tuple[SecondRow, ...]
 

@@ -23,11 +23,12 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import gevent
 import locust  # noqa: F401  (imported for its gevent monkey-patching, before any driver)
 from gevent.event import Event
+from greenlet import greenlet
 from locust import User, constant, task
 from locust import runners as locust_runners
 from locust.env import Environment
@@ -39,10 +40,21 @@ from harness.engines.calls import Change
 from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import adapter_class, create_adapter
 from harness.errors import HarnessBug
+from harness.metrics.histogram import ceiling_us
 from harness.models import Frozen
 from harness.redact import redact_output
 from harness.runner.driver import OperationMix
-from harness.runner.pacing import NS_PER_S, Schedule, Segment, scenario_of, schedule_for, segments_for
+from harness.runner.guard import CallTimedOut, Guard
+from harness.runner.outcomes import GUARD_GRACE_S, GUARD_PERIOD_S, drain_s, must_hit
+from harness.runner.pacing import (
+    NS_PER_S,
+    Schedule,
+    Segment,
+    operation_share,
+    scenario_of,
+    schedule_for,
+    segments_for,
+)
 from harness.runner.protocol import (
     CUSTOM_PREFIX,
     MESSAGE_TYPES,
@@ -62,8 +74,8 @@ from harness.runner.protocol import (
     from_data,
     to_data,
 )
-from harness.runner.recorder import Recorder
-from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload, single_field_updates
+from harness.runner.recorder import LAG_LIMIT_NS, Recorder
+from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload, single_field_updates, timeout_of
 
 RECONNECT_PAUSE_S = 0.2
 BACKOFF_FIRST_S = 0.001  # after a failed call; doubles per consecutive failure, with jitter
@@ -72,6 +84,19 @@ CONNECT_WAIT_S = 120.0  # a worker started before its master waits this long for
 YIELD_EVERY = 64  # ops between voluntary yields, so no user starves the others
 
 READY_TIMEOUT_S = 60.0
+
+
+class Window(NamedTuple):
+    """How the measurement window went in this process."""
+
+    measured_s: float
+    cpu_fraction: float | None  # process CPU / wall time over the window
+    quota_reached: bool  # every user ran its operationcount share before the duration
+
+
+def _never(error: BaseException) -> bool:
+    """An adapter without `is_timeout`: no driver error is a timeout."""
+    return False
 
 
 class WorkerState:
@@ -87,6 +112,9 @@ class WorkerState:
         self.next_local = 0
         self.t0_ns = 0
         self.recorder: Recorder | None = None
+        self.users: list[ArenaUser] = []  # connected users, watched by the guard
+        self.running = 0  # users still running operations
+        self.drain_end_ns = 0  # no call started in the window runs past this (perf_counter_ns)
 
     def claim_slot(self) -> int:
         slot = self.config.first_user_slot + self.next_local
@@ -135,7 +163,11 @@ class ArenaUser(User):
     def on_start(self) -> None:
         state, config = self.state, self.state.config
         self.slot = state.claim_slot()
-        self.adapter = create_adapter(config.engine, config.url)
+        self.op_greenlet: greenlet | None = None
+        self.call: tuple[int, int, int] | None = None  # (operation, intended, start) of the call in flight
+        self.remaining = operation_share(config.load.operation_count, self.slot, config.total_users)
+        self.quota_done = False
+        self.adapter = create_adapter(config.engine, config.url, config.load.op_timeout_s)
         try:
             self.adapter.connect()
             self.executors = state.bind_all(self.adapter)
@@ -143,6 +175,7 @@ class ArenaUser(User):
             state.failed.append(f"{type(exc).__name__}: {exc}")
             raise
         state.connected += 1
+        state.users.append(self)
 
     def on_stop(self) -> None:
         self.adapter.close()
@@ -151,7 +184,11 @@ class ArenaUser(User):
     def run_mix(self) -> None:
         state = self.state
         state.go.wait()
-        self._drive()
+        state.running += 1
+        try:
+            self._drive()
+        finally:
+            state.running -= 1
         while not state.stopping:  # run over; idle until the process stops us
             gevent.sleep(0.05)
 
@@ -167,7 +204,7 @@ class ArenaUser(User):
         rng = random.Random(config.seed * 104_729 + self.slot)
         for segment in segments_for(config.load, user_slot=self.slot, t0_ns=state.t0_ns,
                                     measure_from_ns=recorder.measure_from_ns, measure_until_ns=recorder.measure_until_ns):
-            if state.stopping:
+            if state.stopping or self.quota_done:
                 return
             if not segment.active:
                 while not state.stopping and time.perf_counter_ns() < segment.end_ns:
@@ -178,13 +215,20 @@ class ArenaUser(User):
             self._run(mix, schedule, segment, recorder)
 
     def _run(self, mix: OperationMix, schedule: Schedule, segment: Segment, recorder: Recorder) -> None:
-        """The one timer: pick, wait for the intended start (open loop), call, record, until the segment ends."""
+        """The one timer: pick, wait for the intended start (open loop), call, record, until the segment ends.
+
+        Closed loop: no call starts after the segment's end. Open loop: every start intended before
+        it is issued, however late (the engine may have stalled), until the drain ends; the ones
+        still due then are timeouts (`_give_up`). A call in flight is given up by the guard.
+        """
         state = self.state
         drivers, stats = mix.drivers, recorder.stats
-        until, think_s = segment.end_ns, segment.think_time_s
+        until, think_s, drain_end = segment.end_ns, segment.think_time_s, state.drain_end_ns
         clock = time.perf_counter_ns
         jitter = random.Random(self.slot).random
+        self.op_greenlet = gevent.getcurrent()
         n = failures = 0
+        last_end = clock()
         while not state.stopping:
             n += 1
             if n % YIELD_EVERY == 0:  # also when every call fails fast: the others must run too
@@ -198,22 +242,72 @@ class ArenaUser(User):
                 now = clock()
                 if intended > now:
                     gevent.sleep((intended - now) / NS_PER_S)
+                elif now >= drain_end:
+                    self._give_up(mix, schedule, recorder, index, intended, until)
+                    return
             start = clock()
-            if start >= until:
+            if not intended and start >= until:
                 return
+            if self.remaining is not None and self._quota_spent(intended or start, recorder):
+                return
+            self.call = (index, intended, start)
             try:
-                self.executors[index](argument)
-            except Exception as exc:
-                recorder.record_error(stats[index], clock(), exc)
-                if self.adapter.is_disconnect(exc):
-                    self._reconnect()
-                failures += 1  # bounded exponential back-off with jitter: failing fast must not spin
-                gevent.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(failures, 10)) * (0.5 + jitter()))
+                rows = self.executors[index](argument)
+            except (CallTimedOut, Exception) as exc:
+                self.call = None
+                failures += 1
+                self._failed(exc, recorder, (index, intended, start), failures, jitter())
+                last_end = clock()
                 continue
+            self.call = None
             failures = 0
-            recorder.record(stats[index], intended, start, clock())
+            end = clock()
+            recorder.record(stats[index], intended, start, end, rows)
+            if intended and start - intended > LAG_LIMIT_NS:
+                recorder.late(start - last_end, end - start)
+            last_end = end
             if think_s:
                 gevent.sleep(think_s)  # closed loop: the user's pause between operations, not measured
+
+    def _failed(self, error: BaseException, recorder: Recorder, call: tuple[int, int, int], failures: int,
+                jitter: float) -> None:
+        """A call raised: a timeout (the guard's or the driver's) or an error; reconnect if the connection is
+        gone (or mid-call, after the guard), back off after an error."""
+        index, intended, start = call
+        if isinstance(error, CallTimedOut):
+            recorder.record_timeout(recorder.stats[index], intended, start, time.perf_counter_ns())
+            self._reconnect()  # the connection is mid-call: start afresh
+            return
+        if getattr(self.adapter, "is_timeout", _never)(error):
+            recorder.record_timeout(recorder.stats[index], intended, start, time.perf_counter_ns())
+        else:
+            recorder.record_error(recorder.stats[index], intended, start, time.perf_counter_ns(), error)
+        if self.adapter.is_disconnect(error):
+            self._reconnect()
+        # bounded exponential back-off with jitter: failing fast must not spin
+        gevent.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(failures, 10)) * (0.5 + jitter))
+
+    def _give_up(self, mix: OperationMix, schedule: Schedule, recorder: Recorder, index: int, intended: int,
+                 until: int) -> None:
+        """The drain is over: every start still due before `until` is a timeout, its latency counted from then."""
+        now = time.perf_counter_ns()
+        n = 0
+        while 0 < intended < until:  # bounded: the starts left in the window at the schedule's rate
+            recorder.record_timeout(recorder.stats[index], intended, 0, now)
+            index, intended = mix.next_index(), schedule.next_ns()
+            n += 1
+            if n % 4096 == 0:
+                gevent.sleep(0)  # heartbeats and the other users go on
+
+    def _quota_spent(self, anchor_ns: int, recorder: Recorder) -> bool:
+        """operationcount: count a measured operation against this user's share; True once the share is done."""
+        if anchor_ns < recorder.measure_from_ns:
+            return False
+        if self.remaining is not None and self.remaining <= 0:
+            self.quota_done = True
+            return True
+        self.remaining = (self.remaining or 0) - 1
+        return False
 
     def _reconnect(self) -> None:
         """Reconnect and rebind everything the adapter prepared; pause a little when the engine is still gone."""
@@ -318,39 +412,73 @@ class WorkerSession:
             self.state.stopping = True
 
     def _measure(self, start_epoch: float) -> None:
-        """Warm-up and measurement on this worker's clock (`start_epoch` is already in it)."""
+        """Warm-up, measurement and drain on this worker's clock (`start_epoch` is already in it)."""
         state = self._state()
-        config, load = state.config, state.config.load
+        config, load, workload = state.config, state.config.load, state.workload
         state.t0_ns = time.perf_counter_ns() + int((start_epoch - time.time()) * NS_PER_S)
-        recorder = Recorder([op.name for op in state.workload.operations], state.t0_ns,
+        drain = drain_s(workload, load.op_timeout_s)
+        recorder = Recorder([op.name for op in workload.operations], state.t0_ns,
                             load.warmup_s, load.duration_s, open_loop=load.open_loop,
-                            stage_durations_s=tuple(stage.duration_s for stage in load.stages))
+                            stage_durations_s=tuple(stage.duration_s for stage in load.stages),
+                            must_hit=[must_hit(op, workload) for op in workload.operations],
+                            highest_us=ceiling_us(load.warmup_s, load.duration_s, drain, load.op_timeout_s))
+        state.drain_end_ns = recorder.measure_until_ns + int(drain * NS_PER_S)
         state.recorder = recorder
+        limits = [int((timeout_of(op, load.op_timeout_s) + GUARD_GRACE_S) * NS_PER_S) for op in workload.operations]
+        guard = Guard(state.users, limits, state.drain_end_ns)
         while time.perf_counter_ns() < state.t0_ns:
             gevent.sleep(0.001)
         state.go.set()
+        try:
+            window = self._window(recorder)
+            self._drain(recorder)
+        finally:
+            guard.stop()
+        complete = not state.stopping
+        state.stopping = True
+        send(self.runner, recorder.result(process=config.process_index, complete=complete, measured_s=window.measured_s,
+                                          cpu_fraction=window.cpu_fraction, quota_reached=window.quota_reached))
+
+    def _window(self, recorder: Recorder) -> Window:
+        """Until the window's end (or every user's operationcount share): a tick a second, CPU over the window."""
+        state = self._state()
         cpu_at_measure: float | None = None
         wall_at_measure = 0
         next_tick = state.t0_ns + NS_PER_S
+        quota = state.config.load.operation_count is not None
         while not state.stopping:
             now = time.perf_counter_ns()
             if cpu_at_measure is None and now >= recorder.measure_from_ns:
                 cpu_at_measure, wall_at_measure = time.process_time(), now
-            if now >= recorder.measure_until_ns:
+            if now >= recorder.measure_until_ns or (quota and state.users and all(u.quota_done for u in state.users)):
                 break
             if now >= next_tick:
                 send(self.runner, recorder.tick(now))
                 next_tick += NS_PER_S
-            gevent.sleep(min(0.1, max(0.0, (min(next_tick, recorder.measure_until_ns) - now) / NS_PER_S)))
-        complete = not state.stopping
+            gevent.sleep(min(0.1 if not quota else 0.01,
+                             max(0.0, (min(next_tick, recorder.measure_until_ns) - now) / NS_PER_S)))
         end_ns = time.perf_counter_ns()
         cpu_fraction = None
         if cpu_at_measure is not None and end_ns > wall_at_measure:
             cpu_fraction = (time.process_time() - cpu_at_measure) / ((end_ns - wall_at_measure) / NS_PER_S)
-        state.stopping = True
+        reached = quota and end_ns < recorder.measure_until_ns and not state.stopping
         measured_s = max(0.0, min(end_ns, recorder.measure_until_ns) - recorder.measure_from_ns) / NS_PER_S
-        send(self.runner, recorder.result(process=config.process_index, complete=complete, measured_s=measured_s,
-                                          cpu_fraction=cpu_fraction))
+        return Window(measured_s, cpu_fraction, reached)
+
+    def _drain(self, recorder: Recorder) -> None:
+        """Let the calls anchored in the window finish (up to the drain's end); a call still running then is a timeout."""
+        state = self._state()
+        deadline = state.drain_end_ns + int(2 * GUARD_PERIOD_S * NS_PER_S)
+        while not state.stopping and state.running and time.perf_counter_ns() < deadline:
+            gevent.sleep(0.01)
+        if state.stopping:
+            return
+        now = time.perf_counter_ns()
+        for user in state.users:  # the guard could not stop these calls (a driver that never yields)
+            if user.call is not None:
+                index, intended, start = user.call
+                recorder.record_timeout(recorder.stats[index], intended, start, now)
+                user.call = None
 
 
 def parse_master(address: str) -> tuple[str, int]:

@@ -98,6 +98,8 @@ class LoadProfile(Frozen):
     scenarios: tuple[Scenario, ...] = ()
     max_error_rate: float = Field(0.01, ge=0, le=1)  # error budget: a larger share of failed calls invalidates the run
     op_timeout_s: float = Field(DEFAULT_OP_TIMEOUT_S, gt=0, le=3600, alias="op_timeout")  # s, per call
+    # stop the measurement after this many operations (YCSB's operationcount), or at the duration if sooner
+    operation_count: int | None = Field(None, ge=1, alias="operationcount")
 
     @field_validator("duration_s", "warmup_s", "think_time_s", "op_timeout_s", mode="before")
     @classmethod

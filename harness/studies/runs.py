@@ -73,6 +73,8 @@ class Overrides:
     stages: tuple[str, ...] | None = None  # "30s:users=8", "30s:rate=4000" (see parse_stage)
     think_time: str | None = None
     max_error_rate: float | None = None  # share of failed calls that invalidates a run
+    op_timeout: str | None = None  # the longest one call may take ("2s", "500ms")
+    operationcount: int | None = None  # stop after this many measured operations
     override_limits: bool = False  # run past the safety limits (harness/studies/limits.py)
 
 
@@ -127,6 +129,10 @@ def _load_changes(overrides: Overrides) -> dict[str, Any]:
         changes["think_time"] = overrides.think_time
     if overrides.max_error_rate is not None:
         changes["max_error_rate"] = overrides.max_error_rate
+    if overrides.op_timeout is not None:
+        changes["op_timeout"] = overrides.op_timeout
+    if overrides.operationcount is not None:
+        changes["operationcount"] = overrides.operationcount
     return changes
 
 
@@ -140,7 +146,7 @@ def _load(run: SuiteRun, changes: dict[str, Any]) -> LoadProfile:
         raise SpecError([f"command line: {_flag_problem(exc.errors()[0])}"]) from None
 
 
-_FLAGS = {"target_rate": "rate", "stages": "stage", "think_time": "think-time"}  # load keys named otherwise
+_FLAGS = {"target_rate": "rate", "stages": "stage", "think_time": "think-time", "op_timeout": "op-timeout"}  # load keys named otherwise
 
 
 def _flag_problem(error: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from harness.metrics.histogram import Percentiles, decode, encode, merge, new_histogram
+from harness.metrics.histogram import Percentiles, ceiling_us, decode, encode, merge, new_histogram
 
 
 def test_merge_of_encoded_parts_equals_whole() -> None:
@@ -34,3 +34,14 @@ def test_empty_histograms() -> None:
     assert Percentiles.of(new_histogram()) is None
     assert decode("").get_total_count() == 0
     assert merge(["", ""]).get_total_count() == 0
+
+
+def test_histograms_with_a_higher_ceiling_merge_without_losing_values() -> None:
+    long = new_histogram(ceiling_us(3 * 3600))
+    long.record_value(2 * 3600 * 1_000_000)  # 2 h: above the default ceiling
+    short = new_histogram()
+    short.record_value(1_000)
+    merged = merge([encode(short), encode(long)])
+    assert merged.get_total_count() == 2
+    assert abs(merged.get_max_value() - 7_200_000_000) / 7_200_000_000 < 0.001
+    assert decode(encode(long)).get_total_count() == 1

@@ -34,6 +34,7 @@ from harness.runner.driver import OperationMix
 from harness.spec.models import (
     DeleteOp,
     InsertOp,
+    NativeOp,
     Operation,
     OperationKind,
     ReadOp,
@@ -100,6 +101,15 @@ def draw_arguments(workload: Workload, samples: int, seed: int) -> dict[str, lis
     drawn = {op.name: [driver.arguments() for _ in range(samples)]
              for op, driver in sorted(pairs, key=lambda pair: pair[0].kind is OperationKind.INSERT)}
     return {op.name: drawn[op.name] for op, _ in sorted(pairs, key=lambda pair: RUN_ORDER.get(pair[0].kind, 0))}
+
+
+NATIVE = ("a native operation runs each engine's own statement, so there is nothing to compare, and its "
+          "answer would mean running a write twice")
+
+
+def not_verified(adapter: EngineAdapter[Any], op: Operation, workload: Workload) -> str | None:
+    """Why `op` is n/a on this engine for verify: the engine cannot run it, or it is native; None otherwise."""
+    return NATIVE if isinstance(op, NativeOp) else adapter.unsupported_reason(op, workload)
 
 
 def load(adapter: EngineAdapter[Any], workload: Workload) -> None:
@@ -176,7 +186,7 @@ def run_engine(adapter: EngineAdapter[Any], workload: Workload, arguments: dict[
     result = EngineRun(adapter.name)
     runnable = []
     for op in workload.operations:
-        if reason := adapter.unsupported_reason(op, workload):
+        if reason := not_verified(adapter, op, workload):
             result.na[op.name] = reason
         else:
             runnable.append(op)
@@ -290,8 +300,8 @@ def _engine_runs(workload: Workload, engines: Sequence[str], arguments: dict[str
                  urls: dict[str, str], say: Callable[[str], None]) -> Iterator[EngineRun]:
     for engine in engines:
         probe = create_adapter(engine, urls.get(engine) or _default_url(engine))
-        if all(probe.unsupported_reason(op, workload) for op in workload.operations):
-            yield EngineRun(engine, na={op.name: str(probe.unsupported_reason(op, workload))
+        if all(not_verified(probe, op, workload) for op in workload.operations):
+            yield EngineRun(engine, na={op.name: str(not_verified(probe, op, workload))
                                         for op in workload.operations})
             continue
         say(f"== {engine} · {workload.name}: loading {sum(e.count for e in workload.dataset.entities):,} records")
