@@ -20,9 +20,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from pydantic import Field, ValidationError
 
@@ -33,6 +34,7 @@ from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, S
 from harness.models import Frozen
 from harness.redact import redact_text
 from harness.runner.merge import lag_share, merge_operations, merge_scenarios, merge_stages, merge_timeseries
+from harness.runner.outcomes import MAX_MISS_SHARE, drain_s
 from harness.runner.progress import Progress, fmt_clock, fmt_us
 from harness.runner.protocol import (
     Exited,
@@ -61,6 +63,8 @@ READY_TIMEOUT_S = 120.0
 RESULT_GRACE_S = 60.0
 MAX_LAG_SHARE = 0.05
 CPU_SATURATED = 0.97
+CLIENT_BUSY = 0.9  # a worker process this busy over the window is the bottleneck when starts lag
+STALL_US = 1_000_000  # a measured second whose slowest operation took this long is a slow second of the engine
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
 Inbox = queue.Queue[Message]
@@ -102,9 +106,11 @@ class Measurement(Frozen):
     operations: dict[str, OperationResult]
     timeseries: tuple[TimePoint, ...] = ()
     measured_s: float = 0.0  # seconds of the measurement window actually run
+    stopped_by: str = "duration"  # what ended the window: duration | operationcount (load.operation_count)
     complete: bool
     interrupted: bool = False
     invalid_reasons: tuple[str, ...] = ()
+    invalid_causes: tuple[str, ...] = ()  # one per reason: client | engine | errors | misses | interrupted | workers | other
     workers: tuple[WorkerInfo, ...] = ()  # who measured, with clock offsets
     phase: str = "done"  # where the run ended: done, or prepare | load | measure | telemetry when cut short
     failure: str | None = None  # why the engine or the workers failed (phase, error), when they did
@@ -246,7 +252,7 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     except HarnessBug:
         raise
     except LoadWorkersFailed as exc:  # the master or a worker could not go on: its own words
-        outcome.fail(redact_text(str(exc)))
+        outcome.fail(redact_text(str(exc)), cause="workers")
     except Exception as exc:  # the engine failed: a record of the attempt, one line for the user
         detail = f"{type(exc).__name__}: {str(exc).strip() or 'no message'}".splitlines()[0]
         outcome.fail(redact_text(f"{request.engine} failed: {detail} — check that the engine is up and healthy "
@@ -280,23 +286,36 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
     operations = merge_operations(workload, results, measured_s)
     stages = merge_stages(workload, request.load, results, measured_s)
     scenarios = merge_scenarios(request.load, operations, measured_s)
-    reasons = _invalid_reasons(request, results, complete, outcome.lost)
     timeseries = tuple(merge_timeseries(results))
-    reasons += _outage(timeseries, request.load.warmup_s, measured_s)
+    found = _invalid_reasons(request, results, complete, outcome)
+    found += _outage(timeseries, request.load.warmup_s, measured_s, request.engine)
     if results and complete:
-        reasons += _offered_load(request.load, operations, stages, scenarios, measured_s)
+        found += _stalls(request, results, operations, timeseries)
+        found += _offered_load(request.load, operations, stages, scenarios, measured_s, _client_busy(results))
+        found += _misses(request, operations, len(results))
     if outcome.failure is not None:
-        reasons.insert(0, f"failed during {outcome.phase}: {outcome.failure}")
+        found.insert(0, Invalid(f"failed during {outcome.phase}: {outcome.failure}", outcome.failure_cause))
+    found = list(dict.fromkeys(found))
+    stopped_by = "operationcount" if results and all(r.quota_reached for r in results) else "duration"
     return Measurement(
         run_id=run_id, started_at=started_at.isoformat(timespec="seconds"), seed=seed,
         engine_version=engine_version, client_library=client_library, engine_settings=settings,
         load_phase=outcome.load_phase, operations=operations,
         stages=stages, scenarios=scenarios,
-        timeseries=timeseries, measured_s=round(measured_s, 3),
-        complete=complete, interrupted=outcome.interrupted, invalid_reasons=tuple(dict.fromkeys(reasons)),
-        telemetry=telemetry, notes=tuple(outcome.notes),
+        timeseries=timeseries, measured_s=round(measured_s, 3), stopped_by=stopped_by,
+        complete=complete, interrupted=outcome.interrupted, invalid_reasons=tuple(f.reason for f in found),
+        invalid_causes=tuple(f.cause for f in found),
+        telemetry=telemetry, notes=tuple(outcome.notes) + _clamped_note(operations),
         workers=outcome.results.workers if outcome.results else (), phase=outcome.phase, failure=outcome.failure,
     )
+
+
+def _clamped_note(operations: dict[str, OperationResult]) -> tuple[str, ...]:
+    clamped = {name: op.clamped for name, op in operations.items() if op.clamped}
+    if not clamped:
+        return ()
+    return (f"{sum(clamped.values()):,} latencies above the histogram's ceiling were recorded as the ceiling ("
+            + ", ".join(f"{name}: {n:,}" for name, n in clamped.items()) + "); their true values are higher",)
 
 
 def _after_run(adapter: EngineAdapter[Any], workload: Workload, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -329,40 +348,97 @@ def _telemetry(adapter: EngineAdapter[Any], workload: Workload, seed: int) -> di
     return telemetry
 
 
-def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete: bool,
-                     lost: tuple[str, ...] = ()) -> list[str]:
-    reasons: list[str] = list(lost)
-    if not complete and not lost:
-        reasons.append("run interrupted before the end of the measurement window")
-    if not results:
-        reasons.append("no worker process returned results")
-        return reasons
-    lagging = lag_share(results)
-    if lagging is not None and lagging > MAX_LAG_SHARE:
-        reasons.append(
-            f"load generator fell behind: {lagging:.1%} of operations started more than 1 s late "
-            f"(limit {MAX_LAG_SHARE:.0%}); lower target_rate or add processes"
-        )
+class Invalid(NamedTuple):
+    """One reason a run is invalid and its cause (client | engine | errors | misses | interrupted | workers | other)."""
+
+    reason: str
+    cause: str
+
+
+def _client_busy(results: list[WorkerResult]) -> float | None:
+    """The busiest worker process's CPU over the window (share of a core), if known."""
     busy = [r.cpu_fraction for r in results if r.cpu_fraction is not None]
-    if busy and max(busy) >= CPU_SATURATED and request.load.open_loop:
-        reasons.append(
-            f"harness process CPU at {max(busy):.0%} of a core: the load generator was the bottleneck; add processes"
-        )
+    return max(busy) if busy else None
+
+
+def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete: bool,
+                     outcome: _Outcome) -> list[Invalid]:
+    reasons = [Invalid(line, "workers") for line in outcome.lost]
+    if not complete and not outcome.lost:
+        reasons.append(Invalid("run interrupted before the end of the measurement window",
+                               "interrupted" if outcome.interrupted or outcome.failure is None else outcome.failure_cause))
+    if not results:
+        reasons.append(Invalid("no worker process returned results", "workers"))
+        return reasons
+    busy = _client_busy(results)
+    if busy is not None and busy >= CPU_SATURATED and request.load.open_loop:
+        reasons.append(Invalid(
+            f"load generator saturated: harness process CPU at {busy:.0%} of a core; add processes (--processes) "
+            "or workers (--expect-workers)", "client"))
     reasons += _error_budget(request, results)
     return reasons
 
 
-def _outage(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: float) -> list[str]:
+def _stalls(request: RunRequest, results: list[WorkerResult], operations: dict[str, OperationResult],
+            timeseries: tuple[TimePoint, ...]) -> list[Invalid]:
+    """Open-loop starts more than 1 s late: the generator saturated (busy CPU, low service time) or the engine stalled.
+
+    Users start late when the process cannot keep up (its CPU near a core) or when their calls
+    block (the engine stops answering while the process idles): the cause is told apart by the
+    harness's CPU, and the engine's slow seconds are named from the per-second series.
+    """
+    lagging = lag_share(results)
+    if lagging is None or lagging <= MAX_LAG_SHARE:
+        return []
+    late = f"{lagging:.1%} of operations started more than 1 s after their intended start (limit {MAX_LAG_SHARE:.0%})"
+    busy = _client_busy(results)
+    services = [op.service_us for op in operations.values() if op.service_us]
+    service_p99 = max((s.p99 for s in services), default=0)
+    service_max = max((s.max for s in services), default=0)
+    in_calls, outside = sum(r.late_service_s for r in results), sum(r.late_gap_s for r in results)
+    if (busy is not None and busy >= CLIENT_BUSY) or outside > in_calls:
+        cpu = f" with the harness process at {busy:.0%} CPU" if busy is not None else ""
+        return [Invalid(f"load generator fell behind: {late}{cpu}; the late users spent {outside:.1f} s in the "
+                        f"harness's own work and {in_calls:.1f} s in calls (service time p99 {fmt_us(service_p99)}); "
+                        "add processes (--processes) or workers (--expect-workers), or lower the rate", "client")]
+    slow = sorted({p.t for p in timeseries if p.phase == "measure" and (p.max_us or 0) >= STALL_US})
+    when = f"; slow seconds {slow[0]}-{slow[-1]} from the start of warm-up" if slow else ""
+    idle = f" while the harness process idled at {busy:.0%} CPU" if busy is not None else ""
+    return [Invalid(f"engine could not keep up or stalled: {late}{idle}; service time up to {fmt_us(service_max)} "
+                    f"(p99 {fmt_us(service_p99)}){when}: {request.engine} did not answer in time, not the load "
+                    "generator's fault; see the per-second series and the engine's log", "engine")]
+
+
+def _misses(request: RunRequest, operations: dict[str, OperationResult], processes: int) -> list[Invalid]:
+    """Must-hit operations (harness.runner.outcomes) that found nothing in more than MAX_MISS_SHARE of their calls."""
+    if request.engine == "fake" and processes > 1:
+        return []  # the fake engine's data lives in each worker process: a record another process loaded is absent
+    hits = {name: op for name, op in operations.items() if op.must_hit and op.count}
+    missed, calls = sum(op.not_found for op in hits.values()), sum(op.count for op in hits.values())
+    if not calls or missed / calls <= MAX_MISS_SHARE:
+        return []
+    worst = max(hits, key=lambda name: hits[name].not_found / hits[name].count)
+    return [Invalid(f"misses: {missed / calls:.1%} of the calls that must find a record found nothing ({missed:,} of "
+                    f"{calls:,}; limit {MAX_MISS_SHARE:.0%}; worst {worst}: {hits[worst].not_found:,} of "
+                    f"{hits[worst].count:,}): the data was not what the workload loaded (another run's prepare, "
+                    "expiry, eviction or a lost write); check the engine's data and run again", "misses")]
+
+
+def _outage(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: float, engine: str) -> list[Invalid]:
     """Measured seconds in which nothing succeeded: the engine was gone or stalled, however few calls failed.
 
-    A second counts when calls failed in it and none succeeded, or when nothing at all completed in
-    two or more seconds in a row of a run that averaged 5 completions a second or more.
+    A second counts when calls failed or timed out in it and none succeeded, or when nothing at all
+    completed in two or more seconds in a row of a run that averaged 5 completions a second or more.
     """
     seconds = sorted({p.t for p in timeseries if p.phase == "measure"})
     if not seconds or measured_s <= 0:
         return []
-    ok = {t: sum(p.count for p in timeseries if p.t == t) for t in seconds}
-    failed = {t: sum(p.errors for p in timeseries if p.t == t) for t in seconds}
+    ok: dict[int, int] = defaultdict(int)
+    failed: dict[int, int] = defaultdict(int)
+    for p in timeseries:
+        if p.phase == "measure":
+            ok[p.t] += p.count
+            failed[p.t] += p.errors + p.timeouts
     busy = sum(ok.values()) / measured_s >= 5
     window = range(seconds[0], max(seconds[-1], math.ceil(warmup_s + measured_s) - 1) + 1)  # to the window's end
     empty = [t for t in window if ok.get(t, 0) == 0]
@@ -370,9 +446,10 @@ def _outage(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: floa
             or (busy and (t - 1 in empty or t + 1 in empty))]
     if not dark:
         return []
-    return [f"no call succeeded during {len(dark)} s of the measurement (seconds {dark[0]}-{dark[-1]} from the start "
-            f"of warm-up, {sum(failed.get(t, 0) for t in dark):,} calls failed then): the engine was unavailable or "
-            "stalled; see the per-second series"]
+    return [Invalid(f"no call succeeded during {len(dark)} s of the measurement (seconds {dark[0]}-{dark[-1]} from the "
+                    f"start of warm-up, {sum(failed.get(t, 0) for t in dark):,} calls failed or timed out then): "
+                    f"{engine} was unavailable or stalled, not the load generator; see the per-second series and the "
+                    "engine's log", "engine")]
 
 
 def _short(done: int, rate: float, seconds: float) -> bool:
@@ -382,38 +459,52 @@ def _short(done: int, rate: float, seconds: float) -> bool:
 
 
 def _offered_load(load: LoadProfile, operations: dict[str, OperationResult], stages: tuple[StageResult, ...],
-                  scenarios: tuple[ScenarioResult, ...], measured_s: float) -> list[str]:
-    """Open-loop targets that were not reached: the numbers then describe a different load than the one asked."""
-    advice = ("compare response and service time: a low service time means the load generator fell behind "
-              "(add processes or workers), a high one that the engine could not keep up")
-    found: list[str] = []
+                  scenarios: tuple[ScenarioResult, ...], measured_s: float, busy: float | None) -> list[Invalid]:
+    """Open-loop targets that were not reached: the numbers then describe a different load than the one asked.
+
+    Every intended start of the window is accounted for (done, failed or timed out), so a shortfall
+    means the generator could not even schedule them: the client's fault when its CPU was busy.
+    """
+    if busy is not None and busy >= CLIENT_BUSY:
+        advice, cause = (f"the harness process was at {busy:.0%} CPU: add processes (--processes) or workers "
+                         "(--expect-workers)"), "client"
+    else:
+        advice, cause = ("compare response and service time: a low service time means the load generator fell behind "
+                         "(add processes or workers), a high one that the engine could not keep up"), "other"
+    found: list[Invalid] = []
     if load.target_rate is not None:
-        done = sum(op.count + op.errors for op in operations.values())
+        done = sum(op.count + op.errors + op.timeouts for op in operations.values())
         if _short(done, load.target_rate, measured_s):
-            found.append(f"offered load not reached: {done / measured_s:,.0f} of {load.target_rate:,.0f} ops/s; {advice}")
+            found.append(Invalid(f"offered load not reached: {done / measured_s:,.0f} of {load.target_rate:,.0f} "
+                                 f"ops/s; {advice}", cause))
     for stage in stages:
-        done = sum(op.count + op.errors for op in stage.operations.values())
+        done = sum(op.count + op.errors + op.timeouts for op in stage.operations.values())
         if stage.target_rate and _short(done, stage.target_rate, stage.duration_s):
-            found.append(f"stage {stage.index + 1}: offered load not reached: {done / stage.duration_s:,.0f} of "
-                         f"{stage.target_rate:,.0f} ops/s; {advice}")
+            found.append(Invalid(f"stage {stage.index + 1}: offered load not reached: {done / stage.duration_s:,.0f} "
+                                 f"of {stage.target_rate:,.0f} ops/s; {advice}", cause))
     for scenario in scenarios:
-        if scenario.target_rate and _short(scenario.count + scenario.errors, scenario.target_rate, measured_s):
-            found.append(f"scenario {scenario.name}: offered load not reached: {scenario.throughput_ops_s:,.0f} of "
-                         f"{scenario.target_rate:,.0f} ops/s; {advice}")
+        done = scenario.count + scenario.errors + scenario.timeouts
+        if scenario.target_rate and _short(done, scenario.target_rate, measured_s):
+            found.append(Invalid(f"scenario {scenario.name}: offered load not reached: {scenario.throughput_ops_s:,.0f} "
+                                 f"of {scenario.target_rate:,.0f} ops/s; {advice}", cause))
     return found
 
 
-def _error_budget(request: RunRequest, results: list[WorkerResult]) -> list[str]:
-    """An error share over the budget, or a window in which nothing succeeded, invalidates the run."""
+def _error_budget(request: RunRequest, results: list[WorkerResult]) -> list[Invalid]:
+    """An error + timeout share over the budget, or a window in which nothing succeeded, invalidates the run."""
     parts = [part for r in results for part in r.operations.values()]
-    ok, failed = sum(p.count for p in parts), sum(p.errors for p in parts)
-    if ok + failed == 0:
-        return ["no operation completed in the measurement window (every call outlasted it, or none was made)"]
-    share = failed / (ok + failed)
-    if share > request.load.max_error_rate:
+    ok, failed, timeouts = (sum(p.count for p in parts), sum(p.errors for p in parts), sum(p.timeouts for p in parts))
+    calls = ok + failed + timeouts
+    if calls == 0:
+        return [Invalid("no operation completed in the measurement window (none was made)", "other")]
+    share = (failed + timeouts) / calls
+    if share > request.load.max_error_rate or ok == 0:
         sample = next((s for p in parts for s in p.errors_sample), "")
-        return [f"errors: {share:.1%} of calls failed ({failed:,} of {ok + failed:,}; budget "
-                f"{request.load.max_error_rate:.1%})" + (f", e.g. {redact_text(sample)}" if sample else "")]
+        what = " and ".join(x for x in (f"{failed:,} failed" if failed else "",
+                                         f"{timeouts:,} timed out" if timeouts else "") if x)
+        return [Invalid(f"errors: {share:.1%} of calls failed or timed out ({what} of {calls:,}; budget "
+                        f"{request.load.max_error_rate:.1%})" + (f", e.g. {redact_text(sample)}" if sample and failed
+                                                                 else ""), "errors")]
     return []
 
 
@@ -430,6 +521,7 @@ class _Outcome:
     phase: str = "connect"
     last_progress: str = ""  # the last progress line (how far the load got)
     failure: str | None = None
+    failure_cause: str = "engine"  # engine | workers (an invalid cause, see Measurement.invalid_causes)
 
     def interrupt(self, signal_name: str, progress: Progress) -> None:
         """A stop signal arrived in this phase: note it; whatever was measured stays."""
@@ -443,8 +535,8 @@ class _Outcome:
             "; server statistics and plans not collected" if self.phase == "telemetry" else ""))
         progress.say(f"interrupted ({signal_name}) {where}: saving what was measured")
 
-    def fail(self, error: str) -> None:
-        self.failure, self.complete = error, False
+    def fail(self, error: str, cause: str = "engine") -> None:
+        self.failure, self.failure_cause, self.complete = error, cause, False
         self.notes.append(f"failed during {self.phase}: {error}")
 
 
@@ -492,7 +584,8 @@ class _Session:
         load = self.request.load
         while self.outcome.results is None:
             try:
-                message = self.inbox.get(timeout=load.warmup_s + load.duration_s + READY_TIMEOUT_S + RESULT_GRACE_S)
+                message = self.inbox.get(timeout=load.warmup_s + load.duration_s + READY_TIMEOUT_S + RESULT_GRACE_S
+                                         + drain_s(self.request.workload, load.op_timeout_s))
             except queue.Empty:
                 raise LoadWorkersFailed("the master stopped answering; no result") from None
             if isinstance(message, Loaded):
