@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from harness.errors import SpecError
 from harness.models import Frozen
-from harness.spec.expressions import Bound, evaluate
+from harness.spec.expressions import Bound, ExpressionError, evaluate
 
 SPEC_VERSION = 1
 DEFAULT_OP_TIMEOUT_S = 10.0  # the longest one call may take unless the load or the operation says otherwise
@@ -470,15 +470,27 @@ class Workload(Frozen):
 
 
 def _scaled_params(op: NativeOp, factor: float) -> NativeOp:
-    """`op` with every parameter bound computed at scale `factor`; SpecError when a range becomes empty."""
+    """`op` with every parameter bound computed at scale `factor`; SpecError when a range becomes empty.
+
+    A bound written in `scale` that is positive at scale 1 never scales below 1, as a record
+    count never does: "1 * scale" stays the number of pgbench_branches at any scale.
+    """
     params = {}
     for name, spec in op.params.items():
-        low, high = (evaluate(bound, factor) for bound in spec.bounds)
+        try:
+            low, high = (_scaled_bound(bound, factor) for bound in spec.bounds)
+        except ExpressionError as exc:
+            raise SpecError([f"operations.{op.name}.params.{name}: {exc}"]) from None
         if low > high:
             raise SpecError([f"operations.{op.name}.params.{name}: at scale {factor:g} its range "
                              f"{list(spec.bounds)} is [{low}, {high}], which is empty; use a larger --scale"])
         params[name] = spec.model_copy(update={spec.distribution: (low, high)})
     return op.model_copy(update={"params": params})
+
+
+def _scaled_bound(bound: Bound, factor: float) -> int:
+    value = evaluate(bound, factor)
+    return max(1, value) if isinstance(bound, str) and evaluate(bound) >= 1 else value
 
 
 def raw_dump(model: BaseModel) -> dict[str, Any]:

@@ -45,7 +45,14 @@ def _case(name: str) -> object:
     return pytest.param(name, engines, id=name, marks=[getattr(pytest.mark, engine) for engine in engines])
 
 
-@pytest.mark.parametrize(("name", "engines"), [_case(name) for name in WORKLOADS])
+SINGLE_ENGINE = {"tpcb-like": ["postgres"]}  # pgbench's script: PostgreSQL statements only, nothing to compare
+
+
+def test_only_the_single_engine_workloads_run_on_fewer_than_two_engines() -> None:
+    assert {name: engines_of(small(name)) for name in WORKLOADS if len(engines_of(small(name))) < 2} == SINGLE_ENGINE
+
+
+@pytest.mark.parametrize(("name", "engines"), [_case(name) for name in WORKLOADS if name not in SINGLE_ENGINE])
 def test_library_workload_answers_agree(name: str, engines: list[str], request: pytest.FixtureRequest) -> None:
     spec = small(name)
     assert len(engines) >= 2, f"{name} runs on fewer than two engines: nothing to compare"

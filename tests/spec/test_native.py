@@ -68,12 +68,28 @@ def test_scale_multiplies_the_ranges_written_in_scale_and_the_tables() -> None:
     assert counts == {"pgbench_branches": 3, "pgbench_tellers": 30, "pgbench_accounts": 300_000, "pgbench_history": 0}
 
 
-def test_a_scale_that_empties_a_range_is_one_line() -> None:
+def test_a_fractional_scale_keeps_ranges_and_tables_in_step() -> None:
+    workload = load_workload(TPCB).scaled(0.5)  # a positive bound never scales below 1, as a record count
+    (op,) = workload.operations
+    assert isinstance(op, NativeOp)
+    assert {name: spec.bounds for name, spec in op.params.items()} == {
+        "aid": (1, 50_000), "bid": (1, 1), "tid": (1, 5), "delta": (-5000, 5000)}
+    counts = {e.name: e.count for e in workload.dataset.entities}
+    assert counts == {"pgbench_branches": 1, "pgbench_tellers": 5, "pgbench_accounts": 50_000, "pgbench_history": 0}
+
+
+@pytest.mark.parametrize(("bounds", "scale", "expected"), [
+    (["10 * scale", 10], 2, "operations.unit.params.x: at scale 2 its range ['10 * scale', 10] is [20, 10], which is "
+                            "empty; use a larger --scale"),
+    ([-1000, "100 // (scale - 2)"], 2, "operations.unit.params.x: '100 // (scale - 2)' cannot be computed at scale 2 "
+                                   "(integer division or modulo by zero)"),
+])
+def test_a_scale_that_breaks_a_range_is_one_line(tmp_path: Path, bounds: list[Any], scale: float, expected: str) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(spec_with({"statements": {"postgres": "SELECT %(x)s"}, "params": {"x": {"uniform": bounds}}})))
     with pytest.raises(SpecError) as caught:
-        load_workload(TPCB).scaled(0.5)
-    (line,) = caught.value.problems
-    assert line == ("operations.tpcb.params.bid: at scale 0.5 its range [1, '1 * scale'] is [1, 0], which is empty; "
-                    "use a larger --scale")
+        load_workload(path).scaled(scale)
+    assert caught.value.problems == (expected,)
 
 
 BAD: dict[str, tuple[dict[str, Any], str]] = {

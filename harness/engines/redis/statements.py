@@ -452,6 +452,8 @@ def refusal(op: Operation, workload: Workload) -> str | None:
     """Why Redis cannot run `op` of `workload`: the kinds it has no module for, finds no declared index serves."""
     if op.kind in REFUSED:
         return f"redis: {REFUSED[op.kind]}"
+    if isinstance(op, NativeOp) and "redis" not in op.statements:
+        return f"operation {op.name!r} has no native statement for redis"
     if isinstance(op, (FindOp, RangeOp)):
         return find_problem(op, IndexLayout.of(workload.entity(op.entity)))
     return None

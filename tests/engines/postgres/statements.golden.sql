@@ -147,6 +147,10 @@ WITH RECURSIVE bfs(node, depth) AS (SELECT %s::bigint, 0 UNION SELECT e."dst", b
 INSERT INTO "follows" ("id", "src", "dst") VALUES (%s, %s, %s);
 -- parameters: [3, 341, 2442]
 
+-- tpcb-like schema of pgbench_accounts
+DROP TABLE IF EXISTS "pgbench_accounts" CASCADE;
+CREATE TABLE "pgbench_accounts" ("aid" bigint PRIMARY KEY, "bid" bigint, "abalance" bigint, "filler" text);
+
 -- tpcb-like schema of pgbench_branches
 DROP TABLE IF EXISTS "pgbench_branches" CASCADE;
 CREATE TABLE "pgbench_branches" ("bid" bigint PRIMARY KEY, "bbalance" bigint, "filler" text);
@@ -154,10 +158,6 @@ CREATE TABLE "pgbench_branches" ("bid" bigint PRIMARY KEY, "bbalance" bigint, "f
 -- tpcb-like schema of pgbench_tellers
 DROP TABLE IF EXISTS "pgbench_tellers" CASCADE;
 CREATE TABLE "pgbench_tellers" ("tid" bigint PRIMARY KEY, "bid" bigint, "tbalance" bigint, "filler" text);
-
--- tpcb-like schema of pgbench_accounts
-DROP TABLE IF EXISTS "pgbench_accounts" CASCADE;
-CREATE TABLE "pgbench_accounts" ("aid" bigint PRIMARY KEY, "bid" bigint, "abalance" bigint, "filler" text);
 
 -- tpcb-like schema of pgbench_history
 DROP TABLE IF EXISTS "pgbench_history" CASCADE;
