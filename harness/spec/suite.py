@@ -177,6 +177,9 @@ class SuiteRun(Frozen):
     engines: tuple[str, ...] = Field(min_length=1)
     scale: float = Field(1.0, gt=0, le=MAX_SCALE, allow_inf_nan=False)
     load: LoadProfile = LoadProfile()
+    # absolute limits each run must meet, k6-style ("read.p99<5ms", "errors<0.1%"; docs/output.md),
+    # checked by `bench` (exit 7 when breached) and parsed by `validate`
+    thresholds: tuple[str, ...] = ()
 
 
 class Slo(Frozen):

@@ -5,8 +5,9 @@ and its verdict against the committed baseline) as soon as it is saved, and the 
 it. A run stopped by the user is saved like any other; after yielding it, `bench` raises
 KeyboardInterrupt instead of starting the suite's next run. An invalid baseline (promoted
 with --force) is not compared: `BenchRun.baseline_invalid` says so, and the gate fails on it.
-Absolute thresholds are checked on every run (`BenchRun.checks`); one naming an operation a
-planned workload lacks is refused before anything starts.
+Absolute thresholds (the command line's and the suite run's `thresholds`) are checked on every
+run (`BenchRun.checks`); one that does not parse or names an operation a planned workload lacks
+is refused before anything starts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.compare.compare import Comparison, compare, invalid_sides
-from harness.compare.thresholds import Threshold, ThresholdCheck, check_thresholds, threshold_problems
+from harness.compare.thresholds import (
+    Threshold,
+    ThresholdCheck,
+    check_thresholds,
+    parse_thresholds,
+    threshold_problems,
+)
 from harness.engines.registry import create_adapter, engine_info
 from harness.errors import SpecError, UserError
 from harness.provision.endpoint import choose_mode, provisioned, url_from_env
@@ -115,5 +122,5 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
                                 progress, run)
             comparison, why, baseline_invalid = versus_baseline(saved.record)
             yield BenchRun(saved.path, saved.record, comparison, why, baseline_invalid,
-                           check_thresholds(saved.record, thresholds))
+                           check_thresholds(saved.record, (*thresholds, *parse_thresholds(planned.thresholds))))
             stop_if_interrupted(saved.record)

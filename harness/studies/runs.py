@@ -277,7 +277,7 @@ def stop_if_interrupted(record: RunRecord) -> None:
 
 def suite_problems(suite: Suite, where: str) -> list[str]:
     """What `bench` would refuse in a suite, found without running it: workloads, presets, engines,
-    scenario operations, and operations an engine cannot express (one line each, `where` first)."""
+    scenario operations, operations an engine cannot express and thresholds (one line each, `where` first)."""
     from harness.engines.matrix import support
     from harness.engines.registry import engine_info
     from harness.runner.run import check_shape
@@ -299,4 +299,18 @@ def suite_problems(suite: Suite, where: str) -> list[str]:
             ok, reasons = support(workload, engine)
             if not ok:
                 problems.append(f"{where}: runs[{i}]: {workload.name} on {engine}: n/a ({'; '.join(reasons)})")
+        problems += threshold_problems_of(run, workload, f"{where}: runs[{i}].thresholds:")
     return problems
+
+
+def threshold_problems_of(run: SuiteRun, workload: Workload, where: str) -> list[str]:
+    """One line per threshold of `run` that does not parse or names an operation `workload` lacks."""
+    from harness.compare.thresholds import parse_threshold, threshold_problems
+
+    problems, parsed = [], []
+    for text in run.thresholds:
+        try:
+            parsed.append(parse_threshold(text))
+        except ValueError as exc:
+            problems.append(f"{where} {text!r}: {exc}")
+    return problems + threshold_problems(parsed, [op.name for op in workload.operations], where)

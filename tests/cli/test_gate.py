@@ -168,3 +168,12 @@ def test_show_json_is_the_record(runs: dict[str, RunRecord], capsys: pytest.Capt
     fast = runs["fast"]
     assert main(["show", fast.run_id, "--json"]) == ExitCode.OK
     assert RunRecord.model_validate(json.loads(capsys.readouterr().out)) == fast
+
+
+def test_validate_names_a_bad_threshold_in_a_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = tmp_path / "gated.yaml"
+    suite.write_text("version: 1\nname: gated\nruns:\n  - workload: kv-cache\n    engines: [fake]\n"
+                     "    thresholds: ['read.p99 < 5 parsecs', 'errors<1%']\n")
+    assert main(["validate", str(suite)]) == ExitCode.PROBLEMS
+    assert _one_line(capsys.readouterr().err).startswith(
+        f"{suite}: runs[0].thresholds: 'read.p99 < 5 parsecs': '5 parsecs' is not a duration such as 30s")

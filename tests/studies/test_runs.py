@@ -147,3 +147,26 @@ def test_sweep_saves_one_run_per_size(project: Path) -> None:
     assert [r.workload.dataset.entities[0].count for r in seen] == [100, 1000]
     assert [r.scale for r in seen] == [100 / unscaled, 1000 / unscaled] and {r.suite for r in seen} == {"sweep"}
     assert len(records) == 2 and len(list((project / "runs").glob("*.json"))) == 2
+
+
+def test_a_suites_thresholds_are_checked_before_and_after_each_run(tmp_path: Path) -> None:
+    suite = tmp_path / "gated.yaml"
+    suite.write_text("version: 1\nname: gated\nruns:\n  - workload: kv-cache\n    engines: [fake]\n"
+                     "    thresholds: ['read.p50<100us', 'errors<1%', 'p99<1h']\n")
+    run, seen = scripted(median_us=1000)
+    (done,) = bench(suite, Overrides(), run=run, progress=Progress())
+    names = [(c.name, c.passed) for c in done.checks]
+    latency = done.record.operations["read"].latency_us
+    assert latency is not None and latency.p50 > 100
+    assert names[:2] == [("read.p50<100us", False), ("errors<1%", True)]
+    assert {name for name, passed in names[2:] if passed} == {f"{op}.p99<1h" for op in done.record.operations}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nname: bad\nruns:\n  - workload: kv-cache\n    engines: [fake]\n"
+                   "    thresholds: ['read.p99<5', 'raed.p99<5ms']\n")
+    with pytest.raises(SpecError) as caught:
+        list(bench(bad, Overrides(), run=run, progress=Progress()))
+    assert caught.value.problems == (
+        f"{bad}: runs[0].thresholds: 'read.p99<5': '5' has no unit; give a duration such as 250us, 5ms or 1s",
+        f"{bad}: runs[0].thresholds: 'raed.p99<5ms': no operation 'raed' in this workload (operations: "
+        + ", ".join(sorted(op.name for op in prepared_workload(load_suite(bad).runs[0]).operations)) + ")")
+    assert len(seen) == 1  # the bad suite ran nothing
