@@ -7,8 +7,8 @@
     verify.py    verify (the engines' answers to the same calls compared)
     options.py   flag groups shared by several commands (run shape, provisioning, regression gate)
     exit_codes.py  ExitCode: what each exit status means
-
     gate.py      the CI gate shared by bench, compare and check (thresholds, exit code, JUnit)
+
 User errors print one line per problem on stderr and exit 2 (USER_ERROR), without a
 traceback (a stored invalid run refused without --force: exit 5, INVALID); anything else is
 a harness bug and keeps its traceback. Nothing printed carries a secret: stdout and stderr
@@ -56,10 +56,10 @@ def _run(args: argparse.Namespace) -> int:
         for line in exc.problems:
             print(redact_text(line), file=sys.stderr)
         return ExitCode.USER_ERROR
-    except UserError as exc:
     except InvalidRunRefused as exc:
         print(f"dbarena: {redact_text(str(exc))}", file=sys.stderr)
         return ExitCode.INVALID
+    except UserError as exc:
         print(f"dbarena: {redact_text(str(exc))}", file=sys.stderr)
         return ExitCode.USER_ERROR
     except KeyboardInterrupt as exc:

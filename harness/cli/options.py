@@ -281,6 +281,12 @@ def add_provisioning(parser: argparse.ArgumentParser, *, url: bool = True) -> No
 FAIL_ON = ("regressed", "inconclusive")
 
 
+def add_json(parser: argparse.ArgumentParser, what: str) -> None:
+    """--json: print `what` as JSON on stdout and nothing else (progress stays on stderr)."""
+    parser.add_argument("--json", action="store_true",
+                        help=f"print {what} as JSON on stdout, nothing else (keys: docs/output.md) (default: off)")
+
+
 def add_regression_gate(parser: argparse.ArgumentParser, what: str, *, thresholds: bool = True) -> None:
     """The gate: --fail-on regressed|inconclusive (--fail-on-regression = --fail-on regressed), --threshold, --junit.
 
@@ -302,12 +308,6 @@ def add_regression_gate(parser: argparse.ArgumentParser, what: str, *, threshold
     group.add_argument("--junit", metavar="FILE", type=Path,
                        help="also write the gate's outcome as JUnit XML to FILE, one testcase per operation × "
                             "metric and per threshold (default: none)")
-def add_json(parser: argparse.ArgumentParser, what: str) -> None:
-    """--json: print `what` as JSON on stdout and nothing else (progress stays on stderr)."""
-    parser.add_argument("--json", action="store_true",
-                        help=f"print {what} as JSON on stdout, nothing else (keys: docs/output.md) (default: off)")
-
-
 
 
 def overrides_from(args: argparse.Namespace, **given: Any) -> Overrides:
