@@ -23,8 +23,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry
 
 from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.calls import Change, Match, Pair, Params, Window
@@ -90,11 +88,9 @@ class RedisAdapter(EngineAdapter[Any]):
 
     def _open(self) -> Any:
         # socket_timeout: no reply within the operation timeout raises redis.TimeoutError (Redis has no
-        # server-side limit on a command); only a lost connection is retried by the driver, never a timeout
+        # server-side limit on a command); a client from a URL retries nothing (no retry inside the timer)
         client = redis.Redis.from_url(self.url, socket_connect_timeout=10, socket_timeout=self.op_timeout_s,
-                                      single_connection_client=True,
-                                      retry=Retry(ExponentialWithJitterBackoff(base=1, cap=10), 3,
-                                                  supported_errors=(redis.ConnectionError,)))
+                                      single_connection_client=True)
         try:
             client.ping()
         except BaseException:
