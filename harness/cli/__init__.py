@@ -4,6 +4,7 @@
     results.py   runs, show, compare, baseline, history, report
     engines.py   engines list|up|down|status|build|matrix
     validate.py  validate
+    imports.py   import ycsb (a YCSB properties file as a dbarena workload and suite)
     verify.py    verify (the engines' answers to the same calls compared)
     options.py   flag groups shared by several commands (run shape, provisioning, regression gate)
     exit_codes.py  ExitCode: what each exit status means
@@ -25,7 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.cli import engines, results, run, validate, verify
+from harness.cli import engines, imports, results, run, validate, verify
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Parser
 from harness.errors import InvalidRunRefused, SpecError, UserError
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="project root holding workloads/, benchmarks/ and results/ "
                              f"(default: ${HOME_ENV}, else the current directory)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (validate, run, engines, results, verify):
+    for group in (validate, run, engines, results, verify, imports):
         group.register(sub)
     return parser
 

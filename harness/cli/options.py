@@ -215,6 +215,12 @@ def add_load_shape(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--operationcount", metavar="N", type=count_value(1, 10**12, "operations"),
                        help="stop measuring after N operations over all users (YCSB's operationcount), or at the "
                             "duration if that comes first; the record says which (default: the suite's, else none)")
+    group.add_argument("--insertstart", metavar="INDEX", type=count_value(0, 10**12, "records"),
+                       help="load and name only records from this index on, e.g. to split a load among clients "
+                            "(YCSB's insertstart; a workload of one entity) (default: the suite's, else 0)")
+    group.add_argument("--insertcount", metavar="N", type=count_value(1, 10**12, "records"),
+                       help="with --insertstart: load and name only N records (YCSB's insertcount) "
+                            "(default: the suite's, else up to the last record)")
     group.add_argument("--think-time", metavar="TIME", type=time_value,
                        help="closed-loop users pause this long after each operation, not measured: 10ms, 1s "
                             "(default: the suite's, else 0)")

@@ -292,9 +292,10 @@ class Master:
         began, total = time.perf_counter(), 0
         slots = list(self.workers.values())
         for entity in self.plan.workload.dataset.entities:
-            for slot, (start, stop) in zip(slots, split_range(entity.count, len(slots)), strict=True):
-                self.send(slot, LoadRange(entity=entity.name, start=start, stop=stop))
-            total += self._follow_load(entity.name, entity.count)
+            first, end = self.plan.load.insert_range(entity.count)  # all of them unless insertstart/insertcount
+            for slot, (start, stop) in zip(slots, split_range(end - first, len(slots)), strict=True):
+                self.send(slot, LoadRange(entity=entity.name, start=first + start, stop=first + stop))
+            total += self._follow_load(entity.name, end - first)
         say(Loaded(records=total, seconds=round(time.perf_counter() - began, 3)))
 
     def _follow_load(self, entity: str, count: int) -> int:

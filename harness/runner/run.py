@@ -155,6 +155,21 @@ def check_shape(workload: Workload, load: LoadProfile) -> None:
         if unknown:
             raise SpecError([f"load.scenarios.{scenario.name}.operations: {', '.join(map(repr, unknown))} not in the "
                              f"mix of {workload.name} (running: {', '.join(names)}){did_you_mean(unknown[0], names)}"])
+    check_insert_range(workload, load)
+
+
+def check_insert_range(workload: Workload, load: LoadProfile) -> None:
+    """SpecError (one line) when insertstart / insertcount select no record, or a workload of several entities
+    (their records refer to each other by index: a part of each would leave references dangling)."""
+    if load.insert_start == 0 and load.insert_count is None:
+        return
+    if len(workload.dataset.entities) > 1:
+        raise SpecError([f"load.insertstart/insertcount: {workload.name} has {len(workload.dataset.entities)} entities; "
+                         "a part of the records can be loaded only for a workload of one (YCSB's one table)"])
+    try:
+        load.insert_range(workload.dataset.entities[0].count)
+    except ValueError as exc:
+        raise SpecError([f"load.insertstart: {exc}"]) from None
 
 
 def refuse_unsupported(adapter: EngineAdapter[Any], workload: Workload) -> None:

@@ -39,6 +39,7 @@ from harness.engines.base import EngineAdapter, Executor
 from harness.engines.calls import Change
 from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import adapter_class, create_adapter
+from harness.engines.updates import bind_writes
 from harness.errors import HarnessBug
 from harness.metrics.histogram import ceiling_us
 from harness.models import Frozen
@@ -75,7 +76,7 @@ from harness.runner.protocol import (
     to_data,
 )
 from harness.runner.recorder import LAG_LIMIT_NS, Recorder
-from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload, single_field_updates, timeout_of
+from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload, timeout_of
 
 RECONNECT_PAUSE_S = 0.2
 BACKOFF_FIRST_S = 0.001  # after a failed call; doubles per consecutive failure, with jitter
@@ -131,7 +132,7 @@ def bind_operation(adapter: EngineAdapter[Any], op: Operation, workload: Workloa
     An update that writes one field per call (`write: one`) has one executor per field of `set`,
     chosen by the field the call's Change carries.
     """
-    write = _bind_write(adapter, op, workload)
+    write = bind_writes(adapter, op, workload)
     if not (isinstance(op, UpdateOp) and op.read_first):
         return write
     read = adapter.bind(ReadOp(name=f"{op.name}-read", kind=OperationKind.READ, entity=op.entity, weight=0), workload)
@@ -141,17 +142,6 @@ def bind_operation(adapter: EngineAdapter[Any], op: Operation, workload: Workloa
         return write(change)
 
     return read_modify_write
-
-
-def _bind_write(adapter: EngineAdapter[Any], op: Operation, workload: Workload) -> Executor:
-    if not (isinstance(op, UpdateOp) and op.write == "one" and len(op.set) > 1):
-        return adapter.bind(op, workload)
-    by_field = {field: adapter.bind(one, workload) for field, one in single_field_updates(op).items()}
-
-    def write_one(change: Change) -> int:
-        return by_field[next(iter(change.values))](change)
-
-    return write_one
 
 
 class ArenaUser(User):

@@ -100,6 +100,10 @@ class LoadProfile(Frozen):
     op_timeout_s: float = Field(DEFAULT_OP_TIMEOUT_S, gt=0, le=3600, alias="op_timeout")  # s, per call
     # stop the measurement after this many operations (YCSB's operationcount), or at the duration if sooner
     operation_count: int | None = Field(None, ge=1, alias="operationcount")
+    # load only records [insert_start, insert_start + insert_count) of the entity, and name only those
+    # (YCSB's insertstart / insertcount, which split a load among clients); None: up to the last record
+    insert_start: int = Field(0, ge=0, alias="insertstart")
+    insert_count: int | None = Field(None, ge=1, alias="insertcount")
 
     @field_validator("duration_s", "warmup_s", "think_time_s", "op_timeout_s", mode="before")
     @classmethod
@@ -141,6 +145,18 @@ class LoadProfile(Frozen):
         if len(names) != len(set(names)):
             raise ValueError("an operation belongs to at most one scenario")
         return self
+
+    def insert_range(self, count: int) -> tuple[int, int]:
+        """[start, stop) of the records of an entity of `count` records this run loads and names.
+
+        ValueError when the range holds no record (insertstart at or past the last record).
+        """
+        start = self.insert_start
+        stop = count if self.insert_count is None else min(count, start + self.insert_count)
+        if start >= stop and (count or self.insert_start or self.insert_count):
+            raise ValueError(f"insertstart {start:,} is past the {count:,} records of the dataset; "
+                             "give an insertstart below the record count")
+        return start, stop
 
     @property
     def open_loop(self) -> bool:

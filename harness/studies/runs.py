@@ -75,6 +75,8 @@ class Overrides:
     max_error_rate: float | None = None  # share of failed calls that invalidates a run
     op_timeout: str | None = None  # the longest one call may take ("2s", "500ms")
     operationcount: int | None = None  # stop after this many measured operations
+    insertstart: int | None = None  # load and name records from this index on (YCSB's insertstart)
+    insertcount: int | None = None  # ... this many of them (YCSB's insertcount)
     override_limits: bool = False  # run past the safety limits (harness/studies/limits.py)
 
 
@@ -133,6 +135,9 @@ def _load_changes(overrides: Overrides) -> dict[str, Any]:
         changes["op_timeout"] = overrides.op_timeout
     if overrides.operationcount is not None:
         changes["operationcount"] = overrides.operationcount
+    for key in ("insertstart", "insertcount"):
+        if getattr(overrides, key) is not None:
+            changes[key] = getattr(overrides, key)
     return changes
 
 

@@ -22,6 +22,7 @@ from harness.engines.influxdb import statements
 from harness.engines.influxdb.adapter import InfluxAdapter
 from harness.engines.influxdb.statements import Flux, field_value
 from harness.engines.registry import create_adapter
+from harness.engines.updates import bind_writes
 from harness.errors import EngineUnavailable, HarnessBug, UnsupportedOperation, UserError
 from harness.results.build import run_and_record
 from harness.runner.progress import Progress
@@ -91,7 +92,7 @@ def test_contract_kv_cache_each_operation_reaches_the_server(influxdb_url: str) 
     load_all(adapter, spec)  # 3 batches of 100
     assert delta(influxdb_url, before) == {"writeReq": 3, "pointsWrittenOK": 300, "fluxQueryReq": 0}
     assert influxql(influxdb_url, "SELECT COUNT(field0) FROM usertable")[0][1] == 300
-    ops = {op.name: adapter.bind(op, spec) for op in spec.active().operations}
+    ops = {op.name: bind_writes(adapter, op, spec) for op in spec.active().operations}
 
     key = factory.key_of(7)
     before = counters(influxdb_url)

@@ -14,9 +14,10 @@ from pymongo.errors import DuplicateKeyError
 
 from harness.dataset.generate import RecordFactory, dataset_factories
 from harness.engines.base import EngineAdapter
-from harness.engines.calls import Change, Window
+from harness.engines.calls import Change, Scan, Window
 from harness.engines.mongodb.adapter import client_options, opcounters
 from harness.engines.registry import create_adapter
+from harness.engines.updates import bind_writes
 from harness.errors import UnsupportedOperation
 from harness.provision.ports import free_port
 from harness.results.build import run_and_record
@@ -100,7 +101,7 @@ def test_contract_kv_cache_plus_scan_delete_and_native(adapter: EngineAdapter[An
         NativeOp(name="native", kind=OperationKind.NATIVE, entity="usertable", weight=1, statements={
             "mongodb": '{"find": "usertable", "filter": {"_id": "{key}"}, "projection": {"field0": 1}}'}),
     )
-    ops = {op.name: adapter.bind(op, spec) for op in (*spec.operations, *extra)}
+    ops = {op.name: bind_writes(adapter, op, spec) for op in (*spec.operations, *extra)}
     keys = sorted(factory.value("ycsb_key", i) for i in range(200))
     new_values = factory.new_values(("field0",), nonce=7)
     new_record = factory.record(200)
@@ -110,12 +111,13 @@ def test_contract_kv_cache_plus_scan_delete_and_native(adapter: EngineAdapter[An
     assert ops["update"](Change(keys[1], new_values)) == 1
     assert ops["update"](Change("user-missing", new_values)) == 0
     assert ops["insert"](new_record) == 1
-    assert ops["scan"](keys[-5]) == 5 + (new_record["ycsb_key"] > keys[-5])  # runs off the end
-    assert ops["scan"](keys[0]) == 10
+    assert ops["scan"](Scan(keys[-5], 10)) == 5 + (new_record["ycsb_key"] > keys[-5])  # runs off the end
+    assert ops["scan"](Scan(keys[0], 10)) == 10
+    assert ops["scan"](Scan(keys[0], 3)) == 3  # the length the call asks for
     assert ops["delete"](keys[2]) == 1
     assert ops["delete"](keys[2]) == 0
     assert ops["native"]({"key": keys[1]}) == 1
-    assert delta(before, counters(check)) == {"insert": 1, "query": 4, "update": 2, "delete": 2}
+    assert delta(before, counters(check)) == {"insert": 1, "query": 5, "update": 2, "delete": 2}
 
     assert check.usertable.find_one({"_id": keys[1]}, {"field0": 1}) == {"_id": keys[1], "field0": new_values["field0"]}
     assert check.usertable.find_one({"_id": keys[2]}) is None

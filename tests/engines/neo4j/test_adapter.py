@@ -18,10 +18,11 @@ from neo4j import Driver, GraphDatabase, Session
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from harness.dataset.generate import RecordFactory, dataset_factories
-from harness.engines.calls import Change, Pair, Query, Window
+from harness.engines.calls import Change, Pair, Query, Scan, Window
 from harness.engines.neo4j.adapter import Neo4jAdapter, split_auth
 from harness.engines.neo4j.statements import build
 from harness.engines.registry import create_adapter
+from harness.engines.updates import bind_writes
 from harness.errors import EngineUnavailable, HarnessBug, UnsupportedOperation
 from harness.provision.ports import free_port
 from harness.results.build import run_and_record
@@ -36,6 +37,7 @@ from harness.spec.models import (
     SearchOp,
     TraverseOp,
     UpdateOp,
+    single_field_updates,
 )
 from harness.spec.suite import LoadProfile
 from tests.engines.helpers import load_all, workload
@@ -101,8 +103,11 @@ def test_contract_kv_cache_each_operation_reaches_the_server(adapter: Neo4jAdapt
     assert value(check, "MATCH (n:usertable) RETURN count(n)") == 300
     ops: dict[str, Operation] = {op.name: op for op in spec.operations}
     ops["remove"] = DeleteOp(name="remove", kind=OperationKind.DELETE, entity="usertable", weight=1)
-    run = {name: adapter.bind(op, spec) for name, op in ops.items()}
+    run = {name: bind_writes(adapter, op, spec) for name, op in ops.items()}
     text = {name: build(op, spec).cypher for name, op in ops.items()}
+    update = ops["update"]
+    assert isinstance(update, UpdateOp)
+    text["update"] = build(single_field_updates(update)["field0"], spec).cypher  # write: one: a call sets one field
     before = calls(check)
 
     key = factory.key_of(5)
@@ -119,8 +124,9 @@ def test_contract_kv_cache_each_operation_reaches_the_server(adapter: Neo4jAdapt
     assert stored == record
     keys = sorted(factory.key_of(i) for i in range(301))
     start = keys[120]
-    assert run["scan"](start) == 100  # 100 records from `start` on, in key order
-    scanned = [r["record"]["ycsb_key"] for r in check.run(text["scan"], {"key": start})]
+    assert run["scan"](Scan(start, 100)) == 100  # 100 records from `start` on, in key order
+    assert run["scan"](Scan(start, 7)) == 7  # the length the call asks for
+    scanned = [r["record"]["ycsb_key"] for r in check.run(text["scan"], {"key": start, "length": 100})]
     assert scanned == keys[120:220]
     assert run["remove"](key) == 1
     assert run["remove"](key) == 0
@@ -129,7 +135,7 @@ def test_contract_kv_cache_each_operation_reaches_the_server(adapter: Neo4jAdapt
     assert plan is not None and "Create" in plan  # profiled, then rolled back:
     assert value(check, "MATCH (n:usertable) RETURN count(n)") == 300
     assert "NodeUniqueIndexSeek" in (adapter.explain(ops["read"], spec, factory.key_of(7)) or "")
-    assert_calls(check, before, {text["read"]: 2, text["update"]: 3, text["insert"]: 1, text["scan"]: 2,
+    assert_calls(check, before, {text["read"]: 2, text["update"]: 3, text["insert"]: 1, text["scan"]: 3,
                                  text["remove"]: 2})
 
 

@@ -18,9 +18,10 @@ import opensearchpy
 import pytest
 
 from harness.dataset.generate import RecordFactory, dataset_factories
-from harness.engines.calls import Change, Query, Window
+from harness.engines.calls import Change, Query, Scan, Window
 from harness.engines.registry import create_adapter
 from harness.engines.search.adapter import SearchAdapter
+from harness.engines.updates import bind_writes
 from harness.errors import EngineUnavailable, UnsupportedOperation
 from harness.results.build import run_and_record
 from harness.runner.progress import Progress
@@ -131,14 +132,16 @@ def test_contract_kv_cache_and_delete_and_scan(opensearch_url: str) -> None:
     load_all(adapter, spec)
     factory = RecordFactory(entity, spec.dataset.seed)
     spec = spec.model_copy(update={"operations": (*spec.operations, *extra)})
-    ops = {op.name: adapter.bind(op, spec) for op in spec.operations}
+    ops = {op.name: bind_writes(adapter, op, spec) for op in spec.operations}
     key = factory.key_of(7)
     # Searches first: they see the refreshed load, not the writes below (refresh=false).
     assert observed(opensearch_url, index, lambda: ops["by-field"]({"field1": factory.value("field1", 9)})) \
         == (1, {"index": 0, "delete": 0, "get": 0, "query": 1})
     keys = sorted(factory.key_of(i) for i in range(200))
-    assert observed(opensearch_url, index, lambda: ops["page"](keys[-3])) == (3, {"index": 0, "delete": 0, "get": 0, "query": 1})
-    assert ops["page"](keys[0]) == 5
+    assert observed(opensearch_url, index, lambda: ops["page"](Scan(keys[-3], 5))) == (
+        3, {"index": 0, "delete": 0, "get": 0, "query": 1})
+    assert ops["page"](Scan(keys[0], 5)) == 5
+    assert ops["page"](Scan(keys[0], 2)) == 2  # the length the call asks for
 
     assert observed(opensearch_url, index, lambda: ops["read"](key)) == (1, {"index": 0, "delete": 0, "get": 1, "query": 0})
     new_values = factory.new_values(("field0",), nonce=3)
