@@ -28,6 +28,7 @@ from harness.dataset.generate import dataset_factories
 from harness.engines.base import EngineAdapter, Executor
 from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import create_adapter
+from harness.engines.updates import bind_writes
 from harness.provision.endpoint import provisioned
 from harness.redact import redact_text
 from harness.runner.driver import OperationMix
@@ -204,7 +205,7 @@ def run_engine(adapter: EngineAdapter[Any], workload: Workload, arguments: dict[
 def _observe(adapter: EngineAdapter[Any], op: Operation, workload: Workload, arguments: list[Any]) -> list[Observation]:
     """Every call of one operation on one engine (its executor bound once, as a user binds it)."""
     try:
-        executor = adapter.bind(op, workload)
+        executor = bind_writes(adapter, op, workload)  # a `write: one` update: one executor per field
     except Exception as exc:
         return [Observation(problem=f"bind: {_error(exc)}")] * len(arguments)
     if op.kind not in WRITES:
