@@ -10,8 +10,8 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
+from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from harness.spec.models import (
     InsertOp,
     NativeOp,
     Operation,
+    OperationKind,
     RangeOp,
     ScanOp,
     SearchOp,
@@ -37,48 +38,123 @@ from harness.spec.models import (
 )
 
 
-@dataclass
 class KeySpace:
-    """Record indexes of one entity as seen by one user: loaded ones plus this run's inserts.
+    """Record indexes of one entity that one process may name: the loaded ones, then its acknowledged inserts.
 
-    This run's inserts start at `insert_base`: right after the loaded records when the run
-    loaded them, else past anything an earlier run on the same data may have inserted, so
-    an insert never collides with a record that already exists.
+    Shared by the users (greenlets) of one process, one per entity (`key_spaces`). A position
+    in [0, size()) is a loaded record below `loaded`, above it one of this process's inserts
+    the engine acknowledged, oldest first, so the highest position is the newest record
+    (`latest`). An insert becomes nameable only when `acknowledge` is called for it, i.e. after
+    its executor returned without error: YCSB's AcknowledgedCounterGenerator semantics (YCSB
+    acknowledges in a `finally`, failed inserts included; here a failed insert is never named).
+    Records other processes insert are never named, so no message between processes or hosts
+    is needed (as in YCSB, whose client processes each keep their own counter).
+
+    Inserts: the process owns the run's user slots [first_slot, first_slot + users); its k-th
+    insert (k counted over all its users) is record index
+    `insert_base + (k // users) * total_users + first_slot + k % users`, so no two users,
+    processes or hosts ever insert the same record. `insert_base` is right after the loaded
+    records, or (a run on data an earlier run grew) past anything that run may have inserted.
+
+    Deletes take one of this process's own acknowledged inserts out of the nameable set
+    before the call is issued (`take`), so a later read or update of this process never names
+    a record it deleted, and loaded records, which every process names, are never deleted.
+    Memory: 8 bytes per acknowledged insert still nameable.
     """
 
-    loaded: int
-    total_users: int
-    insert_base: int
-    inserted_rounds: int = 0  # every user inserts at the same pace, roughly
+    __slots__ = ("_inserts", "first_slot", "insert_base", "live", "loaded", "total_users", "users")
+
+    def __init__(self, loaded: int, insert_base: int, first_slot: int = 0, users: int = 1, total_users: int = 1) -> None:
+        if first_slot < 0 or users < 0 or first_slot + users > total_users:
+            raise HarnessBug(f"user slots {first_slot}..{first_slot + users - 1} outside a run of {total_users} users")
+        self.loaded = loaded
+        self.insert_base = insert_base
+        self.first_slot = first_slot
+        self.users = users
+        self.total_users = total_users
+        self.live = array("q")  # record indexes of acknowledged inserts still nameable, in acknowledgement order
+        self._inserts = 0  # inserts this process has issued (acknowledged or not)
 
     def size(self) -> int:
-        return self.loaded + self.inserted_rounds * self.total_users
+        """Records that may be named: loaded + acknowledged inserts not deleted."""
+        return self.loaded + len(self.live)
 
     def record_index(self, position: int) -> int:
         """The record index behind a position in [0, size())."""
-        return position if position < self.loaded else position - self.loaded + self.insert_base
+        return position if position < self.loaded else self.live[position - self.loaded]
+
+    def next_insert(self) -> int:
+        """The record index of this process's next insert (never issued before by any process)."""
+        k = self._inserts
+        self._inserts = k + 1
+        rounds, slot = divmod(k, self.users)
+        return self.insert_base + rounds * self.total_users + self.first_slot + slot
+
+    def acknowledge(self, index: int) -> None:
+        """The engine acknowledged the insert of record `index`: it becomes nameable (the newest)."""
+        self.live.append(index)
+
+    def take(self, nth: int) -> int:
+        """Remove the `nth` (0-based) nameable insert and return its record index (for a delete).
+
+        O(1): the newest insert moves into its place, so `latest` order is kept except for it.
+        IndexError when there is no such insert.
+        """
+        live = self.live
+        index = live[nth]
+        last = live.pop()
+        if nth < len(live):
+            live[nth] = last
+        return index
+
+
+def key_spaces(workload: Workload, first_slot: int = 0, users: int = 1, total_users: int = 1,
+               insert_offset: int = 0) -> dict[str, KeySpace]:
+    """One KeySpace per entity for a process whose users hold slots [first_slot, first_slot + users).
+
+    Build it once per process and pass it to every user's OperationMix (`spaces=`), so that what
+    one user inserted and the engine acknowledged can be named by the others.
+    """
+    return {e.name: KeySpace(e.count, e.count + insert_offset, first_slot, users, total_users)
+            for e in workload.dataset.entities}
+
+
+def _nothing() -> None:
+    """`acknowledge` of a driver whose calls create nothing."""
 
 
 class OperationDriver:
-    """Builds the call argument (see harness.engines.calls) of one operation, for one user."""
+    """Builds the call argument (see harness.engines.calls) of one operation, for one user.
+
+    Contract with the user loop: `arguments()` gives the next call's argument; after the
+    executor ran that argument and returned without error, call `acknowledge()` once (before
+    this driver's next `arguments()`). For an insert it makes the record nameable by every
+    operation of the process; for other kinds it does nothing (cheap: call it after every
+    successful call). A call that failed, timed out or was never issued is not acknowledged,
+    so its record is never named.
+    """
 
     def __init__(self, op: Operation, factory: RecordFactory, space: KeySpace, chooser: KeyChooser,
-                 user_slot: int, total_users: int) -> None:
+                 user_slot: int) -> None:
         self.op = op
         self.factory = factory
         self.space = space
         self.chooser = chooser
+        self._next = chooser.next
         self.kind = op.kind
-        self._insert_index = itertools.count(space.insert_base + user_slot, total_users)
+        self._pending = -1  # record index of the last insert built and not yet acknowledged
         self._nonce = itertools.count(user_slot * 1_000_003)
         text = next((factory.entity.fields[f] for f in op.text_fields), None) if isinstance(op, SearchOp) else None
         self._vocabulary = vocabulary(text.vocabulary if isinstance(text, TextField) else 10)
         self.arguments: Callable[[], Any] = self._builder(op)
+        self.acknowledge: Callable[[], None] = self._acknowledge_insert if isinstance(op, InsertOp) else _nothing
 
     def _builder(self, op: Operation) -> Callable[[], Any]:
         """The argument function of the operation's kind, chosen once (no per-call dispatch)."""
         if isinstance(op, InsertOp):
             return self._insert
+        if op.kind is OperationKind.DELETE:
+            return self._delete
         if isinstance(op, UpdateOp):
             return self._update_builder(op)
         if isinstance(op, ScanOp):
@@ -109,20 +185,36 @@ class OperationDriver:
         return lambda: Change(self._key(), new_values((fields[int(pick() * count)],), next(nonce)))
 
     def _chosen(self) -> int:
-        """The record index the key distribution picks among the records that exist."""
-        return self.space.record_index(self.chooser.next(self.space.size()))
+        """The record index the key distribution picks among the records that may be named."""
+        space = self.space
+        live, loaded = space.live, space.loaded
+        position = self._next(loaded + len(live))
+        return position if position < loaded else live[position - loaded]
 
     def _key(self) -> Any:
         return self.factory.key_of(self._chosen())
+
+    def _delete(self) -> Any:
+        """One of the process's own acknowledged inserts, taken out of the nameable set before the call.
+
+        With none (only `explain_plans` gets here: the mix never draws a delete then), a loaded record.
+        """
+        live = self.space.live
+        if not live:
+            return self._key()
+        return self.factory.key_of(self.space.take(self._next(len(live))))
 
     def _match(self, index: int, fields: tuple[str, ...]) -> dict[str, Any]:
         return {field: self.factory.value(field, index) for field in fields}
 
     def _insert(self) -> dict[str, Any]:
-        index = next(self._insert_index)
-        space = self.space
-        space.inserted_rounds = max(space.inserted_rounds, (index - space.insert_base) // space.total_users + 1)
+        index = self._pending = self.space.next_insert()
         return self.factory.record(index)
+
+    def _acknowledge_insert(self) -> None:
+        if self._pending >= 0:
+            self.space.live.append(self._pending)
+            self._pending = -1
 
     def _window(self, op: RangeOp | AggregateOp) -> Window:
         """The window of `op.window` ending at the chosen record's `range_field` (so it holds that record)."""
@@ -136,22 +228,42 @@ class OperationDriver:
         return tuple(zipf_word(words, mix64(next(self._nonce) * 0x9E37 + n)) for n in range(count))
 
 
+MAX_REDRAWS = 64  # draws in a row that may fall on deletes with nothing to delete
+
+
+def capacity(op: Operation, space: KeySpace) -> int | None:
+    """The item space an operation's key distribution spreads its popularity over (harness.dataset.keys).
+
+    The loaded records plus as many inserts of this process again: the hot set stays put until
+    the process has inserted as many records as were loaded (then the space doubles, once).
+    A delete draws among the process's own inserts only: its space follows their number (None),
+    as does an insert's into an entity loaded empty (the spec lets only inserts use one).
+    """
+    return None if op.kind is OperationKind.DELETE or not space.loaded else 2 * space.loaded
+
+
 class OperationMix:
     """Weighted choice of the next operation, then its arguments.
 
     `only` restricts the mix to some operations (a scenario's), their weights renormalised;
-    `next_index` still indexes `drivers`, one per operation of the workload.
+    `next_index` still indexes `drivers`, one per operation of the workload. `spaces` are the
+    process's key spaces (`key_spaces`, shared by its users); without them the user is a
+    process of its own (slot `user_slot` of `total_users`). A delete is drawn only when the
+    process has an acknowledged insert of its entity to delete; until then the draw is
+    repeated (so a mix that deletes must insert into the same entity: `check_deletes`).
     """
 
     def __init__(self, workload: Workload, user_slot: int, total_users: int, seed: int, insert_offset: int = 0,
-                 only: tuple[str, ...] | None = None) -> None:
+                 only: tuple[str, ...] | None = None, spaces: dict[str, KeySpace] | None = None) -> None:
         rng = random.Random(seed * 7919 + user_slot)
         self._random = rng.random
-        spaces = {e.name: KeySpace(e.count, total_users, e.count + insert_offset) for e in workload.dataset.entities}
+        if spaces is None:
+            spaces = key_spaces(workload, user_slot, 1, total_users, insert_offset)
         factories = dataset_factories(workload)
         self.drivers = [
             OperationDriver(op, factories[op.entity], spaces[op.entity],
-                            chooser_for(op, rng, start=user_slot * 997), user_slot, total_users)
+                            chooser_for(op, rng, start=user_slot * 997, capacity=capacity(op, spaces[op.entity])),
+                            user_slot)
             for op in workload.operations
         ]
         chosen = [i for i, op in enumerate(workload.operations) if only is None or op.name in only]
@@ -161,7 +273,42 @@ class OperationMix:
         self._indexes = chosen
         self._cumulative = list(itertools.accumulate(workload.operations[i].weight / total for i in chosen))
         self._cumulative[-1] = 1.0
+        self._deleting: list[array[int] | None] = [  # per operation: the inserts a delete takes from, or None
+            spaces[op.entity].live if op.kind is OperationKind.DELETE else None for op in workload.operations]
+        others = [i for i in chosen if self._deleting[i] is None]
+        if not others:
+            raise HarnessBug(f"a mix of deletes only ({only}) has nothing to delete")
+        self._instead = others[0]
+        self.next_index: Callable[[], int] = \
+            self._next_index if len(others) == len(chosen) else self._next_index_deleting
 
-    def next_index(self) -> int:
+    def _next_index(self) -> int:
         """Index of the next operation to run (into `drivers`)."""
         return self._indexes[bisect.bisect_right(self._cumulative, self._random())]
+
+    def _next_index_deleting(self) -> int:
+        """As `_next_index`, drawn again while it falls on a delete with nothing of the process to delete."""
+        for _ in range(MAX_REDRAWS):
+            index = self._indexes[bisect.bisect_right(self._cumulative, self._random())]
+            live = self._deleting[index]
+            if live is None or live:
+                return index
+        return self._instead
+
+
+def check_deletes(workload: Workload, mixes: dict[str, tuple[str, ...] | None]) -> list[str]:
+    """Problems (one line each) of mixes that delete from an entity they never insert into.
+
+    A delete only removes a record its own process inserted during the run (see KeySpace), so
+    a mix (`mixes`: label -> operation names, None for all) needs an insert into the entity.
+    """
+    problems = []
+    for label, names in mixes.items():
+        ops = [op for op in workload.operations if names is None or op.name in names]
+        inserted = {op.entity for op in ops if op.kind is OperationKind.INSERT}
+        for op in ops:
+            if op.kind is OperationKind.DELETE and op.entity not in inserted:
+                problems.append(f"{label}: delete {op.name!r} needs an insert into {op.entity!r} in the same mix "
+                                "(deletes remove only records the run inserted, so that no read of a loaded "
+                                "record misses)")
+    return problems

@@ -148,13 +148,20 @@ def explain_plans(adapter: EngineAdapter[Any], workload: Workload, seed: int) ->
 
 
 def check_shape(workload: Workload, load: LoadProfile) -> None:
-    """SpecError (one line) when a scenario names an operation the (preset-applied) mix does not run."""
+    """SpecError (one line) when a scenario names an operation the (preset-applied) mix does not run, or a mix
+    deletes from an entity it does not insert into (see driver.check_deletes)."""
+    from harness.runner.driver import check_deletes
+
     names = [op.name for op in workload.operations]
     for scenario in load.scenarios:
         unknown = [name for name in scenario.operations if name not in names]
         if unknown:
             raise SpecError([f"load.scenarios.{scenario.name}.operations: {', '.join(map(repr, unknown))} not in the "
                              f"mix of {workload.name} (running: {', '.join(names)}){did_you_mean(unknown[0], names)}"])
+    mixes: dict[str, tuple[str, ...] | None] = {f"load.scenarios.{s.name}": s.operations for s in load.scenarios}
+    problems = check_deletes(workload, mixes or {f"the mix of {workload.name}": None})
+    if problems:
+        raise SpecError(problems[:1])
     check_insert_range(workload, load)
 
 

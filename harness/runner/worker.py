@@ -44,7 +44,7 @@ from harness.errors import HarnessBug
 from harness.metrics.histogram import ceiling_us
 from harness.models import Frozen
 from harness.redact import redact_output
-from harness.runner.driver import OperationMix
+from harness.runner.driver import OperationMix, key_spaces
 from harness.runner.guard import CallTimedOut, Guard
 from harness.runner.outcomes import GUARD_GRACE_S, GUARD_PERIOD_S, drain_s, must_hit
 from harness.runner.pacing import (
@@ -116,6 +116,8 @@ class WorkerState:
         self.users: list[ArenaUser] = []  # connected users, watched by the guard
         self.running = 0  # users still running operations
         self.drain_end_ns = 0  # no call started in the window runs past this (perf_counter_ns)
+        self.key_spaces = key_spaces(config.workload, config.first_user_slot, config.users, config.total_users,
+                                     config.insert_offset)  # shared by the users: acknowledged inserts
 
     def claim_slot(self) -> int:
         slot = self.config.first_user_slot + self.next_local
@@ -190,7 +192,7 @@ class ArenaUser(User):
             raise HarnessBug("a user started measuring before Go set up the recorder")
         scenario = scenario_of(config.load, self.slot)
         mix = OperationMix(state.workload, self.slot, config.total_users, config.seed, config.insert_offset,
-                           only=scenario.operations if scenario else None)
+                           only=scenario.operations if scenario else None, spaces=state.key_spaces)
         rng = random.Random(config.seed * 104_729 + self.slot)
         for segment in segments_for(config.load, user_slot=self.slot, t0_ns=state.t0_ns,
                                     measure_from_ns=recorder.measure_from_ns, measure_until_ns=recorder.measure_until_ns):
@@ -256,6 +258,7 @@ class ArenaUser(User):
             if intended and start - intended > LAG_LIMIT_NS:
                 recorder.late(start - last_end, end - start)
             last_end = end
+            drivers[index].acknowledge()  # an insert's record may now be named by the process's calls
             if think_s:
                 gevent.sleep(think_s)  # closed loop: the user's pause between operations, not measured
 

@@ -27,9 +27,13 @@ def test_inserts_of_users_and_of_later_runs_never_collide() -> None:
     assert not set(second_run) & (set(first_run) | loaded)
 
 
-def test_positions_past_the_loaded_records_map_to_this_runs_inserts() -> None:
-    space = KeySpace(loaded=100, total_users=4, insert_base=100 + (1 << 40), inserted_rounds=2)
-    assert space.size() == 108
+def test_positions_past_the_loaded_records_map_to_acknowledged_inserts() -> None:
+    space = KeySpace(loaded=100, insert_base=100 + (1 << 40), first_slot=1, users=2, total_users=4)
+    assert space.size() == 100
+    first, second = space.next_insert(), space.next_insert()
+    assert (first, second) == (100 + (1 << 40) + 1, 100 + (1 << 40) + 2)  # the process's slots 1 and 2
+    assert space.next_insert() == 100 + (1 << 40) + 4 + 1  # next round of the run's 4 slots
+    space.acknowledge(second)  # acknowledged out of order: named in acknowledgement order
+    assert space.size() == 101
     assert space.record_index(99) == 99
-    assert space.record_index(100) == 100 + (1 << 40)
-    assert space.record_index(107) == 107 + (1 << 40)
+    assert space.record_index(100) == second
