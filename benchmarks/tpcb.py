@@ -2,7 +2,8 @@
 
     make bench-tpcb            # or: .venv/bin/python benchmarks/tpcb.py --pairs 3 --duration 10
 
-Each pair runs `pgbench -i -s SCALE` then `pgbench -n -b tpcb-like -c 8 -T DURATION`, and
+Each pair runs `pgbench -i -s SCALE` then `pgbench -n -b tpcb-like -c 8 -T DURATION` (`-M simple`,
+pgbench's default; `--mode prepared` as dbarena, which prepares every statement), and
 dbarena's workloads/tpcb-like.yaml at the same scale with 8 users for the same measured
 duration (its own load: the same four tables), in alternating order (pgbench first in even
 pairs), so drift of a shared machine hits both. Prints each pair's transactions per second,
@@ -43,11 +44,11 @@ SUMS = ("SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(bbalan
         "(SELECT count(*) FROM pgbench_history)")
 
 
-def pgbench_run(pgbench: str, port: int, scale: int, duration: float) -> float:
-    """tps of `pgbench -b tpcb-like` on freshly initialised tables (without the initial connection time)."""
+def pgbench_run(pgbench: str, port: int, scale: int, duration: float, mode: str) -> float:
+    """tps of `pgbench -b tpcb-like -M mode` on freshly initialised tables (without the initial connection time)."""
     subprocess.run([pgbench, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-i", "-s", str(scale), "-q",
                     "postgres"], capture_output=True, check=True)
-    return pgbench_tps(pgbench, port, ["-b", "tpcb-like", "-c", str(CLIENTS), "-T", str(int(duration))])
+    return pgbench_tps(pgbench, port, ["-b", "tpcb-like", "-M", mode, "-c", str(CLIENTS), "-T", str(int(duration))])
 
 
 def dbarena_run(url: str, scale: int, duration: float) -> tuple[float, tuple[Any, ...]]:
@@ -70,6 +71,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3, help="alternating pgbench/dbarena pairs (>= 1)")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--scale", type=int, default=1, help="pgbench scale factor (100,000 accounts each)")
+    parser.add_argument("--mode", choices=("simple", "prepared"), default="simple",
+                        help="pgbench's query protocol (-M); dbarena prepares every statement, as -M prepared")
     args = parser.parse_args()
     launcher = get_launcher("postgres")
     server = base.start(launcher, port=base.free_port_for(launcher), progress=print)
@@ -81,7 +84,7 @@ def main() -> None:
             got: dict[str, float] = {}
             for who in order:
                 if who == "pgbench":
-                    got[who] = pgbench_run(pgbench, server.port, args.scale, args.duration)
+                    got[who] = pgbench_run(pgbench, server.port, args.scale, args.duration, args.mode)
                 else:
                     got[who], sums = dbarena_run(server.url, args.scale, args.duration)
                     print(f"pair {pair + 1}: dbarena balances agree: {sums[0]} in {sums[4]:,} history rows")
@@ -92,7 +95,7 @@ def main() -> None:
         base.stop(server)
     ratios = [ours / theirs for theirs, ours in rows]
     print(f"\n== tpcb-like, scale {args.scale}, {CLIENTS} clients, {args.duration:.0f} s per run, {len(rows)} pairs ==")
-    print(f"pgbench -b tpcb-like  median {statistics.median(r[0] for r in rows):>8,.0f} tps")
+    print(f"pgbench -M {args.mode:8s}    median {statistics.median(r[0] for r in rows):>8,.0f} tps")
     print(f"dbarena tpcb-like     median {statistics.median(r[1] for r in rows):>8,.0f} tps")
     print(f"ratio dbarena / pgbench, median of pairs {statistics.median(ratios):.2f}   (target >= {TARGET})")
 
