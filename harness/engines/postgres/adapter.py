@@ -76,21 +76,25 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
             return False  # QueryCanceled is an OperationalError, but the connection is fine
         return super().is_disconnect(error) or (self._client is not None and self._client.broken)
 
-    def _use_timeout(self, seconds: float) -> None:
-        """The session's statement_timeout for what follows (0: none, for schema and bulk load); SET only on a change."""
+    def _use_timeout(self, seconds: float, conn: psycopg.Connection[Any] | None = None) -> None:
+        """The session's statement_timeout for what follows (0: none, for schema and bulk load); SET only on a change.
+
+        `conn`: the connection an executor was bound to (after a reconnect, an old executor's SET fails
+        like its statement would: a disconnect, and the runner reconnects and rebinds).
+        """
         ms = _millis(seconds)
         if ms != self._timeout_ms:
-            self.client.execute(f"SET statement_timeout = {ms}", prepare=False)
+            (conn or self.client).execute(f"SET statement_timeout = {ms}", prepare=False)
             self._timeout_ms = ms
 
     def _timed(self, call: Executor, op: Operation) -> Executor:
         """`call` under the operation's statement_timeout (one SET when the previous call had another limit)."""
-        seconds = timeout_of(op, self.op_timeout_s)
+        seconds, conn = timeout_of(op, self.op_timeout_s), self.client
         ms = _millis(seconds)
 
         def timed(argument: Any) -> int:
             if self._timeout_ms != ms:
-                self._use_timeout(seconds)
+                self._use_timeout(seconds, conn)
             return call(argument)
         return timed
 
