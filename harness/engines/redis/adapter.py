@@ -162,7 +162,7 @@ class RedisAdapter(EngineAdapter[Any]):
 
     def reachable(self, op: TraverseOp) -> Reachable:
         """k-hop: nodes at the end of walks of exactly `hops` edges (minus the start); mutual:
-        nodes the start follows and is followed by. Node keys as stored (bytes)."""
+        nodes the start follows and is followed by, other than itself. Node keys as stored (bytes)."""
         return _reachable(self.client, traversal(op))
 
     # ---- one run per dataset: SET NX PX, renewed while the run lasts -----------------------
@@ -379,7 +379,10 @@ def _member_finder(client: Any, find: MemberFind) -> Finder:
 
 def _reachable(client: Any, walk: Traversal) -> Reachable:
     if walk.pattern == "mutual":
-        return lambda key: set(client.execute_command(*walk.mutual(walk.node(key))))
+        def mutual(key: Any) -> set[bytes]:  # a self-follow is no mutual follow (as PostgreSQL and Neo4j answer)
+            start = walk.node(key)
+            return set(client.execute_command(*walk.mutual(start))) - {start}
+        return mutual
 
     def k_hop(key: Any) -> set[bytes]:
         start = walk.node(key)
