@@ -77,6 +77,19 @@ def test_aggregates_agree_within_the_float_tolerance_only() -> None:
     assert differs(op, pg, moved) is not None
 
 
+def test_record_fields_compare_whatever_shape_each_driver_returns() -> None:
+    spec = workload("document-catalog", 200)
+    view = op_of(spec, "view")
+    pg = normalise(view, spec, [{"sku": "s1", "price": 12.5, "attributes": {"k1": "v", "k2": 3},
+                                 "tags": ["a", "b"], "stock": 7}])
+    redis = normalise(view, spec, [{"sku": "s1", "price": "12.5", "attributes": '{"k2":3,"k1":"v"}',
+                                    "tags": '["a","b"]', "stock": "7"}])
+    influx = normalise(view, spec, [{"sku": "s1", "price": 12.5, "attributes": '{"k1":"v","k2":3}', "tags": "a,b"}])
+    assert differs(view, pg, redis) is None and differs(view, pg, influx) is None
+    changed = normalise(view, spec, [{"sku": "s1", "price": 12.5, "attributes": {"k1": "w", "k2": 3}}])
+    assert "attributes" in str(differs(view, pg, changed))
+
+
 def test_influx_buckets_are_named_by_their_start() -> None:
     end = datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc)  # aggregateWindow stamps a window by its end
     assert bucket_start(end, 60) == datetime(2026, 1, 1, 0, 0, tzinfo=timezone.utc)

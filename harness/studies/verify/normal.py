@@ -30,6 +30,8 @@ What must agree, by kind (`differs`):
                           either fail every correct run or pass a wrong one; the stray-hit check
                           is what catches a search that returns documents it should not.
     shortest-path         the path length (0: no path within `hops`)
+and, for every record both answers return (same key), every field both return holds the same
+value (`field_value`: JSON text parsed, tags from JSON or comma-separated text, "1"/"0" booleans).
 Floats agree within FLOAT_REL_TOL relative or FLOAT_ABS_TOL absolute: the absolute part covers
 the millisecond precision of MongoDB and search-engine dates.
 
@@ -40,10 +42,11 @@ number of rows the same statement returns (a shortest path: its length).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -51,12 +54,16 @@ from uuid import UUID
 
 from harness.spec.models import (
     AggregateOp,
+    BoolField,
+    FieldSpec,
     FindOp,
+    JsonField,
     Operation,
     RangeOp,
     ReadOp,
     ScanOp,
     SearchOp,
+    TagsField,
     TraverseOp,
     Workload,
 )
@@ -129,6 +136,7 @@ class Normal:
     sort_values: tuple[Any, ...] | None = None  # None: not sorted, or the sort field not returned
     cells: Mapping[tuple[Any, ...], Any] | None = None  # aggregate: (group..., bucket) -> value
     hops: int | None = None
+    records: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # key -> field -> value (`field_value`)
 
     @property
     def count(self) -> int:
@@ -164,12 +172,31 @@ def normalise(op: Operation, workload: Workload, rows: Sequence[Mapping[str, Any
         cells = {(*(key_text(row.get(f)) for f in op.group_by), round(canonical(row["bucket"]), 3)):
                  canonical(row["value"]) for row in rows}
         return Normal(cells=cells)
-    key_field = workload.entity(op.entity).key
-    keys = tuple(_row_key(row, key_field) for row in rows)
+    entity = workload.entity(op.entity)
+    keys = tuple(_row_key(row, entity.key) for row in rows)
+    records = {} if isinstance(op, TraverseOp) else {
+        key: {name: field_value(entity.fields[name], value) for name, value in row.items()
+              if name in entity.fields and name != entity.key} for key, row in zip(keys, rows, strict=True)}
     sort = op.sort if isinstance(op, (FindOp, RangeOp)) else None
     if sort is not None and all(sort.field in row for row in rows):
-        return Normal(keys=keys, sort_values=tuple(canonical(row[sort.field]) for row in rows))
-    return Normal(keys=keys)
+        return Normal(keys=keys, sort_values=tuple(canonical(row[sort.field]) for row in rows), records=records)
+    return Normal(keys=keys, records=records)
+
+
+def field_value(spec: FieldSpec, value: Any) -> Any:
+    """A record field as every engine can agree on it: JSON text parsed, a tags list from JSON or
+    comma-separated text (Redis, InfluxDB), booleans from "1"/"0"/"true"/"false"; then `canonical`."""
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    if isinstance(spec, JsonField) and isinstance(value, str):
+        value = json.loads(value) if value.strip() else {}
+    elif isinstance(spec, TagsField) and isinstance(value, str):
+        value = json.loads(value) if value.startswith("[") else [t for t in value.split(",") if t]
+    elif isinstance(spec, BoolField) and isinstance(value, str):
+        value = value.lower() in ("1", "true")
+    if isinstance(spec, TagsField) and isinstance(value, (list, tuple)):
+        return tuple(str(tag) for tag in value)
+    return canonical(value)
 
 
 def limit_of(op: Operation) -> int | None:
@@ -246,6 +273,20 @@ def _cells_differ(a: Normal, b: Normal) -> str | None:
 
 def differs(op: Operation, a: Normal, b: Normal) -> str | None:
     """Why answers `a` and `b` to the same call of `op` disagree; None when they agree."""
+    return _keys_differ(op, a, b) or _values_differ(a, b)
+
+
+def _values_differ(a: Normal, b: Normal) -> str | None:
+    """The first field both answers return for the same record with different values."""
+    for key in a.records.keys() & b.records.keys():
+        ours, theirs = a.records[key], b.records[key]
+        for name in sorted(ours.keys() & theirs.keys()):
+            if not close(ours[name], theirs[name]):
+                return f"record {key}: {name} is {str(ours[name])[:60]!r} vs {str(theirs[name])[:60]!r}"
+    return None
+
+
+def _keys_differ(op: Operation, a: Normal, b: Normal) -> str | None:
     if (reason := _count_differs(a, b)) is not None:
         return reason
     if isinstance(op, AggregateOp):
