@@ -1,7 +1,8 @@
 """The exit codes of `dbarena`, one name each (scripts and CI gates depend on them; docs/output.md).
 
     0    OK            the command did what was asked (and every gate asked for passed)
-    1    PROBLEMS      `dbarena validate` found problems in a spec file (one line each on stderr)
+    1    PROBLEMS      `dbarena validate` found problems in a spec file (one line each on stderr), or
+                       `dbarena verify` found engines whose answers differ (the cells that differ)
     2    USER_ERROR    something the user can fix: a bad flag, file, name, threshold expression or an
                        unreachable engine (one line on stderr, no traceback)
     3    REGRESSED     with --fail-on regressed|inconclusive (or --fail-on-regression): a metric is
