@@ -36,6 +36,7 @@ from harness.spec.models import (
     UpdateOp,
     Workload,
 )
+from harness.spec.suite import LoadProfile
 
 
 class KeySpace:
@@ -62,12 +63,14 @@ class KeySpace:
     Memory: 8 bytes per acknowledged insert still nameable.
     """
 
-    __slots__ = ("_inserts", "first_slot", "insert_base", "live", "loaded", "total_users", "users")
+    __slots__ = ("_inserts", "first", "first_slot", "insert_base", "live", "loaded", "total_users", "users")
 
-    def __init__(self, loaded: int, insert_base: int, first_slot: int = 0, users: int = 1, total_users: int = 1) -> None:
+    def __init__(self, loaded: int, insert_base: int, first_slot: int = 0, users: int = 1, total_users: int = 1,
+                 first: int = 0) -> None:
         if first_slot < 0 or users < 0 or first_slot + users > total_users:
             raise HarnessBug(f"user slots {first_slot}..{first_slot + users - 1} outside a run of {total_users} users")
         self.loaded = loaded
+        self.first = first  # record index of the first loaded record (insertstart; positions below `loaded` add it)
         self.insert_base = insert_base
         self.first_slot = first_slot
         self.users = users
@@ -81,7 +84,7 @@ class KeySpace:
 
     def record_index(self, position: int) -> int:
         """The record index behind a position in [0, size())."""
-        return position if position < self.loaded else self.live[position - self.loaded]
+        return self.first + position if position < self.loaded else self.live[position - self.loaded]
 
     def next_insert(self) -> int:
         """The record index of this process's next insert (never issued before by any process)."""
@@ -109,13 +112,16 @@ class KeySpace:
 
 
 def key_spaces(workload: Workload, first_slot: int = 0, users: int = 1, total_users: int = 1,
-               insert_offset: int = 0) -> dict[str, KeySpace]:
+               insert_offset: int = 0, load: LoadProfile | None = None) -> dict[str, KeySpace]:
     """One KeySpace per entity for a process whose users hold slots [first_slot, first_slot + users).
 
     Build it once per process and pass it to every user's OperationMix (`spaces=`), so that what
     one user inserted and the engine acknowledged can be named by the others.
     """
-    return {e.name: KeySpace(e.count, e.count + insert_offset, first_slot, users, total_users)
+    ranges = {e.name: load.insert_range(e.count) if load is not None else (0, e.count)
+              for e in workload.dataset.entities}  # the loaded records: insertstart / insertcount
+    return {e.name: KeySpace(ranges[e.name][1] - ranges[e.name][0], e.count + insert_offset, first_slot, users,
+                             total_users, first=ranges[e.name][0])
             for e in workload.dataset.entities}
 
 
@@ -189,7 +195,7 @@ class OperationDriver:
         space = self.space
         live, loaded = space.live, space.loaded
         position = self._next(loaded + len(live))
-        return position if position < loaded else live[position - loaded]
+        return space.first + position if position < loaded else live[position - loaded]
 
     def _key(self) -> Any:
         return self.factory.key_of(self._chosen())

@@ -117,7 +117,7 @@ class WorkerState:
         self.running = 0  # users still running operations
         self.drain_end_ns = 0  # no call started in the window runs past this (perf_counter_ns)
         self.key_spaces = key_spaces(config.workload, config.first_user_slot, config.users, config.total_users,
-                                     config.insert_offset)  # shared by the users: acknowledged inserts
+                                     config.insert_offset, config.load)  # shared by the users: acknowledged inserts
 
     def claim_slot(self) -> int:
         slot = self.config.first_user_slot + self.next_local

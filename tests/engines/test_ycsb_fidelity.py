@@ -147,3 +147,24 @@ def test_field_lengths_drawn_uniformly_average_their_midpoint_on_postgres(postgr
     assert mean == pytest.approx(60.0, rel=0.02)
     assert constant == (100, 100)  # fields without a distribution keep their constant length
 
+
+@pytest.mark.postgres
+def test_insertstart_and_insertcount_load_and_name_only_their_records_on_postgres(postgres_url: str) -> None:
+    """YCSB's insertstart/insertcount: records [1000, 2500) of 4,000, loaded by two worker processes,
+    and the reads name only those (none misses)."""
+    from harness.results.build import run_and_record
+    from harness.runner.progress import Progress
+    from harness.runner.run import RunRequest
+    from harness.spec.suite import LoadProfile
+
+    spec = workload("kv-cache", 4000).with_preset("ycsb-c")
+    load = LoadProfile.model_validate({"users": 4, "processes": 2, "duration": 2, "warmup": 0,
+                                       "insertstart": 1000, "insertcount": 1500})
+    record = run_and_record(RunRequest(engine="postgres", url=postgres_url, workload=spec, load=load), Progress())
+    factory = dataset_factories(spec)["usertable"]
+    with psycopg.connect(postgres_url, autocommit=True) as check:
+        keys = {row[0] for row in check.execute("SELECT ycsb_key FROM usertable").fetchall()}
+    assert keys == {factory.key_of(i) for i in range(1000, 2500)}
+    read = record.operations["read"]
+    assert read.count > 100 and read.errors == 0
+    assert getattr(read, "not_found", 0) == 0  # every read named a loaded record
