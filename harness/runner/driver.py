@@ -237,15 +237,18 @@ class OperationDriver:
 MAX_REDRAWS = 64  # draws in a row that may fall on deletes with nothing to delete
 
 
-def capacity(op: Operation, space: KeySpace) -> int | None:
+def capacity(op: Operation, space: KeySpace, inserting: bool) -> int | None:
     """The item space an operation's key distribution spreads its popularity over (harness.dataset.keys).
 
-    The loaded records plus as many inserts of this process again: the hot set stays put until
-    the process has inserted as many records as were loaded (then the space doubles, once).
+    The loaded records, plus as many inserts of this process again when the workload inserts into
+    the entity (`inserting`): the hot set stays put until the process has inserted as many records
+    as were loaded (then the space doubles, once); positions not inserted yet are redrawn.
     A delete draws among the process's own inserts only: its space follows their number (None),
     as does an insert's into an entity loaded empty (the spec lets only inserts use one).
     """
-    return None if op.kind is OperationKind.DELETE or not space.loaded else 2 * space.loaded
+    if op.kind is OperationKind.DELETE or not space.loaded:
+        return None
+    return 2 * space.loaded if inserting else space.loaded
 
 
 class OperationMix:
@@ -266,9 +269,11 @@ class OperationMix:
         if spaces is None:
             spaces = key_spaces(workload, user_slot, 1, total_users, insert_offset)
         factories = dataset_factories(workload)
+        inserting = {op.entity for op in workload.operations if op.kind is OperationKind.INSERT}
         self.drivers = [
             OperationDriver(op, factories[op.entity], spaces[op.entity],
-                            chooser_for(op, rng, start=user_slot * 997, capacity=capacity(op, spaces[op.entity])),
+                            chooser_for(op, rng, start=user_slot * 997,
+                                        capacity=capacity(op, spaces[op.entity], op.entity in inserting)),
                             user_slot)
             for op in workload.operations
         ]
