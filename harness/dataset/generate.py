@@ -8,6 +8,7 @@ state. Unique fields embed the index, so they stay unique at any scale.
 
 from __future__ import annotations
 
+import bisect
 import json
 import string
 import uuid
@@ -202,7 +203,26 @@ def _timestamp(spec: TimestampField, salt: int) -> ValueFn:
 def _choice(spec: ChoiceField, salt: int) -> ValueFn:
     if spec.cycle:
         return lambda i: spec.values[i % len(spec.values)]
+    if spec.weights is not None:
+        bounds, last = choice_bounds(spec.weights), len(spec.values) - 1
+        return lambda i: spec.values[min(bisect.bisect_right(bounds, unit_of(mix64(salt ^ i))), last)]
     return lambda i: spec.values[mix64(salt ^ i) % len(spec.values)]
+
+
+def unit_of(hashed: int) -> float:
+    """A 64-bit hash as a number in [0, 1): its top 53 bits over 2**53."""
+    return (hashed >> 11) / float(1 << 53)
+
+
+def choice_bounds(weights: tuple[float, ...]) -> list[float]:
+    """The cumulative share of each weighted choice value but the last: value k is drawn for a unit
+    number u in [bounds[k-1], bounds[k]) (inverse-CDF sampling over the normalised weights)."""
+    total = sum(weights)
+    running, bounds = 0.0, []
+    for weight in weights[:-1]:
+        running += weight
+        bounds.append(running / total)
+    return bounds
 
 
 def _json(spec: JsonField, salt: int) -> ValueFn:
@@ -370,10 +390,7 @@ def column_function(spec: FieldSpec, salt: int) -> Column | None:
         threshold = int(spec.true_ratio * 10_000)
         return lambda idx: (hashed(idx) % np.uint64(10_000) < threshold).tolist()
     if isinstance(spec, ChoiceField):
-        values = spec.values
-        if spec.cycle:
-            return lambda idx: [values[k] for k in (idx % np.uint64(len(values))).tolist()]
-        return lambda idx: [values[k] for k in (hashed(idx) % np.uint64(len(values))).tolist()]
+        return _choice_column(spec, hashed)
     if isinstance(spec, StringField):
         return _string_column(spec, hashed)
     if isinstance(spec, (EmailField, UsernameField)):
@@ -383,6 +400,18 @@ def column_function(spec: FieldSpec, salt: int) -> Column | None:
         start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
         return lambda idx: [start + timedelta(seconds=s) for s in (hashed(idx) % np.uint64(spec.spread_s)).tolist()]
     return None
+
+
+def _choice_column(spec: ChoiceField, hashed: Callable[[np.ndarray], np.ndarray]) -> Column:
+    """The column form of `_choice`: the same value for the same index."""
+    values = spec.values
+    if spec.cycle:
+        return lambda idx: [values[k] for k in (idx % np.uint64(len(values))).tolist()]
+    if spec.weights is not None:
+        bounds = np.asarray(choice_bounds(spec.weights))
+        unit = lambda idx: (hashed(idx) >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # noqa: E731
+        return lambda idx: [values[k] for k in np.searchsorted(bounds, unit(idx), side="right").tolist()]
+    return lambda idx: [values[k] for k in (hashed(idx) % np.uint64(len(values))).tolist()]
 
 
 def _string_column(spec: StringField, hashed: Callable[[np.ndarray], np.ndarray]) -> Column | None:

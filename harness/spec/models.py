@@ -7,6 +7,7 @@ vocabulary that every adapter maps to its engine's natural form.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -122,9 +123,30 @@ class RefField(Frozen):
 
 
 class ChoiceField(Frozen):
+    """One of `values` per record: uniformly by default; in proportion to `weights` when given
+    (`values: [active, closed]`, `weights: [0.9, 0.1]`: nine records in ten active); or in turn with
+    `cycle`. Drawn from a hash of the seed and the record index, so deterministic by seed."""
+
     type: Literal["choice"]
-    values: tuple[str, ...] = Field(min_length=1)
-    cycle: bool = False  # record i takes values[i % n] (e.g. hosts reporting in turn) instead of a hash
+    values: tuple[str, ...] = Field(min_length=1, description="the values a record may take")
+    weights: tuple[float, ...] | None = Field(
+        None, description="relative weight of each value, in the order of `values` (any positive scale: "
+                          "[9, 1] is [0.9, 0.1]); omitted: all equally likely")
+    cycle: bool = Field(False, description="record i takes values[i % n] (e.g. hosts reporting in turn) "
+                                           "instead of a draw")
+
+    @model_validator(mode="after")
+    def _weights(self) -> ChoiceField:
+        if self.weights is None:
+            return self
+        if len(self.weights) != len(self.values):
+            raise ValueError(f"weights has {len(self.weights)} entries for {len(self.values)} values; "
+                             "give one weight per value, in the same order")
+        if any(not math.isfinite(w) or w < 0 for w in self.weights) or sum(self.weights) <= 0:
+            raise ValueError("weights must be finite, zero or above, and not all zero")
+        if self.cycle:
+            raise ValueError("cycle takes the values in turn; remove weights or cycle")
+        return self
 
 
 class JsonField(Frozen):
