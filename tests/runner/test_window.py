@@ -145,3 +145,22 @@ def test_a_hung_statement_is_a_timeout_and_invalidates_the_run(postgres_url: str
     assert op.latency_us is not None and 1_900_000 <= op.latency_us.max <= 3_000_000
     assert not record.valid and "errors" in record.invalid_causes, record.invalid_reasons
     assert time.monotonic() - began < 60
+
+
+@pytest.mark.redis
+def test_reads_of_records_that_are_gone_are_misses_and_invalidate_the_run(redis_url: str) -> None:
+    """ycsb-c on an emptied Redis: every read returns nothing; Redis's own keyspace_misses count them too."""
+    admin = redis.Redis.from_url(redis_url)
+    spec = kv(1000, "ycsb-c")
+    load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
+    run_and_record(RunRequest(engine="redis", url=redis_url, workload=spec, load=load), Progress())  # prepared, loaded
+    admin.flushdb()
+    before = int(admin.info("stats")["keyspace_misses"])
+    record = run_and_record(RunRequest(engine="redis", url=redis_url, workload=spec, load=load, skip_load=True),
+                            Progress())
+    misses = int(admin.info("stats")["keyspace_misses"]) - before
+    read = record.operations["read"]
+    assert read.must_hit and read.count > 100
+    assert read.not_found == read.count == misses
+    assert not record.valid and record.invalid_causes == ("misses",), record.invalid_reasons
+    assert "found nothing" in record.invalid_reasons[0]
