@@ -2,7 +2,10 @@
 
 One `OperationDriver` per user per operation. Keys and values come from the dataset's
 deterministic generator, so a read names a record that was loaded and a find by email
-uses an email that exists, without any shared state between users or processes.
+uses an email that exists. The only state shared is within a process: its `KeySpace`s,
+which hold the inserts the engine acknowledged (the user loop calls `acknowledge()` after
+each successful call); nothing is shared between processes or hosts, and no call names a
+record whose insert was not acknowledged.
 """
 
 from __future__ import annotations
