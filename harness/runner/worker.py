@@ -247,8 +247,7 @@ class ArenaUser(User):
                 rows = self.executors[index](argument)
             except (CallTimedOut, Exception) as exc:
                 self.call = None
-                failures += 1
-                self._failed(exc, recorder, (index, intended, start), failures, jitter())
+                failures = self._failed(exc, recorder, (index, intended, start), failures, jitter())
                 last_end = clock()
                 continue
             self.call = None
@@ -263,22 +262,26 @@ class ArenaUser(User):
                 gevent.sleep(think_s)  # closed loop: the user's pause between operations, not measured
 
     def _failed(self, error: BaseException, recorder: Recorder, call: tuple[int, int, int], failures: int,
-                jitter: float) -> None:
+                jitter: float) -> int:
         """A call raised: a timeout (the guard's or the driver's) or an error; reconnect if the connection is
-        gone (or mid-call, after the guard), back off after an error."""
+        gone (or mid-call, after the guard); back off after an error. The consecutive errors so far."""
         index, intended, start = call
         if isinstance(error, CallTimedOut):
             recorder.record_timeout(recorder.stats[index], intended, start, time.perf_counter_ns())
             self._reconnect()  # the connection is mid-call: start afresh
-            return
-        if getattr(self.adapter, "is_timeout", _never)(error):
+            return failures  # the call waited its timeout out: nothing spins, no back-off
+        timed_out = getattr(self.adapter, "is_timeout", _never)(error)
+        if timed_out:
             recorder.record_timeout(recorder.stats[index], intended, start, time.perf_counter_ns())
         else:
             recorder.record_error(recorder.stats[index], intended, start, time.perf_counter_ns(), error)
         if self.adapter.is_disconnect(error):
             self._reconnect()
+        if timed_out:
+            return failures
         # bounded exponential back-off with jitter: failing fast must not spin
-        gevent.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(failures, 10)) * (0.5 + jitter))
+        gevent.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(failures + 1, 10)) * (0.5 + jitter))
+        return failures + 1
 
     def _give_up(self, mix: OperationMix, schedule: Schedule, recorder: Recorder, index: int, intended: int,
                  until: int) -> None:
