@@ -14,10 +14,10 @@ q is not compared when either side has fewer than 10/(1-q) samples (20 for p50, 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from harness.compare.samples import QUANTILE, min_samples
 from harness.compare.stats import block_bootstrap_ci, bootstrap_percentile_ci, mann_whitney_p
 from harness.errors import InvalidRunRefused, UserError
 from harness.results.record import RunRecord
@@ -26,14 +26,8 @@ DEFAULT_THRESHOLD = 0.05  # minimum relative effect worth reporting (throughput 
 # Tails are noisier by nature: the minimum effect scales up for them.
 TAIL_FACTOR = {"throughput": 1.0, "p50": 1.0, "p99": 2.0, "p999": 4.0}
 ALPHA = 0.05
-QUANTILE = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999}
 PER_SECOND = "block bootstrap over seconds"
 PER_OPERATION = "bootstrap over operations"  # the weaker fallback: blind to drift within a run
-
-
-def min_samples(metric: str) -> int:
-    """Samples a percentile needs before it is compared: 10/(1-q) for quantile q (p99: 1,000)."""
-    return math.ceil(10 / (1 - QUANTILE[metric]) - 1e-9)
 
 
 class Verdict(StrEnum):

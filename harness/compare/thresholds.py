@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from harness.compare.compare import min_samples
+from harness.compare.samples import min_samples
 from harness.errors import UserError
 from harness.results.record import RunRecord
 from harness.spec.suite import parse_duration

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from harness.compare.samples import QUANTILE, min_samples
+from harness.metrics.histogram import Percentiles
 from harness.results.record import RunRecord
 from harness.runner.progress import fmt_us
 
@@ -42,6 +44,25 @@ def scenario_table(record: RunRecord) -> str:
     return table(rows, ["scenario", "users", "target ops/s", "think", "operations", "ops/s", "errors"])
 
 
+FEW = "*"  # marks a percentile from fewer samples than it needs (harness.compare.samples)
+
+
+def _percentile(count: int, latency: Percentiles | None, metric: str) -> str:
+    """The cell of one latency percentile, marked FEW when `count` samples are too few for it."""
+    if latency is None:
+        return "-"
+    cell = fmt_us(getattr(latency, metric))
+    return cell + FEW if metric in QUANTILE and count < min_samples(metric) else cell
+
+
+def _few_samples_note(record: RunRecord) -> list[str]:
+    """The footnote of FEW, when a percentile in the table carries it."""
+    if any(op.latency_us and op.count < min_samples(p) for op in record.operations.values() for p in QUANTILE):
+        return [f"{FEW} from fewer than 10/(1-q) samples (p50: 20, p90: 100, p99: 1,000, p99.9: 10,000): "
+                "a rough figure, not compared by `compare`"]
+    return []
+
+
 def run_summary(record: RunRecord) -> str:
     open_loop = record.open_loop
     header = ["operation", "count", "errors", "timeouts", "not found", "ops/s", "p50", "p90", "p99", "p99.9", "max"]
@@ -52,7 +73,7 @@ def run_summary(record: RunRecord) -> str:
         lat = op.latency_us
         row = [name, f"{op.count:,}", f"{op.errors:,}", f"{op.timeouts:,}", f"{op.not_found:,}" if op.must_hit else "-",
                f"{op.throughput_ops_s:,.0f}"]
-        row += [fmt_us(getattr(lat, p)) if lat else "-" for p in ("p50", "p90", "p99", "p999", "max")]
+        row += [_percentile(op.count, lat, p) for p in ("p50", "p90", "p99", "p999", "max")]
         if open_loop:
             row += [fmt_us(op.service_us.p99) if op.service_us else "-", fmt_us(op.lag_us.p99) if op.lag_us else "-"]
         rows.append(row)
@@ -76,6 +97,7 @@ def run_summary(record: RunRecord) -> str:
     if any(op.clamped for op in record.operations.values()):
         lines.append(f"{sum(op.clamped for op in record.operations.values()):,} latencies above the histogram's "
                      "ceiling recorded as the ceiling")
+    lines += _few_samples_note(record)
     if not record.valid:
         lines.append("INVALID: " + "; ".join(record.invalid_reasons))
     for name, op in record.operations.items():

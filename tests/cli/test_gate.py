@@ -177,3 +177,17 @@ def test_validate_names_a_bad_threshold_in_a_suite(tmp_path: Path, capsys: pytes
     assert main(["validate", str(suite)]) == ExitCode.PROBLEMS
     assert _one_line(capsys.readouterr().err).startswith(
         f"{suite}: runs[0].thresholds: 'read.p99 < 5 parsecs': '5 parsecs' is not a duration such as 30s")
+
+
+def test_show_marks_percentiles_from_too_few_samples(runs: dict[str, RunRecord],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.runner.progress import fmt_us
+
+    fast = runs["fast"]  # 1,600 reads: enough for p99, not for p99.9
+    latency = fast.operations["read"].latency_us
+    assert latency is not None and 1000 <= fast.operations["read"].count < 10_000
+    assert main(["show", fast.run_id]) == ExitCode.OK
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if line.startswith("read ")]
+    assert f" {fmt_us(latency.p99)} " in row and f" {fmt_us(latency.p999)}* " in row
+    assert "* from fewer than 10/(1-q) samples" in out
