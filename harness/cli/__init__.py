@@ -31,6 +31,7 @@ from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Parser
 from harness.errors import InvalidRunRefused, SpecError, UserError
 from harness.paths import HOME_ENV, set_project_root
+from harness.provision.endpoint import KEEP_DATA_ENV
 from harness.redact import redact_output, redact_text
 from harness.signals import Interrupted, stop_signals_raise
 
@@ -80,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"dbarena: --home {args.home}: not a directory", file=sys.stderr)
             return ExitCode.USER_ERROR
         set_project_root(args.home)
+    if getattr(args, "keep_data", False):  # worker processes and studies read it from the provisioner
+        os.environ[KEEP_DATA_ENV] = "1"
     with stop_signals_raise():  # SIGTERM and SIGHUP stop a run as Ctrl-C does: saved, engines stopped
         return _run(args)
 

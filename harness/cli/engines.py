@@ -1,8 +1,9 @@
-"""`dbarena engines list|up|down|status|build|matrix`: the engine table, native servers, the support matrix.
+"""`dbarena engines list|up|down|status|build|matrix|prune`: the engine table, native servers, the support matrix.
 
 `engines list --markdown` prints the README's engine table from the one engine table
 (`harness.engines.registry.ENGINES`); `engines matrix` prints which library workload runs
-on which engine, as computed by `harness.engines.matrix`.
+on which engine, as computed by `harness.engines.matrix`; `engines prune` removes native engines'
+data folders that no running engine uses (`harness.provision.native.data`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import argparse
 import time
 
 from harness.cli.exit_codes import ExitCode
-from harness.cli.options import Subcommands
+from harness.cli.options import Subcommands, time_value
 from harness.engines.registry import ENGINES, MATRIX_ENGINES, EngineInfo, launcher_names, native_of
 from harness.errors import UserError
 from harness.provision import paths as provision_paths
 from harness.provision.native import base as native
+from harness.provision.native import data as data_folders
 from harness.provision.native.registry import get_launcher
 from harness.report.terminal import table
+from harness.spec.suite import parse_duration
 
 __all__ = ["ACTIONS", "cmd_engines", "markdown_table", "register"]
 
@@ -67,7 +70,8 @@ def cmd_up(args: argparse.Namespace) -> ExitCode:
         print(f"{name} already up at {running.url} (pid {running.pid})")
         return ExitCode.OK
     server = native.start(get_launcher(name), port=args.port, progress=print, keep_state=True)
-    print(f"{name} up at {server.url} (pid {server.pid}, ready after {server.ready_after_s:.1f}s, log {server.log_path})")
+    print(f"{name} up at {server.url} (pid {server.pid}, ready after {server.ready_after_s:.1f}s, log {server.log_path}, "
+          f"data {server.data_dir})")
     return ExitCode.OK
 
 
@@ -78,8 +82,9 @@ def cmd_down(args: argparse.Namespace) -> ExitCode:
             if args.name:
                 print(f"{name} is not running (not started by `engines up`)")
             continue
-        native.stop(running)
-        print(f"{name} stopped (pid {running.pid})")
+        freed = native.stop(running, keep_data=args.keep_data)
+        kept = f"data kept in {running.data_dir}" if args.keep_data else f"data removed, {data_folders.human_bytes(freed)}"
+        print(f"{name} stopped (pid {running.pid}; {kept})")
     return ExitCode.OK
 
 
@@ -115,8 +120,28 @@ def cmd_matrix(_: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_prune(args: argparse.Namespace) -> ExitCode:
+    """Remove data folders no running engine uses, untouched for --older-than; say what was freed and what was kept."""
+    older_than = parse_duration(args.older_than)
+    removed, in_use = data_folders.prune(older_than)
+    for folder in removed:
+        print(f"removed {folder.path} ({data_folders.human_bytes(folder.size)}, unused for {_age(folder.age_s)})")
+    for folder in in_use:
+        print(f"kept {folder.path}: in use by pid {', '.join(map(str, folder.pids))}")
+    total = sum(folder.size for folder in removed)
+    print(f"freed {data_folders.human_bytes(total)} in {len(removed)} folder(s) under {provision_paths.data_root()}")
+    return ExitCode.OK
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 ACTIONS = {"list": cmd_list, "up": cmd_up, "down": cmd_down, "status": cmd_status, "build": cmd_build,
-           "matrix": cmd_matrix}
+           "matrix": cmd_matrix, "prune": cmd_prune}
 
 
 def cmd_engines(args: argparse.Namespace) -> ExitCode:
@@ -132,6 +157,12 @@ def register(sub: Subcommands) -> None:
                              "up needs one)")
     parser.add_argument("--port", type=int, metavar="PORT",
                         help="TCP port for `up` (default: the engine's usual one)")
+    parser.add_argument("--keep-data", action="store_true",
+                        help="`down` only: keep the stopped engine's data folder (default: off, removed)")
+    parser.add_argument("--older-than", metavar="TIME", type=time_value, default="0s",
+                        help="`prune` only: remove only folders unused for at least this long: seconds, or with a "
+                             "unit (30m, 12h); a folder whose recorded server or dbarena PID still runs is never "
+                             "removed (default: 0s, every unused folder)")
     parser.add_argument("--markdown", action="store_true",
                         help="`list` only: print the README's engine table as markdown (default: off)")
     parser.set_defaults(func=cmd_engines)

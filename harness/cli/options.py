@@ -2,7 +2,7 @@
 
 - run shape: --preset --duration --warmup --users --processes --rate --schedule --scale
   (bench, capacity, sweep; a command may leave some out or give its own defaults);
-- provisioning: --provision (choices from the provisioner's own `MODES`) and --url;
+- provisioning: --provision (choices from the provisioner's own `MODES`), --url and --keep-data;
 - the gate: --fail-on regressed|inconclusive (alias --fail-on-regression), --threshold, --junit (bench, compare, check).
 
 Every help text says what the value is, its unit and its default.
@@ -282,6 +282,10 @@ def add_provisioning(parser: argparse.ArgumentParser, *, url: bool = True) -> No
         group.add_argument("--url", metavar="URL",
                            help="URL of an engine you run yourself; implies --provision external under auto "
                                 "(default: $DBARENA_<ENGINE>_URL, else none)")
+    group.add_argument("--keep-data", action="store_true",
+                       help="keep the data folder of a native engine dbarena starts (under $DBARENA_DATA, else "
+                            "<temp>/dbarena-<uid>) after the run; `dbarena engines prune` removes it later "
+                            "(default: off, removed when the engine stops; $DBARENA_KEEP_DATA=1 sets it)")
 
 
 FAIL_ON = ("regressed", "inconclusive")

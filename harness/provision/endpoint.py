@@ -1,7 +1,10 @@
 """Make an engine reachable and say how: external URL, Docker Compose, or native processes.
 
 `auto` picks external (a URL was given) → compose (a Docker engine answers) → native.
-Whatever the harness started itself, it stops at the end, by PID or compose service.
+Whatever the harness started itself, it stops at the end, by PID or compose service; a native
+server's data folder is removed then too, unless the data is kept (`--keep-data`, which the CLI
+passes on as `$DBARENA_KEEP_DATA=1` to the processes it starts; `dbarena engines prune` removes
+kept and leftover folders later).
 `Endpoint.url` is the URL to connect with; `details` (written to the run record) holds it
 redacted, never with its password or token.
 """
@@ -20,10 +23,17 @@ from harness.engines.registry import engine_info
 from harness.errors import EngineUnavailable, UserError
 from harness.paths import compose_file
 from harness.provision.native import base as native
+from harness.provision.native.data import human_bytes
 from harness.provision.native.registry import get_launcher
 from harness.redact import redact_url
 
 MODES = ("auto", "external", "native", "compose")
+KEEP_DATA_ENV = "DBARENA_KEEP_DATA"
+
+
+def keep_data_default() -> bool:
+    """`$DBARENA_KEEP_DATA` set to 1/true/yes: native engines' data folders outlive the run."""
+    return os.environ.get(KEEP_DATA_ENV, "").lower() in ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -81,12 +91,12 @@ def provisioned(engine: str, mode: str = "auto", url: str | None = None,
         with _compose(engine, progress) as endpoint:
             yield endpoint
         return
-    with _native(engine, progress) as endpoint:
+    with _native(engine, progress, keep_data_default()) as endpoint:
         yield endpoint
 
 
 @contextmanager
-def _native(engine: str, progress: Callable[[str], None]) -> Iterator[Endpoint]:
+def _native(engine: str, progress: Callable[[str], None], keep_data: bool) -> Iterator[Endpoint]:
     info = engine_info(engine)
     if info.native is None:
         raise UserError(f"{engine} has no native route on this machine; give --url or use compose")
@@ -100,11 +110,13 @@ def _native(engine: str, progress: Callable[[str], None]) -> Iterator[Endpoint]:
     server = native.start(launcher, progress=progress)
     try:
         yield Endpoint(engine, server.url, "native", {"server": server_name, "route": launcher.route,
-                                                      "version": launcher.version,
+                                                      "version": launcher.version, "port": server.port,
                                                       "ready_after_s": server.ready_after_s})
     finally:
-        native.stop(server)
-        progress(f"stopped {server_name} (pid {server.pid})")
+        freed = native.stop(server, keep_data=keep_data)
+        kept = f"kept its data in {server.data_dir} (--keep-data)" if keep_data else \
+            f"removed its data folder ({human_bytes(freed)})"
+        progress(f"stopped {server_name} (pid {server.pid}); {kept}")
 
 
 @contextmanager

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from harness.cli import main
@@ -55,3 +59,22 @@ def test_matrix_has_a_row_per_library_workload(capsys: pytest.CaptureFixture[str
     assert lines[0].split() == ["workload", *MATRIX_ENGINES]
     workloads = sorted(p.stem for p in (ROOT / "workloads").glob("*.yaml"))
     assert sorted(line.split()[0] for line in lines[2:2 + len(workloads)]) == workloads
+
+
+def test_prune_says_what_it_freed_and_keeps_what_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DBARENA_DATA", str(tmp_path))
+    old = tmp_path / "neo4j-7687"
+    old.mkdir()
+    (old / "store").write_bytes(b"x" * 2048)
+    mine = tmp_path / "postgres-5432"  # recorded as used by this (running) process
+    mine.mkdir()
+    (tmp_path / "postgres-5432.owner.json").write_text(json.dumps({"dbarena_pid": os.getpid()}))
+    assert main(["engines", "prune", "--older-than", "1h"]) == ExitCode.OK  # nothing that old
+    assert old.exists() and "freed 0 B in 0 folder(s)" in capsys.readouterr().out
+    assert main(["engines", "prune"]) == ExitCode.OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"removed {old} (2.0 KB, unused for ")
+    assert out[1] == f"kept {mine}: in use by pid {os.getpid()}"
+    assert out[2] == f"freed 2.0 KB in 1 folder(s) under {tmp_path}"
+    assert not old.exists() and mine.exists()

@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from harness.errors import EngineUnavailable
 from harness.provision import paths
+from harness.provision.native import data as folders
 from harness.provision.ports import free_port, port_open
 
 Progress = Callable[[str], None]
@@ -160,20 +161,20 @@ def start(
 ) -> NativeServer:
     """Build if needed, start on a fresh data directory, wait until ready.
 
+    Without `port`, the launcher's default port, or a free one when something that is not
+    this server already listens there (a developer's own PostgreSQL on 5432): said in one
+    line, and the foreign server is never used. A `port` given and busy is an error.
     With `keep_data`, a data directory left at this port by an earlier start (a server
     stopped or killed) is reused as it is: the restart serves the same data at the same
     address (fault tests: kill -9, then restart). Without one, it starts fresh.
+    The data directory is recorded as used by this process and then by the server
+    (`data.claim`), so `engines prune` never removes it while either runs.
     """
-    port = port or launcher.default_port
-    busy = [p for p in launcher.ports(port) if port_open(p)]
-    if busy:
-        raise EngineUnavailable(
-            f"{launcher.engine}: port {busy[0]} on 127.0.0.1 is already in use; "
-            f"stop what listens there (`dbarena engines down {launcher.engine}`) or pass another port"
-        )
+    port = _port_to_use(launcher, port, progress)
     artifacts = paths.artifact_dir(launcher.engine, launcher.version)
     launcher.build(artifacts, progress)
     data = paths.data_dir(f"{launcher.engine}-{port}")
+    folders.claim(data)
     reuse = keep_data and any(data.iterdir())
     if not reuse:
         _wipe(data)
@@ -193,6 +194,7 @@ def start(
             start_new_session=True,
             user=plan.user,
         )
+    folders.claim(data, proc.pid)
     deadline = began + launcher.startup_timeout_s
     while not launcher.is_ready(port):
         if proc.poll() is not None:
@@ -207,6 +209,7 @@ def start(
                 f"{launcher.startup_timeout_s:.0f}s; log {log_path}: {log_tail(log_path)}"
             )
         time.sleep(0.2)
+    _check_ours(launcher, proc, port, log_path)
     server = NativeServer(
         engine=launcher.engine,
         pid=proc.pid,
@@ -223,12 +226,100 @@ def start(
     return server
 
 
-def stop(server: NativeServer, timeout_s: float = 30.0) -> None:
-    """Stop a server we started, by its PID (never by name)."""
+def stop(server: NativeServer, timeout_s: float = 30.0, *, keep_data: bool = False) -> int:
+    """Stop a server we started, by its PID (never by name); then remove its data folder and log unless `keep_data`.
+
+    Returns the bytes freed (0 when kept).
+    """
     _terminate(server.pid, timeout_s)
     path = state_file(server.engine)
     if path.exists() and NativeServer.from_json(path.read_text()).pid == server.pid:
         path.unlink()
+    if keep_data:
+        return 0
+    return folders.remove(Path(server.data_dir))
+
+
+def _port_to_use(launcher: NativeLauncher, port: int | None, progress: Progress) -> int:
+    """`port` if given and free; else the default port if free; else a free port, said in one line."""
+    wanted = port or launcher.default_port
+    busy = [p for p in launcher.ports(wanted) if port_open(p)]
+    if not busy:
+        return wanted
+    if port is not None:
+        raise EngineUnavailable(
+            f"{launcher.engine}: port {busy[0]} on 127.0.0.1 is already in use; "
+            f"stop what listens there (`dbarena engines down {launcher.engine}`) or pass another port"
+        )
+    chosen = free_port_for(launcher)
+    progress(f"{launcher.engine}: port {busy[0]} is taken by a server dbarena did not start; "
+             f"starting its own on 127.0.0.1:{chosen} instead")
+    return chosen
+
+
+def _check_ours(launcher: NativeLauncher, proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    """EngineUnavailable unless the server that answers on `port` is the process we started.
+
+    A port found free may be taken by another process before our server binds it; our server
+    then exits (or keeps failing) while the other one answers. Checked by the listening
+    socket's owner (/proc), else at least by our process being alive.
+    """
+    owners = listening_pids(launcher.ports(port)[0])
+    ours = proc.poll() is None and (owners is None or bool(owners & session_pids(proc.pid)))
+    if not ours:
+        _terminate(proc.pid)
+        raise EngineUnavailable(
+            f"{launcher.engine}: another process took port {port} while the server started; "
+            f"nothing was measured against it. Try again; log {log_path}: {log_tail(log_path)}"
+        )
+
+
+def _listening_inodes(port: int) -> set[str] | None:
+    inodes: set[str] = set()
+    readable = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes if readable else None
+
+
+def listening_pids(port: int) -> set[int] | None:
+    """PIDs holding a socket that listens on TCP `port` (Linux /proc); None when that cannot be told."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    found: set[int] = set()
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            links = {os.readlink(fd) for fd in (proc_dir / "fd").iterdir()}
+        except OSError:
+            continue
+        if links & wanted:
+            found.add(int(proc_dir.name))
+    return found
+
+
+def session_pids(leader: int) -> set[int]:
+    """`leader` and every process of its session (we start servers with start_new_session)."""
+    found = {leader}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == leader:
+            found.add(int(stat.parent.name))
+    return found
 
 
 def _terminate(pid: int, timeout_s: float = 30.0) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import EngineUnavailable
 from harness.provision.native import base
 from harness.provision.ports import port_open
 
@@ -95,3 +96,81 @@ def test_a_killed_server_restarts_on_its_data_at_its_port(tmp_path: Path, monkey
     finally:
         for server in servers:
             base.stop(server, timeout_s=5)
+
+
+def _listener() -> socket.socket:
+    """A plain socket listening on a free loopback port: a server dbarena did not start."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    return listener
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DBARENA_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DBARENA_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "data"
+
+
+def test_a_default_port_taken_by_another_server_starts_on_a_free_one_and_says_so(scratch: Path) -> None:
+    launcher = FileServer()
+    said: list[str] = []
+    with _listener() as foreign:
+        launcher.default_port = int(foreign.getsockname()[1])  # type: ignore[misc]
+        server = base.start(launcher, progress=said.append)
+        try:
+            assert server.port != launcher.default_port
+            assert server.url == f"file-server://127.0.0.1:{server.port}"
+            assert served(server.port) == "generation 1"  # our own server, on its own port
+            moved = [line for line in said if "is taken" in line]
+            assert moved == [f"fileserver: port {launcher.default_port} is taken by a server dbarena did not start; "
+                             f"starting its own on 127.0.0.1:{server.port} instead"], said
+        finally:
+            base.stop(server, timeout_s=5)
+
+
+def test_a_port_asked_for_and_busy_is_one_clear_error(scratch: Path) -> None:
+    with _listener() as foreign:
+        port = int(foreign.getsockname()[1])
+        with pytest.raises(EngineUnavailable, match=f"port {port} on 127.0.0.1 is already in use"):
+            base.start(FileServer(), port=port)
+
+
+class LosesTheRace(FileServer):
+    """Another process takes the port after it was found free, before the server binds it."""
+
+    def prepare_data(self, artifacts: Path, data: Path, port: int, progress: base.Progress) -> None:
+        super().prepare_data(artifacts, data, port, progress)
+        self.thief = socket.socket()
+        self.thief.bind(("127.0.0.1", port))
+        self.thief.listen()
+
+    def plan(self, artifacts: Path, data: Path, port: int) -> base.LaunchPlan:  # binds nothing, keeps running
+        return base.LaunchPlan(argv=(sys.executable, "-c", "import time; time.sleep(60)"), cwd=data)
+
+
+def test_a_server_whose_port_another_process_took_is_never_taken_for_ours(scratch: Path) -> None:
+    launcher = LosesTheRace()
+    port = base.free_port_for(launcher)
+    try:
+        with pytest.raises(EngineUnavailable, match=f"another process took port {port}"):
+            base.start(launcher, port=port)
+    finally:
+        launcher.thief.close()
+
+
+def test_stop_removes_the_data_folder_and_log_unless_kept(scratch: Path) -> None:
+    launcher = FileServer()
+    for keep in (False, True):
+        server = base.start(launcher, port=base.free_port_for(launcher))
+        folder = Path(server.data_dir)
+        (folder / "rows").write_bytes(b"x" * 10_000)
+        owner = folder.with_name(folder.name + ".owner.json")
+        assert owner.exists() and Path(server.log_path).exists()
+        freed = base.stop(server, timeout_s=5, keep_data=keep)
+        if keep:
+            assert freed == 0 and (folder / "rows").exists()
+        else:
+            assert freed >= 10_000
+            assert not folder.exists() and not Path(server.log_path).exists() and not owner.exists()

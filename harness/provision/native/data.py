@@ -1,0 +1,144 @@
+"""Native engines' data folders: who uses each one, removing it after a run, pruning old ones.
+
+Each folder `<data_root>/<engine>-<port>/` (and its log `<engine>-<port>.log`) gets an owner
+file `<engine>-<port>.owner.json` beside it, written before the folder is (re)initialised:
+the PID of the dbarena process that started the server, then the server's PID, each with the
+process's start time from /proc (a PID reused by another process does not count). A folder is
+in use while either process lives. `remove` deletes a folder, its log and owner file after a
+run (unless the user keeps the data); `prune` removes every folder no running engine uses,
+older than a given age, and says what it freed (`dbarena engines prune`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.provision import paths
+
+OWNER_SUFFIX = ".owner.json"
+
+
+def process_start(pid: int) -> int | None:
+    """Start time of `pid` in clock ticks since boot (/proc/PID/stat field 22); None when it is gone or unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == "Z":  # a zombie has exited
+        return None
+    return int(fields[19])
+
+
+def _alive(pid: int, started: int | None) -> bool:
+    now = process_start(pid)
+    return now is not None and (started is None or now == started)
+
+
+def owner_file(folder: Path) -> Path:
+    return folder.with_name(folder.name + OWNER_SUFFIX)
+
+
+def log_file(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".log")
+
+
+def claim(folder: Path, server_pid: int | None = None) -> None:
+    """Record this process (and, once started, the server `server_pid`) as the users of `folder`."""
+    owners = {"dbarena_pid": os.getpid(), "dbarena_start": process_start(os.getpid())}
+    if server_pid is not None:
+        owners |= {"server_pid": server_pid, "server_start": process_start(server_pid)}
+    owner_file(folder).write_text(json.dumps(owners))
+
+
+def users(folder: Path) -> list[int]:
+    """PIDs recorded for `folder` that are still the processes recorded (empty: nobody uses it)."""
+    try:
+        owners = json.loads(owner_file(folder).read_text())
+    except (OSError, ValueError):
+        return []
+    pairs = (("dbarena_pid", "dbarena_start"), ("server_pid", "server_start"))
+    return [int(owners[pid]) for pid, start in pairs
+            if isinstance(owners.get(pid), int) and _alive(owners[pid], owners.get(start))]
+
+
+def size_of(path: Path) -> int:
+    """Bytes under `path` (files' apparent sizes; symlinks not followed)."""
+    if path.is_file() or path.is_symlink():
+        return path.lstat().st_size
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def remove(folder: Path) -> int:
+    """Delete `folder`, its log and its owner file; returns the bytes freed."""
+    freed = 0
+    for path in (folder, log_file(folder), owner_file(folder)):
+        if not (path.exists() or path.is_symlink()):
+            continue
+        freed += size_of(path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return freed
+
+
+@dataclass(frozen=True)
+class Folder:
+    """One data folder found under the data root: its path, age in seconds, size in bytes, live users' PIDs."""
+
+    path: Path
+    age_s: float
+    size: int
+    pids: tuple[int, ...]
+
+
+def folders(root: Path | None = None) -> Iterator[Folder]:
+    """Every engine data folder (or leftover log/owner file of one) under the data root, oldest first."""
+    root = root or paths.data_root()
+    if not root.is_dir():
+        return
+    names = {p.name.removesuffix(OWNER_SUFFIX).removesuffix(".log") if not p.is_dir() else p.name
+             for p in root.iterdir()}
+    found = []
+    for name in sorted(names):
+        folder = root / name
+        parts = [p for p in (folder, log_file(folder), owner_file(folder)) if p.exists()]
+        newest = max(p.stat().st_mtime for p in parts)
+        found.append(Folder(folder, max(0.0, time.time() - newest), sum(size_of(p) for p in parts),
+                            tuple(users(folder))))
+    yield from sorted(found, key=lambda f: -f.age_s)
+
+
+def prune(older_than_s: float = 0.0, root: Path | None = None) -> tuple[list[Folder], list[Folder]]:
+    """Remove the folders no live process uses and untouched for `older_than_s`; returns (removed, kept in use)."""
+    removed, in_use = [], []
+    for folder in folders(root):
+        if folder.pids:
+            in_use.append(folder)
+        elif folder.age_s >= older_than_s:
+            remove(folder.path)
+            removed.append(folder)
+    return removed, in_use
+
+
+def human_bytes(size: float) -> str:
+    """1,536 -> '1.5 KB' (powers of 1024)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
