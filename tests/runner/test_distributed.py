@@ -202,7 +202,8 @@ def test_two_hosts_count_every_operation_once_and_show_one_slow_path(cluster: Cl
     assert merged.get_total_count() == read["count"] == sum(p["count"] for p in parts.values())
     assert _buckets(merged) == _buckets(_summed([p["histogram"] for p in parts.values()]))
     for point in record["timeseries"]:
-        rows = [r for part in run.parts for r in part["timeseries"] if (r["t"], r["op"]) == (point["t"], point["op"])]
+        rows = [r for part in run.parts for r in part["timeseries"]
+                if (r["t"], r["op"], r["phase"]) == (point["t"], point["op"], point["phase"])]  # one row per phase
         assert point["count"] == sum(r["count"] for r in rows)
 
     # The delay on the slow host's path shows in that worker's latency, and only there.
