@@ -6,6 +6,7 @@
     validate.py  validate
     imports.py   import ycsb (a YCSB properties file as a dbarena workload and suite)
     verify.py    verify (the engines' answers to the same calls compared)
+    describe.py  schema, workloads list (the spec formats and the library, described)
     options.py   flag groups shared by several commands (run shape, provisioning, regression gate)
     exit_codes.py  ExitCode: what each exit status means
     gate.py      the CI gate shared by bench, compare and check (thresholds, exit code, JUnit)
@@ -26,7 +27,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.cli import engines, imports, results, run, validate, verify
+from harness.cli import describe, engines, imports, results, run, validate, verify
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Parser
 from harness.errors import InvalidRunRefused, SpecError, UserError
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="project root holding workloads/, benchmarks/ and results/ "
                              f"(default: ${HOME_ENV}, else the current directory)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (validate, run, engines, results, verify, imports):
+    for group in (validate, run, engines, results, verify, imports, describe):
         group.register(sub)
     return parser
 
