@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="dbarena", description="Polyglot persistence benchmarking harness.")
     parser.add_argument("--home", metavar="DIR", type=Path,
                         help="project root holding workloads/, benchmarks/ and results/ "
-                             f"(default: ${HOME_ENV}, else the current directory)")
+                             f"(default: ${HOME_ENV}, else the nearest of the current directory and its parents "
+                             "holding workloads/ or benchmarks/; with none, the workload library shipped in the "
+                             "package, and results in $XDG_DATA_HOME/dbarena/results, ~/.local/share/dbarena/results)")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (validate, run, engines, results, verify, imports, describe):
         group.register(sub)

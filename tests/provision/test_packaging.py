@@ -34,6 +34,7 @@ PROBE = textwrap.dedent(
     from importlib.resources import files
     from pathlib import Path
     import harness
+    from harness.paths import default_suite, workloads_dir
     from harness.provision.native.registry import get_launcher
     from harness.provision.native.neo4j.launcher import SOURCES as NEO4J
     from harness.provision.native.ferretdb.launcher import SOURCES as FERRETDB
@@ -45,6 +46,8 @@ PROBE = textwrap.dedent(
         "main_go": data.joinpath("ferretdb", "main.go").is_file(),
         "neo4j_sources": [name for name, _ in NEO4J.files()],
         "ferretdb_sources": [name for name, _ in FERRETDB.files()],
+        "workloads": [str(p) for p in sorted(workloads_dir().glob("*.yaml"))],
+        "default_suite": str(default_suite()) if default_suite().is_file() else None,
     }
     with tempfile.TemporaryDirectory() as tmp:
         NEO4J.copy_to(Path(tmp) / "build")  # what `build` hands to Maven
@@ -65,11 +68,22 @@ def _package_files() -> list[str]:
         listed = done.stdout.splitlines()
     else:
         listed = [str(p.relative_to(ROOT)) for p in (ROOT / "harness").rglob("*") if p.is_file()]
+    listed = [file for p in listed for file in _through_links(p)]
     return sorted(p for p in listed if (ROOT / p).is_file() and "__pycache__" not in p and not p.endswith(".pyc"))
 
 
-def _run(argv: list[str], cwd: Path, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "DBARENA_HOME")}
+def _through_links(path: str) -> list[str]:
+    """`path`, or the files under it when it links to a folder (harness/library/workloads -> workloads/)."""
+    full = ROOT / path
+    if not (full.is_symlink() and full.is_dir()):
+        return [path]
+    return sorted(str(Path(path) / f.relative_to(full)) for f in full.rglob("*") if f.is_file())
+
+
+def _run(argv: list[str], cwd: Path, timeout: float = 180.0,
+         env_set: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    unset = ("PYTHONPATH", "VIRTUAL_ENV", "DBARENA_HOME", "DBARENA_RESULTS")
+    env = {k: v for k, v in os.environ.items() if k not in unset} | (env_set or {})
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return done
@@ -117,6 +131,21 @@ def test_launcher_sources_are_package_data_of_the_installed_package(installed: P
     assert probe["ferretdb_sources"] == ["go.mod", "go.sum", "main.go"]
     assert probe["copied"] == ["build/pom.xml", "build/src/main/java/dbarena/neo4j/Main.java"]
     assert 'bind-address = "127.0.0.1:18086"' in probe["influxdb_conf"]  # the template, read from the package
+    library = Path(probe["harness"]).parent / "library"  # no project here: the library shipped in the wheel
+    assert probe["workloads"] == [str(library / "workloads" / p.name) for p in sorted((ROOT / "workloads").glob("*.yaml"))]
+    assert probe["default_suite"] == str(library / "benchmarks" / "default.yaml")
+
+
+def test_bench_runs_from_an_unrelated_directory_and_saves_in_the_user_data_folder(installed: Path, tmp_path: Path) -> None:
+    here, data_home = tmp_path / "somewhere", tmp_path / "xdg"
+    here.mkdir()
+    argv = [str(installed / "bin" / "dbarena"), "bench", "--engine", "fake", "--workload", "kv-cache", "--duration", "1s",
+            "--warmup", "0s", "--users", "2"]
+    done = _run(argv, cwd=here, env_set={"XDG_DATA_HOME": str(data_home)})
+    (record,) = (data_home / "dbarena" / "results" / "runs").glob("*.json")
+    assert f"run record: {record}" in done.stdout
+    assert json.loads(record.read_text())["workload"] == "kv-cache"
+    assert not any(here.iterdir()), "bench wrote into the current directory"
 
 
 def test_the_installed_package_holds_every_file_of_the_repository_package(installed: Path) -> None:
