@@ -79,7 +79,7 @@ def provisioned(engine: str, mode: str = "auto", url: str | None = None,
     info = engine_info(engine)
     chosen = choose_mode(engine, mode, url)
     if info.name == "fake":
-        yield Endpoint(engine, url or info.default_url, "in-process")
+        yield Endpoint(engine, url or url_from_env(engine) or info.default_url, "in-process")  # DBARENA_FAKE_URL too
         return
     if chosen == "external":
         given = url or url_from_env(engine)
