@@ -6,7 +6,7 @@
     validate.py  validate
     imports.py   import ycsb (a YCSB properties file as a dbarena workload and suite)
     verify.py    verify (the engines' answers to the same calls compared)
-    describe.py  schema, workloads list (the spec formats and the library, described)
+    describe.py  schema, workloads list, explain (the spec formats, the library, what an engine is sent)
     options.py   flag groups shared by several commands (run shape, provisioning, regression gate)
     exit_codes.py  ExitCode: what each exit status means
     gate.py      the CI gate shared by bench, compare and check (thresholds, exit code, JUnit)

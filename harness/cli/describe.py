@@ -3,6 +3,7 @@
     dbarena schema workload|suite|selection   the JSON Schema of that file kind (harness.spec.schema)
     dbarena schema --write                    rewrite schemas/*.schema.json and docs/spec-reference.md
     dbarena workloads list [--json]           each library workload: entities, operations, presets, engines
+    dbarena explain WORKLOAD --engine E       the schema and each operation's statement, nothing connected
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from typing import Any
 
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Subcommands, add_json
+from harness.engines.explain import RENDERERS, Explained, explain
 from harness.engines.matrix import MATRIX_ENGINES, support
 from harness.paths import project_root, workloads_dir
-from harness.spec.loader import load_workload
+from harness.spec.loader import load_workload, resolve_workload
 from harness.spec.models import Workload
 from harness.spec.reference import REFERENCE_PATH, reference_markdown
 from harness.spec.schema import SCHEMA_MODELS, committed_schema, schema_text
 
-__all__ = ["cmd_schema", "cmd_workloads_list", "register", "workload_summary", "write_generated"]
+__all__ = ["cmd_explain", "cmd_schema", "cmd_workloads_list", "explained_lines", "register", "workload_summary",
+           "write_generated"]
 
 
 def cmd_schema(args: argparse.Namespace) -> ExitCode:
@@ -99,6 +102,39 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def cmd_explain(args: argparse.Namespace) -> ExitCode:
+    workload = load_workload(resolve_workload(args.workload))
+    if args.preset is not None:
+        if args.preset not in workload.presets:
+            known = ", ".join(workload.presets) or "none"
+            print(f"dbarena: workload {workload.name} has no preset {args.preset!r}; known: {known}", file=sys.stderr)
+            return ExitCode.USER_ERROR
+        workload = workload.with_preset(args.preset)
+    explained = explain(workload, args.engine)
+    if args.json:
+        print(explained.model_dump_json(indent=2))
+    else:
+        print("\n".join(explained_lines(explained)))
+    return ExitCode.OK
+
+
+def explained_lines(explained: Explained) -> list[str]:
+    """`explain`'s text: the setup statements, then per operation its statements and sample parameters."""
+    lines = [f"{explained.workload} on {explained.engine} (rendered, nothing connected; parameters of one sample "
+             "call built from the dataset's first records)", "", "setup:"]
+    lines += [f"  {statement}" for statement in explained.setup] or ["  (none)"]
+    for op in explained.operations:
+        lines += ["", f"{op.name} ({op.kind}, weight {op.weight:g}):"]
+        if op.unsupported is not None:
+            lines.append(f"  n/a: {op.unsupported}")
+            continue
+        for i, statement in enumerate(op.sends):
+            lines.append(f"  {statement}")
+            if i < len(op.parameters):
+                lines.append(f"  parameters: {op.parameters[i]}")
+    return lines
+
+
 def register(sub: Subcommands) -> None:
     """Add `schema` and `workloads list` to the `dbarena` parser."""
     parser = sub.add_parser("schema", help="print the JSON Schema of workload, suite or selection files")
@@ -114,3 +150,13 @@ def register(sub: Subcommands) -> None:
     listing = verbs.add_parser("list", help="each workload's entities, operations, presets and engines")
     add_json(listing, "the list")
     listing.set_defaults(func=cmd_workloads_list)
+
+    explaining = sub.add_parser("explain", help="the schema and each operation's exact statement on one engine, "
+                                                "without connecting")
+    explaining.add_argument("workload", metavar="WORKLOAD", help="workload name under <home>/workloads/ or a file")
+    explaining.add_argument("--engine", required=True, metavar="NAME",
+                            help=f"the engine whose statements to show: {', '.join(RENDERERS)} (required)")
+    explaining.add_argument("--preset", metavar="NAME",
+                            help="show the operations of this preset only (default: every operation as written)")
+    add_json(explaining, "the explanation")
+    explaining.set_defaults(func=cmd_explain)

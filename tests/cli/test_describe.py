@@ -72,3 +72,33 @@ def test_workloads_list_text_names_counts_weights_and_engines(capsys: pytest.Cap
     assert "usertable (10,000 records)" in block and "read [read] 50" in block
     assert "ycsb-a, ycsb-b, ycsb-c, ycsb-d, ycsb-e, ycsb-f" in block
     assert "n/a on redis: hourly-mean-per-host: " in out
+
+
+def test_explain_prints_setup_statements_and_the_reason_for_what_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "social-graph", "--engine", "postgres"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert out.startswith("social-graph on postgres (rendered, nothing connected")
+    assert '  CREATE INDEX "follows_idx0_src" ON "follows" ("src")\n' in out
+    assert "friends-of-friends (traverse, weight " in out and "WITH RECURSIVE walk(node, depth)" in out
+    assert main(["explain", "session-cache", "--engine", "postgres"]) == ExitCode.OK
+    assert "  n/a: PostgreSQL has no record expiry" in capsys.readouterr().out
+
+
+def test_explain_json_and_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "kv-cache", "--engine", "mongodb", "--preset", "ycsb-c", "--json"]) == ExitCode.OK
+    explained = json.loads(capsys.readouterr().out)
+    (read,) = explained["operations"]
+    assert (read["name"], read["weight"], read["unsupported"]) == ("read", 100.0, None)
+    assert read["sends"][0].startswith('usertable: {"find_one": {"_id": "user')
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["explain", "kv-cache", "--engine", "postgre"], "dbarena: unknown engine 'postgre'; known: "),
+    (["explain", "kv-cach", "--engine", "postgres"], "workload 'kv-cach' not found in "),
+    (["explain", "kv-cache", "--engine", "redis"], "dbarena: explain renders postgres, "),
+    (["explain", "kv-cache", "--engine", "neo4j", "--preset", "ycsb-z"], "dbarena: workload kv-cache has no preset 'ycsb-z'"),
+])
+def test_explain_bad_input_is_one_line(argv: list[str], said: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == ExitCode.USER_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith(said) and len(err.strip().splitlines()) == 1, err
