@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.cli.exit_codes import ExitCode
+from harness.engines.registry import NEO4J_WARMUP_S
 from harness.errors import HarnessBug, UserError
 from harness.provision.endpoint import MODES
 from harness.spec.suite import MAX_SCALE, LoadProfile, parse_duration
@@ -154,7 +155,8 @@ RUN_SHAPE: dict[str, Flag] = {
     "duration": Flag("measured duration: seconds, or with a unit (500ms, 30s, 5m); at most 24h without "
                      "--override-limits", "TIME", time_value, builtin=f"{float(_load_default('duration_s')):g}s"),
     "warmup": Flag("warm-up before measuring, excluded from the results: seconds or 5s, 1m", "TIME", time_value,
-                   builtin=f"{float(_load_default('warmup_s')):g}s"),
+                   builtin=f"{float(_load_default('warmup_s')):g}s; Neo4j {NEO4J_WARMUP_S:g}s for its JIT ramp, said in "
+                           "the run's notes"),
     "users": Flag(f"concurrent users (connections) over all processes, {_bound(_USERS, 'ge')} to "
                   f"{_bound(_USERS, 'le'):,}", "N", count_value(_bound(_USERS, "ge"), _bound(_USERS, "le"), "users"),
                   builtin=_load_default("users")),

@@ -91,6 +91,7 @@ class RunRequest:
     expect_workers: int = 0  # workers on other hosts (`dbarena worker --master HOST:PORT`); 0: local processes
     master_bind: str = "127.0.0.1:0"  # where the master listens (HOST:PORT, port 0: a free one)
     web: str | None = None  # HOST:PORT of the live page during the run (port 0: a free one); None: none
+    notes: tuple[str, ...] = ()  # said by whoever planned the run (e.g. an engine's default warm-up); in the record
 
 
 class Measurement(Frozen):
@@ -327,7 +328,7 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
         timeseries=timeseries, measured_s=round(measured_s, 3), stopped_by=stopped_by,
         complete=complete, interrupted=outcome.interrupted, invalid_reasons=tuple(f.reason for f in found),
         invalid_causes=tuple(f.cause for f in found),
-        telemetry=telemetry, notes=tuple(outcome.notes) + _clamped_note(operations),
+        telemetry=telemetry, notes=request.notes + tuple(outcome.notes) + _clamped_note(operations),
         workers=outcome.results.workers if outcome.results else (), phase=outcome.phase, failure=outcome.failure,
     )
 

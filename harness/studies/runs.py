@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness import paths
+from harness.engines.registry import engine_info
 from harness.errors import EngineUnavailable, SpecError, UserError
 from harness.provision.endpoint import Endpoint, choose_mode, provisioned
 from harness.results import store
@@ -144,7 +145,7 @@ def _load_changes(overrides: Overrides) -> dict[str, Any]:
 def _load(run: SuiteRun, changes: dict[str, Any]) -> LoadProfile:
     if not changes:
         return run.load
-    merged = {**run.load.model_dump(by_alias=True), **changes}
+    merged = {**run.load.model_dump(by_alias=True, exclude_unset=True), **changes}  # keeps what was given
     try:
         return LoadProfile.model_validate(merged)
     except ValidationError as exc:  # a bad flag value, e.g. --duration 10parsecs
@@ -203,10 +204,23 @@ def request_for(run: SuiteRun, engine: str, endpoint: Endpoint, suite: str | Non
                 placement: Placement | None = None) -> RunRequest:
     """The run request for one engine of a planned run, reached at `endpoint`, loaded from `placement`."""
     placement = placement or Placement()
-    return RunRequest(engine=engine, url=endpoint.url, workload=prepared_workload(run), load=run.load,
+    load, notes = engine_load(run.load, engine)
+    return RunRequest(engine=engine, url=endpoint.url, workload=prepared_workload(run), load=load,
                       scale=run.scale, preset=run.preset, suite=suite,
                       provisioner={"mode": endpoint.provisioner, **endpoint.details},
-                      expect_workers=placement.expect_workers, master_bind=placement.master_bind, web=placement.web)
+                      expect_workers=placement.expect_workers, master_bind=placement.master_bind, web=placement.web,
+                      notes=notes)
+
+
+def engine_load(load: LoadProfile, engine: str) -> tuple[LoadProfile, tuple[str, ...]]:
+    """`load` with the engine's own default warm-up (the engine table's `warmup_s`, e.g. Neo4j's JIT ramp) when
+    neither a flag nor the suite set one, and the note saying so; else `load` unchanged and no note."""
+    own = engine_info(engine).warmup_s
+    if own is None or "warmup_s" in load.model_fields_set or own <= load.warmup_s:
+        return load, ()
+    note = (f"warm-up {own:g}s: {engine}'s default (its throughput ramps while queries and the JVM compile); "
+            f"no --warmup or suite warmup was given")
+    return load.model_copy(update={"warmup_s": own}), (note,)
 
 
 @contextmanager

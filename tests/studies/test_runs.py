@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness.engines.registry import ENGINES, NEO4J_WARMUP_S
 from harness.errors import SpecError
 from harness.provision.endpoint import Endpoint
 from harness.results import store
@@ -170,3 +173,43 @@ def test_a_suites_thresholds_are_checked_before_and_after_each_run(tmp_path: Pat
         f"{bad}: runs[0].thresholds: 'raed.p99<5ms': no operation 'raed' in this workload (operations: "
         + ", ".join(sorted(op.name for op in prepared_workload(load_suite(bad).runs[0]).operations)) + ")")
     assert len(seen) == 1  # the bad suite ran nothing
+
+
+NEO4J = Endpoint("neo4j", "bolt://x", "external")
+
+
+@pytest.mark.parametrize(("overrides", "suite_load", "expected"), [
+    ({}, None, NEO4J_WARMUP_S),  # nothing given: the engine's own default
+    ({"duration": "3s", "users": 2}, None, NEO4J_WARMUP_S),  # other flags do not count as a warm-up
+    ({"warmup": "0s"}, None, 0.0),  # --warmup wins, even 0
+    ({}, "{users: 4, warmup: 1s}", 1.0),  # the suite's warmup wins
+    ({"users": 2}, "{users: 4, warmup: 1s}", 1.0),  # ... also when a flag changes the load
+    ({}, "{users: 4}", NEO4J_WARMUP_S),  # a suite load without warmup: the engine's
+])
+def test_neo4j_gets_its_longer_default_warm_up_only_when_none_was_given(
+        tmp_path: Path, overrides: dict[str, Any], suite_load: str | None, expected: float) -> None:
+    suite = None
+    if suite_load is not None:
+        path = tmp_path / "suite.yaml"
+        path.write_text(f"version: 1\nname: s\nruns:\n  - {{workload: social-graph, engines: [neo4j], load: {suite_load}}}\n")
+        suite = load_suite(path)
+    (run,) = plan_runs(suite, Overrides(engine="neo4j", workload="social-graph" if suite is None else None, **overrides))
+    request = request_for(run, "neo4j", NEO4J)
+    assert request.load.warmup_s == expected
+    if expected == NEO4J_WARMUP_S:
+        assert request.notes == (f"warm-up {NEO4J_WARMUP_S:g}s: neo4j's default (its throughput ramps while queries "
+                                 "and the JVM compile); no --warmup or suite warmup was given",)
+    else:
+        assert request.notes == ()
+    assert request_for(run, "postgres", NEO4J).load.warmup_s == (2.0 if expected == NEO4J_WARMUP_S else expected)
+
+
+def test_an_engines_default_warm_up_is_run_and_noted_in_the_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.cli import main
+
+    monkeypatch.setitem(ENGINES, "fake", replace(ENGINES["fake"], warmup_s=3.0))
+    assert main(["bench", "--engine", "fake", "--workload", "kv-cache", "--duration", "1s", "--users", "2"]) == 0
+    ((_, record),) = store.all_runs()
+    assert record.load.warmup_s == 3.0
+    assert record.notes[0].startswith("warm-up 3s: fake's default")
+    assert {point.phase for point in record.timeseries} >= {"warmup", "measure"}
