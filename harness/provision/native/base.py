@@ -140,12 +140,17 @@ def state_file(engine: str) -> Path:
 
 
 def read_state(engine: str) -> NativeServer | None:
-    """The server `engines up` left running for `engine`, if its PID is still alive."""
+    """The server `engines up` left running for `engine`, if its PID is still alive and still serves its port.
+
+    A PID reused by another process, or a port now held by another server, makes the state stale (removed):
+    dbarena never connects to a server it did not start as if it were its own.
+    """
     path = state_file(engine)
     if not path.exists():
         return None
     server = NativeServer.from_json(path.read_text())
-    if not pid_alive(server.pid):
+    owners = listening_pids(server.port) if pid_alive(server.pid) else set()
+    if owners is not None and not owners & session_pids(server.pid):
         path.unlink(missing_ok=True)
         return None
     return server

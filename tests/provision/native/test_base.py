@@ -6,9 +6,11 @@ port) keeps this a unit test: no engine is needed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -174,3 +176,24 @@ def test_stop_removes_the_data_folder_and_log_unless_kept(scratch: Path) -> None
         else:
             assert freed >= 10_000
             assert not folder.exists() and not Path(server.log_path).exists() and not owner.exists()
+
+
+def test_engines_up_state_is_trusted_only_while_its_process_serves_its_port(scratch: Path) -> None:
+    launcher = FileServer()
+    server = base.start(launcher, port=base.free_port_for(launcher), keep_state=True)
+    try:
+        assert base.read_state("fileserver") == server
+    finally:
+        base.stop(server, timeout_s=5)
+    assert base.read_state("fileserver") is None
+    with _listener() as foreign:  # the port is served by this test, not by the recorded process
+        port = int(foreign.getsockname()[1])
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+        try:  # the recorded PID lives, but another process serves the recorded port: stale
+            stale = dataclasses.replace(server, pid=sleeper.pid, port=port)
+            base.state_file("fileserver").write_text(stale.to_json())
+            assert base.read_state("fileserver") is None
+            assert not base.state_file("fileserver").exists()
+        finally:
+            sleeper.kill()
+            sleeper.wait(timeout=10)
