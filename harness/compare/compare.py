@@ -10,6 +10,14 @@ whole confidence interval lies inside the minimum effect; *improved* / *regresse
 change is significant and at least the minimum effect; otherwise *inconclusive*. A percentile
 q is not compared when either side has fewer than 10/(1-q) samples (20 for p50, 1,000 for p99,
 10,000 for p99.9): it is marked "too few samples".
+
+Outcome shares are compared too, per operation, whenever either side has any: the error share and
+the timeout share (of all calls: count + errors + timeouts) and, for a must-hit operation, the
+not-found share (of its successful calls). Their `change` is the difference of the shares
+(candidate − baseline), its interval the Agresti–Caffo interval for a difference of two
+proportions (Agresti & Caffo 2000) at the family-wise level, and the same rule decides with a
+minimum effect of max(0.1 percentage point, min_effect × the baseline's share): a share that rose
+significantly and by at least that much is *regressed*.
 """
 
 from __future__ import annotations
@@ -17,9 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from scipy.stats import norm
+
 from harness.compare.samples import QUANTILE, min_samples
 from harness.compare.stats import block_bootstrap_ci, bootstrap_percentile_ci, mann_whitney_p
 from harness.errors import InvalidRunRefused, UserError
+from harness.results.points import measured_points
 from harness.results.record import RunRecord
 
 DEFAULT_THRESHOLD = 0.05  # minimum relative effect worth reporting (throughput and p50)
@@ -28,6 +39,11 @@ TAIL_FACTOR = {"throughput": 1.0, "p50": 1.0, "p99": 2.0, "p999": 4.0}
 ALPHA = 0.05
 PER_SECOND = "block bootstrap over seconds"
 PER_OPERATION = "bootstrap over operations"  # the weaker fallback: blind to drift within a run
+SHARE_METHOD = "Agresti-Caffo interval of the difference of shares"
+SHARE_FLOOR = 0.001  # an outcome share must move by at least 0.1 percentage point to count
+# Outcome shares, in display order: metric -> the record's field (the share's numerator).
+SHARES = {"error share": "errors", "timeout share": "timeouts", "not-found share": "not_found"}
+METRICS = ["throughput", "p50", "p99", "p999", *SHARES]
 
 
 class Verdict(StrEnum):
@@ -42,11 +58,11 @@ class Verdict(StrEnum):
 @dataclass(frozen=True)
 class MetricChange:
     operation: str
-    metric: str  # throughput | p50 | p99 | p999
+    metric: str  # throughput | p50 | p99 | p999 | error share | timeout share | not-found share
     higher_is_better: bool
     before: float | None
     after: float | None
-    change: float | None  # relative, (after - before) / before
+    change: float | None  # relative, (after - before) / before; for a share (SHARES) the difference after - before
     evidence: str  # the statistic behind the verdict
     verdict: Verdict
     interval: tuple[float, float] | None = None  # CI of the relative change, at the family-wise level
@@ -123,14 +139,15 @@ def comparability(a: RunRecord, b: RunRecord, force: bool = False) -> list[str]:
 
 
 def _per_second_throughput(record: RunRecord, op: str) -> list[float]:
-    """Measured per-second counts, without the last second (it may be cut short)."""
-    counts = [float(p.count) for p in record.timeseries if p.op == op and p.phase == "measure"]
+    """Measured per-second counts of whole seconds: without the second shared with the warm-up and
+    without the last second (either may be cut short)."""
+    counts = [float(p.count) for p in measured_points(record, op, whole_seconds=True)]
     return counts[:-1] if len(counts) > 3 else counts
 
 
 def _per_second(record: RunRecord, op: str, metric: str) -> list[float]:
     """Per-second values of a latency percentile over the measured window."""
-    values = [getattr(p, f"{metric}_us") for p in record.timeseries if p.op == op and p.phase == "measure"]
+    values = [getattr(p, f"{metric}_us") for p in measured_points(record, op)]
     return [float(v) for v in values if v is not None]
 
 
@@ -193,6 +210,47 @@ def _latency(a: RunRecord, b: RunRecord, name: str, metric: str, alpha: float, m
                         interval, method if interval else None, samples)
 
 
+def _share_of(record: RunRecord, name: str, metric: str) -> tuple[int, int]:
+    """(outcomes, calls) behind one share: not found of the successful calls, errors or timeouts of all calls."""
+    op = record.operations[name]
+    if metric == "not-found share":
+        return op.not_found, op.count
+    return getattr(op, SHARES[metric]), op.count + op.errors + op.timeouts
+
+
+def _has_share(a: RunRecord, b: RunRecord, name: str, metric: str) -> bool:
+    """Whether a share is worth a row: either side has such outcomes (not found: a must-hit operation)."""
+    if metric == "not-found share" and not (a.operations[name].must_hit or b.operations[name].must_hit):
+        return False
+    return bool(_share_of(a, name, metric)[0] or _share_of(b, name, metric)[0])
+
+
+def agresti_caffo(x_a: int, n_a: int, x_b: int, n_b: int, confidence: float) -> tuple[float, float]:
+    """Two-sided CI of p_b - p_a for proportions x_a/n_a and x_b/n_b (Agresti & Caffo 2000: one success and
+    one failure added to each sample, then the Wald interval; good coverage even at zero counts)."""
+    p_a, p_b = (x_a + 1) / (n_a + 2), (x_b + 1) / (n_b + 2)
+    se = (p_a * (1 - p_a) / (n_a + 2) + p_b * (1 - p_b) / (n_b + 2)) ** 0.5
+    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    return p_b - p_a - z * se, p_b - p_a + z * se
+
+
+def _share(a: RunRecord, b: RunRecord, name: str, metric: str, alpha: float, min_effect: float) -> MetricChange:
+    """One outcome share side by side; regressed when it rose significantly by at least its minimum effect."""
+    (x_a, n_a), (x_b, n_b) = _share_of(a, name, metric), _share_of(b, name, metric)
+    if not n_a or not n_b:
+        return MetricChange(name, metric, False, x_a / n_a if n_a else None, x_b / n_b if n_b else None, None,
+                            "no calls on one side", Verdict.NOT_AVAILABLE, samples=(n_a, n_b))
+    before, after = x_a / n_a, x_b / n_b
+    interval = agresti_caffo(x_a, n_a, x_b, n_b, 1 - alpha)
+    effect = max(SHARE_FLOOR, min_effect * before)
+    evidence = (f"{x_a:,} of {n_a:,} vs {x_b:,} of {n_b:,}; {1 - alpha:.1%} CI of the difference "
+                f"[{100 * interval[0]:+.2f}, {100 * interval[1]:+.2f}] pp; minimum effect {100 * effect:.2f} pp")
+    significant = interval[0] > 0 or interval[1] < 0
+    return MetricChange(name, metric, False, before, after, after - before, evidence,
+                        _decide(after - before, interval, significant, False, effect), interval, SHARE_METHOD,
+                        (n_a, n_b))
+
+
 def _fallback_warning(changes: list[MetricChange]) -> list[str]:
     weaker = [f"{c.operation} {c.metric}" for c in changes if c.method == PER_OPERATION]
     if not weaker:
@@ -207,10 +265,12 @@ def compare(a: RunRecord, b: RunRecord, threshold: float = DEFAULT_THRESHOLD, fo
     warnings = comparability(a, b, force)
     changes: list[MetricChange] = []
     shared = sorted(a.operations.keys() & b.operations.keys())
+    shares = [(name, metric) for name in shared for metric in SHARES if _has_share(a, b, name, metric)]
     # Bonferroni: every metric of every operation is a test; the family stays at ALPHA.
-    alpha = ALPHA / max(1, 4 * len(shared))
+    alpha = ALPHA / max(1, 4 * len(shared) + len(shares))
     for name in shared:
         changes.append(_throughput(a, b, name, alpha, threshold))
         changes += [_latency(a, b, name, metric, alpha, threshold) for metric in ("p50", "p99", "p999")]
-    changes.sort(key=lambda c: (c.operation, ["throughput", "p50", "p99", "p999"].index(c.metric)))
+    changes += [_share(a, b, name, metric, alpha, threshold) for name, metric in shares]
+    changes.sort(key=lambda c: (c.operation, METRICS.index(c.metric)))
     return Comparison(a, b, threshold, tuple(changes), tuple(warnings + _fallback_warning(changes)))

@@ -4,25 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.compare.compare import Comparison, MetricChange
+from harness.compare.compare import SHARES, Comparison, MetricChange
 from harness.compare.gate import Gate
 from harness.compare.thresholds import ThresholdCheck
 from harness.report.terminal import table
 from harness.runner.progress import fmt_us
 
-__all__ = ["checks_json", "checks_text", "comparison_json", "comparison_table", "gate_json"]
+__all__ = ["SHARE_RULE", "change_cells", "checks_json", "checks_text", "comparison_json", "comparison_table",
+           "fmt_metric", "gate_json"]
 
 
-def _fmt(metric: str, value: float | None) -> str:
+SHARE_RULE = ("shares: errors and timeouts of all calls, not found of a must-hit operation's successes; a share "
+              "regressed when it rose significantly by at least max(0.1 pp, minimum effect × the baseline's share)")
+
+
+def fmt_metric(metric: str, value: float | None) -> str:
+    """A metric's value in its unit: ops/s, a latency, or a share in percent (outcome shares)."""
     if value is None:
         return "n/a"
+    if metric in SHARES:
+        return f"{100 * value:.2f}%"
     return f"{value:,.0f} ops/s" if metric == "throughput" else fmt_us(value)
 
 
+def change_cells(change: MetricChange) -> tuple[str, str, str, str]:
+    """(metric ↑/↓, baseline, candidate, change): a relative change, or for a share the difference in
+    percentage points."""
+    if change.change is None:
+        moved = "n/a"
+    elif change.metric in SHARES:
+        moved = f"{100 * change.change:+.2f} pp"
+    else:
+        moved = f"{change.change:+.1%}"
+    return (change.metric + (" ↑" if change.higher_is_better else " ↓"), fmt_metric(change.metric, change.before),
+            fmt_metric(change.metric, change.after), moved)
+
+
 def comparison_table(comparison: Comparison) -> str:
-    rows = [[c.operation, c.metric + (" ↑" if c.higher_is_better else " ↓"), _fmt(c.metric, c.before),
-             _fmt(c.metric, c.after), f"{c.change:+.1%}" if c.change is not None else "n/a", c.verdict.value,
-             c.evidence] for c in comparison.changes]
+    rows = [[c.operation, *change_cells(c), c.verdict.value, c.evidence] for c in comparison.changes]
     lines = [f"baseline  {comparison.baseline.run_id}", f"candidate {comparison.candidate.run_id}"]
     lines += [f"*** {line} ***" for line in comparison.invalid]
     lines += [f"WARNING: {w}" for w in comparison.warnings if w not in comparison.invalid]
@@ -32,6 +51,8 @@ def comparison_table(comparison: Comparison) -> str:
                  f"{2 * comparison.threshold:.0%} for p99, {4 * comparison.threshold:.0%} for p99.9; "
                  "unchanged = the whole interval inside it; family-wise significance 5%; "
                  "↑ higher is better, ↓ lower is better)")
+    if any(c.metric in SHARES for c in comparison.changes):
+        lines.append(SHARE_RULE)
     return "\n".join(lines)
 
 

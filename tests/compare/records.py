@@ -51,3 +51,25 @@ def all_failed(record: RunRecord) -> RunRecord:
                   for name, op in record.operations.items()}
     return invalid(record.model_copy(update={"operations": operations, "total_throughput_ops_s": 0.0}),
                    "100.0% of calls failed (limit 1%)", causes=("errors",))
+
+
+def with_outcomes(record: RunRecord, op: str = "read", calls: int | None = None, errors: int = 0, timeouts: int = 0,
+                  not_found: int = 0, must_hit: bool = True) -> RunRecord:
+    """`record` with `op`'s outcomes set: of `calls` in all (default: its count), `errors` failed, `timeouts`
+    timed out, the rest succeeded, `not_found` of them finding nothing (a must-hit operation by default)."""
+    result = record.operations[op]
+    calls = result.count if calls is None else calls
+    outcome = result.model_copy(update={"count": calls - errors - timeouts, "errors": errors, "timeouts": timeouts,
+                                        "not_found": not_found, "must_hit": must_hit})
+    return record.model_copy(update={"operations": {**record.operations, op: outcome}})
+
+
+def with_warmup(record: RunRecord, seconds: int, per_second: int = 99_999) -> RunRecord:
+    """`record` shifted behind a warm-up of `seconds` whose points hold `per_second` calls (an unmistakable value);
+    the measured window's first second shares its second with the warm-up's last one, as in a real run."""
+    last = seconds - 1
+    warm = tuple(TimePoint(t=t, op=p.op, phase="warmup", count=per_second, errors=0, p99_us=10_000_000)
+                 for t in range(seconds) for p in record.timeseries if p.t == 0)
+    shifted = tuple(p.model_copy(update={"t": p.t + last}) for p in record.timeseries)
+    load = record.load.model_copy(update={"warmup_s": float(seconds)})
+    return record.model_copy(update={"timeseries": warm + shifted, "load": load})
