@@ -2,7 +2,8 @@
 
 One section per model reachable from a workload, a suite and a selection file, each a table of its
 YAML keys: type, default (or "required"), unit, allowed values, description (from the model) and
-an example (the first value a shipped spec under workloads/ or benchmarks/ gives, else the default).
+an example: the first value the example specs (examples/specs/*.yaml, kept for this page, so that
+editing the library does not change it) give, else the default.
 `dbarena schema --write` rewrites the committed page; tests/spec/test_schema.py checks it is current.
 """
 
@@ -15,7 +16,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness.errors import SpecError
 from harness.spec import loader
 from harness.spec.schema import SCHEMA_MODELS, duration_fields, json_schema, models_under
 
@@ -32,14 +32,14 @@ which editors use through the first line of each shipped spec:
     # yaml-language-server: $schema=../schemas/workload.schema.json
 
 Keys are as written in YAML. "required" marks a key without a default. Durations take seconds or text
-such as `500ms`, `30s`, `2m`. Examples are the first value a shipped spec (workloads/, benchmarks/) gives,
-else the default. Unknown keys are errors.
+such as `500ms`, `30s`, `2m`. Examples come from the complete example specs in examples/specs/
+(workload.yaml, suite.yaml, selection.yaml), else the default. Unknown keys are errors.
 """
 
 
 def reference_markdown(root: Path) -> str:
     """The reference page, from the models and the shipped specs under the project `root`."""
-    examples = shipped_examples(root)
+    examples = spec_examples(root)
     out = [_INTRO]
     for name, model in SCHEMA_MODELS.items():
         schema = json_schema(name)
@@ -178,21 +178,21 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def shipped_examples(root: Path) -> dict[tuple[str, str], Any]:
-    """(model name, YAML key) -> the first value a shipped spec gives it explicitly (files in name order)."""
+EXAMPLES_DIR = Path("examples") / "specs"
+
+
+def spec_examples(root: Path) -> dict[tuple[str, str], Any]:
+    """(model name, YAML key) -> the first value an example spec (examples/specs/) gives it explicitly."""
     found: dict[tuple[str, str], Any] = {}
-    for path in shipped_specs(root):
-        try:
-            spec = _load(path)
-        except SpecError:
-            continue
-        _collect(spec, found)
+    for path in sorted((root / EXAMPLES_DIR).glob("*.yaml")):
+        _collect(_load(path), found)  # an invalid example is a SpecError: the page never hides it
     return found
 
 
 def shipped_specs(root: Path) -> list[Path]:
-    """The spec files the project ships: workloads/*.yaml, then benchmarks/**/*.yaml, each in name order."""
-    return [*sorted((root / "workloads").glob("*.yaml")), *sorted((root / "benchmarks").glob("**/*.yaml"))]
+    """The spec files the project ships: workloads/*.yaml, benchmarks/**/*.yaml, examples/specs/*.yaml."""
+    return [*sorted((root / "workloads").glob("*.yaml")), *sorted((root / "benchmarks").glob("**/*.yaml")),
+            *sorted((root / EXAMPLES_DIR).glob("*.yaml"))]
 
 
 def spec_kind(path: Path) -> str:

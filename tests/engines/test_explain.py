@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.engines.explain import RENDERERS, explain
+from harness.engines.explain import explain
 from harness.errors import UserError
 from harness.spec.loader import load_workload
 from tests.engines.helpers import ROOT, workload
@@ -67,7 +67,21 @@ def test_neo4j_cypher_and_constraints_are_the_golden_cypher() -> None:
         assert f"\n{op.sends[0]}\n" in golden and json.loads(op.parameters[0]), op.name
 
 
-def test_an_engine_not_rendered_is_one_line() -> None:
-    assert "redis" not in RENDERERS
-    with pytest.raises(UserError, match=r"^explain renders postgres, .*; redis's commands are not rendered yet"):
-        explain(workload("kv-cache", 100), "redis")
+def test_redis_sends_the_golden_commands() -> None:
+    """The same commands in the same order, one pipeline or not, as the golden file (which samples other records)."""
+    golden = (ENGINES / "redis" / "statements.golden.txt").read_text(encoding="utf-8")
+    blocks = {block.split(" (")[0]: block for block in re.split(r"^== ", golden, flags=re.MULTILINE)[1:]}
+    for name in LIBRARY:
+        for op in explain(workload(name, 100), "redis").operations:
+            block = blocks[f"{name} / {op.name}"]
+            if op.unsupported is not None:
+                assert f"\nrefused: {op.unsupported}\n" in block
+                continue
+            expected = [line.split(" ")[:2] for line in block.splitlines()[1:] if line[:2] in ("> ", "| ")]
+            assert [line.split(" ")[:2] for line in op.sends] == expected, (name, op.name)
+
+
+def test_the_fake_engine_is_one_line() -> None:
+    with pytest.raises(UserError, match=r"^explain does not render fake \(an in-memory test engine, no statements\); "
+                                        r"it renders postgres, "):
+        explain(workload("kv-cache", 100), "fake")
