@@ -58,14 +58,36 @@ def claim(folder: Path, server_pid: int | None = None) -> None:
 
 
 def users(folder: Path) -> list[int]:
-    """PIDs recorded for `folder` that are still the processes recorded (empty: nobody uses it)."""
+    """PIDs using `folder` (empty: nobody): those recorded that are still the processes recorded, else any process
+    whose working directory or command line is in it (a folder from before owner files, or not recorded)."""
     try:
         owners = json.loads(owner_file(folder).read_text())
     except (OSError, ValueError):
-        return []
+        owners = {}
     pairs = (("dbarena_pid", "dbarena_start"), ("server_pid", "server_start"))
-    return [int(owners[pid]) for pid, start in pairs
-            if isinstance(owners.get(pid), int) and _alive(owners[pid], owners.get(start))]
+    recorded = [int(owners[pid]) for pid, start in pairs
+                if isinstance(owners.get(pid), int) and _alive(owners[pid], owners.get(start))]
+    return recorded or referring(folder)
+
+
+def referring(folder: Path) -> list[int]:
+    """PIDs whose working directory is in `folder` or whose command line names a path in it (Linux /proc)."""
+    prefix = str(folder.resolve())
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            cwd = ""
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            argv = []
+        if any(path == prefix or path.startswith(prefix + "/") for path in (cwd, *argv) if path):
+            found.append(int(proc.name))
+    return found
 
 
 def size_of(path: Path) -> int:

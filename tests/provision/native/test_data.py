@@ -76,3 +76,16 @@ def test_claim_records_this_process_then_the_server(tmp_path: Path, sleeper: sub
 
 def test_sizes_read_as_people_do() -> None:
     assert [data.human_bytes(n) for n in (512, 1536, 3 * 1024**2, 5 * 1024**3)] == ["512 B", "1.5 KB", "3.0 MB", "5.0 GB"]
+
+
+def test_a_folder_without_owner_file_is_in_use_while_a_process_works_in_it(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, "postgres-5433", 100, 7200)  # started before owner files existed
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=folder)
+    try:
+        removed, in_use = data.prune(root=tmp_path)
+        assert not removed and [f.pids for f in in_use] == [(proc.pid,)]
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    removed, _ = data.prune(root=tmp_path)
+    assert [f.path for f in removed] == [folder] and not folder.exists()
