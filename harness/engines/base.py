@@ -20,7 +20,16 @@ from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from harness.engines.calls import Executor, Record
-from harness.engines.locks import LOCK_TTL_S, DatasetInUse, DatasetLock, LockHolder, refusal
+from harness.engines.locks import (
+    LOCK_TTL_S,
+    DatasetInUse,
+    DatasetLock,
+    LockHolder,
+    is_stale,
+    mark_running,
+    refusal,
+    unmark,
+)
 from harness.errors import EngineUnavailable, HarnessBug
 from harness.redact import redact_text, redact_url
 from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, NativeOp, Operation, OperationKind, Workload, nested_paths, ttl_of
@@ -150,10 +159,14 @@ class EngineAdapter(ABC, Generic[ClientT]):
             return
         keeper = type(self)(self.name, self.url, self.op_timeout_s)
         keeper.connect()
+        mark = mark_running(holder.run_id)  # before the first lock: this host sees the run alive from then on
         taken: list[str] = []
         try:
             for entity in sorted({e.name for e in workload.dataset.entities}):
                 other = keeper._lock_acquire(entity, holder, ttl_s)
+                if isinstance(other, LockHolder) and is_stale(other):  # its holder is known dead: replace it now
+                    keeper._lock_release(entity, other)
+                    other = keeper._lock_acquire(entity, holder, ttl_s)
                 if other is not None:
                     raise refusal(self.name, workload.name, entity, other if isinstance(other, LockHolder) else None,
                                   ttl_s)
@@ -165,8 +178,9 @@ class EngineAdapter(ABC, Generic[ClientT]):
                 except Exception:
                     pass
             keeper.close()
+            unmark(mark)
             raise
-        self._dataset_lock = DatasetLock(taken, ttl_s, lambda name: keeper._lock_renew(name, holder, ttl_s),
+        self._dataset_lock = DatasetLock(mark, taken, ttl_s, lambda name: keeper._lock_renew(name, holder, ttl_s),
                                          lambda name: keeper._lock_release(name, holder), keeper.close)
 
     def unlock_dataset(self) -> None:
@@ -184,7 +198,7 @@ class EngineAdapter(ABC, Generic[ClientT]):
         """Push lock `name`'s expiry `ttl_s` s ahead (taking it again if it vanished, e.g. an engine restart)."""
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
-        """Delete lock `name` if `holder` still holds it."""
+        """Delete lock `name` if `holder` holds it (this adapter's own, or a dead holder's being replaced)."""
 
     # ---- schema and data ------------------------------------------------------------
 

@@ -8,16 +8,24 @@ so two workloads that share an entity name exclude each other too. Each adapter 
 with its engine's own primitive (advisory lock, SET NX, a document or node with a unique
 id, a marker point) on a connection of its own, renewed in a background thread; a holder
 that dies stops renewing and its lock expires after `ttl_s`, so a crashed run blocks the
-next one for at most that long.
+next one for at most that long. A holder of this host known to have ended is replaced at
+once (`is_stale`): each holder keeps an flock on a file named by its run in the temporary
+directory while it holds locks, so a crashed process, or a run whose release failed because
+the engine was down at its end, leaves a file nobody locks.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
 
 from harness.errors import UserError
 from harness.models import Frozen
@@ -45,6 +53,58 @@ class LockHolder(Frozen):
         return f"run {self.run_id} (host {self.host}, pid {self.pid}, workload {self.workload}) since {self.started_at}"
 
 
+def _run_file(run_id: str) -> Path:
+    return Path(tempfile.gettempdir()) / "dbarena-runs" / (re.sub(r"[^A-Za-z0-9_.-]", "_", run_id) + ".lock")
+
+
+def mark_running(run_id: str) -> IO[str] | None:
+    """An flock on the run's file, taken before its first lock and held until `unmark` (None where the
+    directory is not ours or the run id holds one already)."""
+    path = _run_file(run_id)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        mark = path.open("a")
+    except OSError:
+        return None
+    try:
+        fcntl.flock(mark, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        mark.close()  # the same run id locked twice: the first mark stands
+        return None
+    return mark
+
+
+def unmark(mark: IO[str] | None) -> None:
+    if mark is not None:
+        try:
+            Path(mark.name).unlink(missing_ok=True)
+        finally:
+            mark.close()  # closing drops the flock
+
+
+def is_stale(holder: LockHolder) -> bool:
+    """Whether `holder` is known to have ended: it ran on this host and its run's file is missing or unlocked.
+
+    A holder on another host (or whose file this user cannot read) ends only by its expiry.
+    """
+    if holder.host != socket.gethostname():
+        return False
+    path = _run_file(holder.run_id)
+    try:
+        probe = path.open("r")
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    with probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # its holder still runs
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return True
+
+
 class DatasetInUse(UserError):
     """Another run holds the lock on a dataset this run would prepare (one line: engine, dataset, holder)."""
 
@@ -57,16 +117,18 @@ def refusal(engine: str, workload: str, entity: str, holder: LockHolder | None, 
 
 
 class DatasetLock:
-    """Locks held on `names`; `renew(name)` runs every `ttl_s / 3` s in a daemon thread until `release()`.
+    """Locks held on `names`; `renew(name)` runs every `ttl_s / 3` s in a daemon thread until `release()`,
+    which also drops the run's `mark` (mark_running).
 
     `renew` and `release` come from the adapter that owns the lock's connection; failures of
     either (an engine restarting) are ignored: the next renewal tries again, and a lock that
     could not be released expires.
     """
 
-    def __init__(self, names: Sequence[str], ttl_s: float, renew: Callable[[str], None],
+    def __init__(self, mark: IO[str] | None, names: Sequence[str], ttl_s: float, renew: Callable[[str], None],
                  release: Callable[[str], None], close: Callable[[], None]) -> None:
         self.names, self.ttl_s = tuple(names), ttl_s
+        self._mark = mark
         self._renew, self._release, self._close = renew, release, close
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._keep, name="dbarena-dataset-lock", daemon=True)
@@ -93,3 +155,4 @@ class DatasetLock:
             self._close()
         except Exception:
             pass
+        unmark(self._mark)

@@ -151,3 +151,20 @@ def test_a_call_past_its_timeout_raises_a_timeout_and_the_adapter_goes_on(engine
         assert time.monotonic() - began < 2.0
     finally:
         adapter.close()
+
+
+def test_a_refused_connection_is_an_error_not_a_timeout() -> None:
+    """urllib3's NewConnectionError derives from ConnectTimeoutError and pymongo's ServerSelectionTimeoutError
+    has `timeout` set: both mean the engine is unreachable (an error and a disconnect), not a call past its limit."""
+    import urllib3
+    from pymongo.errors import NetworkTimeout, ServerSelectionTimeoutError
+
+    influx = create_adapter("influxdb", "http://127.0.0.1:1?org=-&bucket=b/autogen&token=u:p")
+    refused = urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+    assert not influx.is_timeout(refused) and influx.is_disconnect(refused)
+    assert not influx.is_timeout(urllib3.exceptions.MaxRetryError(None, "/", refused))  # type: ignore[arg-type]
+    assert influx.is_timeout(urllib3.exceptions.ReadTimeoutError(None, "/", "Read timed out"))  # type: ignore[arg-type]
+    mongo = create_adapter("mongodb", "mongodb://127.0.0.1:1/dbarena")
+    unreachable = ServerSelectionTimeoutError("127.0.0.1:1: [Errno 111] Connection refused")
+    assert not mongo.is_timeout(unreachable) and mongo.is_disconnect(unreachable)
+    assert mongo.is_timeout(NetworkTimeout("timed out"))

@@ -29,6 +29,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import urllib3
@@ -55,6 +56,7 @@ DIAGNOSTICS = {"config-data": ("wal-fsync-delay", "cache-max-memory-size", "cach
 
 
 LOCK_MEASUREMENT = "dbarena_lock"  # dataset locks: one point per entity and holder (prepare drops entities only)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _escape(text: str) -> str:
@@ -72,8 +74,11 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (urllib3.exceptions.HTTPError, ConnectionError,
                                                                      OSError)
     # the HTTP client's read (or connect) timeout: InfluxDB has no per-query limit a client can set
-    # (1.x has a server-wide query-timeout); urllib3 drops that connection, the next call opens another
-    timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (urllib3.exceptions.TimeoutError, TimeoutError)
+    # (1.x has a server-wide query-timeout); urllib3 drops that connection, the next call opens another.
+    # (urllib3's NewConnectionError, a refused connection, derives from ConnectTimeoutError: is_timeout
+    # leaves it out.)
+    timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (
+        urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError, TimeoutError)
     locks_datasets: ClassVar[bool] = True  # a marker point per holder in dbarena_lock (lock_dataset)
     url_schemes: ClassVar[tuple[str, ...]] = ("http", "https")
     url_example: ClassVar[str] = "http://127.0.0.1:8086?org=dbarena&bucket=dbarena&token=TOKEN"
@@ -102,6 +107,11 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
             raise
         self._writer = client.write_api(write_options=SYNCHRONOUS)
         return client
+
+    def is_timeout(self, error: BaseException) -> bool:
+        if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+            error = error.reason
+        return super().is_timeout(error) and not isinstance(error, urllib3.exceptions.NewConnectionError)
 
     def _shutdown(self, client: InfluxDBClient) -> None:
         self._writer = None
@@ -235,7 +245,7 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
         left: markers are ordered by the writers' clocks, so runs on hosts whose clocks differ by
         more than the time between their two writes can both believe they came first.
         """
-        self._lock_times[name] = time.time_ns()
+        self._lock_times[name] = time.time_ns() // 1000 * 1000  # µs: what a query's datetime gives back exactly
         self._lock_write(name, holder, time.time() + ttl_s)
         live = [(at, run, text) for at, run, text, expires_ms in self._lock_markers(name) if expires_ms > time.time() * 1000]
         first = min(live, default=None)
@@ -248,11 +258,14 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
         self._lock_write(name, holder, time.time() + ttl_s)
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
-        self._lock_write(name, holder, 0.0)  # the same point, expired
+        """`holder`'s markers of `name` written again, expired (the same points: same series and time)."""
+        for at, run, _, _ in self._lock_markers(name):
+            if run == holder.run_id:
+                self._lock_write(name, holder, 0.0, at)
 
-    def _lock_write(self, name: str, holder: LockHolder, expires_s: float) -> None:
+    def _lock_write(self, name: str, holder: LockHolder, expires_s: float, at_ns: int | None = None) -> None:
         point = (f'{LOCK_MEASUREMENT},entity={name},run={holder.run_id} holder="{_escape(holder.model_dump_json())}",'
-                 f"expires_ms={int(expires_s * 1000)}i {self._lock_times[name]}")
+                 f"expires_ms={int(expires_s * 1000)}i {self._lock_times[name] if at_ns is None else at_ns}")
         self.writer.write(bucket=self.bucket, org=self.org, record=point)
 
     def _lock_markers(self, name: str) -> list[tuple[int, str, str, int]]:
@@ -260,8 +273,8 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
         flux = (f'from(bucket: "{self.bucket}") |> range(start: 0) '
                 f'|> filter(fn: (r) => r._measurement == "{LOCK_MEASUREMENT}" and r.entity == "{name}") '
                 '|> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")')
-        return [(int(r["_time"].timestamp() * 1e9), str(r["run"]), str(r["holder"]), int(r["expires_ms"]))
-                for r in self.client.query_api().query_stream(flux, org=self.org)]
+        return [((r["_time"] - EPOCH) // timedelta(microseconds=1) * 1000, str(r["run"]), str(r["holder"]),
+                 int(r["expires_ms"])) for r in self.client.query_api().query_stream(flux, org=self.org)]
 
     # ---- manifest and telemetry -----------------------------------------------------
 

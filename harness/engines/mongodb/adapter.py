@@ -230,6 +230,10 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
         return client
 
     def is_timeout(self, error: BaseException) -> bool:
+        """A timeout of the call (PyMongoError.timeout); not finding a server (ServerSelectionTimeoutError,
+        an unreachable engine) is an error and a disconnect."""
+        if isinstance(error, ServerSelectionTimeoutError):
+            return False
         return super().is_timeout(error) or (isinstance(error, PyMongoError) and error.timeout)
 
     def _shutdown(self, client: MongoClient[Document]) -> None:
