@@ -17,12 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from harness.compare.compare import Comparison, compare
+from harness.compare.compare import SHARES, Comparison, compare
 from harness.errors import UserError
 from harness.report import html, markdown, plots
 from harness.report.blocks import Block, Heading, Plot, Report, Table, Text
+from harness.report.comparison import SHARE_RULE, change_cells, fmt_metric
 from harness.results import history as run_history
-from harness.results.record import RunRecord
+from harness.results.record import OperationResult, RunRecord
 from harness.results.store import write_atomic
 from harness.runner.progress import fmt_us
 from harness.studies.models import CapacityResult, SelectionResult
@@ -64,48 +65,111 @@ def _kv(mapping: dict[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in (mapping or {}).items()) or "-"
 
 
-def fmt_metric(metric: str, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,.0f} ops/s" if metric == "throughput" else fmt_us(value)
-
-
 def _workload(record: RunRecord) -> str:
     return record.workload + (f":{record.preset}" if record.preset else "")
 
 
-def _summary(record: RunRecord) -> list[Block]:
-    open_loop = record.open_loop
-    header = ("operation", "count", "errors", "ops/s", "p50", "p90", "p99", "p99.9", "max") + (
-        ("svc p99",) if open_loop else ())
+CAUSES = {  # RunRecord.invalid_causes in words
+    "client": "the load generator could not keep up (harness CPU or schedule lag)",
+    "engine": "the engine stalled or was unavailable",
+    "errors": "too many calls failed or timed out (the error budget)",
+    "misses": "must-hit operations found nothing too often",
+    "interrupted": "the run was interrupted",
+    "workers": "a load worker was lost",
+    "other": "another reason",
+}
+
+
+def _header(record: RunRecord) -> tuple[str, ...]:
+    """The summary's columns: clamped only when a latency was clamped, svc and lag p99 only in open loop."""
+    clamped = ("clamped",) if any(op.clamped for op in record.operations.values()) else ()
+    open_loop = ("svc p99", "lag p99") if record.open_loop else ()
+    return ("operation", "count", "errors", "timeouts", "not found (must hit)", *clamped, "ops/s", "p50", "p90",
+            "p99", "p99.9", "max", *open_loop)
+
+
+def _operation_row(record: RunRecord, op: OperationResult, clamped: bool) -> tuple[str, ...]:
+    lat = op.latency_us
+    row = [f"{op.count:,}", f"{op.errors:,}", f"{op.timeouts:,}", f"{op.not_found:,}" if op.must_hit else "-"]
+    row += [f"{op.clamped:,}"] if clamped else []
+    row += [f"{op.throughput_ops_s:,.0f}", *(fmt_us(getattr(lat, p)) if lat else "-"
+                                             for p in ("p50", "p90", "p99", "p999", "max"))]
+    if record.open_loop:
+        row += [fmt_us(op.service_us.p99) if op.service_us else "-", fmt_us(op.lag_us.p99) if op.lag_us else "-"]
+    return tuple(row)
+
+
+def _summary_table(record: RunRecord) -> Table:
+    header = _header(record)
+    clamped = "clamped" in header
     rows, tones = [], []
     for name, op in record.operations.items():
         if op.unsupported:
             rows.append((name, *(["n/a"] * (len(header) - 1))))
             tones.append("bad")
             continue
-        lat = op.latency_us
-        row = [name, f"{op.count:,}", f"{op.errors:,}", f"{op.throughput_ops_s:,.0f}"]
-        row += [fmt_us(getattr(lat, p)) if lat else "-" for p in ("p50", "p90", "p99", "p999", "max")]
-        if open_loop:
-            row.append(fmt_us(op.service_us.p99) if op.service_us else "-")
-        rows.append(tuple(row))
-        tones.append("bad" if op.errors else "")
-    rows.append(("total", f"{sum(o.count for o in record.operations.values()):,}",
-                 f"{sum(o.errors for o in record.operations.values()):,}", f"{record.total_throughput_ops_s:,.0f}",
-                 *([""] * (len(header) - 4))))
+        rows.append((name, *_operation_row(record, op, clamped)))
+        tones.append("bad" if op.errors or op.timeouts or (op.must_hit and op.not_found) else "")
+    ops = record.operations.values()
+    total = [f"{sum(o.count for o in ops):,}", f"{sum(o.errors for o in ops):,}", f"{sum(o.timeouts for o in ops):,}",
+             f"{sum(o.not_found for o in ops if o.must_hit):,}" if any(o.must_hit for o in ops) else "-"]
+    total += [f"{sum(o.clamped for o in ops):,}"] if clamped else []
+    rows.append(("total", *total, f"{record.total_throughput_ops_s:,.0f}", *([""] * (len(header) - len(total) - 2))))
     tones.append("")
+    return Table(header, tuple(rows), tuple(tones))
+
+
+def _outcome_notes(record: RunRecord) -> list[Block]:
+    """What the outcome columns count, said under the table."""
+    ops = record.operations
+    must_hit = [name for name, op in ops.items() if op.must_hit]
+    notes = ["Outcomes: count = calls that succeeded; errors = calls that failed; timeouts = calls given up after "
+             "their timeout (their own outcome, counted against the error budget with errors); not found = "
+             "successful calls of a must-hit operation that found nothing ("
+             + (f"must hit here: {', '.join(must_hit)}; " if must_hit else "no must-hit operation here; ")
+             + "- = not must-hit, a miss is a valid answer)."]
+    if any(op.timeouts for op in ops.values()):
+        notes.append("Latency includes timed-out calls at the time they were given up.")
+    if clamped := sum(op.clamped for op in ops.values()):
+        notes.append(f"{clamped:,} latencies above the histogram's ceiling were recorded as the ceiling (clamped).")
+    if record.open_loop:
+        notes.append("lag = actual − intended start of a call (open loop): how far the load generator fell behind.")
+    return [Text(note, "note") for note in notes]
+
+
+def _summary(record: RunRecord) -> list[Block]:
     latency = ("response time from each operation's intended start (coordinated-omission corrected); "
-               "svc = service time") if open_loop else "service time (closed loop)"
-    blocks: list[Block] = [Table(header, tuple(rows), tuple(tones)),
+               "svc = service time") if record.open_loop else "service time (closed loop)"
+    blocks: list[Block] = [_summary_table(record),
                            Text(f"Latency: {latency}, from dbarena's HDR histograms (µs, 3 significant digits) "
-                                f"of the {record.measured_s:g} s measured window; warm-up excluded.", "note")]
+                                f"of the {record.measured_s:g} s measured window; warm-up excluded.", "note"),
+                           *_outcome_notes(record)]
     blocks += _shape_tables(record)
     blocks += [Text(f"{name} cannot run on {record.engine}: {op.unsupported}", "note")
                for name, op in record.operations.items() if op.unsupported]
     blocks += [Text(f"errors in {name} (sample): {op.errors_sample[0]}", "bad")
                for name, op in record.operations.items() if op.errors_sample]
     return blocks
+
+
+def _invalid(record: RunRecord) -> list[Block]:
+    """Why a run is invalid: each reason with its cause in words."""
+    reasons = record.invalid_reasons or ("no reason recorded",)
+    causes = tuple(getattr(record, "invalid_causes", ()) or ())
+    rows = tuple((CAUSES.get(causes[i], causes[i]) if i < len(causes) else "not recorded", reason)
+                 for i, reason in enumerate(reasons))
+    return [Text("INVALID RUN — do not use these numbers as evidence. Why, each reason with its cause:", "bad"),
+            Table(("cause", "reason"), rows)]
+
+
+def _stopped(record: RunRecord) -> str:
+    """What ended the measurement, in words."""
+    count = record.load.operation_count
+    if record.stopped_by == "operationcount" and count:
+        return f"after {count:,} operations (operationcount), {record.measured_s:g} s measured"
+    if not record.complete:
+        return f"cut short during {record.phase}, {record.measured_s:g} s measured"
+    return f"at the end of its {record.load.duration_s:g} s duration"
 
 
 def _shape_tables(record: RunRecord) -> list[Block]:
@@ -141,6 +205,7 @@ def _manifest(record: RunRecord) -> Table:
                      f"seed {record.seed})" + (f", suite {record.suite}" if record.suite else "")),
         ("load", f"{load.users} users × {load.processes} process(es), {mode}, {load.warmup_s:g} s warm-up + "
                  f"{load.duration_s:g} s measured ({record.measured_s:g} s actual)"),
+        ("measurement ended", _stopped(record)),
         ("engine settings", _kv(m.get("engine_settings"))),
         ("provisioner", _kv(m.get("provisioner"))),
         ("harness", f"dbarena {m.get('harness_version', '?')} @ {m.get('git_sha') or 'unknown commit'}, "
@@ -178,15 +243,14 @@ def _comparison(record: RunRecord, evidence: Evidence) -> list[Block]:
         result: Comparison = compare(reference, record)
     except UserError as exc:
         return [*head, Text(str(exc), "bad")]
-    rows = tuple((c.operation, c.metric + (" ↑" if c.higher_is_better else " ↓"), fmt_metric(c.metric, c.before),
-                  fmt_metric(c.metric, c.after), f"{c.change:+.1%}" if c.change is not None else "n/a",
-                  c.verdict.value, c.evidence) for c in result.changes)
+    rows = tuple((c.operation, *change_cells(c), c.verdict.value, c.evidence) for c in result.changes)
     tones = tuple({"regressed": "bad", "improved": "good"}.get(c.verdict.value, "") for c in result.changes)
     verdict = result.verdict.value.upper()
     return [*head, *[Text(f"WARNING: {w}", "bad") for w in result.warnings],
             Table(("operation", "metric", kind, "this run", "change", "verdict", "evidence"), rows, tones),
             Text(f"Verdict: {verdict} (minimum effect {result.threshold:.0%}, family-wise significance 5%; "
-                 "↑ higher is better, ↓ lower is better)", "bad" if verdict == "REGRESSED" else "")]
+                 "↑ higher is better, ↓ lower is better)", "bad" if verdict == "REGRESSED" else ""),
+            *([Text(SHARE_RULE.capitalize() + ".", "note")] if any(c.metric in SHARES for c in result.changes) else [])]
 
 
 def _history(record: RunRecord, evidence: Evidence, name: str) -> list[Block]:
@@ -253,8 +317,7 @@ def _run_section(record: RunRecord, evidence: Evidence) -> list[Block]:
         blocks.append(Text("INCOMPLETE RUN: the measurement was cut short; numbers cover only what was measured.",
                            "bad"))
     if not record.valid:
-        blocks.append(Text("INVALID RUN — do not use these numbers as evidence: "
-                           + "; ".join(record.invalid_reasons or ("no reason recorded",)), "bad"))
+        blocks += _invalid(record)
     blocks += [Heading(3, "Summary"), *_summary(record), Heading(3, "Manifest"), _manifest(record)]
     if svg := plots.latency_distribution(record):
         blocks += [Heading(3, "Latency percentile distribution"), Plot(f"{stem}-percentiles", "Latency by percentile", svg)]

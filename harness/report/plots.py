@@ -26,8 +26,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullForma
 from matplotlib.typing import RcKeyType
 
 from harness.metrics.histogram import decode
+from harness.results.points import measured_points
 from harness.results.record import RunRecord
-from harness.runner.progress import fmt_us
 from harness.studies.models import CapacityResult
 
 __all__ = ["capacity_curve", "history_trend", "latency_distribution", "parse_slo_us", "timeseries"]
@@ -127,42 +127,32 @@ def latency_distribution(record: RunRecord) -> str | None:
 
 
 def timeseries(record: RunRecord) -> str | None:
-    """Per-second throughput and p99 per operation; the warm-up is shaded (it is not summarised)."""
-    points = [p for p in record.timeseries if p.op in record.operations]
+    """Per-second throughput and p99 per operation over the measured window (`measured_points`: the warm-up's
+    points are not drawn, so the second in which the warm-up ended has one point, the measured part's)."""
+    points = [p for p in measured_points(record) if p.op in record.operations]
     if not points:
         return None
-    p99s = [p.p99_us for p in points if p.p99_us is not None]
-    measured = [p.p99_us for p in points if p.p99_us is not None and p.phase == "measure"]
-    # A cold-start spike in the warm-up must not flatten the measured window: clip it and say so.
-    clip = bool(measured) and max(p99s) > 5 * max(measured)
-    divisor, unit = _unit(measured if clip else p99s)
+    divisor, unit = _unit([p.p99_us for p in points if p.p99_us is not None])
     with _figure(4.8, rows=2) as (fig, (top, bottom)):
         for name in record.operations:
-            own = sorted((p for p in points if p.op == name), key=lambda p: p.t)
+            own = [p for p in points if p.op == name]
             if not own:
                 continue
             xs = [p.t + 0.5 for p in own]
             line = top.plot(xs, [p.count for p in own], marker=".", label=name)[0]
             bottom.plot([p.t + 0.5 for p in own if p.p99_us is not None],
                         [p.p99_us / divisor for p in own if p.p99_us is not None], marker=".", color=line.get_color())
-            if any(p.errors for p in own):
-                top.plot(xs, [p.errors for p in own], linestyle=":", color=line.get_color(), label=f"{name} errors")
-        warmup = record.load.warmup_s
+            if any(p.errors or p.timeouts for p in own):
+                top.plot(xs, [p.errors + p.timeouts for p in own], linestyle=":", color=line.get_color(),
+                         label=f"{name} errors + timeouts")
         for ax in (top, bottom):
-            if warmup > 0:
-                ax.axvspan(0, warmup, color="#9e9e9e", alpha=0.2, linewidth=0)
             ax.set_ylim(bottom=0)
-        if clip:
-            bottom.set_ylim(0, 1.25 * max(measured) / divisor)
-            bottom.text(0.01, 0.97, f"warm-up p99 up to {fmt_us(max(p99s))}: off scale", transform=bottom.transAxes,
-                        ha="left", va="top", fontsize=8, color="#616161")
-        if warmup > 0:
-            top.text(warmup / 2, 1.0, "warm-up (excluded)", transform=top.get_xaxis_transform(),
-                     ha="center", va="bottom", fontsize=8, color="#616161")
         top.set_ylabel("ops/s")
         bottom.set_ylabel(f"p99 ({unit})")
-        bottom.set_xlabel("seconds since the start of warm-up")
-        fig.suptitle("Per-second throughput and p99")
+        warmup = record.load.warmup_s
+        bottom.set_xlabel("seconds since the start of warm-up" + (f" (the {warmup:g} s warm-up is not drawn)"
+                                                                   if warmup > 0 else ""))
+        fig.suptitle("Per-second throughput and p99 (measured window)")
         fig.legend(loc="outside lower center", ncol=6)
         return _svg(fig)
 
