@@ -171,6 +171,8 @@ def format_loc(loc: Iterable[int | str]) -> str:
             continue
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not str(part).isprintable() or not str(part).strip():  # a key a message cannot show as is
+            out += f"[{str(part)!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out

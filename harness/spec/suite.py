@@ -127,8 +127,8 @@ class LoadProfile(Frozen):
             data["duration"] = sum(parse_duration(_get(stage, "duration", "duration_s")) for stage in stages)
             data.pop("duration_s", None)
             users = [_count(u) for stage in stages if (u := _get(stage, "users", "users")) is not None]
-            if users:
-                data["users"] = max([*users, _count(data.get("users") or 0)])
+            if users and (most := max([*users, _count(data.get("users") or 0)])) >= 1:  # else the stage names it
+                data["users"] = most
         if scenarios and all(_get(scenario, "users", "users") is not None for scenario in scenarios):
             data["users"] = sum(_count(_get(scenario, "users", "users")) for scenario in scenarios)
         return data
