@@ -117,7 +117,7 @@ def test_error_samples_are_redacted_before_they_are_cut() -> None:
     recorder = Recorder(["read"], t0_ns=0, warmup_s=0, duration_s=10, open_loop=False)
     stats = recorder.stats[0]
     prefix = "x" * (200 - len("ConnectionError: ") - len("redis://:") - 4)
-    recorder.record_error(stats, 5 * NS_PER_S, ConnectionError(f"{prefix}redis://:{PASSWORD}@127.0.0.1:1/0 refused"))
+    recorder.record_error(stats, 0, 5 * NS_PER_S, 5 * NS_PER_S, ConnectionError(f"{prefix}redis://:{PASSWORD}@127.0.0.1:1/0 refused"))
     assert leaks(stats.errors_sample[0]) == [] and PASSWORD[:4] not in stats.errors_sample[0]
 
 
