@@ -266,6 +266,14 @@ class WorkerResult(Frozen):
     # calls just before them (the harness's own work); which is larger tells engine-bound from client-bound
     late_service_s: float = 0.0
     late_gap_s: float = 0.0
+    # calls that ended once the window opened (any anchor): successes under 1 s and their service time, time
+    # in calls of 1 s or more or timed out once issued; measured intended starts never issued; measured errors
+    # that meant the connection was gone (harness.runner.recorder)
+    quick: int = 0
+    quick_s: float = 0.0
+    stalled_s: float = 0.0
+    unissued: int = 0
+    disconnects: int = 0
     operations: dict[str, OperationPart]
     timeseries: tuple[SecondRow, ...]
 

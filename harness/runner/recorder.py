@@ -34,6 +34,11 @@ TALLY_FLUSH = 4096  # distinct values a tally holds before they go into their hi
 LAG_LIMIT_NS = NS_PER_S  # an operation started more than 1 s late counts as lagging
 
 
+def first_line(message: str) -> str:
+    """A message's first non-blank line (a driver's detail lines after it dropped), for one-line contexts."""
+    return next((line.strip() for line in message.splitlines() if line.strip()), "")
+
+
 class SecondBucket:
     """One operation's activity in one second of the run (warm-up or measured, never both)."""
 
@@ -152,6 +157,14 @@ class Recorder:
         self.open_loop = open_loop
         self.late_service_ns = 0  # see `late`
         self.late_gap_ns = 0
+        # who held the schedule up (harness.runner.run tells the generator's fault from the engine's by them):
+        # calls ending once the window opened, whatever their anchor (a warm-up backlog's calls too)
+        self.quick = 0  # successful calls that took less than LAG_LIMIT_NS
+        self.quick_ns = 0  # their service time
+        self.stalled_ns = 0  # time in calls that took LAG_LIMIT_NS or more, or timed out once issued
+        self.unissued = 0  # measured intended starts never issued (given up at the drain's end)
+        self.disconnects = 0  # measured errors that meant the connection was gone
+        self.last_end_ns = 0  # when the last measured operation ended (operationcount: the window's true end)
         # end of each stage of a load shape (ns); an operation belongs to the stage it is anchored in
         self.stage_ends_ns = list(itertools.accumulate(int(d * NS_PER_S) for d in stage_durations_s))
         self.stage_ends_ns = [self.measure_from_ns + end for end in self.stage_ends_ns]
@@ -174,6 +187,7 @@ class Recorder:
         anchor = intended_ns or start_ns
         if anchor >= self.measure_until_ns:
             return  # never happens from the worker's loop: nothing starts after the window
+        self._served(start_ns, end_ns)
         service_us = (end_ns - start_ns) // 1000 or 1
         # a closed-loop call (intended 0) in an open-loop run (scenarios, stages) has no intended start
         latency_us = ((end_ns - intended_ns) // 1000 or 1) if intended_ns else service_us
@@ -186,6 +200,7 @@ class Recorder:
             bucket.latencies_us.append(latency_us)
             stats.warmup.record_value(latency_us)
             return
+        self.last_end_ns = max(self.last_end_ns, end_ns)
         second = (end_ns - self.t0_ns) // NS_PER_S
         bucket = stats.seconds.get(second) or stats.bucket(second, True)
         bucket.count += 1
@@ -213,27 +228,40 @@ class Recorder:
         elif self.open_loop:
             stats.service.record_value(service_us)
 
+    def _served(self, start_ns: int, end_ns: int) -> None:
+        """A successful call: quick or stalled, when it ended once the window opened."""
+        if end_ns < self.measure_from_ns:
+            return
+        if end_ns - start_ns < LAG_LIMIT_NS:
+            self.quick += 1
+            self.quick_ns += end_ns - start_ns
+        else:
+            self.stalled_ns += end_ns - start_ns
+
     def late(self, gap_ns: int, service_ns: int) -> None:
         """A call started more than 1 s late: `service_ns` in it, `gap_ns` outside calls since the user's previous one."""
         self.late_gap_ns += gap_ns
         self.late_service_ns += service_ns
 
     def record_error(self, stats: OperationStats, intended_ns: int, start_ns: int, end_ns: int,
-                     error: BaseException) -> None:
-        """Count a failed call; keep a few messages as a sample."""
+                     error: BaseException, *, disconnect: bool = False) -> None:
+        """Count a failed call (`disconnect`: the error meant the connection was gone); keep a few messages as a
+        sample, each one line (a driver's multi-line message, e.g. PostgreSQL's "LINE 1: ... ^", by its first)."""
         anchor = intended_ns or start_ns
         if anchor >= self.measure_until_ns:
             return
         measured = anchor >= self.measure_from_ns
         stats.bucket((end_ns - self.t0_ns) // NS_PER_S, measured).errors += 1
         if measured:
+            self.last_end_ns = max(self.last_end_ns, end_ns)
+            self.disconnects += disconnect
             stats.errors += 1
             stage = self._stage(stats, anchor)
             if stage is not None:
                 stage.errors += 1
         if len(stats.errors_sample) < ERROR_SAMPLES:
             # redacted before it is cut: a URL cut inside its password would no longer look like one
-            stats.errors_sample.append(f"{type(error).__name__}: {redact_text(str(error))[:200]}")
+            stats.errors_sample.append(f"{type(error).__name__}: {first_line(redact_text(str(error)))[:200]}")
 
     def record_timeout(self, stats: OperationStats, intended_ns: int, start_ns: int, end_ns: int) -> None:
         """Count a call given up at `end_ns` (it outlasted its timeout, or was never issued: `start_ns` 0).
@@ -248,6 +276,8 @@ class Recorder:
         if latency_us > self.highest_us:
             latency_us = self._clamp(stats)
         measured = anchor >= self.measure_from_ns
+        if start_ns and end_ns >= self.measure_from_ns:
+            self.stalled_ns += end_ns - start_ns
         bucket = stats.bucket((end_ns - self.t0_ns) // NS_PER_S, measured)
         bucket.timeouts += 1
         bucket.latencies_us.append(latency_us)
@@ -255,6 +285,8 @@ class Recorder:
             stats.warmup.record_value(latency_us)
             return
         stats.timeouts += 1
+        self.unissued += not start_ns
+        self.last_end_ns = max(self.last_end_ns, end_ns)
         stats.response.record_value(latency_us)
         stage = self._stage(stats, anchor)
         if stage is not None:
@@ -311,5 +343,7 @@ class Recorder:
         }
         return WorkerResult(process=process, complete=complete, measured_s=measured_s, cpu_fraction=cpu_fraction,
                             quota_reached=quota_reached, late_service_s=self.late_service_ns / NS_PER_S,
-                            late_gap_s=self.late_gap_ns / NS_PER_S, operations=operations,
+                            late_gap_s=self.late_gap_ns / NS_PER_S, quick=self.quick,
+                            quick_s=self.quick_ns / NS_PER_S, stalled_s=self.stalled_ns / NS_PER_S,
+                            unissued=self.unissued, disconnects=self.disconnects, operations=operations,
                             timeseries=tuple(self.timeseries()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import re
 import secrets
 import signal
 import subprocess
@@ -311,14 +312,15 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
     scenarios = merge_scenarios(request.load, operations, measured_s)
     timeseries = tuple(merge_timeseries(results))
     found = _invalid_reasons(request, results, complete, outcome)
-    found += _outage(timeseries, request.load.warmup_s, measured_s, request.engine)
+    found += _outage(timeseries, request.load.warmup_s, measured_s, request.engine, results)
     if results and complete:
         found += _stalls(request, results, operations, timeseries)
-        found += _offered_load(request.load, operations, stages, scenarios, measured_s, _client_busy(results))
+        found += _offered_load(request.load, operations, stages, scenarios, measured_s, _client_busy(results),
+                               _behind(results) is not None)
         found += _misses(request, operations, len(results))
     if outcome.failure is not None:
         found.insert(0, Invalid(f"failed during {outcome.phase}: {outcome.failure}", outcome.failure_cause))
-    found = list(dict.fromkeys(found))
+    found = list(dict.fromkeys(Invalid(one_line(f.reason), f.cause) for f in found))
     stopped_by = "operationcount" if results and all(r.quota_reached for r in results) else "duration"
     return Measurement(
         run_id=run_id, started_at=started_at.isoformat(timespec="seconds"), seed=seed,
@@ -376,6 +378,31 @@ class Invalid(NamedTuple):
 
     reason: str
     cause: str
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks (a driver's multi-line message) collapsed to blanks: reasons are shown one a line."""
+    return re.sub(r"\s*\n\s*", " ", text.strip())
+
+
+def _behind(results: list[WorkerResult]) -> str | None:
+    """Why the load generator, not the engine, fell behind its schedule, or None when it did not.
+
+    Intended starts of the window were never issued while the calls that were made answered
+    quickly: the users spent more time in calls that took under 1 s than in calls that took
+    longer or timed out. An engine that stalls holds its callers instead (harness.runner.recorder).
+    """
+    unissued = sum(r.unissued for r in results)
+    quick, quick_s, stalled_s = (sum(r.quick for r in results), sum(r.quick_s for r in results),
+                                 sum(r.stalled_s for r in results))
+    if not unissued or not quick or stalled_s >= quick_s:
+        return None
+    return (f"{unissued:,} intended starts of the window were never issued while the {quick:,} calls made took "
+            f"{fmt_us(quick_s / quick * 1e6)} on average ({stalled_s:.1f} s in calls of 1 s or more)")
+
+
+GENERATOR_ADVICE = ("the load generator fell behind, not the engine: add processes (--processes) or workers "
+                    "(--expect-workers), or lower the rate")
 
 
 def _client_busy(results: list[WorkerResult]) -> float | None:
@@ -447,32 +474,58 @@ def _misses(request: RunRequest, operations: dict[str, OperationResult], process
                     "expiry, eviction or a lost write); check the engine's data and run again", "misses")]
 
 
-def _outage(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: float, engine: str) -> list[Invalid]:
-    """Measured seconds in which nothing succeeded: the engine was gone or stalled, however few calls failed.
+def _outage(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: float, engine: str,
+            results: list[WorkerResult]) -> list[Invalid]:
+    """Measured seconds in which nothing succeeded, and whose fault that was.
 
     A second counts when calls failed or timed out in it and none succeeded, or when nothing at all
-    completed in two or more seconds in a row of a run that averaged 5 completions a second or more.
+    completed in two or more seconds in a row of a run that averaged 5 completions a second or more;
+    every second of the window counts when no measured call succeeded at all. The cause: the load
+    generator when it fell behind its schedule while the calls it made answered quickly (`_behind`);
+    errors when the calls failed with errors that were not lost connections (a wrong statement);
+    else the engine (unavailable or stalled).
     """
-    seconds = sorted({p.t for p in timeseries if p.phase == "measure"})
-    if not seconds or measured_s <= 0:
+    dark, failures = _dark_seconds(timeseries, warmup_s, measured_s)
+    if not dark:
         return []
+    if not any(p.count for p in timeseries if p.phase == "measure"):
+        span = f"during the whole measurement ({measured_s:.3g} s; {failures:,} calls failed or timed out)"
+    else:
+        span = (f"during {len(dark)} s of the measurement (seconds {dark[0]}-{dark[-1]} from the start of warm-up, "
+                f"{failures:,} calls failed or timed out then)")
+    behind = _behind(results)
+    if behind is not None:
+        return [Invalid(f"no call succeeded {span}: {behind}; {GENERATOR_ADVICE}", "client")]
+    parts = [part for r in results for part in r.operations.values()]
+    errors, timeouts = sum(p.errors for p in parts), sum(p.timeouts for p in parts)
+    if errors and not timeouts and not sum(r.disconnects for r in results):
+        sample = next((s for p in parts for s in p.errors_sample), "")
+        return [Invalid(f"no call succeeded {span}: the calls failed with errors, e.g. {redact_text(sample)}",
+                        "errors")]
+    return [Invalid(f"no call succeeded {span}: {engine} was unavailable or stalled, not the load generator; see the "
+                    "per-second series and the engine's log", "engine")]
+
+
+def _dark_seconds(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: float) -> tuple[list[int], int]:
+    """The measurement's seconds (from the start of warm-up) in which nothing succeeded (see `_outage`), and how
+    many calls failed or timed out in them."""
+    if measured_s <= 0 or not any(p.phase == "measure" for p in timeseries):
+        return [], 0
     ok: dict[int, int] = defaultdict(int)
     failed: dict[int, int] = defaultdict(int)
     for p in timeseries:
         if p.phase == "measure":
             ok[p.t] += p.count
             failed[p.t] += p.errors + p.timeouts
+    first, last = math.floor(warmup_s), math.ceil(warmup_s + measured_s) - 1  # the seconds the window touches
+    if not sum(ok.values()):  # nothing measured succeeded: the whole window, whenever its failures were counted
+        return list(range(first, last + 1)), sum(failed.values())
     busy = sum(ok.values()) / measured_s >= 5
-    window = range(seconds[0], max(seconds[-1], math.ceil(warmup_s + measured_s) - 1) + 1)  # to the window's end
+    window = range(min([first, *failed]), max([last, *ok, *failed]) + 1)
     empty = [t for t in window if ok.get(t, 0) == 0]
     dark = [t for t in empty if failed.get(t, 0) > 0
-            or (busy and (t - 1 in empty or t + 1 in empty))]
-    if not dark:
-        return []
-    return [Invalid(f"no call succeeded during {len(dark)} s of the measurement (seconds {dark[0]}-{dark[-1]} from the "
-                    f"start of warm-up, {sum(failed.get(t, 0) for t in dark):,} calls failed or timed out then): "
-                    f"{engine} was unavailable or stalled, not the load generator; see the per-second series and the "
-                    "engine's log", "engine")]
+            or (first <= t <= last and busy and (t - 1 in empty or t + 1 in empty))]
+    return dark, sum(failed.get(t, 0) for t in dark)
 
 
 def _short(done: int, rate: float, seconds: float) -> bool:
@@ -482,15 +535,19 @@ def _short(done: int, rate: float, seconds: float) -> bool:
 
 
 def _offered_load(load: LoadProfile, operations: dict[str, OperationResult], stages: tuple[StageResult, ...],
-                  scenarios: tuple[ScenarioResult, ...], measured_s: float, busy: float | None) -> list[Invalid]:
+                  scenarios: tuple[ScenarioResult, ...], measured_s: float, busy: float | None,
+                  behind: bool = False) -> list[Invalid]:
     """Open-loop targets that were not reached: the numbers then describe a different load than the one asked.
 
     Every intended start of the window is accounted for (done, failed or timed out), so a shortfall
-    means the generator could not even schedule them: the client's fault when its CPU was busy.
+    means the generator could not even schedule them: the client's fault when its CPU was busy or
+    it fell behind its schedule while the engine answered quickly (`behind`, see `_behind`).
     """
     if busy is not None and busy >= CLIENT_BUSY:
         advice, cause = (f"the harness process was at {busy:.0%} CPU: add processes (--processes) or workers "
                          "(--expect-workers)"), "client"
+    elif behind:
+        advice, cause = GENERATOR_ADVICE, "client"
     else:
         advice, cause = ("compare response and service time: a low service time means the load generator fell behind "
                          "(add processes or workers), a high one that the engine could not keep up"), "other"
@@ -525,9 +582,12 @@ def _error_budget(request: RunRequest, results: list[WorkerResult]) -> list[Inva
         sample = next((s for p in parts for s in p.errors_sample), "")
         what = " and ".join(x for x in (f"{failed:,} failed" if failed else "",
                                          f"{timeouts:,} timed out" if timeouts else "") if x)
-        return [Invalid(f"errors: {share:.1%} of calls failed or timed out ({what} of {calls:,}; budget "
-                        f"{request.load.max_error_rate:.1%})" + (f", e.g. {redact_text(sample)}" if sample and failed
-                                                                 else ""), "errors")]
+        reason = (f"errors: {share:.1%} of calls failed or timed out ({what} of {calls:,}; budget "
+                  f"{request.load.max_error_rate:.1%})" + (f", e.g. {redact_text(sample)}" if sample and failed else ""))
+        behind = _behind(results)
+        if behind is not None and 2 * sum(r.unissued for r in results) >= failed + timeouts:
+            return [Invalid(f"{reason}: {behind}; {GENERATOR_ADVICE}", "client")]
+        return [Invalid(reason, "errors")]
     return []
 
 

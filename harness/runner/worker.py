@@ -271,11 +271,13 @@ class ArenaUser(User):
             self._reconnect()  # the connection is mid-call: start afresh
             return failures  # the call waited its timeout out: nothing spins, no back-off
         timed_out = getattr(self.adapter, "is_timeout", _never)(error)
+        gone = self.adapter.is_disconnect(error)
         if timed_out:
             recorder.record_timeout(recorder.stats[index], intended, start, time.perf_counter_ns())
         else:
-            recorder.record_error(recorder.stats[index], intended, start, time.perf_counter_ns(), error)
-        if self.adapter.is_disconnect(error):
+            recorder.record_error(recorder.stats[index], intended, start, time.perf_counter_ns(), error,
+                                  disconnect=gone)
+        if gone:
             self._reconnect()
         if timed_out:
             return failures
@@ -458,7 +460,9 @@ class WorkerSession:
         if cpu_at_measure is not None and end_ns > wall_at_measure:
             cpu_fraction = (time.process_time() - cpu_at_measure) / ((end_ns - wall_at_measure) / NS_PER_S)
         reached = quota and end_ns < recorder.measure_until_ns and not state.stopping
-        measured_s = max(0.0, min(end_ns, recorder.measure_until_ns) - recorder.measure_from_ns) / NS_PER_S
+        # operationcount: the window ended with the last measured operation, not when the users noticed their share
+        stop_ns = recorder.last_end_ns if reached and recorder.last_end_ns else end_ns
+        measured_s = max(0.0, min(stop_ns, recorder.measure_until_ns) - recorder.measure_from_ns) / NS_PER_S
         return Window(measured_s, cpu_fraction, reached)
 
     def _drain(self, recorder: Recorder) -> None:
