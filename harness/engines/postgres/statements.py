@@ -174,7 +174,7 @@ def build(op: Operation, workload: Workload) -> Statement[Any]:
     if isinstance(op, TraverseOp):
         return _traverse(op, entity, edge_columns(op, workload))
     if isinstance(op, NativeOp):
-        return Statement[Params](sql.SQL(op.statement_list("postgres")[0]), _named, Result.ANY)
+        return _positional_native(op.statement_list("postgres")[0])  # as a transaction's: only the names it uses
     if isinstance(op, InsertOp):
         return _insert(entity)
     if isinstance(op, UpdateOp):
@@ -184,10 +184,6 @@ def build(op: Operation, workload: Workload) -> Statement[Any]:
     if isinstance(op, (FindOp, SearchOp)):
         return _find(op, entity) if isinstance(op, FindOp) else _search(op, entity)
     return _windowed(op, entity)
-
-
-def _named(params: Params) -> Parameters:
-    return params  # a native statement names its parameters: %(key)s
 
 
 @dataclass(frozen=True)

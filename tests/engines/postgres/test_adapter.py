@@ -22,7 +22,7 @@ from harness.results.build import run_and_record
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
 from harness.spec.loader import load_workload
-from harness.spec.models import FieldSpec, IntField, Operation, OperationKind, TraverseOp, Workload
+from harness.spec.models import FieldSpec, IntField, NativeOp, Operation, OperationKind, TraverseOp, Workload
 from harness.spec.suite import LoadProfile
 from tests.engines.helpers import ROOT, after, load_all, workload
 
@@ -312,3 +312,21 @@ def test_the_server_gets_the_sql_the_golden_tests_show(pg: PostgresAdapter) -> N
         for op in spec.operations:
             query = build(op, spec).query
             assert query.as_string(pg.client) == query.as_string(None), (spec.name, op.name)
+
+
+def test_native_statements_send_only_the_parameters_they_name(pg: PostgresAdapter) -> None:
+    """A native statement with no placeholder, or naming only some params, runs: the server is sent what it names."""
+    spec = load_workload(ROOT / "workloads" / "kv-cache.yaml")
+    load_all(pg, spec)
+    natives = {
+        "constant": ("SELECT 1 UNION ALL SELECT 2", 2),
+        "by-key": ('SELECT 1 FROM usertable WHERE ycsb_key = %(key)s', 1),
+    }
+    for name, (text, rows) in natives.items():
+        op = NativeOp(name=name, kind=OperationKind.NATIVE, entity="usertable", weight=1, statements={"postgres": text})
+        execute = pg.bind(op, spec)
+        key = dataset_factories(spec)["usertable"].key_of(3)
+        assert execute({"key": key}) == rows, name
+    with pg.client.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'dbarena_constant%'")
+        assert cur.fetchone() == (1,)  # prepared once, with no parameter

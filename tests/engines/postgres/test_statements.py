@@ -186,13 +186,15 @@ def with_entities(spec: Workload, *entities: Any) -> Workload:
     return spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"entities": entities})})
 
 
-def test_native_statements_pass_named_parameters_through() -> None:
+def test_native_statements_send_the_parameters_they_name_in_order() -> None:
     spec = library("kv-cache")
     native = NativeOp(name="count-prefix", kind=OperationKind.NATIVE, entity="usertable", weight=1,
                       statements={"postgres": "SELECT count(*) FROM usertable WHERE ycsb_key >= %(key)s"})
     built = build(native, spec)
-    assert built.query.as_string(None) == "SELECT count(*) FROM usertable WHERE ycsb_key >= %(key)s"
-    assert (built.parameters({"key": "user1"}), built.result) == ({"key": "user1"}, Result.ANY)
+    assert built.query.as_string(None) == "SELECT count(*) FROM usertable WHERE ycsb_key >= %s"
+    assert (built.parameters({"key": "user1", "unused": 2}), built.result) == (["user1"], Result.ANY)
+    constant = native.model_copy(update={"statements": {"postgres": "SELECT 1"}})
+    assert build(constant, spec).parameters({"key": "user1"}) == []  # none named: none sent
 
 
 def test_schema_creates_tables_indexes_and_search_vectors() -> None:
