@@ -12,14 +12,17 @@ from uuid import UUID
 import pytest
 
 from harness.cli import main
+from harness.engines.base import DatasetInUse, LockHolder
 from harness.engines.calls import Query
 from harness.engines.influxdb.answers import bucket_start
 from harness.engines.postgres import adapter as postgres_adapter
 from harness.engines.postgres.statements import build
+from harness.engines.registry import create_adapter
 from harness.spec.loader import load_workload
 from harness.spec.models import FindOp, Operation, RangeOp, SearchOp, Workload
 from harness.studies.verify import AGREE, DIFFER, NA, Verdict, verify
 from harness.studies.verify.normal import Normal, canonical, differs, key_text, normalise, self_check, stray_hits
+from harness.studies.verify.study import load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -220,3 +223,21 @@ def test_the_command_prints_each_cell_and_exits_1_when_anything_differs(
     out = capsys.readouterr().out
     assert any(line.split()[:3] == ["get", "postgres", DIFFER] and "returned NoneType, not a count" in line
                for line in out.splitlines()), out
+
+
+@pytest.mark.postgres
+def test_verify_refuses_a_dataset_a_run_is_measuring(postgres_url: str) -> None:
+    """verify drops and reloads the data: under a run holding the dataset lock it refuses and the data stays."""
+    spec = workload("audit-log", 200)
+    holder = create_adapter("postgres", postgres_url)
+    holder.connect()
+    try:
+        load(holder, spec)
+        holder.lock_dataset(spec, LockHolder.here("a-measuring-run", spec.name))
+        with pytest.raises(DatasetInUse, match="in use by run a-measuring-run"):
+            verify(spec, ["postgres"], samples=2, provision="auto", urls={"postgres": postgres_url}, say=lambda _: None)
+        rows = holder.client.execute("SELECT count(*) FROM events").fetchone()
+        assert rows == (200,)  # the run's data was not dropped
+    finally:
+        holder.unlock_dataset()
+        holder.close()

@@ -20,12 +20,13 @@ reference; with no majority every engine of that call differs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.dataset.generate import dataset_factories
-from harness.engines.base import EngineAdapter, Executor
+from harness.engines.base import EngineAdapter, Executor, LockHolder
 from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import create_adapter
 from harness.engines.updates import bind_writes
@@ -309,9 +310,12 @@ def _engine_runs(workload: Workload, engines: Sequence[str], arguments: dict[str
         with provisioned(engine, provision, urls.get(engine), progress=say) as endpoint:
             adapter = create_adapter(engine, endpoint.url)
             adapter.connect()
-            try:
+            try:  # verify drops and reloads the data: never under a run measuring it (DatasetInUse, one line)
+                adapter.lock_dataset(workload, LockHolder.here(f"verify-{engine}-{workload.name}-{os.getpid()}",
+                                                               workload.name))
                 yield run_engine(adapter, workload, arguments)
             finally:
+                adapter.unlock_dataset()
                 adapter.close()
 
 
