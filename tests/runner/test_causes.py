@@ -38,8 +38,8 @@ def test_a_generator_working_off_its_warmup_backlog_is_the_clients_fault() -> No
     The users spend the window on starts intended in the warm-up; the window's own starts are
     never issued (timeouts) while every call made answers in about 200 µs: the generator's fault.
     """
-    load = LoadProfile(users=4, processes=1, duration=2, warmup="1.5s", target_rate=40_000,
-                       schedule="deterministic", op_timeout="1s")
+    load = LoadProfile.model_validate({"users": 4, "processes": 1, "duration": 2, "warmup": "1.5s",
+                                       "target_rate": 40_000, "schedule": "deterministic", "op_timeout": "1s"})
     record = run_and_record(RunRequest(engine="fake", url="fake://backlog?latency_us=200", workload=kv(), load=load),
                             Progress())
     timeouts = sum(op.timeouts for op in record.operations.values())
@@ -56,7 +56,8 @@ def test_a_generator_working_off_its_warmup_backlog_is_the_clients_fault() -> No
 
 def test_calls_that_hang_are_the_engines_fault() -> None:
     """Every call takes 3 s against a 1 s timeout: issued calls time out, the schedule lags behind them."""
-    load = LoadProfile(users=2, processes=1, duration=2, warmup=0, target_rate=200, op_timeout="1s")
+    load = LoadProfile.model_validate({"users": 2, "processes": 1, "duration": 2, "warmup": 0, "target_rate": 200,
+                                       "op_timeout": "1s"})
     record = run_and_record(RunRequest(engine="fake", url="fake://hang?stall_every=1&stall_ms=3000", workload=kv(),
                                        load=load), Progress())
     assert sum(op.count for op in record.operations.values()) == 0
@@ -67,7 +68,7 @@ def test_calls_that_hang_are_the_engines_fault() -> None:
 
 
 def test_calls_that_all_fail_with_an_error_are_errors_not_an_outage() -> None:
-    load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
+    load = LoadProfile.model_validate({"users": 2, "processes": 1, "duration": 1, "warmup": 0})
     record = run_and_record(RunRequest(engine="fake", url="fake://broken?error_rate=1", workload=kv(), load=load),
                             Progress())
     assert not record.valid
@@ -100,7 +101,7 @@ def test_an_undefined_table_is_errors_with_the_servers_first_line(postgres_url: 
     missing = NativeOp(name="missing", kind=OperationKind.NATIVE, entity="usertable", weight=1,
                        statements={"postgres": "SELECT * FROM no_such_table_here WHERE k = %(key)s"})
     spec = kv(200).model_copy(update={"operations": (missing,), "presets": {}})
-    load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
+    load = LoadProfile.model_validate({"users": 2, "processes": 1, "duration": 1, "warmup": 0})
     record = run_and_record(RunRequest(engine="postgres", url=postgres_url, workload=spec, load=load), Progress())
     assert not record.valid
     assert set(record.invalid_causes) == {"errors"}, record.invalid_reasons
