@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from harness.compare.gate import Gate
 from harness.compare.thresholds import Threshold, parse_thresholds
 from harness.errors import UserError
 
-__all__ = ["exit_code", "thresholds_from", "write_junit"]
+__all__ = ["check_junit", "exit_code", "thresholds_from", "write_junit"]
 
 
 def thresholds_from(texts: Sequence[str]) -> tuple[Threshold, ...]:
@@ -22,6 +23,17 @@ def thresholds_from(texts: Sequence[str]) -> tuple[Threshold, ...]:
 def exit_code(gates: Sequence[Gate], fail_on: str | None) -> ExitCode:
     """The worst failure over every gate (ExitCode order: errors, invalid, threshold, regressed, inconclusive)."""
     return for_failures([f.value for gate in gates for f in gate.failures(fail_on)])
+
+
+def check_junit(args: argparse.Namespace) -> None:
+    """Refuse --junit FILE before any work when it could not be written then (UserError, one line)."""
+    target: Path | None = getattr(args, "junit", None)
+    if target is None:
+        return
+    folder = target.parent
+    if target.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        why = "is a folder" if target.is_dir() else ("no such folder" if not folder.is_dir() else "folder not writable")
+        raise UserError(f"--junit {target}: cannot write there ({why}); give a path in an existing, writable folder")
 
 
 def write_junit(args: argparse.Namespace, gates: Sequence[Gate]) -> None:

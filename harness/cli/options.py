@@ -35,6 +35,9 @@ class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (the command, the flag, what is wrong), exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        if message.endswith("expected one argument"):  # argparse reads a value such as -5s as a flag
+            message += ("; a value cannot start with '-' (durations, counts and rates are positive); "
+                        "write FLAG=VALUE to pass such a value")
         self.exit(ExitCode.USER_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 

@@ -52,8 +52,9 @@ def verdict_text(done: BenchRun) -> str:
     elif done.not_compared is not None:
         text = f"not compared with the baseline: {done.not_compared}"
     else:
-        text = (f"no baseline for {record.engine}/{record.workload}{'-' + record.preset if record.preset else ''}; "
-                f"`dbarena baseline promote {record.run_id}` makes this one")
+        text = f"no baseline for {record.engine}/{record.workload}{'-' + record.preset if record.preset else ''}"
+        if record.valid:  # promote refuses an invalid run: the hint would lead nowhere
+            text += f"; `dbarena baseline promote {record.run_id}` makes this one"
     return "\n".join(filter(None, [text, checks_text(done.checks)]))
 
 
@@ -65,12 +66,14 @@ def _gate_of(done: BenchRun) -> Gate:
 
 def cmd_bench(args: argparse.Namespace) -> ExitCode:
     """Run, print each run, and exit with the gate's worst failure (an invalid run is never 0)."""
-    from harness.cli.gate import exit_code, thresholds_from, write_junit
+    from harness.cli.gate import check_junit, exit_code, thresholds_from, write_junit
     from harness.report.terminal import run_summary
     from harness.studies.bench import bench
 
     suite = Path(args.suite) if args.suite else (None if args.workload else default_suite())
     thresholds = thresholds_from(args.thresholds)
+    check_junit(args)  # the outputs are checked before the run, not refused after it
+    _check_results_folder()
     gates = []
     try:
         for done in bench(suite, overrides_from(args), provision=args.provision, url=args.url,
@@ -83,6 +86,19 @@ def cmd_bench(args: argparse.Namespace) -> ExitCode:
         if gates:
             write_junit(args, gates)
     return exit_code(gates, args.fail_on)
+
+
+def _check_results_folder() -> None:
+    """UserError (one line) when run records could not be saved: the results folder is not a writable folder."""
+    from harness.results import store
+
+    try:
+        folder = store.runs_dir()
+    except OSError as exc:
+        raise UserError(f"results folder {store.results_dir()}: cannot create it ({exc.strerror or exc}); "
+                        "set DBARENA_RESULTS to a writable folder") from None
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"results folder {folder}: not writable; set DBARENA_RESULTS to a writable folder")
 
 
 def _step_mark(point: CurvePoint) -> str:

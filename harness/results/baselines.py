@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import InvalidRunRefused, UserError
+from harness.errors import InvalidRunRefused
 from harness.results import store
 from harness.results.record import RunRecord
 
@@ -23,9 +23,14 @@ FORCED_NOTE = "promoted to baseline with --force although INVALID"
 
 
 def promote(record: RunRecord, force: bool = False) -> Path:
-    """Write `record` as its engine/workload's baseline; the path written."""
+    """Write `record` as its engine/workload's baseline; the path written.
+
+    Raises InvalidRunRefused (exit 5) for an invalid run unless `force` (then it is marked), and for
+    an incomplete run always: it measured part of its window at most, `force` or not.
+    """
     if not record.complete:
-        raise UserError(f"run {record.run_id} is incomplete; only a complete run can become a baseline")
+        raise InvalidRunRefused(f"run {record.run_id} is incomplete (it ended before its measurement window did); "
+                                "only a complete run can become a baseline, --force included")
     if not record.valid:
         if not force:
             raise InvalidRunRefused(f"run {record.run_id} is INVALID ({'; '.join(record.invalid_reasons)}); "

@@ -209,9 +209,14 @@ def all_runs(directory: Path | None = None, on_skip: OnSkip = ignore) -> list[tu
 
 
 def find_run(run_id: str, directory: Path | None = None) -> RunRecord:
-    """A run by id, id prefix, or path; an exact id wins over longer ids it is a prefix of."""
+    """A run by id, id prefix, or path to a .json run record; an exact id wins over longer ids it is a prefix of.
+
+    UserError (one line) for a path that is not a .json file, e.g. `../../etc/passwd`.
+    """
     path = Path(run_id)
     if "/" in run_id or os.sep in run_id or (path.suffix == ".json" and path.exists()):
+        if path.suffix != ".json" or not path.is_file():
+            raise UserError(f"{run_id!r} is neither a run id nor a .json run record; `dbarena runs` lists the runs")
         return load(path)
     run_id = run_id.removesuffix(".json")  # a file name given without its folder: look in the runs folder
     folder = directory or runs_dir()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import pytest
 
 from harness.cli import main
 from harness.cli.exit_codes import ExitCode
+from harness.results import store
 from harness.studies import limits
 from harness.studies.runs import Overrides, plan_runs
+from tests.compare.records import synthetic_run
 
 FAKE = ["bench", "--engine", "fake", "--workload", "kv-cache"]
 CAPACITY = ["capacity", "--engine", "fake", "--workload", "kv-cache", "--slo", "p99=5ms"]
@@ -132,3 +136,38 @@ def test_the_estimate_is_said_before_loading() -> None:
         limits.check_room(limits.Footprint(10**12, 1000.0), "fake", "in-process")
     limits.check_room(limits.Footprint(10**12, 1000.0), "fake", "in-process", override=True)
     limits.check_room(limits.Footprint(10**12, 1000.0), "postgres", "external")  # not visible from here
+
+
+@pytest.mark.parametrize("flags", [["--duration", "-5s"], ["--warmup", "-1s"], ["--think-time", "-1s"]],
+                         ids=lambda v: " ".join(v))
+def test_a_negative_duration_is_told_not_just_a_missing_argument(flags: list[str],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_line([*FAKE, *flags], capsys)
+    assert f"{flags[0]}: expected one argument; a value cannot start with '-'" in line
+    assert "FLAG=VALUE" in line
+
+
+def test_the_junit_path_is_refused_before_the_run(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    began = time.monotonic()
+    line = one_line([*FAKE, "--duration", "30s", "--junit", "/nonexistent/dir/x.xml"], capsys)
+    assert line == ("dbarena: --junit /nonexistent/dir/x.xml: cannot write there (no such folder); "
+                    "give a path in an existing, writable folder")
+    assert time.monotonic() - began < 10  # nothing ran: not the 30 s window
+    assert not list((results / "runs").glob("*.json"))
+
+
+@pytest.mark.parametrize("target", ["../../etc/passwd", "/etc/hostname", "/tmp"])
+def test_show_takes_a_run_id_or_a_json_record_only(target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_line(["show", target], capsys)
+    assert line == f"dbarena: {target!r} is neither a run id nor a .json run record; `dbarena runs` lists the runs"
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])
+def test_an_incomplete_run_is_refused_as_a_baseline_exit_5(force: list[str], results: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    run = synthetic_run(1000, seconds=4, per_second=100, run_id="20260101T000000Z-fake-kv-cache-cccc", seed=3)
+    store.save(run.model_copy(update={"complete": False}))
+    assert main(["baseline", "promote", run.run_id, *force]) == ExitCode.INVALID
+    err = capsys.readouterr().err
+    assert "incomplete" in err and "--force included" in err and len(err.strip().splitlines()) == 1, err
+    assert not (results / "baselines").exists() or not list((results / "baselines").rglob("*.json"))
