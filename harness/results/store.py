@@ -215,7 +215,7 @@ def find_run(run_id: str, directory: Path | None = None) -> RunRecord:
     """
     path = Path(run_id)
     if "/" in run_id or os.sep in run_id or (path.suffix == ".json" and path.exists()):
-        if path.suffix != ".json" or not path.is_file():
+        if path.suffix != ".json":  # a missing or unreadable .json is `load`'s line
             raise UserError(f"{run_id!r} is neither a run id nor a .json run record; `dbarena runs` lists the runs")
         return load(path)
     run_id = run_id.removesuffix(".json")  # a file name given without its folder: look in the runs folder
