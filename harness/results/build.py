@@ -52,6 +52,7 @@ def build_record(request: RunRequest, measurement: Measurement) -> RunRecord:
         valid=not measurement.invalid_reasons,
         invalid_reasons=measurement.invalid_reasons,
         invalid_causes=measurement.invalid_causes,
+        outages=measurement.outages,
         load_phase=measurement.load_phase,
         operations=measurement.operations,
         total_throughput_ops_s=round(total / measurement.measured_s, 1) if measurement.measured_s else 0.0,

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from harness.metrics.histogram import Percentiles
 from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
+from harness.metrics.outages import Outage
 from harness.models import Frozen
 from harness.redact import redact_data
 from harness.runner.protocol import WorkerInfo
@@ -63,6 +64,7 @@ class RunRecord(Frozen):
     invalid_reasons: tuple[str, ...] = ()
     # one per reason: client | engine | errors | misses | interrupted | workers | other
     invalid_causes: tuple[str, ...] = ()
+    outages: tuple[Outage, ...] = ()  # measured seconds in which nothing succeeded, each with its recovery time
     load_phase: LoadPhase | None = None
     operations: dict[str, OperationResult]
     total_throughput_ops_s: float = 0.0

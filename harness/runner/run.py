@@ -32,6 +32,7 @@ from harness.engines.base import EngineAdapter, LockHolder
 from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, HarnessBug, SpecError, UnsupportedOperation
 from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
+from harness.metrics.outages import Outage, outages
 from harness.models import Frozen
 from harness.redact import redact_text
 from harness.runner.merge import lag_share, merge_operations, merge_scenarios, merge_stages, merge_timeseries
@@ -113,6 +114,7 @@ class Measurement(Frozen):
     interrupted: bool = False
     invalid_reasons: tuple[str, ...] = ()
     invalid_causes: tuple[str, ...] = ()  # one per reason: client | engine | errors | misses | interrupted | workers | other
+    outages: tuple[Outage, ...] = ()  # measured seconds in which nothing succeeded, with the recovery after each
     workers: tuple[WorkerInfo, ...] = ()  # who measured, with clock offsets
     phase: str = "done"  # where the run ended: done, or prepare | load | measure | telemetry when cut short
     failure: str | None = None  # why the engine or the workers failed (phase, error), when they did
@@ -322,6 +324,7 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
         found.insert(0, Invalid(f"failed during {outcome.phase}: {outcome.failure}", outcome.failure_cause))
     found = list(dict.fromkeys(Invalid(one_line(f.reason), f.cause) for f in found))
     stopped_by = "operationcount" if results and all(r.quota_reached for r in results) else "duration"
+    found_outages = outages(timeseries, _dark_seconds(timeseries, request.load.warmup_s, measured_s)[0])
     return Measurement(
         run_id=run_id, started_at=started_at.isoformat(timespec="seconds"), seed=seed,
         engine_version=engine_version, client_library=client_library, engine_settings=settings,
@@ -329,8 +332,9 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
         stages=stages, scenarios=scenarios,
         timeseries=timeseries, measured_s=round(measured_s, 3), stopped_by=stopped_by,
         complete=complete, interrupted=outcome.interrupted, invalid_reasons=tuple(f.reason for f in found),
-        invalid_causes=tuple(f.cause for f in found),
-        telemetry=telemetry, notes=request.notes + tuple(outcome.notes) + _clamped_note(operations),
+        invalid_causes=tuple(f.cause for f in found), outages=found_outages,
+        telemetry=telemetry, notes=request.notes + tuple(outcome.notes) + _clamped_note(operations)
+        + tuple(o.describe() for o in found_outages),
         workers=outcome.results.workers if outcome.results else (), phase=outcome.phase, failure=outcome.failure,
     )
 
@@ -506,6 +510,9 @@ def _outage(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: floa
                     "per-second series and the engine's log", "engine")]
 
 
+BUSY_SECOND = 20  # successes in a second around which an empty second cannot be chance
+
+
 def _dark_seconds(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: float) -> tuple[list[int], int]:
     """The measurement's seconds (from the start of warm-up) in which nothing succeeded (see `_outage`), and how
     many calls failed or timed out in them."""
@@ -524,8 +531,16 @@ def _dark_seconds(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s
     window = range(min([first, *failed]), max([last, *ok, *failed]) + 1)
     empty = [t for t in window if ok.get(t, 0) == 0]
     dark = [t for t in empty if failed.get(t, 0) > 0
-            or (first <= t <= last and busy and (t - 1 in empty or t + 1 in empty))]
+            or (first <= t <= last and busy and (t - 1 in empty or t + 1 in empty))
+            or _gap(ok, t, warmup_s, measured_s)]
     return dark, sum(failed.get(t, 0) for t in dark)
+
+
+def _gap(ok: dict[int, int], t: int, warmup_s: float, measured_s: float) -> bool:
+    """Whether empty second `t` lies whole in the window between two seconds of BUSY_SECOND successes or more:
+    no Poisson chance empties it (e^-20), the calls were blocked (a restart whose callers waited, not failed)."""
+    whole = math.ceil(warmup_s) <= t <= math.floor(warmup_s + measured_s) - 1
+    return whole and ok.get(t - 1, 0) >= BUSY_SECOND and ok.get(t + 1, 0) >= BUSY_SECOND
 
 
 def _short(done: int, rate: float, seconds: float) -> bool:

@@ -130,6 +130,12 @@ def test_kill_and_restart_during_the_measurement_recovers(fleet: Fleet, engine: 
     assert seen.recovery_s is not None and seen.recovery_s <= RECOVERY_S, detail
     assert seen.errors_after_recovery == 0, detail
     assert max_errors_per_user_second(record) < MAX_ERRORS_PER_USER_SECOND, detail
+    # the record says it too: an outage within the fault, back to speed within RECOVERY_S (when a whole second
+    # went dark: a restart faster than a second leaves every second with some successes)
+    for outage in record.outages:
+        assert seen.kill_t - 1 <= outage.start_s <= seen.restart_t + 1, f"{outage}\n{detail}"
+        assert outage.recovery_s is not None and outage.recovery_s <= RECOVERY_S, f"{outage}\n{detail}"
+        assert outage.describe() in record.notes
     _no_traceback(record, injector.output)
     assert record.failure is None, detail
     lost = {"settings": record.manifest.get("engine_settings", {}).get("unavailable"),
