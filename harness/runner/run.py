@@ -599,9 +599,10 @@ def _error_budget(request: RunRequest, results: list[WorkerResult]) -> list[Inva
                                          f"{timeouts:,} timed out" if timeouts else "") if x)
         reason = (f"errors: {share:.1%} of calls failed or timed out ({what} of {calls:,}; budget "
                   f"{request.load.max_error_rate:.1%})" + (f", e.g. {redact_text(sample)}" if sample and failed else ""))
-        behind = _behind(results)
-        if behind is not None and 2 * sum(r.unissued for r in results) >= failed + timeouts:
-            return [Invalid(f"{reason}: {behind}; {GENERATOR_ADVICE}", "client")]
+        unissued = sum(r.unissued for r in results)
+        if _behind(results) is not None and 2 * unissued >= failed + timeouts:
+            return [Invalid(f"{reason}: {unissued:,} of them intended starts never issued; {GENERATOR_ADVICE}",
+                            "client")]
         return [Invalid(reason, "errors")]
     return []
 
