@@ -54,6 +54,14 @@ def cmd_runs(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_show(args: argparse.Namespace) -> ExitCode:
+    from harness.results.groups import find_group, group_stats, group_text
+
+    group = find_group(args.run, on_skip=skipped)
+    if group:  # a group id (`bench --repeat N`): its median and spread, or its runs and figures as JSON
+        print(json.dumps({"group": args.run, "runs": [r.run_id for r in group],
+                          "stats": [s.model_dump(mode="json") for s in group_stats(group)]}, indent=1)
+              if args.json else group_text(group))
+        return ExitCode.OK
     record = store.find_run(args.run)
     print(record.model_dump_json(indent=1) if args.json else run_summary(record))
     return ExitCode.OK
@@ -260,8 +268,9 @@ def _other_parsers(sub: Subcommands) -> None:
     _filters(runs)
     runs.set_defaults(func=cmd_runs)
 
-    show = sub.add_parser("show", help="print one stored run")
-    show.add_argument("run", metavar="RUN_ID", help="run id (or a unique prefix) or path of a run record")
+    show = sub.add_parser("show", help="print one stored run, or a group of repeats")
+    show.add_argument("run", metavar="RUN_ID", help="run id (or a unique prefix) or path of a run record, or a group id "
+                                                    "(`bench --repeat N`: the group's median and min–max)")
     add_json(show, "the run record (the stable, versioned record format)")
     show.set_defaults(func=cmd_show)
 

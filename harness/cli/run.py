@@ -68,6 +68,7 @@ def cmd_bench(args: argparse.Namespace) -> ExitCode:
     """Run, print each run, and exit with the gate's worst failure (an invalid run is never 0)."""
     from harness.cli.gate import check_junit, exit_code, thresholds_from, write_junit
     from harness.report.terminal import run_summary
+    from harness.results.groups import group_text
     from harness.studies.bench import bench
 
     suite = Path(args.suite) if args.suite else (None if args.workload else default_suite())
@@ -81,6 +82,8 @@ def cmd_bench(args: argparse.Namespace) -> ExitCode:
             print(run_summary(done.record))
             print(f"run record: {done.path}")
             print(verdict_text(done))
+            if done.group:
+                print(group_text(list(done.group)))
             gates.append(_gate_of(done))
     finally:  # an interrupted suite still leaves the gate's file for what ran
         if gates:
@@ -196,6 +199,10 @@ def _bench_parser(sub: Subcommands) -> None:
                         help="workload name under <home>/workloads/ or a file; runs it alone, without the suite "
                              "(default: the suite's runs)")
     add_run_shape(parser)
+    parser.add_argument("--repeat", metavar="N", type=count_value(1, 50, "repeats"),
+                        help="run each configuration N times, 1 to 50, as one group: N run records sharing a group "
+                             "id, then the group's median and min–max per operation (`dbarena show GROUP`, "
+                             "`dbarena compare GROUP GROUP`) (default: the suite run's `repeat`, else 1)")
     add_load_shape(parser)
     add_provisioning(parser)
     add_placement(parser)

@@ -56,6 +56,9 @@ class RunRecord(Frozen):
     preset: str | None = None
     workload_hash: str
     suite: str | None = None
+    group: str | None = None  # repeats of one configuration (`bench --repeat N`) share this id
+    repeat: int | None = None  # which repeat of the group this run is, 1..repeats
+    repeats: int | None = None  # how many runs the group was planned with
     seed: int
     scale: float
     load: LoadSettings

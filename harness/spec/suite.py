@@ -187,6 +187,9 @@ def _get(item: Any, alias: str, name: str) -> Any:
     return getattr(item, name)
 
 
+MAX_REPEAT = 50  # repeats of one suite run (each is a whole run)
+
+
 class SuiteRun(Frozen):
     workload: str
     preset: str | None = None
@@ -196,6 +199,8 @@ class SuiteRun(Frozen):
     # absolute limits each run must meet, k6-style ("read.p99<5ms", "errors<0.1%"; docs/output.md),
     # checked by `bench` (exit 7 when breached) and parsed by `validate`
     thresholds: tuple[str, ...] = ()
+    # run this configuration N times as one group (median and spread; `compare` across repeats)
+    repeat: int = Field(1, ge=1, le=MAX_REPEAT)
 
 
 class Slo(Frozen):

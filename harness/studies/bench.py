@@ -7,7 +7,9 @@ KeyboardInterrupt instead of starting the suite's next run. An invalid baseline 
 with --force) is not compared: `BenchRun.baseline_invalid` says so, and the gate fails on it.
 Absolute thresholds (the command line's and the suite run's `thresholds`) are checked on every
 run (`BenchRun.checks`); one that does not parse or names an operation a planned workload lacks
-is refused before anything starts.
+is refused before anything starts. A run planned with `repeat: N` (suite) or `--repeat N` runs N
+times on one provisioned engine; the N records share a `group` id, and the last one's `BenchRun.group`
+holds them all (the CLI prints the group's median and spread).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from harness.errors import SpecError, UserError
 from harness.provision.endpoint import choose_mode, provisioned, url_from_env
 from harness.results.baselines import baseline_for
 from harness.results.build import run_and_record
+from harness.results.groups import new_group_id
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
+from harness.runner.run import RunRequest
 from harness.spec.loader import load_suite
 from harness.spec.suite import Suite
 from harness.studies.limits import check_room, footprint
@@ -59,6 +63,7 @@ class BenchRun:
     not_compared: str | None = None  # why a baseline exists but could not be compared (None: no baseline)
     baseline_invalid: bool = False  # the baseline is invalid (promoted with --force): not compared
     checks: tuple[ThresholdCheck, ...] = ()  # the absolute thresholds, checked on this run
+    group: tuple[RunRecord, ...] = ()  # on the last run of a `--repeat N` group: every run of the group
 
     @property
     def regressed(self) -> bool:
@@ -118,9 +123,30 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
                          f"· scale {planned.scale:g}")
             progress.say(footprint(workload).line())
             with provisioned(engine, provision, url, progress=progress.say) as endpoint:
-                saved = execute(request_for(planned, engine, endpoint, suite.name if suite else None, placement),
-                                progress, run)
-            comparison, why, baseline_invalid = versus_baseline(saved.record)
-            yield BenchRun(saved.path, saved.record, comparison, why, baseline_invalid,
-                           check_thresholds(saved.record, (*thresholds, *parse_thresholds(planned.thresholds))))
-            stop_if_interrupted(saved.record)
+                request = request_for(planned, engine, endpoint, suite.name if suite else None, placement)
+                yield from _repeats(request, planned.repeat, progress, run,
+                                    (*thresholds, *parse_thresholds(planned.thresholds)))
+
+
+def _as_repeat(run: RunFn, group: str, repeat: int, repeats: int) -> RunFn:
+    """`run` whose record carries the group id and its place in the group."""
+    def measured(request: RunRequest, progress: Progress) -> RunRecord:
+        return run(request, progress).model_copy(update={"group": group, "repeat": repeat, "repeats": repeats})
+    return measured
+
+
+def _repeats(request: RunRequest, repeats: int, progress: Progress, run: RunFn,
+             thresholds: Sequence[Threshold]) -> Iterator[BenchRun]:
+    """Run `request` `repeats` times (one run alone when 1), yielding each run; the last carries the group."""
+    group = new_group_id(request.engine, request.workload.name) if repeats > 1 else None
+    records: list[RunRecord] = []
+    for repeat in range(1, repeats + 1):
+        if group is not None:
+            progress.say(f"-- repeat {repeat}/{repeats} of group {group}")
+        saved = execute(request, progress, run if group is None else _as_repeat(run, group, repeat, repeats))
+        records.append(saved.record)
+        comparison, why, baseline_invalid = versus_baseline(saved.record)
+        last = group is not None and (repeat == repeats or saved.record.interrupted)
+        yield BenchRun(saved.path, saved.record, comparison, why, baseline_invalid,
+                       check_thresholds(saved.record, thresholds), tuple(records) if last else ())
+        stop_if_interrupted(saved.record)

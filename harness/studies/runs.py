@@ -78,6 +78,7 @@ class Overrides:
     operationcount: int | None = None  # stop after this many measured operations
     insertstart: int | None = None  # load and name records from this index on (YCSB's insertstart)
     insertcount: int | None = None  # ... this many of them (YCSB's insertcount)
+    repeat: int | None = None  # run each configuration this many times, as one group
     override_limits: bool = False  # run past the safety limits (harness/studies/limits.py)
 
 
@@ -182,6 +183,8 @@ def plan_runs(suite: Suite | None, overrides: Overrides) -> list[SuiteRun]:
             changes["preset"] = overrides.preset
         if overrides.scale is not None:
             changes["scale"] = overrides.scale
+        if overrides.repeat is not None:
+            changes["repeat"] = overrides.repeat
         planned.append(run.model_copy(update=changes))
         check_load(planned[-1].load, overrides.override_limits)
     return planned

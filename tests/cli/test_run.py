@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -258,3 +259,72 @@ def test_select_json_marks_a_client_bound_capacity(monkeypatch: pytest.MonkeyPat
     assert fake["reasons"][0].startswith("client-bound at 600 ops/s: the load generator saturated at 800 ops/s")
     assert main(["select", str(selection)]) == ExitCode.OK
     assert "1. fake\n     - client-bound at 600 ops/s" in capsys.readouterr().out
+
+
+def _throughputs(*values: float) -> Callable[[RunRequest, Progress], RunRecord]:
+    """A scripted run whose n-th call has total and per-operation throughput values[n] (p99 = 10 × it, in µs)."""
+    calls = iter(values)
+    base = scripted(1000)
+
+    def run(request: RunRequest, progress: Progress) -> RunRecord:
+        value = next(calls)
+        record = base(request, progress)
+        read = record.operations["read"]
+        assert read.latency_us is not None
+        op = read.model_copy(update={"throughput_ops_s": value,
+                                     "latency_us": read.latency_us.model_copy(update={"p99": int(value * 10)})})
+        return record.model_copy(update={"total_throughput_ops_s": value, "operations": {"read": op}})
+    return run
+
+
+def _row(out: str, label: str) -> list[str]:
+    """The median, min, max and spread of the group table's row `label` ("total ops/s", "read p99 µs")."""
+    (line,) = [line for line in out.splitlines() if " ".join(line.split()).startswith(label + " ")]
+    return line.split()[len(label.split()):]
+
+
+def test_bench_repeat_stores_a_group_and_prints_its_median_and_range(
+        use: Callable[..., None], results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    use(_throughputs(400, 700, 500))
+    assert main([*BENCH, "--repeat", "3"]) == ExitCode.OK
+    records = [r for _, r in store.all_runs()]
+    assert len(records) == 3
+    (group,) = {r.group for r in records}
+    assert group is not None and sorted((r.repeat, r.repeats) for r in records) == [(1, 3), (2, 3), (3, 3)]
+    out = capsys.readouterr().out
+    assert out.count("run record:") == 3
+    assert f"group {group}: fake · kv-cache · 3 of 3 runs" in out
+    # median 500 of 400, 500, 700; range 400..700; spread (700 − 400) / 500 = 60%
+    assert _row(out, "total ops/s") == ["500", "400", "700", "60%"]
+    assert _row(out, "read p99 µs") == ["5,000", "4,000", "7,000", "60%"]
+    assert main(["show", group]) == ExitCode.OK
+    assert _row(capsys.readouterr().out, "total ops/s") == ["500", "400", "700", "60%"]
+    assert main(["show", group, "--json"]) == ExitCode.OK
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["stats"][0] == {"operation": "total", "figure": "ops/s", "median": 500.0, "low": 400.0,
+                                 "high": 700.0, "samples": [400.0, 700.0, 500.0]}
+
+
+def test_a_suite_run_repeats_as_its_repeat_says(use: Callable[..., None], results: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    use(_throughputs(100, 200))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("version: 1\nname: twice\nruns:\n  - workload: kv-cache\n    engines: [fake]\n    repeat: 2\n"
+                     "    load: {duration: 1s, warmup: 0s}\n")
+    assert main(["bench", "--suite", str(suite)]) == ExitCode.OK
+    assert sorted(r.repeat or 0 for _, r in store.all_runs()) == [1, 2]
+    assert "· 2 of 2 runs" in capsys.readouterr().out
+
+
+def test_without_repeat_a_run_has_no_group(use: Callable[..., None], results: Path) -> None:
+    use(scripted(1000))
+    assert main(BENCH) == ExitCode.OK
+    ((_, record),) = store.all_runs()
+    assert (record.group, record.repeat, record.repeats) == (None, None, None)
+
+
+def test_bench_repeat_on_the_fake_engine_end_to_end(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BENCH, "--users", "2", "--processes", "1", "--scale", "0.05", "--repeat", "2"]) == ExitCode.OK
+    records = [r for _, r in store.all_runs()]
+    assert len(records) == 2 and records[0].group == records[1].group is not None
+    assert f"group {records[0].group}: fake · kv-cache · 2 of 2 runs" in capsys.readouterr().out
