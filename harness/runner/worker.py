@@ -118,6 +118,11 @@ class WorkerState:
         self.drain_end_ns = 0  # no call started in the window runs past this (perf_counter_ns)
         self.key_spaces = key_spaces(config.workload, config.first_user_slot, config.users, config.total_users,
                                      config.insert_offset, config.load)  # shared by the users: acknowledged inserts
+        # operationcount: this process's share, spent by whichever user starts next, so the window ends with the
+        # process's N-th start (its users' merged schedule), not with its slowest user's own share
+        slots = range(config.first_user_slot, config.first_user_slot + config.users)
+        count = config.load.operation_count
+        self.quota = None if count is None else sum(operation_share(count, s, config.total_users) or 0 for s in slots)
 
     def claim_slot(self) -> int:
         slot = self.config.first_user_slot + self.next_local
@@ -157,7 +162,6 @@ class ArenaUser(User):
         self.slot = state.claim_slot()
         self.op_greenlet: greenlet | None = None
         self.call: tuple[int, int, int] | None = None  # (operation, intended, start) of the call in flight
-        self.remaining = operation_share(config.load.operation_count, self.slot, config.total_users)
         self.quota_done = False
         self.adapter = create_adapter(config.engine, config.url, config.load.op_timeout_s)
         try:
@@ -240,7 +244,7 @@ class ArenaUser(User):
             start = clock()
             if not intended and start >= until:
                 return
-            if self.remaining is not None and self._quota_spent(intended or start, recorder):
+            if state.quota is not None and self._quota_spent(intended or start, recorder):
                 return
             self.call = (index, intended, start)
             try:
@@ -298,13 +302,14 @@ class ArenaUser(User):
                 gevent.sleep(0)  # heartbeats and the other users go on
 
     def _quota_spent(self, anchor_ns: int, recorder: Recorder) -> bool:
-        """operationcount: count a measured operation against this user's share; True once the share is done."""
+        """operationcount: count a measured operation against this process's share; True once the share is spent."""
         if anchor_ns < recorder.measure_from_ns:
             return False
-        if self.remaining is not None and self.remaining <= 0:
+        state = self.state
+        if not state.quota:
             self.quota_done = True
             return True
-        self.remaining = (self.remaining or 0) - 1
+        state.quota -= 1
         return False
 
     def _reconnect(self) -> None:
