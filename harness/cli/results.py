@@ -98,6 +98,7 @@ def _finish_gate(args: argparse.Namespace, gate: Gate, text: str) -> ExitCode:
 def cmd_compare(args: argparse.Namespace) -> ExitCode:
     """Compare two runs (or a run and its baseline); refuse an invalid side unless --force; gate on --fail-on."""
     from harness.cli.gate import thresholds_from
+    from harness.cli.groups import compare_sides
     from harness.compare.compare import compare, refuse_invalid
     from harness.compare.gate import Gate
     from harness.compare.thresholds import check_thresholds
@@ -107,6 +108,8 @@ def cmd_compare(args: argparse.Namespace) -> ExitCode:
     thresholds = thresholds_from(expressions)
     if len(args.runs) > 2:
         raise UserError(f"compare takes BASELINE CANDIDATE or CANDIDATE, not {len(args.runs)} runs")
+    if (code := compare_sides(args, min_effect)) is not None:  # two groups of repeats: compared across repeats
+        return code
     candidate = store.find_run(args.runs[-1])
     if len(args.runs) == 2:
         baseline = store.find_run(args.runs[0])
@@ -236,7 +239,9 @@ def _filters(parser: argparse.ArgumentParser) -> None:
 def _compare_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("compare", help="compare two runs, or one run with its baseline")
     parser.add_argument("runs", nargs="+", metavar="RUN_ID",
-                        help="BASELINE CANDIDATE, or CANDIDATE alone (vs its committed baseline)")
+                        help="BASELINE CANDIDATE, or CANDIDATE alone (vs its committed baseline); a side may be a "
+                             "group id (`bench --repeat N`): two groups are compared across repeats, each run one "
+                             "sample; a group against one run stands in by its median run")
     parser.add_argument("--min-effect", metavar="FRACTION", type=float, default=DEFAULT_THRESHOLD,
                         help="minimum relative effect that counts, as a fraction (0.05 = 5%%); doubled for p99, "
                              f"quadrupled for p99.9 (default: {DEFAULT_THRESHOLD})")

@@ -328,3 +328,37 @@ def test_bench_repeat_on_the_fake_engine_end_to_end(results: Path, capsys: pytes
     records = [r for _, r in store.all_runs()]
     assert len(records) == 2 and records[0].group == records[1].group is not None
     assert f"group {records[0].group}: fake · kv-cache · 2 of 2 runs" in capsys.readouterr().out
+
+
+def test_compare_two_groups_across_repeats_and_gate_on_it(
+        use: Callable[..., None], results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    use(_throughputs(1000, 1010, 990, 700, 690, 710))
+    assert main([*BENCH, "--repeat", "3"]) == ExitCode.OK
+    assert main([*BENCH, "--repeat", "3"]) == ExitCode.OK
+    runs = [r for _, r in store.all_runs()]
+    first = next(r.group for r in runs if r.total_throughput_ops_s == 1000)
+    second = next(r.group for r in runs if r.total_throughput_ops_s == 700)
+    assert first and second and first != second
+    capsys.readouterr()
+    assert main(["compare", first, second, "--fail-on-regression"]) == ExitCode.REGRESSED
+    out = capsys.readouterr().out
+    assert "3 valid runs) vs candidate group" in out
+    total = _row(out, "total ops/s")
+    assert total[:3] == ["1,000", "700", "-30.0%"] and total[-1] == "regressed"
+    assert main(["compare", first, second, "--json"]) == ExitCode.OK  # without the gate: reported, not fatal
+    (change,) = [c for c in json.loads(capsys.readouterr().out)["changes"] if c["operation"] == "total"]
+    assert change["verdict"] == "regressed" and change["baseline_median"] == 1000
+
+
+def test_compare_a_group_with_one_run_uses_the_groups_median_run(
+        use: Callable[..., None], results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    use(_throughputs(400, 700, 500, 500))
+    assert main([*BENCH, "--repeat", "3"]) == ExitCode.OK
+    assert main(BENCH) == ExitCode.OK
+    runs = [r for _, r in store.all_runs()]
+    group = next(r.group for r in runs if r.group)
+    single = next(r.run_id for r in runs if r.group is None)
+    median = next(r.run_id for r in runs if r.group and r.total_throughput_ops_s == 500)
+    capsys.readouterr()
+    assert main(["compare", str(group), single]) == ExitCode.OK
+    assert f"group {group}: compared by its median run {median}" in capsys.readouterr().err

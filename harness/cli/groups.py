@@ -1,0 +1,74 @@
+"""`dbarena compare` when a side is a group of repeats (`bench --repeat N`).
+
+Both sides groups: compared across repeats (harness/compare/groups.py), one line per figure,
+exit 3 (REGRESSED) under --fail-on regressed|inconclusive when a figure regressed, 6
+(INCONCLUSIVE) under --fail-on inconclusive when one is inconclusive or has too few runs.
+One side a group: that group's median run stands in for it (said on stderr) and the runs are
+compared as usual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from harness.cli.exit_codes import ExitCode
+from harness.compare.groups import GroupChange, compare_groups, median_run
+from harness.results.groups import find_group
+from harness.results.record import RunRecord
+
+__all__ = ["compare_sides", "group_comparison_text"]
+
+
+def compare_sides(args: argparse.Namespace, min_effect: float) -> ExitCode | None:
+    """Handle `compare` when a side names a group: the exit code when both are groups (printed here); else None,
+    with a group side replaced in `args.runs` by its median run."""
+    groups = [find_group(name) for name in args.runs]
+    if not any(groups):
+        return None
+    if len(groups) == 2 and all(groups):
+        return _both(args, groups[0], groups[1], min_effect)
+    for i, group in enumerate(groups):
+        if group:
+            stand_in = median_run(group)
+            print(f"dbarena: group {args.runs[i]}: compared by its median run {stand_in.run_id} (the other side is "
+                  "one run; give two groups to compare across repeats)", file=sys.stderr)
+            args.runs[i] = stand_in.run_id
+    return None
+
+
+def _both(args: argparse.Namespace, baseline: list[RunRecord], candidate: list[RunRecord],
+          min_effect: float) -> ExitCode:
+    changes = compare_groups(baseline, candidate, min_effect)
+    if args.json:
+        print(json.dumps({"baseline": args.runs[0], "candidate": args.runs[1], "min_effect": min_effect,
+                          "changes": [c.model_dump(mode="json") for c in changes]}, indent=1))
+    else:
+        print(group_comparison_text(args.runs[0], args.runs[1], baseline, candidate, changes, min_effect))
+    verdicts = {c.verdict for c in changes}
+    if args.fail_on in ("regressed", "inconclusive") and "regressed" in verdicts:
+        return ExitCode.REGRESSED
+    if args.fail_on == "inconclusive" and verdicts & {"inconclusive", "too few runs"}:
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.OK
+
+
+def _interval(change: GroupChange) -> str:
+    return "-" if change.interval is None else f"[{change.interval[0]:+.1%}, {change.interval[1]:+.1%}]"
+
+
+def group_comparison_text(base_id: str, cand_id: str, baseline: list[RunRecord], candidate: list[RunRecord],
+                          changes: list[GroupChange], min_effect: float) -> str:
+    """A table: per figure the two medians over the runs, the change, its 95% interval, p and the verdict."""
+    lines = [f"baseline group {base_id} ({sum(r.valid for r in baseline)} valid runs) vs candidate group {cand_id} "
+             f"({sum(r.valid for r in candidate)} valid runs); each run is one sample, minimum effect {min_effect:.0%}",
+             f"{'operation':<16} {'figure':<7} {'baseline':>10} {'candidate':>10} {'change':>8} "
+             f"{'95% interval':>18} {'p':>6}  verdict"]
+    for c in changes:
+        p = "-" if c.p_value is None else f"{c.p_value:.2f}"
+        lines.append(f"{c.operation:<16} {c.figure:<7} {c.baseline_median:>10,.0f} {c.candidate_median:>10,.0f} "
+                     f"{c.change:>+8.1%} {_interval(c):>18} {p:>6}  {c.verdict}")
+    if not changes:
+        lines.append("no figure to compare: a side has no valid run")
+    return "\n".join(lines)
