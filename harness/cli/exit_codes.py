@@ -12,7 +12,8 @@
     5    INVALID       a run is invalid for any other reason (load generator saturated, engine stalled,
                        must-hit misses, a lost worker ...: the record's `invalid_reasons`); or a stored
                        invalid run was refused by `baseline promote`, `compare` or `check` (--force
-                       overrides); or the gate's baseline is itself invalid
+                       overrides; `baseline promote` refuses an incomplete run even so); or the gate's
+                       baseline is itself invalid
     6    INCONCLUSIVE  with --fail-on inconclusive: no regression, but a verdict is inconclusive (its
                        interval reaches past the minimum effect)
     7    THRESHOLD     an absolute threshold (--threshold, a suite's `thresholds`) was breached, or could
