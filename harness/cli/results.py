@@ -25,6 +25,7 @@ from harness.results.record import RunRecord
 if TYPE_CHECKING:
     from harness.compare.gate import Gate
     from harness.report.build import Evidence
+    from harness.studies.models import SelectionResult
 
 __all__ = ["cmd_baseline", "cmd_check", "cmd_compare", "cmd_history", "cmd_report", "cmd_runs", "cmd_show", "register",
            "skipped", "stored_evidence"]
@@ -216,17 +217,73 @@ def stored_evidence(records: Sequence[RunRecord], runs: Sequence[RunRecord] | No
                     capacity=tuple(stored_capacity(on_skip)), selections=tuple(stored_selections(on_skip)))
 
 
+def _capacity_steps(evidence: Evidence) -> set[str]:
+    """Run ids of every stored capacity step (a capacity search's open-loop rate steps)."""
+    return {point.run_id for result in evidence.capacity for point in result.curve}
+
+
+def newest_bench(stored: Sequence[RunRecord], steps: set[str]) -> list[RunRecord]:
+    """What `report` with no argument reports: the newest run that is not a capacity step (a step is listed in a
+    stored capacity search's curve, or carries the suite `capacity`, or is an open-loop run of a `select`), with
+    the rest of its repeat group, or the rest of its suite (the newest unbroken stretch of runs of that suite)."""
+    def step(record: RunRecord) -> bool:
+        suite = record.suite or ""
+        return record.run_id in steps or suite == "capacity" or (suite.startswith("select:")
+                                                                 and record.load.target_rate is not None)
+
+    runs = [r for r in stored if not step(r)]
+    if not runs:
+        return []
+    newest = runs[-1]
+    group = getattr(newest, "group", None)
+    if group:
+        return [r for r in runs if getattr(r, "group", None) == group]
+    if not newest.suite:
+        return [newest]
+    tail: list[RunRecord] = []
+    for record in reversed(runs):
+        if record.suite != newest.suite:
+            break
+        tail.append(record)
+    return tail[::-1]
+
+
+def find_selection(ident: str) -> SelectionResult:
+    """A stored selection result by id, id prefix or path of its .json file (UserError in one line if none)."""
+    from harness.studies.models import SelectionResult
+    from harness.studies.select import selections_dir, stored_selections
+
+    path = Path(ident)
+    if path.suffix == ".json" and path.is_file():
+        try:
+            return SelectionResult.model_validate(store.read_object(path))
+        except ValueError as exc:
+            raise UserError(f"{ident}: not a dbarena selection result ({str(exc).splitlines()[0]})") from None
+    matches = [s for s in stored_selections(skipped) if s.selection_id.startswith(ident.removesuffix(".json"))]
+    exact = [s for s in matches if s.selection_id == ident.removesuffix(".json")]
+    if exact or len(matches) == 1:
+        return (exact or matches)[0]
+    if not matches:
+        raise UserError(f"no selection {ident!r} in {selections_dir()}; `dbarena select` makes one")
+    raise UserError(f"selection id {ident!r} is ambiguous ({len(matches)} results); give more of it")
+
+
 def cmd_report(args: argparse.Namespace) -> ExitCode:
     from harness.report.build import write_report
 
     records = [store.find_run(run) for run in args.runs]
+    selection = find_selection(args.select) if args.select else None
     stored = [r for _, r in store.all_runs(on_skip=skipped)]
-    if not records:
+    if not records and selection is None:
         if not stored:
             raise UserError("no runs stored yet; `dbarena bench` makes one")
-        records = [stored[-1]]
+        records = newest_bench(stored, _capacity_steps(stored_evidence(stored[-1:], stored)))
+        if not records:
+            raise UserError("only capacity steps are stored; `dbarena bench` makes a run to report "
+                            "(`dbarena report --select RESULT` reports a selection)")
+    evidence = stored_evidence(records, stored)
     out = Path(args.out) if args.out else store.results_dir() / "reports"
-    md_path, html_path = write_report(records, stored_evidence(records, stored), out)
+    md_path, html_path = write_report(records, evidence, out, selection)
     print(f"report written: {html_path} and {md_path}")
     return ExitCode.OK
 
@@ -294,7 +351,12 @@ def _other_parsers(sub: Subcommands) -> None:
     hist.set_defaults(func=cmd_history)
 
     report = sub.add_parser("report", help="write report.md and a self-contained report.html with plots")
-    report.add_argument("runs", nargs="*", metavar="RUN_ID", help="runs to report (default: the newest run)")
+    report.add_argument("runs", nargs="*", metavar="RUN_ID",
+                        help="runs to report; runs of several engines on one workload get a side-by-side decision "
+                             "view (default: the newest bench run, or the newest suite's runs; never a capacity step)")
+    report.add_argument("--select", metavar="RESULT",
+                        help="a stored `dbarena select` result (id, id prefix or .json path): its ranking, reasons "
+                             "and capacity curves across engines, with its reference runs (default: none)")
     report.add_argument("--out", metavar="DIR", help="output directory (default: <results>/reports)")
     report.set_defaults(func=cmd_report)
 

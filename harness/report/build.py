@@ -19,7 +19,7 @@ import pandas as pd
 
 from harness.compare.compare import SHARES, Comparison, compare
 from harness.errors import UserError
-from harness.report import html, markdown, plots
+from harness.report import decision, html, markdown, plots
 from harness.report.blocks import Block, Heading, Plot, Report, Table, Text
 from harness.report.comparison import SHARE_RULE, change_cells, fmt_metric
 from harness.results import history as run_history
@@ -201,6 +201,7 @@ def _manifest(record: RunRecord) -> Table:
     rows = [
         ("started", record.started_at),
         ("engine", f"{record.engine} {record.engine_version}"),
+        ("server measured", decision.measured_server(record.engine, record.engine_version, m)),
         ("workload", f"{_workload(record)} (definition {record.workload_hash}, scale {record.scale:g}, "
                      f"seed {record.seed})" + (f", suite {record.suite}" if record.suite else "")),
         ("load", f"{load.users} users × {load.processes} process(es), {mode}, {load.warmup_s:g} s warm-up + "
@@ -254,14 +255,26 @@ def _comparison(record: RunRecord, evidence: Evidence) -> list[Block]:
 
 
 def _history(record: RunRecord, evidence: Evidence, name: str) -> list[Block]:
+    """History charts of the record's engine and workload, one per series of comparable runs (same definition,
+    scale and load shape): runs of different series are never joined in one chart."""
     frame = evidence.history(record)
     frame = frame[frame["preset"].isna()] if record.preset is None else frame[frame["preset"] == record.preset]
-    svg = plots.history_trend(frame, evidence.baseline(record), record.run_id)
-    if svg is None:
-        return [Heading(3, "History"), Text(f"No history yet: fewer than two stored runs of "
-                                            f"{record.engine}/{_workload(record)}.")]
-    runs = frame["run_id"].nunique()
-    return [Heading(3, "History"), Plot(name, f"History of {record.engine}/{_workload(record)} ({runs} runs)", svg)]
+    blocks: list[Block] = [Heading(3, "History")]
+    groups = [(series, rows) for series, rows in frame.groupby("series", sort=False)]
+    if len(groups) > 1:
+        blocks.append(Text(f"Stored runs of {record.engine}/{_workload(record)} fall into {len(groups)} series that "
+                           "cannot be compared (different workload definition, scale or load shape); each has its "
+                           "own chart, a series of one run none.", "note"))
+    own = run_history.series(record)
+    for index, (series, rows) in enumerate(sorted(groups, key=lambda g: g[0] != own)):
+        svg = plots.history_trend(rows.reset_index(drop=True), evidence.baseline(record), record.run_id)
+        if svg is not None:
+            runs = rows["run_id"].nunique()
+            blocks.append(Plot(name if index == 0 else f"{name}-{index}", f"History of {series} ({runs} runs)", svg))
+    if len(blocks) == 1 + (len(groups) > 1):
+        blocks.append(Text(f"No history yet: fewer than two comparable stored runs of "
+                           f"{record.engine}/{_workload(record)}."))
+    return blocks
 
 
 def _capacity(record: RunRecord, results: Sequence[CapacityResult], name: str) -> list[Block]:
@@ -311,7 +324,7 @@ def _selection(selection: SelectionResult) -> list[Block]:
 def _run_section(record: RunRecord, evidence: Evidence) -> list[Block]:
     stem = slug(record.run_id)
     flags = [word for word, ok in (("INVALID", record.valid), ("INCOMPLETE", record.complete)) if not ok]
-    title = f"{record.engine} · {_workload(record)} — {record.run_id}" + "".join(f" — {f}" for f in flags)
+    title = f"{decision.record_label(record)} · {_workload(record)} — {record.run_id}" + "".join(f" — {f}" for f in flags)
     blocks: list[Block] = [Heading(2, title, stem, "bad" if flags else "")]
     if not record.complete:
         blocks.append(Text("INCOMPLETE RUN: the measurement was cut short; numbers cover only what was measured.",
@@ -329,19 +342,26 @@ def _run_section(record: RunRecord, evidence: Evidence) -> list[Block]:
     return blocks
 
 
-def gather(records: Sequence[RunRecord], evidence: Evidence) -> Report:
-    """The whole report for the given runs (oldest first), with plots already rendered."""
+def gather(records: Sequence[RunRecord], evidence: Evidence, selection: SelectionResult | None = None) -> Report:
+    """The whole report for the given runs (oldest first), with plots already rendered; runs of several engines
+    on one workload, or a `selection`, first get the cross-engine decision view (decision.py)."""
     overview = Table(("run", "engine", "workload", "ops/s", "valid", "complete"),
-                     tuple((r.run_id, f"{r.engine} {r.engine_version}", _workload(r), f"{r.total_throughput_ops_s:,.0f}",
+                     tuple((r.run_id, decision.record_label(r), _workload(r), f"{r.total_throughput_ops_s:,.0f}",
                             "yes" if r.valid else "NO", "yes" if r.complete else "NO") for r in records),
                      tuple("" if r.valid and r.complete else "bad" for r in records))
-    blocks: list[Block] = [Heading(2, "Runs"), overview]
+    decide = decision.wants_decision(records, selection)
+    blocks: list[Block] = (decision.decision_blocks(records, evidence.runs, evidence.capacity, selection)
+                           if decide else [])
+    blocks += [Heading(2, "Runs"), overview] if records else []
     for record in records:
         blocks += _run_section(record, evidence)
-    for selection in _newest_per(evidence.selections, {r.workload for r in records}):
+    for shown in _newest_per(evidence.selections, {r.workload for r in records}):
+        if selection is None or shown.selection_id != selection.selection_id:
+            blocks += _selection(shown)
+    if selection is not None:
         blocks += _selection(selection)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return Report("dbarena report", now, tuple(blocks))
+    return Report("dbarena decision report" if decide else "dbarena report", now, tuple(blocks))
 
 
 def _newest_per(selections: Iterable[SelectionResult], workloads: set[str]) -> list[SelectionResult]:
@@ -352,11 +372,13 @@ def _newest_per(selections: Iterable[SelectionResult], workloads: set[str]) -> l
     return list(newest.values())
 
 
-def write_report(records: Sequence[RunRecord], evidence: Evidence, out_dir: Path) -> tuple[Path, Path]:
-    """Write report.md (with sibling .svg files) and a self-contained report.html about `records`."""
-    if not records:
+def write_report(records: Sequence[RunRecord], evidence: Evidence, out_dir: Path,
+                 selection: SelectionResult | None = None) -> tuple[Path, Path]:
+    """Write report.md (with sibling .svg files) and a self-contained report.html about `records` (and the
+    `selection` result, when given)."""
+    if not records and selection is None:
         raise UserError("no runs to report; `dbarena bench` makes one")
-    report = gather(sorted(records, key=lambda r: r.started_at), evidence)
+    report = gather(sorted(records, key=lambda r: r.started_at), evidence, selection)
     for plot in report.plots:
         write_atomic(out_dir / f"{plot.name}.svg", plot.svg)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"

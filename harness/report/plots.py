@@ -25,12 +25,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 from matplotlib.typing import RcKeyType
 
-from harness.metrics.histogram import decode
+from harness.metrics.histogram import decode, merge
 from harness.results.points import measured_points
 from harness.results.record import RunRecord
 from harness.studies.models import CapacityResult
 
-__all__ = ["capacity_curve", "history_trend", "latency_distribution", "parse_slo_us", "timeseries"]
+__all__ = ["capacity_by_engine", "capacity_curve", "history_trend", "latency_distribution", "parse_slo_us",
+           "percentiles_by_engine", "timeseries"]
 
 _STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "path",
@@ -76,6 +77,89 @@ def _unit(values_us: Sequence[float]) -> tuple[float, str]:
 def _percentile_x(percentile: float) -> float:
     """HdrHistogram's x: 1 / (1 - quantile), so each extra nine gets the same width."""
     return 1.0 / (1.0 - percentile / 100.0)
+
+
+def _percentile_axis(ax: Axes, curves: dict[str, tuple[np.ndarray, list[int]]], medians: list[float]) -> None:
+    """The log percentile x axis (HdrHistogram style) and a y axis that goes log when the tail is long."""
+    x_max = max(xs[-1] for xs, _ in curves.values())
+    ticks = [p for p in PERCENTILE_TICKS if _percentile_x(p) <= x_max * 1.001]
+    ax.set_xscale("log")
+    ax.set_xlim(1, x_max)
+    ax.xaxis.set_major_locator(FixedLocator([_percentile_x(p) for p in ticks]))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{p:g}%" for p in ticks])
+    top = max(v for _, values in curves.values() for v in values)
+    if top / max(1.0, min(medians)) > 50:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.set_ylim(bottom=0)
+
+
+def percentiles_by_engine(histograms: dict[str, list[str]], operation: str) -> str | None:
+    """One operation's latency by percentile, one line per engine (label -> encoded HDR histograms of its runs,
+    merged exactly: the repeats' calls pooled); None when no engine has a call."""
+    curves: dict[str, tuple[np.ndarray, list[int]]] = {}
+    medians: list[float] = []
+    for label, encoded in histograms.items():
+        histogram = merge(encoded)
+        count = histogram.get_total_count()
+        if count == 0:
+            continue
+        xs = np.logspace(0, math.log10(max(1e4, min(1e6, 10 ** math.ceil(math.log10(count))))), 160)
+        values = [int(histogram.get_value_at_percentile(100.0 * (1 - 1 / x))) for x in xs]
+        values[-1] = int(histogram.get_max_value())
+        curves[label] = (xs, values)
+        medians.append(histogram.get_value_at_percentile(50.0))
+    if not curves:
+        return None
+    divisor, unit = _unit([v for _, values in curves.values() for v in values])
+    with _figure(3.6) as (fig, (ax,)):
+        for label, (xs, values) in curves.items():
+            ax.plot(xs, [v / divisor for v in values], label=label)
+        _percentile_axis(ax, curves, medians)
+        ax.set_xlabel("percentile")
+        ax.set_ylabel(f"latency ({unit})")
+        ax.set_title(f"{operation}: latency by percentile, one line per engine (HDR histograms)")
+        ax.legend(loc="upper left")
+        return _svg(fig)
+
+
+def capacity_by_engine(results: dict[str, CapacityResult], slo: str) -> str | None:
+    """The SLO percentile against achieved throughput of each engine's open-loop steps (label -> its capacity
+    search), the SLO as a horizontal line and each capacity as a dotted vertical one; None without a step."""
+    bound = parse_slo_us(slo)
+    metric = bound[0] if bound else "p99"
+    field_name = f"{metric}_us" if metric in ("p50", "p99", "p999") else "p99_us"
+    shown = {label: [p for p in sorted(r.curve, key=lambda p: p.target_rate) if getattr(p, field_name) is not None]
+             for label, r in results.items()}
+    if not any(shown.values()):
+        return None
+    values = [float(getattr(p, field_name)) for points in shown.values() for p in points]
+    divisor, unit = _unit(values + ([bound[1]] if bound else []))
+    with _figure(3.6) as (fig, (ax,)):
+        for label, points in shown.items():
+            if not points:
+                continue
+            line = ax.plot([p.achieved_ops_s for p in points], [getattr(p, field_name) / divisor for p in points],
+                           marker="o", markersize=4, label=label)[0]
+            bad = [p for p in points if not (p.slo_met and p.valid)]
+            ax.scatter([p.achieved_ops_s for p in bad], [getattr(p, field_name) / divisor for p in bad], marker="x",
+                       s=50, color=line.get_color(), zorder=3)
+            found = results[label].capacity_ops_s
+            if found is not None:
+                ax.axvline(found, linestyle=":", linewidth=1, color=line.get_color())
+        if bound:
+            ax.axhline(bound[1] / divisor, color=BAD, linewidth=1, linestyle="-.", label=f"SLO {slo}")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("achieved throughput (ops/s); ×: step missed the SLO or invalid; dotted: capacity")
+        ax.set_ylabel(f"{metric.replace('p999', 'p99.9')} ({unit})")
+        ax.set_title(f"Capacity curves, one line per engine (open-loop steps, SLO {slo})")
+        ax.legend(loc="upper left")
+        return _svg(fig)
 
 
 def latency_distribution(record: RunRecord) -> str | None:

@@ -13,7 +13,19 @@ from harness.results.record import RunRecord
 
 COLUMNS = ["started_at", "run_id", "engine", "engine_version", "workload", "preset", "scale", "users",
            "target_rate", "operation", "count", "errors", "throughput_ops_s", "p50_us", "p99_us", "p999_us",
-           "max_us", "valid", "complete", "workload_hash", "git_sha"]
+           "max_us", "valid", "complete", "workload_hash", "git_sha", "series"]
+
+
+def series(record: RunRecord) -> str:
+    """What a run can be compared with, in words: engine, workload (preset, definition hash), scale and load shape.
+
+    Runs of one series may be joined in a history chart; runs of different series may not (a changed
+    workload definition, scale, user count, process count or load shape measures something else).
+    """
+    load = record.load
+    preset = f":{record.preset}" if record.preset else ""
+    return (f"{record.engine} {record.workload}{preset} (definition {record.workload_hash}), scale {record.scale:g}, "
+            f"{load.users} users × {load.processes} process(es), {record.describe_load()}")
 
 
 def rows(record: RunRecord) -> list[dict[str, object]]:
@@ -28,7 +40,7 @@ def rows(record: RunRecord) -> list[dict[str, object]]:
             "p50_us": lat.p50 if lat else None, "p99_us": lat.p99 if lat else None,
             "p999_us": lat.p999 if lat else None, "max_us": lat.max if lat else None,
             "valid": record.valid, "complete": record.complete, "workload_hash": record.workload_hash,
-            "git_sha": record.manifest.get("git_sha"),
+            "git_sha": record.manifest.get("git_sha"), "series": series(record),
         })
     return out
 
