@@ -82,6 +82,7 @@ RECONNECT_PAUSE_S = 0.2
 BACKOFF_FIRST_S = 0.001  # after a failed call; doubles per consecutive failure, with jitter
 BACKOFF_MAX_S = 1.0  # so no failing call can spin, and a recovered engine is found within a second
 CONNECT_WAIT_S = 120.0  # a worker started before its master waits this long for it
+GIVE_UP_GRACE_S = 10.0  # the most the result waits past the drain for users recording their unreached starts
 YIELD_EVERY = 64  # ops between voluntary yields, so no user starves the others
 
 READY_TIMEOUT_S = 60.0
@@ -115,6 +116,7 @@ class WorkerState:
         self.recorder: Recorder | None = None
         self.users: list[ArenaUser] = []  # connected users, watched by the guard
         self.running = 0  # users still running operations
+        self.giving_up = 0  # users recording the starts they never reached (`ArenaUser._give_up`)
         self.drain_end_ns = 0  # no call started in the window runs past this (perf_counter_ns)
         self.key_spaces = key_spaces(config.workload, config.first_user_slot, config.users, config.total_users,
                                      config.insert_offset, config.load)  # shared by the users: acknowledged inserts
@@ -294,12 +296,16 @@ class ArenaUser(User):
         """The drain is over: every start still due before `until` is a timeout, its latency counted from then."""
         now = time.perf_counter_ns()
         n = 0
-        while 0 < intended < until:  # bounded: the starts left in the window at the schedule's rate
-            recorder.record_timeout(recorder.stats[index], intended, 0, now)
-            index, intended = mix.next_index(), schedule.next_ns()
-            n += 1
-            if n % 4096 == 0:
-                gevent.sleep(0)  # heartbeats and the other users go on
+        self.state.giving_up += 1  # the result waits for these records (`WorkerSession._drain`)
+        try:
+            while 0 < intended < until:  # bounded: the starts left in the window at the schedule's rate
+                recorder.record_timeout(recorder.stats[index], intended, 0, now)
+                index, intended = mix.next_index(), schedule.next_ns()
+                n += 1
+                if n % 4096 == 0:
+                    gevent.sleep(0)  # heartbeats and the other users go on
+        finally:
+            self.state.giving_up -= 1
 
     def _quota_spent(self, anchor_ns: int, recorder: Recorder) -> bool:
         """operationcount: count a measured operation against this process's share; True once the share is spent."""
@@ -474,7 +480,9 @@ class WorkerSession:
         """Let the calls anchored in the window finish (up to the drain's end); a call still running then is a timeout."""
         state = self._state()
         deadline = state.drain_end_ns + int(2 * GUARD_PERIOD_S * NS_PER_S)
-        while not state.stopping and state.running and time.perf_counter_ns() < deadline:
+        late = deadline + int(GIVE_UP_GRACE_S * NS_PER_S)  # users still recording their unreached starts
+        while not state.stopping and state.running and (
+                time.perf_counter_ns() < deadline or (state.giving_up and time.perf_counter_ns() < late)):
             gevent.sleep(0.01)
         if state.stopping:
             return
