@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from hdrh.histogram import HdrHistogram
@@ -39,6 +39,13 @@ def first_line(message: str) -> str:
     return next((line.strip() for line in message.splitlines() if line.strip()), "")
 
 
+PAUSE_EVERY = 16_384  # latencies turned into a histogram between two pauses (Recorder.pause)
+
+
+def _no_pause() -> None:
+    return None
+
+
 class SecondBucket:
     """One operation's activity in one second of the run (warm-up or measured, never both)."""
 
@@ -50,19 +57,24 @@ class SecondBucket:
         self.timeouts = 0
         self.latencies_us: list[int] = []
 
-    def histogram(self, highest_us: int) -> str:
-        """The second's latencies as an encoded histogram ("" when there are none)."""
+    def histogram(self, highest_us: int, pause: Callable[[], None] = _no_pause) -> str:
+        """The second's latencies as an encoded histogram ("" when there are none); `pause()` every PAUSE_EVERY
+        values (a saturated open-loop second can hold millions: the process's heartbeats must go on)."""
         if not self.latencies_us:
             return ""
         histogram = new_histogram(highest_us)
-        for latency in self.latencies_us:
-            histogram.record_value(latency)
+        record = histogram.record_value
+        for n, latency in enumerate(self.latencies_us, 1):
+            record(latency)
+            if not n % PAUSE_EVERY:
+                pause()
         return encode(histogram)
 
-    def row(self, second: int, op: str, phase: Literal["warmup", "measure"], highest_us: int) -> SecondRow:
+    def row(self, second: int, op: str, phase: Literal["warmup", "measure"], highest_us: int,
+            pause: Callable[[], None] = _no_pause) -> SecondRow:
         """The second as sent to the parent: counts and an encoded histogram (merged exactly)."""
         return SecondRow(t=second, op=op, phase=phase, count=self.count, errors=self.errors, timeouts=self.timeouts,
-                         histogram=self.histogram(highest_us))
+                         histogram=self.histogram(highest_us, pause))
 
 
 class StageStats:
@@ -146,9 +158,10 @@ class Recorder:
 
     def __init__(self, op_names: list[str], t0_ns: int, warmup_s: float, duration_s: float, open_loop: bool,
                  stage_durations_s: tuple[float, ...] = (), *, must_hit: Sequence[bool] = (),
-                 highest_us: int = HIGHEST_US) -> None:
+                 highest_us: int = HIGHEST_US, pause: Callable[[], None] = _no_pause) -> None:
         hits = list(must_hit) or [False] * len(op_names)
         self.highest_us = highest_us
+        self.pause = pause  # lets the process's other work run while long per-second lists become histograms
         self.stats = [OperationStats(name, len(stage_durations_s), must_hit=hit, highest_us=highest_us)
                       for name, hit in zip(op_names, hits, strict=True)]
         self.t0_ns = t0_ns
@@ -297,7 +310,7 @@ class Recorder:
         rows = []
         for stats in self.stats:
             for phase, seconds in (("warmup", stats.warmup_seconds), ("measure", stats.seconds)):
-                rows += [bucket.row(second, stats.name, phase, self.highest_us)  # type: ignore[arg-type]
+                rows += [bucket.row(second, stats.name, phase, self.highest_us, self.pause)  # type: ignore[arg-type]
                          for second, bucket in sorted(seconds.items())]
         return rows
 
@@ -320,7 +333,7 @@ class Recorder:
             errors += merged.errors
             latencies.extend(merged.latencies_us)
             operations[stats.name] = TickOperation(count=merged.count, errors=merged.errors,
-                                                   histogram=merged.histogram(self.highest_us))
+                                                   histogram=merged.histogram(self.highest_us, self.pause))
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, (len(latencies) * 99) // 100)] if latencies else None
         return Tick(t=(now_ns - self.t0_ns) / NS_PER_S, ops=ops, errors=errors, p99_us=p99, operations=operations)

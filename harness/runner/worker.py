@@ -430,7 +430,8 @@ class WorkerSession:
                             load.warmup_s, load.duration_s, open_loop=load.open_loop,
                             stage_durations_s=tuple(stage.duration_s for stage in load.stages),
                             must_hit=[must_hit(op, workload) for op in workload.operations],
-                            highest_us=ceiling_us(load.warmup_s, load.duration_s, drain, load.op_timeout_s))
+                            highest_us=ceiling_us(load.warmup_s, load.duration_s, drain, load.op_timeout_s),
+                            pause=lambda: gevent.sleep(0))  # heartbeats go on while a result is built
         state.drain_end_ns = recorder.measure_until_ns + int(drain * NS_PER_S)
         state.recorder = recorder
         limits = [int((timeout_of(op, load.op_timeout_s) + GUARD_GRACE_S) * NS_PER_S) for op in workload.operations]

@@ -80,8 +80,9 @@ def test_the_duration_ends_a_run_whose_operationcount_is_not_reached() -> None:
 
 
 def test_a_saturated_generator_is_the_clients_fault() -> None:
-    """No service time at all, an impossible rate: users start ever later while their calls take microseconds."""
-    load = LoadProfile(users=4, processes=1, duration=2, warmup=0, target_rate=50_000, schedule="deterministic",
+    """No service time at all, an impossible rate (several times what one process can issue): users start ever later while
+    their calls take microseconds."""
+    load = LoadProfile(users=4, processes=1, duration=2, warmup=0, target_rate=300_000, schedule="deterministic",
                        op_timeout="1s")
     record = run_and_record(RunRequest(engine="fake", url="fake://saturated", workload=kv(), load=load), Progress())
     assert not record.valid
