@@ -11,6 +11,7 @@ Like build.py it reads nothing: the caller passes the runs, the stored evidence 
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -296,8 +297,32 @@ def _ranking(group: Sequence[Contender], selection: SelectionResult | None) -> l
     tones = tuple("bad" if (c.ranked and c.ranked.unsupported) or (c.runs and not c.valid_runs) else ""
                   for c, _ in ranked)
     words = [Text(f"{i}. {c.label}: " + "; ".join(reasons) + ".") for i, (c, reasons) in enumerate(ranked, start=1)]
-    return [Heading(3, "Ranking and reasons"), Text(head), Table(("rank", "engine (server measured)", "reasons"),
-                                                                 rows, tones), *words]
+    return [Heading(3, "Ranking and reasons"), *_host(selection), Text(head),
+            Table(("rank", "engine (server measured)", "reasons"), rows, tones), *words, *_order(selection, group)]
+
+
+def _host(selection: SelectionResult | None) -> list[Block]:
+    """A busy host said before the ranking (a selection that checked host load records it)."""
+    if selection is None or not getattr(selection, "host_busy", False):
+        return []
+    reasons = "; ".join(getattr(selection, "host_reasons", ()) or ("no detail recorded",))
+    return [Text(f"The host was busy during this selection ({reasons}): its figures may be the host's, not the "
+                 "engines'.", "bad")]
+
+
+def _order(selection: SelectionResult | None, group: Sequence[Contender]) -> list[Block]:
+    """The selection's pairwise statements ("A > B with probability p", "A ≈ B (within noise)"), stand-ins named."""
+    order = tuple(getattr(selection, "order", ()) or ()) if selection is not None else ()
+    if not order:
+        return []
+    rounds = getattr(selection, "repeats", 1)
+    lines = []
+    for line in order:
+        for c in group:
+            if c.label != c.engine:
+                line = re.sub(rf"(?<![\w(-]){re.escape(c.engine)}(?![\w-])", c.label, line)
+        lines.append(line)
+    return [Text(f"Order over {rounds} round(s), engines interleaved: " + "; ".join(lines) + ".")]
 
 
 def _capacity(key: str, group: Sequence[Contender], selection: SelectionResult | None) -> list[Block]:
@@ -309,14 +334,27 @@ def _capacity(key: str, group: Sequence[Contender], selection: SelectionResult |
     blocks: list[Block] = [Heading(3, f"Capacity under {slo}")]
     if svg := plots.capacity_by_engine(same, slo):
         blocks.append(Plot(f"decision-{key}-capacity", f"Capacity curves across engines, SLO {slo}", svg))
+    ranked = {c.label: c.ranked for c in group}
     rows = tuple((label, f"{r.capacity_ops_s:,.0f} ops/s" if r.capacity_ops_s is not None else "none (lowest rate "
-                  "missed)", "client-bound: the load generator's limit, at least this much" if r.client_bound
-                  else "engine", r.capacity_id, str(len(r.curve))) for label, r in same.items())
-    blocks.append(Table(("engine (server measured)", "capacity", "bound by", "search", "steps"), rows))
+                  "missed)", _rounds(ranked.get(label)), "client-bound: the load generator's limit, at least this "
+                  "much" if r.client_bound else "engine", r.capacity_id, str(len(r.curve))) for label, r in same.items())
+    blocks.append(Table(("engine (server measured)", "capacity (this search)", "over the rounds", "bound by", "search",
+                         "steps"), rows))
     left = sorted(set(found) - set(same))
     if left:
         blocks.append(Text(f"Not drawn (their search used another SLO): {', '.join(left)}.", "note"))
     return blocks
+
+
+def _rounds(entry: Ranked | None) -> str:
+    """The selection's capacity over its rounds: median and range, or '-' for a single search."""
+    rounds = tuple(getattr(entry, "capacity_rounds", ()) or ()) if entry is not None else ()
+    if len(rounds) < 2 or entry is None:
+        return "-"
+    low, high = getattr(entry, "capacity_low", None), getattr(entry, "capacity_high", None)
+    median = f"{entry.capacity_ops_s:,.0f}" if entry.capacity_ops_s is not None else "none"
+    spread = f" ({low:,.0f}–{high:,.0f})" if low is not None and high is not None else ""
+    return f"median {median} ops/s{spread}, {len(rounds)} rounds"
 
 
 def decision_blocks(records: Sequence[RunRecord], stored: Sequence[RunRecord], capacity: Sequence[CapacityResult],

@@ -48,7 +48,7 @@ def runs() -> list[RunRecord]:
 
 
 def _capacity(engine: str, capacity: float) -> CapacityResult:
-    steps = [(r, r * 0.99, 1_000 + r * 3) for r in (500.0, 1_000.0, 1_500.0, 2_000.0)]
+    steps = [(r, r * 0.99, 5_000 * r / (capacity + 250)) for r in (500.0, 1_000.0, 1_500.0, 2_000.0)]
     curve = tuple(CurvePoint(target_rate=t, achieved_ops_s=a, p50_us=int(p99 / 3), p99_us=int(p99), p999_us=int(p99 * 2),
                              slo_met=t <= capacity, valid=True, run_id=f"{engine}-step{t:g}") for t, a, p99 in steps)
     return CapacityResult(capacity_id=f"cap-{engine}", engine=engine, workload="kv-cache", slo="p99<=5ms",
@@ -199,3 +199,21 @@ def test_the_decision_page_renders_in_a_headless_browser(chromium: str, runs: li
                        page.as_uri())
         assert done.returncode == 0, done.stderr[-2000:]
         assert _inked(plot) > 0.01, f"{name} renders blank"
+
+
+def test_a_repeated_selection_says_its_order_rounds_and_busy_host(runs: list[RunRecord]) -> None:
+    """What a repeated selection records (pairwise order, capacity over rounds, host load) is said, stand-ins named."""
+    first = _selection().ranking[0].model_copy(update={"capacity_rounds": (1_400.0, 1_500.0, 1_600.0),
+                                                       "capacity_low": 1_400.0, "capacity_high": 1_600.0})
+    selection = _selection().model_copy(update={
+        "ranking": (first, *_selection().ranking[1:]), "repeats": 3, "host_busy": True,
+        "host_reasons": ("load average 3.1 on 2 CPUs before round 2",),
+        "order": ("postgres > mongodb with probability 0.97", "mongodb ≈ elasticsearch (within noise)")})
+    references = [r.model_copy(update={"suite": "select:login"}) for r in (runs[2], runs[3], runs[4])]
+    blocks = decision.decision_blocks([], references, CAPACITY, selection)
+    text = " ".join(b.text for b in blocks if hasattr(b, "text"))
+    assert "The host was busy during this selection (load average 3.1 on 2 CPUs before round 2)" in text
+    assert ("Order over 3 round(s), engines interleaved: postgres 16.6 > mongodb (FerretDB 1.24.2, stand-in for "
+            "MongoDB) with probability 0.97; mongodb (FerretDB 1.24.2, stand-in for MongoDB) ≈ elasticsearch "
+            "(OpenSearch 2.18.0, stand-in for Elasticsearch) (within noise).") in text
+    assert "median 1,500 ops/s (1,400–1,600), 3 rounds" in str(blocks)
