@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import IO, Any, NamedTuple
@@ -32,7 +31,7 @@ from harness.engines.base import EngineAdapter, LockHolder
 from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, HarnessBug, SpecError, UnsupportedOperation
 from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
-from harness.metrics.outages import Outage, outages
+from harness.metrics.outages import Outage, measured_per_second, outages
 from harness.models import Frozen
 from harness.redact import redact_text
 from harness.runner.merge import lag_share, merge_operations, merge_scenarios, merge_stages, merge_timeseries
@@ -518,12 +517,7 @@ def _dark_seconds(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s
     many calls failed or timed out in them."""
     if measured_s <= 0 or not any(p.phase == "measure" for p in timeseries):
         return [], 0
-    ok: dict[int, int] = defaultdict(int)
-    failed: dict[int, int] = defaultdict(int)
-    for p in timeseries:
-        if p.phase == "measure":
-            ok[p.t] += p.count
-            failed[p.t] += p.errors + p.timeouts
+    ok, failed = measured_per_second(timeseries)
     first, last = math.floor(warmup_s), math.ceil(warmup_s + measured_s) - 1  # the seconds the window touches
     if not sum(ok.values()):  # nothing measured succeeded: the whole window, whenever its failures were counted
         return list(range(first, last + 1)), sum(failed.values())
