@@ -37,14 +37,17 @@ STAND_INS: dict[str, tuple[str, str]] = {  # server measured here -> (its name, 
 
 def measured_server(engine: str, version: str, manifest: dict[str, Any] | None) -> str:
     """The server a run measured, in words: the manifest's provisioner `server` (the native launcher that served
-    it; the engine's own name for an external or Compose server) with its version, a stand-in said as such
-    ("FerretDB 1.24.2, stand-in for MongoDB"). An InfluxDB answering 2.x is the real thing."""
+    it; the engine's own name for an external or Compose server) with its version (the engine's answer; for a
+    stand-in the launcher's own version when it gives one, FerretDB answering with MongoDB's), a stand-in said
+    as such ("FerretDB 1.24.2, stand-in for MongoDB"). An InfluxDB answering 2.x is the real thing."""
     provisioner = (manifest or {}).get("provisioner") or {}
     server = str(provisioner.get("server") or engine)
-    version = str(provisioner.get("version") or version or "").strip()
+    version = str(version or "").strip()
     known = STAND_INS.get(server)
     if known is None or (server == "influxdb" and version and not version.startswith("1.")):
         return f"{engine} {version}".strip() if version and version != "?" else engine
+    launched = str(provisioner.get("version") or "")  # the stand-in's own version (FerretDB answers MongoDB's)
+    version = launched if launched[:1].isdigit() else version
     name, real = known
     if server == "influxdb" and not version:
         version = "1.8"

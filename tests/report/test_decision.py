@@ -79,6 +79,12 @@ def test_the_server_measured_is_named_and_stand_ins_said() -> None:
         == "InfluxDB 1.8.10, stand-in for InfluxDB 2"
     assert decision.measured_server("influxdb", "2.7.1", {"provisioner": {"url": "http://x"}}) == "influxdb 2.7.1"
     assert decision.measured_server("postgres", "16.6", {}) == "postgres 16.6"
+    # as native runs record them here: Redis's launcher says "local", FerretDB answers with MongoDB's version
+    assert decision.measured_server("redis", "7.0.15", {"provisioner": {"server": "redis", "version": "local"}}) \
+        == "redis 7.0.15"
+    assert decision.measured_server("mongodb", "7.0.42 (FerretDB unknown)",
+                                    {"provisioner": {"server": "ferretdb", "version": "1.24.2"}}) \
+        == "FerretDB 1.24.2, stand-in for MongoDB"
 
 
 def test_one_table_per_operation_across_engines(runs: list[RunRecord], tmp_path: Path) -> None:
