@@ -182,7 +182,8 @@ def cmd_select(args: argparse.Namespace) -> ExitCode:
     from harness.studies.select import ranking_text, run_selection
 
     result = run_selection(load_selection(Path(args.selection)), provision=args.provision,
-                           placement=placement_from(args), override_limits=args.override_limits)
+                           placement=placement_from(args), override_limits=args.override_limits,
+                           repeats=args.repeats)
     if args.json:
         _json_out(result.model_dump(mode="json"))
     else:
@@ -253,6 +254,10 @@ def _sweep_parser(sub: Subcommands) -> None:
 def _select_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("select", help="rank engines for a use case (benchmarks/selection/*.yaml)")
     parser.add_argument("selection", metavar="FILE", help="selection file, e.g. benchmarks/selection/user-accounts.yaml")
+    parser.add_argument("--repeats", metavar="N", type=count_value(1, 20, "rounds"), default=3,
+                        help="rounds, 1 to 20: each runs every engine's reference run and capacity search in turn "
+                             "(engines interleaved); the capacity is the median over the rounds with its range, and "
+                             "the ranking a bootstrap probability over them (default: 3)")
     add_provisioning(parser, url=False)
     add_placement(parser)
     add_limits(parser)

@@ -72,8 +72,13 @@ def client_bound_text(result: CapacityResult) -> str | None:
 
 
 def search_capacity(base: RunRequest, slo: Slo, search: CapacitySearch, progress: Progress | None = None,
-                    run: RunFn = run_and_record) -> CapacityResult:
-    """Run the search; `base` gives engine, URL, workload and the load profile (its rate is replaced)."""
+                    run: RunFn = run_and_record, confirm: bool = False) -> CapacityResult:
+    """Run the search; `base` gives engine, URL, workload and the load profile (its rate is replaced).
+
+    `confirm`: a step that misses (but is not client-bound) is run once more at the same rate, and
+    only a second miss counts; both points stay on the curve (`select` confirms: one stall in one
+    short step is not a capacity).
+    """
     progress = progress or Progress()
     started = datetime.now(timezone.utc)
     curve: list[CurvePoint] = []
@@ -93,11 +98,18 @@ def search_capacity(base: RunRequest, slo: Slo, search: CapacitySearch, progress
                      f"{slo.percentile} {worst if worst is not None else '-'} µs: {_step_outcome(point, slo)}")
         return point
 
+    def confirmed(rate: float) -> CurvePoint:
+        point = step(rate)
+        if not confirm or point.slo_met or point.client_bound:
+            return point
+        progress.say(f"capacity: {rate:,.0f} ops/s missed once: running it again to confirm before it counts")
+        return step(rate)
+
     good: float | None = None
     bad: CurvePoint | None = None
     rate = search.start_rate
     while rate <= search.max_rate:
-        point = step(rate)
+        point = confirmed(rate)
         if point.slo_met:
             good, rate = rate, rate * 2
         else:
@@ -105,7 +117,7 @@ def search_capacity(base: RunRequest, slo: Slo, search: CapacitySearch, progress
             break
     if good is not None and bad is not None:
         for _ in range(search.refine):
-            point = step((good + bad.target_rate) / 2)
+            point = confirmed((good + bad.target_rate) / 2)
             if point.slo_met:
                 good = point.target_rate
             else:

@@ -79,6 +79,12 @@ class Ranked(Frozen):
     capacity_id: str | None = None
     client_bound: bool = False  # the capacity is the load generator's limit, a lower bound of the engine's
     invalid_reasons: tuple[str, ...] = ()  # the closed-loop reference run is invalid: its figures are not ranked
+    # capacity_ops_s is the median over the rounds (a round that missed at the lowest rate counts as 0);
+    # each round's capacity (None: missed at the lowest rate) and the range over the rounds
+    capacity_rounds: tuple[float | None, ...] = ()
+    capacity_low: float | None = None
+    capacity_high: float | None = None
+    capacity_ids: tuple[str, ...] = ()  # every round's capacity search
 
 
 class SelectionResult(Frozen):
@@ -89,3 +95,8 @@ class SelectionResult(Frozen):
     ranking: tuple[Ranked, ...]
     traits: dict[str, Trait]
     started_at: str
+    repeats: int = 1  # rounds: each engine's reference run and capacity search, engines interleaved per round
+    # "A > B with probability p" or "A ≈ B (within noise, ...)" for each neighbour pair of the ranking
+    order: tuple[str, ...] = ()
+    host_busy: bool = False  # the host was loaded by something else before or during the study
+    host_reasons: tuple[str, ...] = ()  # when and how it was seen busy (harness/studies/host.py)

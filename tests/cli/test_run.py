@@ -252,12 +252,13 @@ def test_select_json_marks_a_client_bound_capacity(monkeypatch: pytest.MonkeyPat
     selection.write_text("version: 1\nname: fake-kv\nuse_case: a cache\nworkload: kv-cache\nengines: [fake]\n"
                          "slo: {percentile: p99, max_ms: 10}\nload: {users: 2, processes: 1, duration: 1s, warmup: 0s}\n"
                          "capacity: {start_rate: 100, max_rate: 10000, refine: 1}\nscale: 0.01\n")
-    assert main(["select", str(selection), "--json"]) == ExitCode.OK
+    assert main(["select", str(selection), "--json", "--repeats", "2"]) == ExitCode.OK
     data = json.loads(capsys.readouterr().out)
     (fake,) = data["ranking"]
     assert fake["engine"] == "fake" and fake["client_bound"] is True and fake["capacity_ops_s"] == 600
+    assert fake["capacity_rounds"] == [600, 600] and data["repeats"] == 2
     assert fake["reasons"][0].startswith("client-bound at 600 ops/s: the load generator saturated at 800 ops/s")
-    assert main(["select", str(selection)]) == ExitCode.OK
+    assert main(["select", str(selection), "--repeats", "1"]) == ExitCode.OK
     assert "1. fake\n     - client-bound at 600 ops/s" in capsys.readouterr().out
 
 

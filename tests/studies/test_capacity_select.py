@@ -12,7 +12,7 @@ from harness.runner.run import RunRequest
 from harness.spec.loader import load_workload
 from harness.spec.suite import CapacitySearch, LoadProfile, Selection, Slo
 from harness.studies.capacity import client_bound_text, search_capacity
-from harness.studies.select import load_traits, rank, ranking_text
+from harness.studies.select import Measured, load_traits, rank, ranking_text
 from harness.studies.slo import parse_slo
 from tests.compare.records import invalid, synthetic_run
 
@@ -32,7 +32,7 @@ def scripted_engine(knee: float):  # type: ignore[no-untyped-def]
 def test_capacity_search_doubles_then_bisects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DBARENA_RESULTS", str(tmp_path))
     base = RunRequest(engine="fake", url="fake://", workload=load_workload(ROOT / "workloads" / "kv-cache.yaml"),
-                      load=LoadProfile(users=4, duration=1, warmup=0))
+                      load=LoadProfile(users=4, duration_s=1, warmup_s=0))
     result = search_capacity(base, parse_slo("p99=10ms"), CapacitySearch(start_rate=100, max_rate=10_000, refine=3),
                              Progress(), run=scripted_engine(knee=700))
     rates = [p.target_rate for p in result.curve]
@@ -58,14 +58,15 @@ def test_ranking_orders_by_capacity_and_puts_unsupported_last() -> None:
     selection = Selection(version=1, name="kv", use_case="cache", workload="kv-cache",
                           engines=("postgres", "redis", "neo4j"), slo=Slo(max_ms=10))
     measured = {
-        "postgres": (synthetic_run(3000, run_id="pg"), capacity("postgres", 4000.0), None),
-        "redis": (synthetic_run(1000, run_id="rd"), capacity("redis", 9000.0), None),
-        "neo4j": (None, None, "no mapping for 'scan'"),
+        "postgres": Measured((synthetic_run(3000, run_id="pg"),), (capacity("postgres", 4000.0),)),
+        "redis": Measured((synthetic_run(1000, run_id="rd"),), (capacity("redis", 9000.0),)),
+        "neo4j": Measured(unsupported="no mapping for 'scan'"),
     }
     result = rank(selection, measured, load_traits())
     assert [r.engine for r in result.ranking] == ["redis", "postgres", "neo4j"]
-    assert "the best" in result.ranking[0].reasons[0]
-    assert "0.44× the best" in result.ranking[1].reasons[0]
+    assert result.ranking[0].reasons[0] == "sustains 9,000 ops/s within p99<=10ms (one round)"
+    assert "the best" not in ranking_text(result)  # one sample ranks nothing: it says so
+    assert result.order == ("redis ≥ postgres on one round only: no probability (use --repeats 3 or more)",)
     assert result.ranking[2].unsupported
     text = ranking_text(result)
     assert "qualitative traits (judgement, not measured)" in text and "redis" in result.traits
@@ -137,8 +138,8 @@ def test_ranking_marks_invalid_reference_runs_and_client_bound_capacity() -> Non
     selection = Selection(version=1, name="kv", use_case="cache", workload="kv-cache",
                           engines=("postgres", "redis"), slo=Slo(max_ms=10))
     stalled = invalid(synthetic_run(1000, run_id="pg"), "engine stalled for 2 s", causes=("engine",))
-    result = rank(selection, {"postgres": (stalled, plain, None), "redis": (synthetic_run(1000, run_id="rd"), bound, None)},
-                  {})
+    result = rank(selection, {"postgres": Measured((stalled,), (plain,)),
+                              "redis": Measured((synthetic_run(1000, run_id="rd"),), (bound,))}, {})
     redis, postgres = result.ranking
     assert redis.engine == "redis" and redis.client_bound
     assert redis.reasons[0].startswith("client-bound at 4,000 ops/s: the load generator saturated at 8,000 ops/s")

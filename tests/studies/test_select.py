@@ -1,0 +1,140 @@
+"""`select` under noise: engines interleaved in rounds, misses confirmed, rankings with a probability or "≈",
+a busy host said — with scripted engine responses (no server, no workers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness.studies.host
+import harness.studies.select
+from harness.provision.endpoint import Endpoint
+from harness.results.record import RunRecord
+from harness.runner.progress import Progress
+from harness.runner.run import RunRequest
+from harness.spec.loader import load_workload
+from harness.spec.suite import CapacitySearch, LoadProfile, Selection, Slo
+from harness.studies.capacity import search_capacity
+from harness.studies.host import HostWatch
+from harness.studies.select import probability_greater, ranking_text, run_selection
+from tests.compare.records import invalid, synthetic_run
+
+ROOT = Path(__file__).resolve().parents[2]
+SELECTION = Selection(version=1, name="kv", use_case="cache", workload="kv-cache", engines=("redis", "postgres"),
+                      slo=Slo(max_ms=10), load=LoadProfile(users=2, processes=1, duration_s=1, warmup_s=0),
+                      capacity=CapacitySearch(start_rate=100, max_rate=1600, refine=1), scale=0.01)
+
+
+def knees(per_engine: dict[str, list[float]], calls: list[tuple[str, float | None]]) -> Callable[..., RunRecord]:
+    """Latency 2 ms up to the engine's knee of the current round (one per reference run), 50 ms above it.
+    Every call is appended to `calls` as (engine, target rate or None for a reference run)."""
+    rounds: dict[str, int] = {}
+
+    def run(request: RunRequest, progress: Progress) -> RunRecord:
+        rate = request.load.target_rate
+        calls.append((request.engine, rate))
+        if rate is None:
+            rounds[request.engine] = rounds.get(request.engine, -1) + 1
+        knee = per_engine[request.engine][rounds[request.engine]]
+        record = synthetic_run(2000 if (rate or 0) <= knee else 50_000, seconds=2, per_second=40,
+                               run_id=f"{request.engine}-{len(calls)}")
+        return record.model_copy(update={"engine": request.engine, "total_throughput_ops_s": rate or 1000.0})
+    return run
+
+
+@pytest.fixture
+def quiet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Results in tmp; engines reached in-process; an idle host without /proc/stat steal (unless a test says else)."""
+    monkeypatch.setenv("DBARENA_RESULTS", str(tmp_path))
+
+    @contextmanager
+    def provisioned(engine: str, *args: Any, **kwargs: Any) -> Iterator[Endpoint]:
+        yield Endpoint(engine, "fake://", "in-process")
+
+    monkeypatch.setattr(harness.studies.select, "provisioned", provisioned)
+    monkeypatch.setattr(harness.studies.select, "choose_mode", lambda *a: "external")
+    monkeypatch.setattr(harness.studies.host, "load_average", lambda: (0.2, 2))
+    monkeypatch.setattr(harness.studies.host, "cpu_times", lambda: None)
+
+
+@pytest.mark.usefixtures("quiet")
+def test_two_equal_engines_are_within_noise_and_measured_interleaved() -> None:
+    calls: list[tuple[str, float | None]] = []
+    run = knees({"redis": [500, 900, 500], "postgres": [900, 500, 500]}, calls)
+    result = run_selection(SELECTION, run=run, repeats=3)
+    assert [engine for engine, rate in calls if rate is None] == ["redis", "postgres"] * 3  # A B A B A B
+    redis, postgres = result.ranking
+    # knee 500: 100..400 meet, 800 misses (confirmed), 600 misses (confirmed) -> 400; knee 900: 800 meets -> 800
+    assert redis.capacity_rounds == (400.0, 800.0, 400.0) and postgres.capacity_rounds == (800.0, 400.0, 400.0)
+    assert redis.capacity_ops_s == postgres.capacity_ops_s == 400.0
+    assert (redis.capacity_low, redis.capacity_high) == (400.0, 800.0)
+    (order,) = result.order
+    assert order.startswith("redis ≈ postgres (within noise: P(redis > postgres) = ")
+    assert "within p99<=10ms (median of 3 rounds, range 400–800)" in redis.reasons[0]
+    text = ranking_text(result)
+    assert "the best" not in text and "HOST BUSY" not in text and not result.host_busy
+
+
+@pytest.mark.usefixtures("quiet")
+def test_a_clearly_faster_engine_ranks_first_with_its_probability() -> None:
+    calls: list[tuple[str, float | None]] = []
+    result = run_selection(SELECTION, run=knees({"redis": [1000] * 3, "postgres": [300] * 3}, calls), repeats=3)
+    assert [r.engine for r in result.ranking] == ["redis", "postgres"]
+    assert [r.capacity_ops_s for r in result.ranking] == [800.0, 300.0]  # 1,600 and 1,200 miss; 400 misses, 300 meets
+    assert result.order == ("redis > postgres with probability 1.00 (bootstrap over 3 rounds)",)
+    assert "ranking (capacity under the SLO):\n  redis > postgres with probability 1.00" in ranking_text(result)
+
+
+@pytest.mark.usefixtures("quiet")
+def test_a_busy_host_is_said_in_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness.studies.host, "load_average", lambda: (9.0, 2))  # a CPU hog beside us
+    result = run_selection(SELECTION.model_copy(update={"engines": ("redis",)}),
+                           run=knees({"redis": [500] * 2}, []), repeats=2)
+    assert result.host_busy
+    assert result.host_reasons[0] == "before the study: load average 9.0 on 2 cores"
+    assert any(r.startswith("during run redis-") and "load average 9.0 on 2 cores" in r for r in result.host_reasons)
+    assert "HOST BUSY: the host was loaded by something else" in ranking_text(result)
+
+
+def test_probability_greater_is_a_bootstrap_of_medians() -> None:
+    assert probability_greater((5.0, 5.0, 5.0), (1.0, 1.0, 1.0)) == 1.0
+    assert probability_greater((1.0, 1.0, 1.0), (1.0, 1.0, 1.0)) == 0.5  # ties count half
+    assert 0.3 < probability_greater((1.0, 2.0, 3.0), (1.5, 2.5, 2.0)) < 0.7
+
+
+def test_a_step_that_misses_once_is_rerun_before_it_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBARENA_RESULTS", str(tmp_path))
+    stalled: set[float] = set()
+
+    def once(request: RunRequest, progress: Progress) -> RunRecord:  # one stall at 200 ops/s, else 2 ms below 500
+        rate = request.load.target_rate or 0
+        slow = rate > 500 or (rate not in stalled and rate == 200)
+        stalled.add(rate)
+        record = synthetic_run(50_000 if slow else 2000, seconds=2, per_second=40, run_id=f"s{len(stalled)}")
+        return record.model_copy(update={"total_throughput_ops_s": rate})
+
+    base = RunRequest(engine="fake", url="fake://", workload=load_workload(ROOT / "workloads" / "kv-cache.yaml"),
+                      load=LoadProfile(users=2, duration_s=1, warmup_s=0))
+    search = CapacitySearch(start_rate=100, max_rate=1600, refine=0)
+    result = search_capacity(base, Slo(max_ms=10), search, run=once, confirm=True)
+    assert result.capacity_ops_s == 400  # the one stall at 200 did not end the search
+    assert [(p.target_rate, p.slo_met) for p in result.curve if p.target_rate == 200] == [(200, False), (200, True)]
+    stalled.clear()
+    assert search_capacity(base, Slo(max_ms=10), search, run=once).capacity_ops_s == 100  # without confirming
+
+
+def test_host_watch_reads_steal_and_the_harness_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    times = iter([(0, 1000), (100, 2000), (110, 3000)])  # (steal, total) jiffies
+    monkeypatch.setattr(harness.studies.host, "cpu_times", lambda: next(times))
+    monkeypatch.setattr(harness.studies.host, "load_average", lambda: (3.5, 2))
+    watch = HostWatch()
+    watch.before()  # 10% stolen; load 3.5 > 2 cores
+    record = invalid(synthetic_run(1000, seconds=2, per_second=10, run_id="r1"), "fell behind", causes=("client",))
+    watch.after(record, own_processes=2)  # 1% stolen; 3.5 <= 2 + 2 of our own; short of CPU
+    assert watch.reasons == ["before the study: load average 3.5 on 2 cores",
+                             "before the study: 10% of CPU time stolen by the hypervisor",
+                             "during run r1: the harness was short of CPU (load generator saturated)"]
