@@ -13,6 +13,7 @@ import pytest
 import harness.studies.host
 import harness.studies.select
 from harness.provision.endpoint import Endpoint
+from harness.results import store
 from harness.results.record import RunRecord
 from harness.runner.progress import Progress
 from harness.runner.run import RunRequest
@@ -138,3 +139,22 @@ def test_host_watch_reads_steal_and_the_harness_cpu(monkeypatch: pytest.MonkeyPa
     assert watch.reasons == ["before the study: load average 3.5 on 2 cores",
                              "before the study: 10% of CPU time stolen by the hypervisor",
                              "during run r1: the harness was short of CPU (load generator saturated)"]
+
+
+def test_select_on_the_fake_engine_end_to_end_on_a_busy_host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The real runner and the fake engine (0.5 ms service time): one round, a reference run and a one-step capacity
+    search, with an injected busy host (the load probe says 9 on 2 cores) said in the result."""
+    monkeypatch.setenv("DBARENA_RESULTS", str(tmp_path))
+    monkeypatch.setenv("DBARENA_FAKE_URL", "fake://e2e?latency_us=500")
+    monkeypatch.setattr(harness.studies.host, "load_average", lambda: (9.0, 2))
+    selection = SELECTION.model_copy(update={"engines": ("fake",), "slo": Slo(max_ms=200),
+                                             "capacity": CapacitySearch(start_rate=400, max_rate=400, refine=0)})
+    result = run_selection(selection, repeats=1)
+    (fake,) = result.ranking
+    (reference,) = [r for _, r in store.all_runs() if r.load.target_rate is None]
+    assert reference.valid and fake.throughput_ops_s == reference.total_throughput_ops_s > 0
+    # the capacity step skips the load, and the fake engine's data lives in each worker process, so the step
+    # misses its must-hit reads: invalid, counted as missed and confirmed by a second run (2 steps at 400)
+    assert [r.load.target_rate for _, r in store.all_runs() if r.load.target_rate] == [400, 400]
+    assert result.host_busy and result.host_reasons[0] == "before the study: load average 9.0 on 2 cores"
+    assert "HOST BUSY" in ranking_text(result)
