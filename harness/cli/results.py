@@ -57,7 +57,7 @@ def cmd_runs(args: argparse.Namespace) -> ExitCode:
 def cmd_show(args: argparse.Namespace) -> ExitCode:
     from harness.results.groups import find_group, group_stats, group_text
 
-    group = find_group(args.run, on_skip=skipped)
+    group = find_group(args.run)  # unreadable records are said by find_run, once, if the name is no group
     if group:  # a group id (`bench --repeat N`): its median and spread, or its runs and figures as JSON
         print(json.dumps({"group": args.run, "runs": [r.run_id for r in group],
                           "stats": [s.model_dump(mode="json") for s in group_stats(group)]}, indent=1)
