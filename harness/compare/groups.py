@@ -6,10 +6,12 @@ neighbours) is inside the interval, which a comparison of two single runs cannot
 
 Per figure: the relative change of the medians, a bootstrap interval of that change over the
 runs (`stats.block_bootstrap_ci` with each run as one block, 95%), and Mann–Whitney's p over the
-runs (`stats.mann_whitney_p`; it needs 3 runs a side, and with 3 its smallest p is 0.1, so it is
-shown, not used to decide). Verdict, asv's rule: "unchanged" when the interval lies inside
-±min_effect; "regressed"/"improved" when it excludes 0 and the median change is beyond the
-minimum effect; otherwise "inconclusive"; "too few runs" under 3 valid runs a side.
+runs (`stats.mann_whitney_p`). Verdict, asv's rule: "unchanged" when the interval lies inside
+±min_effect; "regressed"/"improved" when the interval excludes 0, the median change is beyond the
+minimum effect AND p < ALPHA; otherwise "inconclusive"; "too few runs" under 3 valid runs a side.
+A bootstrap over 3 values is overconfident (three runs all above three others always give an
+interval that excludes 0), so significance is required too: with 3 runs a side Mann–Whitney's
+smallest two-sided p is 0.1, so showing a change takes at least 4 runs a side (smallest p 0.029).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from harness.results.record import RunRecord
 __all__ = ["GroupChange", "compare_groups", "median_run"]
 
 CONFIDENCE = 0.95
+ALPHA = 0.05  # Mann–Whitney significance a change needs besides its interval
 
 
 class GroupChange(Frozen):
@@ -39,13 +42,14 @@ class GroupChange(Frozen):
     verdict: str  # unchanged | regressed | improved | inconclusive | too few runs
 
 
-def _verdict(figure: str, change: float, interval: tuple[float, float] | None, min_effect: float) -> str:
-    if interval is None:
+def _verdict(figure: str, change: float, interval: tuple[float, float] | None, p: float | None,
+             min_effect: float) -> str:
+    if interval is None or p is None:
         return "too few runs"
     low, high = interval
     if -min_effect <= low and high <= min_effect:
         return "unchanged"
-    if (low > 0 or high < 0) and abs(change) > min_effect:
+    if (low > 0 or high < 0) and abs(change) > min_effect and p < ALPHA:
         worse = change < 0 if figure == "ops/s" else change > 0
         return "regressed" if worse else "improved"
     return "inconclusive"
@@ -54,10 +58,10 @@ def _verdict(figure: str, change: float, interval: tuple[float, float] | None, m
 def _change(base: GroupStat, cand: GroupStat, min_effect: float) -> GroupChange:
     a, b = list(base.samples), list(cand.samples)
     change = (cand.median - base.median) / max(base.median, 1.0)
-    interval = block_bootstrap_ci(a, b, CONFIDENCE)
+    interval, p = block_bootstrap_ci(a, b, CONFIDENCE), mann_whitney_p(a, b)
     return GroupChange(operation=base.operation, figure=base.figure, baseline_median=base.median,
-                       candidate_median=cand.median, change=change, interval=interval,
-                       p_value=mann_whitney_p(a, b), verdict=_verdict(base.figure, change, interval, min_effect))
+                       candidate_median=cand.median, change=change, interval=interval, p_value=p,
+                       verdict=_verdict(base.figure, change, interval, p, min_effect))
 
 
 def compare_groups(baseline: list[RunRecord], candidate: list[RunRecord], min_effect: float = 0.05) -> list[GroupChange]:

@@ -32,6 +32,14 @@ def test_a_clear_drop_in_every_repeat_is_a_regression() -> None:
     assert _verdict(changes, "read") == "regressed"
 
 
+def test_three_runs_a_side_all_apart_are_inconclusive_not_a_change() -> None:
+    """A bootstrap over 3 values excludes 0 whenever the sides do not overlap; Mann–Whitney's p is then 0.1."""
+    changes = compare_groups(_group(1000, 1010, 990), _group(700, 690, 710))
+    (total,) = [c for c in changes if c.operation == "total"]
+    assert total.interval is not None and total.interval[1] < 0 and total.p_value == 0.1
+    assert total.verdict == "inconclusive"
+
+
 def test_repeats_within_one_percent_are_unchanged() -> None:
     assert _verdict(compare_groups(_group(1000, 1005, 995), _group(1002, 998, 1004))) == "unchanged"
 
