@@ -85,7 +85,9 @@ def test_a_signal_during_telemetry_keeps_the_whole_measurement(tmp_path: Path) -
     assert record.measured_s == pytest.approx(2.0, abs=0.3)
 
 
-def test_sigterm_stops_the_engine_dbarena_started(tmp_path: Path, redis_url: str) -> None:
+def test_sigterm_stops_the_engine_dbarena_started(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a cache of its own: a redis some other session left running by `engines up` would be reused, not started
+    monkeypatch.setenv("DBARENA_CACHE", str(tmp_path / "cache"))
     proc = bench(tmp_path, "--engine", "redis", "--provision", "native", "--duration", "30s", "--scale", "0.02")
     err = interrupt_when(proc, "[measure", signal.SIGTERM)
     assert proc.returncode == ExitCode.INTERRUPTED, err
