@@ -145,6 +145,17 @@ class EngineAdapter(ABC, Generic[ClientT]):
         """
         return isinstance(error, self.timeout_errors)
 
+    @property
+    def queries_see_writes_at_once(self) -> bool:
+        """Whether a query (find, range, aggregate, search) sees an acknowledged write at once.
+
+        False for near-real-time engines (Elasticsearch/OpenSearch with refresh=false: a write is
+        searchable after the next refresh, 1 s by default); a query matching a just-inserted record may
+        then rightly find nothing, so it is not must-hit (harness.runner.outcomes). Reads by key are
+        real-time everywhere.
+        """
+        return True
+
     # ---- one run per dataset --------------------------------------------------------
 
     def lock_dataset(self, workload: Workload, holder: LockHolder, ttl_s: float = LOCK_TTL_S) -> None:

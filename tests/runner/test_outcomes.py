@@ -43,3 +43,21 @@ def test_the_drain_lasts_the_longest_operation_timeout_and_the_guard() -> None:
     assert drain_s(spec, 2.0) >= 2.0 + GUARD_GRACE_S
     slow = spec.operations[0].model_copy(update={"timeout_s": 30.0})
     assert drain_s(spec.model_copy(update={"operations": (slow, *spec.operations[1:])}), 2.0) >= 30.0 + GUARD_GRACE_S
+
+
+def test_on_a_near_real_time_engine_a_query_of_an_entity_with_inserts_may_miss_a_read_by_key_may_not() -> None:
+    """OpenSearch with refresh=false acknowledges a write before a search can see it (next refresh, 1 s)."""
+    spec = load_workload(ROOT / "workloads" / "audit-log.yaml")
+    lookup = next(op for op in spec.operations if op.name == "resource-lookup")
+    assert must_hit(lookup, spec) and not must_hit(lookup, spec, queries_see_writes=False)
+    kv = load_workload(ROOT / "workloads" / "kv-cache.yaml")
+    read = next(op for op in kv.operations if op.name == "read")
+    assert must_hit(read, kv, queries_see_writes=False)
+
+
+def test_which_search_engine_urls_make_writes_visible_to_queries_at_once() -> None:
+    from harness.engines.registry import create_adapter
+
+    assert not create_adapter("opensearch", "http://127.0.0.1:9200").queries_see_writes_at_once
+    assert create_adapter("opensearch", "http://127.0.0.1:9200?refresh=wait_for").queries_see_writes_at_once
+    assert create_adapter("postgres", "postgresql://u@127.0.0.1/db").queries_see_writes_at_once

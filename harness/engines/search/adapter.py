@@ -226,6 +226,11 @@ class SearchAdapter(EngineAdapter[SearchClient]):
         errors = self._client.disconnect_errors if self._client is not None else ()
         return isinstance(error, errors) or super().is_disconnect(error)
 
+    @property
+    def queries_see_writes_at_once(self) -> bool:
+        """Only when writes wait for a refresh (refresh=wait_for|true on the URL); a GET by id is real-time."""
+        return self.refresh != "false"
+
     def is_timeout(self, error: BaseException) -> bool:
         """The library's ConnectionTimeout: no reply within the request timeout (the library drops that connection)."""
         errors = self._client.timeout_errors if self._client is not None else ()
