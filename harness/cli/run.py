@@ -32,7 +32,7 @@ from harness.cli.options import (
     time_value,
 )
 from harness.errors import UserError
-from harness.paths import default_suite
+from harness.paths import default_suite, results_dir
 
 if TYPE_CHECKING:
     from harness.compare.gate import Gate
@@ -70,11 +70,12 @@ def cmd_bench(args: argparse.Namespace) -> ExitCode:
     from harness.report.terminal import run_summary
     from harness.results.groups import group_text
     from harness.studies.bench import bench
+    from harness.studies.runs import check_writable
 
     suite = Path(args.suite) if args.suite else (None if args.workload else default_suite())
     thresholds = thresholds_from(args.thresholds)
     check_junit(args)  # the outputs are checked before the run, not refused after it
-    _check_results_folder()
+    check_writable(results_dir())  # before provisioning, too (each run checks again)
     gates = []
     try:
         for done in bench(suite, overrides_from(args), provision=args.provision, url=args.url,
@@ -89,19 +90,6 @@ def cmd_bench(args: argparse.Namespace) -> ExitCode:
         if gates:
             write_junit(args, gates)
     return exit_code(gates, args.fail_on)
-
-
-def _check_results_folder() -> None:
-    """UserError (one line) when run records could not be saved: the results folder is not a writable folder."""
-    from harness.results import store
-
-    try:
-        folder = store.runs_dir()
-    except OSError as exc:
-        raise UserError(f"results folder {store.results_dir()}: cannot create it ({exc.strerror or exc}); "
-                        "set DBARENA_RESULTS to a writable folder") from None
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"results folder {folder}: not writable; set DBARENA_RESULTS to a writable folder")
 
 
 def _step_mark(point: CurvePoint) -> str:
