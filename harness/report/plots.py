@@ -18,6 +18,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
+from hdrh.histogram import HdrHistogram
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -79,6 +80,16 @@ def _percentile_x(percentile: float) -> float:
     return 1.0 / (1.0 - percentile / 100.0)
 
 
+def _percentile_curve(histogram: HdrHistogram) -> tuple[np.ndarray, list[int]]:
+    """(x, latency) at 160 points of the HdrHistogram percentile axis, out to the nines its count supports;
+    the last point is the exact max."""
+    count = histogram.get_total_count()
+    xs = np.logspace(0, math.log10(max(1e4, min(1e6, 10 ** math.ceil(math.log10(count))))), 160)
+    values = [int(histogram.get_value_at_percentile(100.0 * (1 - 1 / x))) for x in xs]
+    values[-1] = int(histogram.get_max_value())
+    return xs, values
+
+
 def _percentile_axis(ax: Axes, curves: dict[str, tuple[np.ndarray, list[int]]], medians: list[float]) -> None:
     """The log percentile x axis (HdrHistogram style) and a y axis that goes log when the tail is long."""
     x_max = max(xs[-1] for xs, _ in curves.values())
@@ -108,10 +119,7 @@ def percentiles_by_engine(histograms: dict[str, list[str]], operation: str) -> s
         count = histogram.get_total_count()
         if count == 0:
             continue
-        xs = np.logspace(0, math.log10(max(1e4, min(1e6, 10 ** math.ceil(math.log10(count))))), 160)
-        values = [int(histogram.get_value_at_percentile(100.0 * (1 - 1 / x))) for x in xs]
-        values[-1] = int(histogram.get_max_value())
-        curves[label] = (xs, values)
+        curves[label] = _percentile_curve(histogram)
         medians.append(histogram.get_value_at_percentile(50.0))
     if not curves:
         return None
@@ -171,12 +179,7 @@ def latency_distribution(record: RunRecord) -> str | None:
             histogram = decode(encoded) if encoded else None
             if histogram is None or histogram.get_total_count() == 0:
                 continue
-            count = histogram.get_total_count()
-            x_max = max(1e4, min(1e6, 10 ** math.ceil(math.log10(count))))
-            xs = np.logspace(0, math.log10(x_max), 160)
-            values = [int(histogram.get_value_at_percentile(100.0 * (1 - 1 / x))) for x in xs]
-            values[-1] = int(histogram.get_max_value())
-            curves[label] = (xs, values)
+            curves[label] = _percentile_curve(histogram)
             medians.append(histogram.get_value_at_percentile(50.0))
     if not curves:
         return None
@@ -188,21 +191,7 @@ def latency_distribution(record: RunRecord) -> str | None:
             line = ax.plot(xs, [v / divisor for v in values], label=label, color=colors.get(name),
                            linestyle="--" if name != label else "-")[0]
             colors.setdefault(name, to_hex(line.get_color()))
-        x_max = max(xs[-1] for xs, _ in curves.values())
-        ticks = [p for p in PERCENTILE_TICKS if _percentile_x(p) <= x_max * 1.001]
-        ax.set_xscale("log")
-        ax.set_xlim(1, x_max)
-        ax.xaxis.set_major_locator(FixedLocator([_percentile_x(p) for p in ticks]))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticklabels([f"{p:g}%" for p in ticks])
-        top = max(v for _, values in curves.values() for v in values)
-        if top / max(1.0, min(medians)) > 50:  # a long tail would flatten everything else on a linear axis
-            ax.set_yscale("log")
-            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
-            ax.yaxis.set_minor_formatter(NullFormatter())
-        else:
-            ax.set_ylim(bottom=0)
+        _percentile_axis(ax, curves, medians)
         ax.set_xlabel("percentile")
         ax.set_ylabel(f"latency ({unit})")
         ax.set_title("Latency by percentile (measured window, HDR histogram)")
