@@ -58,8 +58,13 @@ def results_dir() -> Path:
 
 
 def runs_dir() -> Path:
+    """`results_dir()/runs`, created; UserError (one line) when the results folder cannot hold it."""
     path = results_dir() / "runs"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"results folder {results_dir()}: cannot use it ({exc.strerror or exc}); "
+                        f"set ${paths.RESULTS_ENV} (or --home) to a writable folder") from None
     return path
 
 
@@ -120,7 +125,7 @@ def save_unique(record: RunRecord, directory: Path | None = None) -> tuple[Path,
 
     If the id is taken, the record is saved under a fresh suffix and the returned record carries it.
     """
-    folder = directory or runs_dir()
+    folder = directory or results_dir() / "runs"  # created by the write; its OSError lets the caller fall back
     for _ in range(ID_ATTEMPTS):
         path = folder / f"{record.run_id}.json"
         try:

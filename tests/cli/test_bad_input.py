@@ -171,3 +171,13 @@ def test_an_incomplete_run_is_refused_as_a_baseline_exit_5(force: list[str], res
     err = capsys.readouterr().err
     assert "incomplete" in err and "--force included" in err and len(err.strip().splitlines()) == 1, err
     assert not (results / "baselines").exists() or not list((results / "baselines").rglob("*.json"))
+
+
+@pytest.mark.parametrize("argv", [["runs"], ["show", "X"], ["report"], ["compare", "A", "B"], ["check", "X", "--threshold", "p99<5ms"]],
+                         ids=lambda v: " ".join(v))
+def test_a_results_folder_that_is_a_file_is_one_line_for_every_reader(
+        argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("DBARENA_RESULTS", str(blocked))
+    assert f"results folder {blocked}: cannot use it" in one_line(argv, capsys)
