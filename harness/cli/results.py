@@ -123,7 +123,9 @@ def cmd_compare(args: argparse.Namespace) -> ExitCode:
     refuse_invalid(baseline, candidate, args.force)
     comparison = compare(baseline, candidate, threshold=min_effect, force=args.force)
     checks = check_thresholds(candidate, thresholds)
-    gate = Gate(candidate, comparison, checks, judge_validity=not args.force)
+    # --force shows the comparison; a gate (--fail-on) never passes on an invalid side (docs/output.md, exit 5)
+    gate = Gate(candidate, comparison, checks, baseline_invalid=not baseline.valid,
+                judge_validity=not args.force or args.fail_on is not None)
     return _finish_gate(args, gate, "\n".join(filter(None, [comparison_table(comparison), checks_text(checks)])))
 
 

@@ -78,6 +78,9 @@ def test_compare_refuses_an_invalid_side_unless_forced(runs: dict[str, RunRecord
     out = capsys.readouterr().out
     assert out.splitlines()[2] == f"*** candidate {stalled.run_id} is INVALID: {STALL} ***"
     assert "(INVALID run compared)" in out
+    # forced to show, but a gate never passes on an invalid side, candidate or baseline
+    assert main(["compare", fast.run_id, stalled.run_id, "--force", "--fail-on", "regressed"]) == ExitCode.INVALID
+    assert main(["compare", stalled.run_id, fast.run_id, "--force", "--fail-on", "regressed"]) == ExitCode.INVALID
 
 
 def test_fail_on_inconclusive(runs: dict[str, RunRecord], capsys: pytest.CaptureFixture[str]) -> None:
