@@ -14,20 +14,31 @@ import json
 import sys
 
 from harness.cli.exit_codes import ExitCode
+from harness.compare.compare import comparability
 from harness.compare.groups import GroupChange, compare_groups, median_run
+from harness.errors import UserError
 from harness.results.groups import find_group
 from harness.results.record import RunRecord
 
 __all__ = ["compare_sides", "group_comparison_text"]
 
 
-def compare_sides(args: argparse.Namespace, min_effect: float) -> ExitCode | None:
+def compare_sides(args: argparse.Namespace, min_effect: float, thresholds: bool = False) -> ExitCode | None:
     """Handle `compare` when a side names a group: the exit code when both are groups (printed here); else None,
-    with a group side replaced in `args.runs` by its median run."""
+    with a group side replaced in `args.runs` by its median run.
+
+    Two groups are refused (UserError, one line) when their workload definitions differ (unless --force),
+    and when thresholds or --junit are asked for: those gate one run, not a group, and must never be
+    dropped silently.
+    """
     groups = [find_group(name) for name in args.runs]
     if not any(groups):
         return None
     if len(groups) == 2 and all(groups):
+        if thresholds or getattr(args, "junit", None):
+            raise UserError("compare of two groups of repeats takes no --threshold or --junit (they gate one run): "
+                            "compare one run of each group, or `dbarena check RUN --threshold ...`")
+        comparability(groups[0][0], groups[1][0], args.force)  # different workload definitions: refused
         return _both(args, groups[0], groups[1], min_effect)
     for i, group in enumerate(groups):
         if group:

@@ -109,7 +109,7 @@ def cmd_compare(args: argparse.Namespace) -> ExitCode:
     thresholds = thresholds_from(expressions)
     if len(args.runs) > 2:
         raise UserError(f"compare takes BASELINE CANDIDATE or CANDIDATE, not {len(args.runs)} runs")
-    if (code := compare_sides(args, min_effect)) is not None:  # two groups of repeats: compared across repeats
+    if (code := compare_sides(args, min_effect, bool(thresholds))) is not None:  # two groups of repeats: compared across repeats
         return code
     candidate = store.find_run(args.runs[-1])
     if len(args.runs) == 2:

@@ -349,6 +349,10 @@ def test_compare_two_groups_across_repeats_and_gate_on_it(
     assert main(["compare", first, second, "--json"]) == ExitCode.OK  # without the gate: reported, not fatal
     (change,) = [c for c in json.loads(capsys.readouterr().out)["changes"] if c["operation"] == "total"]
     assert change["verdict"] == "regressed" and change["baseline_median"] == 1002.5
+    # gates of one run are refused for groups, never dropped silently
+    for flags in (["--threshold", "p99<1ms"], ["--junit", str(results / "gate.xml")]):
+        assert main(["compare", first, second, *flags]) == ExitCode.USER_ERROR
+        assert "takes no --threshold or --junit" in capsys.readouterr().err
 
 
 def test_compare_a_group_with_one_run_uses_the_groups_median_run(
