@@ -59,6 +59,9 @@ class EngineAdapter(ABC, Generic[ClientT]):
     # Errors of an executor that mean the call outlasted its timeout (`timeout_of(op, op_timeout_s)`); the
     # runner counts them as timeouts. A driver may also drop the connection then (is_disconnect says so).
     timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (TimeoutError,)
+    # Whether loaded data is still there for the next run (a capacity step, a select round skip the load);
+    # False for the fake engine, whose data lives in each worker process and goes with it.
+    data_outlives_run: ClassVar[bool] = True
     # Whether `lock_dataset` takes an engine-side lock (the `_lock_*` hooks are implemented).
     locks_datasets: ClassVar[bool] = False
     # URL schemes the driver accepts (checked at construction, so a wrong URL is one line, not a driver

@@ -257,6 +257,8 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     check_shape(workload, request.load)
     adapter = create_adapter(request.engine, request.url, request.load.op_timeout_s)
     refuse_unsupported(adapter, workload)
+    if request.skip_load and not adapter.data_outlives_run:  # nothing of an earlier run is left to measure
+        request = replace(request, skip_load=False)
     adapter.connect()  # unreachable: EngineUnavailable, nothing was measured
     _lock_dataset(adapter, workload, LockHolder.here(run_id, workload.name, started_at))
     outcome = _Outcome()

@@ -53,6 +53,7 @@ class FakeAdapter(EngineAdapter[FakeServer]):
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError,)
     url_schemes: ClassVar[tuple[str, ...]] = ("fake",)
     url_example: ClassVar[str] = "fake://name?latency_us=200"
+    data_outlives_run: ClassVar[bool] = False  # records live in each worker process's FakeServer
     locks_datasets: ClassVar[bool] = True  # in the process's FakeServer (runs in one process exclude each other)
 
     def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
