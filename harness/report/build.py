@@ -355,7 +355,7 @@ def gather(records: Sequence[RunRecord], evidence: Evidence, selection: Selectio
     blocks += [Heading(2, "Runs"), overview] if records else []
     for record in records:
         blocks += _run_section(record, evidence)
-    for shown in _newest_per(evidence.selections, {r.workload for r in records}):
+    for shown in _newest_per(evidence.selections, {r.workload for r in records}, {r.engine for r in records}):
         if selection is None or shown.selection_id != selection.selection_id:
             blocks += _selection(shown)
     if selection is not None:
@@ -364,10 +364,11 @@ def gather(records: Sequence[RunRecord], evidence: Evidence, selection: Selectio
     return Report("dbarena decision report" if decide else "dbarena report", now, tuple(blocks))
 
 
-def _newest_per(selections: Iterable[SelectionResult], workloads: set[str]) -> list[SelectionResult]:
+def _newest_per(selections: Iterable[SelectionResult], workloads: set[str], engines: set[str]) -> list[SelectionResult]:
+    """The newest stored selection per use case and workload that ranked one of the reported runs' engines."""
     newest: dict[tuple[str, str], SelectionResult] = {}
     for selection in selections:  # oldest first, so later ones win
-        if selection.workload in workloads:
+        if selection.workload in workloads and engines & {ranked.engine for ranked in selection.ranking}:
             newest[(selection.use_case, selection.workload)] = selection
     return list(newest.values())
 

@@ -83,3 +83,18 @@ def test_the_comparison_shows_outcome_shares_side_by_side() -> None:
     md = markdown.render(gather([worse], Evidence(baselines={("fake", "kv-cache", None): base})))
     assert "| **read** ⚠ | timeout share ↓ | 0.10% | 0.60% | +0.50 pp | regressed |" in md
     assert "Verdict: REGRESSED" in md and "Shares: errors and timeouts of all calls" in md
+
+
+def test_a_stored_selection_joins_a_report_only_when_it_ranked_one_of_the_reported_engines() -> None:
+    from harness.report.build import _newest_per
+    from harness.studies.models import Ranked, SelectionResult
+
+    def selection(engine: str, when: str) -> SelectionResult:
+        ranked = Ranked(rank=1, engine=engine, capacity_ops_s=1000, throughput_ops_s=900, p99_us=800, reasons=())
+        return SelectionResult(selection_id=f"{when}-{engine}", use_case="login", workload="kv-cache", slo="p99<=5ms",
+                               ranking=(ranked,), traits={}, started_at=when)
+
+    stored = [selection("redis", "1"), selection("fake", "2")]  # oldest first
+    assert [s.selection_id for s in _newest_per(stored, {"kv-cache"}, {"postgres", "redis"})] == ["1-redis"]
+    assert _newest_per(stored, {"kv-cache"}, {"postgres"}) == []
+    assert _newest_per(stored, {"audit-log"}, {"redis"}) == []
