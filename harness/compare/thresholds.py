@@ -177,7 +177,8 @@ def check_thresholds(record: RunRecord, thresholds: Sequence[Threshold]) -> tupl
                 checks.append(ThresholdCheck(threshold, operation, None, False, f"{subject}: {why}"))
                 continue
             passed = threshold.holds(value)
-            detail = (f"{subject} {_fmt(threshold.metric, value)} {threshold.comparator} "
-                      f"{_fmt(threshold.metric, threshold.limit)}" + ("" if passed else ": BREACHED"))
+            limit = f"{threshold.comparator} {_fmt(threshold.metric, threshold.limit)}"
+            detail = (f"{subject} {_fmt(threshold.metric, value)} {limit}" if passed else  # a true statement
+                      f"{subject} {_fmt(threshold.metric, value)}, not {limit}: BREACHED")
             checks.append(ThresholdCheck(threshold, operation, value, passed, detail))
     return tuple(checks)
