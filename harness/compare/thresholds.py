@@ -2,10 +2,12 @@
 
     EXPR       := [OPERATION "."] METRIC COMPARATOR VALUE
     METRIC     := p50 | p90 | p99 | p999 | max | mean   latency; VALUE a duration with its unit: 250us, 5ms, 1s
-                | throughput                            ops/s; VALUE a number: 1000, 2.5k
+                                                        (ns, us, µs, ms, s, min, h); p99.9 is p999
+                | throughput                            ops/s; VALUE a number: 1000, 2.5k, 1e3, 1M ops/s
                 | errors                                failed calls (errors and timeouts) / all calls;
                                                         VALUE a share: 0.1% or 0.001
     COMPARATOR := < | <= | > | >=
+    NUMBER     := 1000 | 2.5 | .5 | 1e3 | 2.5E-1 | 1_000 | 1,000 (commas between groups of three digits)
 
 Examples: `read.p99<5ms`, `p99<10ms` (every operation), `errors<0.1%` (the whole run),
 `update.errors<=1%`, `throughput>=2000`, `read.throughput>500`. Latency is the record's
@@ -17,6 +19,7 @@ the threshold then fails with that reason, never passes silently.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,17 +27,23 @@ from dataclasses import dataclass
 from harness.compare.samples import min_samples
 from harness.errors import UserError
 from harness.results.record import RunRecord
-from harness.spec.suite import parse_duration
 
-__all__ = ["LATENCY", "Threshold", "ThresholdCheck", "check_thresholds", "parse_threshold", "parse_thresholds",
-           "threshold_problems"]
+__all__ = ["LATENCY", "Threshold", "ThresholdCheck", "check_thresholds", "parse_number", "parse_threshold",
+           "parse_thresholds", "threshold_problems"]
 
 LATENCY = ("p50", "p90", "p99", "p999", "max", "mean")
 METRICS = (*LATENCY, "throughput", "errors")
-_EXPR = re.compile(r"^\s*(?:(?P<op>[A-Za-z0-9_][A-Za-z0-9_.-]*)\.)?(?P<metric>[a-z0-9]+)\s*"
+_EXPR = re.compile(r"^\s*(?:(?P<op>[A-Za-z0-9_][A-Za-z0-9_.-]*)\.)?(?P<metric>[A-Za-z0-9]+)\s*"
                    r"(?P<cmp><=|>=|<|>)\s*(?P<value>\S.*?)\s*$")
-_NUMBER = re.compile(r"^(\d+(?:\.\d+)?)\s*(k|m)?\s*(?:ops/s)?$", re.IGNORECASE)
-_SHARE = re.compile(r"^(\d+(?:\.\d+)?)\s*(%)?$")
+# a non-negative number: digits with optional `_` or thousands `,` separators, decimals, an exponent
+_NUMBER = re.compile(r"^\s*(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+(?:_\d+)*)(?:\.(?:\d+(?:_\d+)*)?)?"
+                     r"|\.\d+(?:_\d+)*)(?P<exponent>[eE][+-]?\d+)?\s*(?P<unit>.*?)\s*$")
+_MICROS = {"ns": 1e-3, "us": 1.0, "µs": 1.0, "μs": 1.0, "ms": 1e3, "s": 1e6, "sec": 1e6, "min": 6e7, "m": 6e7,
+           "h": 3.6e9}  # µs per unit; µ: the micro sign (U+00B5) and the Greek mu (U+03BC)
+_RATE = {"": 1.0, "k": 1e3, "m": 1e6}  # before an optional "ops/s" (or "op/s", "/s"); case-insensitive
+_RATE_UNIT = re.compile(r"^(?P<prefix>[kKmM]?)\s*(?:ops?/s|/s)?$")
+_SHARE = {"": 1.0, "%": 0.01}
+_P999 = re.compile(r"(^|\.)\s*p99\.9(?=\s*[<>])", re.IGNORECASE)  # 'p99.9' and 'read.p99.9' name p999
 EXAMPLE = "e.g. 'read.p99<5ms', 'p99<10ms', 'errors<0.1%', 'throughput>=2000'"
 
 
@@ -70,31 +79,71 @@ class ThresholdCheck:
         return text if self.threshold.operation or not self.operation else f"{self.operation}.{text}"
 
 
-def _limit(metric: str, value: str) -> float:
-    if metric in LATENCY:
-        if not re.search(r"(us|µs|ms|s|m|h)\s*$", value):
-            raise ValueError(f"{value!r} has no unit; give a duration such as 250us, 5ms or 1s")
-        return parse_duration(value) * 1e6
-    if metric == "throughput":
-        found = _NUMBER.match(value)
-        if found is None:
-            raise ValueError(f"{value!r} is not a rate in ops/s such as 2000 or 2.5k")
-        return float(found.group(1)) * {None: 1, "k": 1e3, "m": 1e6}[(found.group(2) or "").lower() or None]
-    found = _SHARE.match(value)
+def parse_number(value: str) -> tuple[float, str]:
+    """'1e3 ops/s' -> (1000.0, 'ops/s'): a non-negative finite number in any usual form (NUMBER above) and the
+    text after it; ValueError when `value` does not start with one."""
+    found = _NUMBER.match(value)
     if found is None:
-        raise ValueError(f"{value!r} is not a share such as 0.1% or 0.001")
-    share = float(found.group(1)) / (100 if found.group(2) else 1)
+        raise ValueError("no number")
+    number = float(found.group("number").replace(",", "").replace("_", "") + (found.group("exponent") or ""))
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number, found.group("unit")
+
+
+def _latency(value: str) -> float:
+    number, unit = parse_number(value)
+    if not unit:
+        raise ValueError("no unit")
+    return number * _MICROS[unit.lower() if unit.lower() in _MICROS else unit]
+
+
+def _rate(value: str) -> float:
+    number, unit = parse_number(value)
+    found = _RATE_UNIT.match(unit)
+    if found is None:
+        raise ValueError(f"unknown unit {unit!r}")
+    return number * _RATE[found.group("prefix").lower()]
+
+
+def _share(value: str) -> float:
+    number, unit = parse_number(value)
+    share = number * _SHARE[unit]
     if share > 1:
-        raise ValueError(f"{value!r} is more than 100%")
+        raise OverflowError
     return share
+
+
+_WRITE = {"latency": "a duration with its unit, such as 250us, 5ms, 1.5e3us or 1s (ns, us, µs, ms, s, min, h)",
+          "throughput": "a rate in ops/s, such as 2000, 2.5k, 1e3, 1,000 or 1_000 ops/s",
+          "errors": "a share such as 0.1%, 1e-3 or 0.001 (at most 100%)"}
+
+
+def _limit(metric: str, value: str) -> float:
+    """The limit `value` means for `metric`: µs (latency), ops/s (throughput) or a share 0..1 (errors)."""
+    kind = "latency" if metric in LATENCY else metric
+    try:
+        return {"latency": _latency, "throughput": _rate, "errors": _share}[kind](value)
+    except OverflowError:
+        raise ValueError(f"{value!r} is more than 100%; write {_WRITE[kind]}") from None
+    except (ValueError, KeyError):
+        problem = "has no unit" if kind == "latency" and _is_bare(value) else "is not understood"
+        raise ValueError(f"{value!r} {problem}; write {_WRITE[kind]}") from None
+
+
+def _is_bare(value: str) -> bool:
+    try:
+        return parse_number(value)[1] == ""
+    except ValueError:
+        return False
 
 
 def parse_threshold(text: str) -> Threshold:
     """One expression -> Threshold; ValueError with what is wrong and an example otherwise."""
-    found = _EXPR.match(text)
+    found = _EXPR.match(_P999.sub(r"\1p999", text))
     if found is None:
         raise ValueError(f"not a threshold: expected [OPERATION.]METRIC<VALUE, {EXAMPLE}")
-    metric = found.group("metric")
+    metric = found.group("metric").lower()
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
     return Threshold(text=text.strip(), operation=found.group("op"), metric=metric, comparator=found.group("cmp"),

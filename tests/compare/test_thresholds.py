@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.compare.thresholds import check_thresholds, parse_threshold, parse_thresholds, threshold_problems
 from harness.errors import UserError
@@ -21,11 +25,17 @@ def test_expressions_parse_to_units() -> None:
 
 
 @pytest.mark.parametrize(("text", "problem"), [
-    ("read.p99<5", "'5' has no unit; give a duration such as 250us, 5ms or 1s"),
+    ("read.p99<5", "'5' has no unit; write a duration with its unit, such as 250us, 5ms"),
     ("read.p98<5ms", "unknown metric 'p98'"),
     ("fast please", "not a threshold: expected [OPERATION.]METRIC<VALUE"),
     ("errors<150%", "more than 100%"),
-    ("throughput>lots", "is not a rate in ops/s"),
+    ("throughput>lots", "'lots' is not understood; write a rate in ops/s, such as 2000, 2.5k, 1e3"),
+    ("throughput>1e3x", "'1e3x' is not understood; write a rate in ops/s"),
+    ("throughput>12,34", "'12,34' is not understood"),
+    ("throughput>-5", "'-5' is not understood"),
+    ("throughput>1e999", "'1e999' is not understood"),
+    ("read.p99<5parsecs", "'5parsecs' is not understood; write a duration"),
+    ("errors<2", "'2' is more than 100%; write a share such as 0.1%"),
 ])
 def test_a_bad_expression_is_one_line(text: str, problem: str) -> None:
     with pytest.raises(UserError) as caught:
@@ -75,3 +85,57 @@ def test_an_unknown_operation_is_named() -> None:
         check_thresholds(record, parse_thresholds(["raed.p99<5ms"]))
     assert threshold_problems(parse_thresholds(["raed.p99<5ms", "p99<5ms"]), ["read"], "--threshold") == [
         "--threshold 'raed.p99<5ms': no operation 'raed' in this workload (operations: read)"]
+
+
+@pytest.mark.parametrize(("text", "metric", "limit"), [
+    ("read.throughput>1e3", "throughput", 1000.0),  # issue 14: scientific notation was refused
+    ("throughput>1,000", "throughput", 1000.0),
+    ("throughput>1_000 ops/s", "throughput", 1000.0),
+    ("throughput>=2.5k ops/s", "throughput", 2500.0),
+    ("throughput>1M", "throughput", 1e6),
+    ("throughput>.5k", "throughput", 500.0),
+    ("throughput>1.2E4/s", "throughput", 12000.0),
+    ("read.p99<1.5e3us", "p99", 1500.0),
+    ("read.p99<250µs", "p99", 250.0),
+    ("read.p99<250\u03bcs", "p99", 250.0),  # the Greek mu, not the micro sign
+    ("p99.9<5ms", "p999", 5000.0),
+    ("read.p99.9 <= 2 ms", "p999", 2000.0),
+    ("max<1s", "max", 1e6),
+    ("mean<2min", "mean", 120e6),
+    ("p50<100ns", "p50", 0.1),
+    ("p90<0.5 ms", "p90", 500.0),
+    ("errors<1e-3", "errors", 0.001),
+    ("errors<0.1 %", "errors", 0.001),
+    ("errors<=5%", "errors", 0.05),
+])
+def test_every_usual_number_form_and_unit(text: str, metric: str, limit: float) -> None:
+    threshold = parse_threshold(text)
+    assert threshold.metric == metric and threshold.limit == pytest.approx(limit)
+
+
+def _grouped(n: int, sep: str) -> str:
+    return f"{n:,}".replace(",", sep)
+
+
+@given(integer=st.integers(min_value=0, max_value=10**12), fraction=st.one_of(st.none(), st.integers(0, 999_999)),
+       exponent=st.one_of(st.none(), st.integers(-6, 6)), sep=st.sampled_from(["", ",", "_"]))
+def test_numbers_in_every_form_read_as_python_reads_them(integer: int, fraction: int | None, exponent: int | None,
+                                                          sep: str) -> None:
+    plain = str(integer) + ("" if fraction is None else f".{fraction}") + ("" if exponent is None else f"e{exponent}")
+    written = (_grouped(integer, sep) if sep else str(integer)) + plain[len(str(integer)):]
+    expected = float(plain)
+    (throughput,) = parse_thresholds([f"throughput>={written}"])
+    assert throughput.limit == expected
+    assert parse_threshold(f"read.throughput>{written}k ops/s").limit == pytest.approx(expected * 1000)
+    assert parse_threshold(f"p99<{written}ms").limit == pytest.approx(expected * 1000)
+    if expected <= 1:
+        assert parse_threshold(f"errors<{written}").limit == expected
+    if expected <= 100:
+        assert parse_threshold(f"errors<{written}%").limit == pytest.approx(expected / 100)
+
+
+@given(st.floats(min_value=0, max_value=1e15, allow_nan=False, allow_infinity=False))
+def test_any_float_repr_is_a_rate(value: float) -> None:
+    assert parse_threshold(f"throughput>{value!r}").limit == value
+    assert parse_threshold(f"p99<{value!r}us").limit == value
+    assert math.isclose(parse_threshold(f"p99<{value!r}ms").limit, value * 1000, rel_tol=1e-12)
