@@ -25,7 +25,7 @@ BENCH_ARGS = $(if $(SUITE),--suite $(SUITE)) $(if $(ENGINE),--engine $(ENGINE)) 
 	$(if $(PROCESSES),--processes $(PROCESSES)) $(if $(SCALE),--scale $(SCALE)) \
 	--provision $(PROVISION) $(if $(URL),--url $(URL))
 
-.PHONY: setup bench test test-unit lint engines-up engines-down engines-status bench-overhead bench-tpcb validate clean
+.PHONY: setup bench test test-unit lint engines-up engines-down engines-status bench-overhead bench-bulkload bench-tpcb validate clean
 
 setup: $(VENV)/.installed
 
@@ -62,6 +62,9 @@ engines-status: setup
 
 bench-overhead: setup
 	$(PY) benchmarks/overhead.py
+
+bench-bulkload: setup
+	$(PY) benchmarks/bulkload.py
 
 bench-tpcb: setup
 	$(PY) benchmarks/tpcb.py
