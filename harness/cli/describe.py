@@ -128,6 +128,8 @@ def explained_lines(explained: Explained) -> list[str]:
         if op.unsupported is not None:
             lines.append(f"  n/a: {op.unsupported}")
             continue
+        if op.note is not None:
+            lines.append(f"  ({op.note})")
         for i, statement in enumerate(op.sends):
             lines.append(f"  {statement}")
             if i < len(op.parameters):

@@ -4,7 +4,12 @@ For each engine it renders, the schema the adapter creates in `prepare` and, per
 statement or command its executor sends (each engine's statements.py builds them, as the adapters
 do) with the parameters of one sample call (harness.engines.samples: the dataset's first records).
 An operation the engine cannot run is listed with the adapter's reason. The engines' golden files
-(tests/engines/<engine>/statements.golden.*) hold the same texts.
+(tests/engines/<engine>/statements.golden.*) hold the same texts for each operation's own statement.
+
+One call is rendered as the runner's executor runs it (harness.engines.updates.call_parts, the steps
+`bind_call` binds): a `read_first` update (YCSB read-modify-write) sends the record's read, then its
+write; a `write: one` update (YCSB writeallfields=false) sends the single-field statement of the one
+field the call draws, shown for the first field of its `set` (the note says so).
 
 Rendered for every engine but the fake one: postgres, mongodb and ferretdb, influxdb, neo4j,
 elasticsearch and opensearch, redis (`>` one command, `|` queued on one pipeline; where the next
@@ -20,8 +25,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from harness.dataset.generate import RecordFactory, dataset_factories
+from harness.engines.calls import Change
 from harness.engines.registry import create_adapter, engine_info
 from harness.engines.samples import sample_argument
+from harness.engines.updates import call_parts, one_field_update, read_before
 from harness.errors import UserError
 from harness.models import Frozen
 from harness.spec.models import NativeOp, Operation, SearchOp, Workload
@@ -38,6 +45,7 @@ class ExplainedOperation(Frozen):
     sends: tuple[str, ...] = ()
     parameters: tuple[str, ...] = ()  # JSON, one per statement of `sends` (empty where the text is complete)
     unsupported: str | None = None
+    note: str | None = None  # how a call varies from the sample shown (read first, one field drawn per call)
 
 
 class Explained(Frozen):
@@ -283,11 +291,41 @@ def explain(workload: Workload, engine: str) -> Explained:
         if reason is not None:
             ops.append(ExplainedOperation(**base, unsupported=reason))
             continue
-        sends, parameters = render_op(op, workload, _argument(op, factories[op.entity]))
-        ops.append(ExplainedOperation(**base, sends=sends, parameters=parameters))
+        sends, parameters = _call(op, workload, _argument(op, factories[op.entity]), render_op)
+        ops.append(ExplainedOperation(**base, sends=sends, parameters=parameters, note=_note(op)))
     return Explained(engine=engine, workload=workload.name, setup=tuple(render_schema(workload)),
                      operations=tuple(ops))
 
 
+def _call(op: Operation, workload: Workload, argument: Any,
+          render_op: Callable[[Operation, Workload, Any], Sends]) -> Sends:
+    """What one call sends: each of its steps (harness.engines.updates.call_parts) rendered in order."""
+    sends: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()
+    for part, part_argument in call_parts(op, argument):
+        part_sends, part_parameters = render_op(part, workload, part_argument)
+        sends, parameters = sends + part_sends, parameters + part_parameters
+    return sends, parameters
+
+
 def _argument(op: Operation, factory: RecordFactory) -> Any:
-    return sample_argument(op, factory, terms=("word", "other"))
+    """The sample call's argument; a `write: one` update's call writes the first field of its `set`, as the
+    driver's Change of one drawn field does."""
+    argument = sample_argument(op, factory, terms=("word", "other"))
+    if one_field_update(op) is not None:
+        first = next(iter(argument.values))
+        return Change(argument.key, {first: argument.values[first]})
+    return argument
+
+
+def _note(op: Operation) -> str | None:
+    notes = []
+    if read_before(op) is not None:
+        notes.append("reads the record, then writes it, timed as one call (read_first, YCSB read-modify-write)")
+    update = one_field_update(op)
+    if update is not None:
+        named = ", ".join(update.set) if len(update.set) <= 3 else f"{update.set[0]} … {update.set[-1]}"
+        notes.append(f"writes one of its {len(update.set)} set fields ({named}), drawn "
+                     f"uniformly per call (write: one, YCSB writeallfields=false): shown for {update.set[0]}, the "
+                     "others send the same statement naming their field")
+    return "; ".join(notes) or None

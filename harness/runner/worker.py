@@ -36,10 +36,9 @@ from locust.runners import WorkerRunner
 
 from harness.dataset.generate import dataset_factories
 from harness.engines.base import EngineAdapter, Executor
-from harness.engines.calls import Change
 from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import adapter_class, create_adapter
-from harness.engines.updates import bind_writes
+from harness.engines.updates import bind_call
 from harness.errors import HarnessBug
 from harness.metrics.histogram import ceiling_us
 from harness.models import Frozen
@@ -76,7 +75,7 @@ from harness.runner.protocol import (
     to_data,
 )
 from harness.runner.recorder import LAG_LIMIT_NS, Recorder
-from harness.spec.models import Operation, OperationKind, ReadOp, UpdateOp, Workload, timeout_of
+from harness.spec.models import Operation, Workload, timeout_of
 
 RECONNECT_PAUSE_S = 0.2
 BACKOFF_FIRST_S = 0.001  # after a failed call; doubles per consecutive failure, with jitter
@@ -141,18 +140,10 @@ def bind_operation(adapter: EngineAdapter[Any], op: Operation, workload: Workloa
     """The adapter's executor; a read-first update reads then writes, timed as one (YCSB F).
 
     An update that writes one field per call (`write: one`) has one executor per field of `set`,
-    chosen by the field the call's Change carries.
+    chosen by the field the call's Change carries (harness.engines.updates.bind_call: `dbarena
+    explain` renders the same steps).
     """
-    write = bind_writes(adapter, op, workload)
-    if not (isinstance(op, UpdateOp) and op.read_first):
-        return write
-    read = adapter.bind(ReadOp(name=f"{op.name}-read", kind=OperationKind.READ, entity=op.entity, weight=0), workload)
-
-    def read_modify_write(change: Change) -> int:
-        read(change.key)
-        return write(change)
-
-    return read_modify_write
+    return bind_call(adapter, op, workload)
 
 
 class ArenaUser(User):
