@@ -48,6 +48,7 @@ from harness.engines.redis.statements import (
     refusal,
     traversal,
 )
+from harness.engines.redis.wire import Wire, native_executor, read_executor
 from harness.errors import HarnessBug, UnsupportedOperation
 from harness.spec.models import DEFAULT_OP_TIMEOUT_S, Entity, FindOp, Operation, OperationKind, RangeOp, TraverseOp, Workload, timeout_of
 
@@ -140,9 +141,8 @@ class RedisAdapter(EngineAdapter[Any]):
     def executor(self, statement: Statement) -> Executor:
         """The executor sending `statement`'s commands on this connection."""
         client = self.client
-        if isinstance(statement, Read):
-            command, found = statement.command, statement.found
-            return lambda key: found(client.execute_command(*command(key)))
+        if isinstance(statement, Read):  # pre-encoded, hiredis-parsed (wire.py): the hot path of a read mix
+            return read_executor(Wire(client), statement.entity, statement.fields)
         if isinstance(statement, Write):
             return _insert(client, statement)
         if isinstance(statement, Update):
@@ -152,7 +152,8 @@ class RedisAdapter(EngineAdapter[Any]):
         if isinstance(statement, Traversal):
             return _traverse(client, statement)
         if isinstance(statement, NativeCommand):
-            return _native(client, statement)
+            fast = native_executor(Wire(client), statement.words, statement.templated)
+            return fast or _native(client, statement)
         finder = _finder(client, statement)
         return lambda argument: len(finder(argument))
 

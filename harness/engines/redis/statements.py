@@ -440,7 +440,7 @@ class NativeCommand:
     @staticmethod
     def count(reply: Any) -> int:
         """Elements of an array or map reply, else 1 unless the reply is nil."""
-        return len(reply) if isinstance(reply, (list, dict)) else int(reply is not None)
+        return len(reply) if isinstance(reply, (list, dict, set)) else int(reply is not None)  # redis-py: SMEMBERS a set
 
 
 # ---- operation -> statement ----------------------------------------------------------

@@ -1,0 +1,145 @@
+"""The timed path for Redis's one-command operations: pre-encoded RESP out, hiredis in.
+
+redis-py's `execute_command` spends most of a GET's client time outside the round trip:
+argument encoding, the retry wrapper, the connection's health and timeout handling, the
+reply's parser shim and response callbacks. For the commands a read sends (HGETALL,
+HMGET, and native commands from `FAST_COMMANDS`) the executor here writes the command
+as RESP2 bytes (the constant words encoded once per bind, only the key or templated
+words per call) on the connection's own socket and parses the reply with a hiredis
+Reader: one `sendall`, then `recv_into` until the reply is complete. The round trip is
+the same: one request, the whole reply read before the call returns.
+
+The socket is redis-py's (cooperative under gevent, with the connection's socket
+timeout), so timeouts, per-operation socket timeouts and reconnects behave as on
+redis-py's path. Any failure closes the connection (redis-py connects again on next
+use; the runner rebinds), since a reply may be left half-read. Errors map to redis-py's
+types: an error reply raises redis-py's class for its code (`redis.ResponseError` by default), a closed socket
+`redis.ConnectionError`, a socket timeout `redis.TimeoutError`.
+
+RESP2: https://redis.io/docs/latest/develop/reference/protocol-spec/
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import hiredis
+import redis
+from redis._parsers.base import BaseParser
+
+from harness.engines.redis.index import record_key
+
+BUFFER_BYTES = 65_536
+
+# native commands whose reply redis-py hands over unconverted, or converted without changing what
+# NativeCommand.count makes of it (scalars, bulk strings, plain arrays, sets); others keep redis-py's path
+FAST_COMMANDS = frozenset({
+    "GET", "MGET", "SET", "SETEX", "GETEX", "INCR", "INCRBY", "DECR", "DECRBY", "EXISTS", "STRLEN", "APPEND",
+    "HGET", "HMGET", "HSET", "HEXISTS", "HLEN", "HINCRBY", "LRANGE", "LPUSH", "RPUSH", "LPOP", "RPOP", "LLEN",
+    "SADD", "SREM", "SISMEMBER", "SMEMBERS", "SCARD", "ZADD", "ZCARD", "ZSCORE", "ZRANK", "DEL", "UNLINK",
+    "EXPIRE", "PEXPIRE", "TTL", "PTTL", "PING",
+})
+# commands redis-py turns from a flat [field, value, ...] array into a mapping: count the pairs
+PAIR_COMMANDS = frozenset({"HGETALL"})
+
+
+def bulk(word: bytes) -> bytes:
+    """One RESP2 bulk string."""
+    return b"$%d\r\n%b\r\n" % (len(word), word)
+
+
+def header(words: int) -> bytes:
+    """The RESP2 array header of a command of `words` words."""
+    return b"*%d\r\n" % words
+
+
+class Wire:
+    """One redis-py connection driven directly: `call(request_bytes)` returns the parsed reply."""
+
+    def __init__(self, client: Any) -> None:
+        self.connection = client.connection  # single_connection_client: the one connection
+        self.reader = hiredis.Reader()
+        self.buffer = bytearray(BUFFER_BYTES)
+
+    def call(self, request: bytes) -> Any:
+        """Send one pre-encoded command and return its reply (bytes, int, list or None)."""
+        connection = self.connection
+        sock = connection._sock
+        if sock is None:  # redis-py dropped it after a failure: connect as its own path would
+            connection.connect()
+            sock = connection._sock
+        reader, buffer = self.reader, self.buffer
+        try:
+            sock.sendall(request)
+            reply = reader.gets()
+            while reply is False:
+                n = sock.recv_into(buffer)
+                if not n:
+                    raise redis.ConnectionError("Connection closed by server.")
+                reader.feed(buffer, 0, n)  # type: ignore[arg-type]  # any buffer: no copy
+                reply = reader.gets()
+        except BaseException as exc:  # a reply may be half-read: start afresh on the next call
+            self._reset()
+            if isinstance(exc, TimeoutError):
+                raise redis.TimeoutError(f"Timeout reading from socket: {exc}") from exc
+            if isinstance(exc, OSError):
+                raise redis.ConnectionError(f"Error while reading from socket: {exc}") from exc
+            raise
+        if isinstance(reply, hiredis.ReplyError):
+            raise BaseParser.parse_error(str(reply))  # redis-py's class for the error code (LOADING, NOSCRIPT...)
+        return reply
+
+    def _reset(self) -> None:
+        self.reader = hiredis.Reader()
+        self.connection.disconnect()
+
+
+def read_executor(wire: Wire, entity: str, fields: Sequence[str]) -> Callable[[Any], int]:
+    """HGETALL (or HMGET of `fields`) of the record `key` of `entity` (index.record_key); 1 when it exists."""
+    if fields:
+        head = header(2 + len(fields)) + bulk(b"HMGET")
+        tail = b"".join(bulk(f.encode()) for f in fields)
+
+        def hmget(record: Any) -> int:
+            key = record_key(entity, record).encode()
+            reply = wire.call(b"%b$%d\r\n%b\r\n%b" % (head, len(key), key, tail))
+            return int(any(v is not None for v in reply))
+        return hmget
+    head = header(2) + bulk(b"HGETALL")
+
+    def hgetall(record: Any) -> int:
+        key = record_key(entity, record).encode()
+        return int(bool(wire.call(b"%b$%d\r\n%b\r\n" % (head, len(key), key))))
+    return hgetall
+
+
+def native_executor(wire: Wire, words: Sequence[str], templated: Sequence[int]) -> Callable[[Any], int] | None:
+    """A native command of `words` (those at `templated` formatted per call), or None if redis-py should send it.
+
+    The count is NativeCommand.count's: elements of an array reply (pairs for PAIR_COMMANDS), else 1
+    unless the reply is nil.
+    """
+    name = words[0].upper() if words else ""
+    if name not in FAST_COMMANDS and name not in PAIR_COMMANDS:
+        return None
+    pairs = name in PAIR_COMMANDS
+    parts: list[bytes | None] = [None if i in templated else bulk(w.encode()) for i, w in enumerate(words)]
+    head = header(len(words))
+    if not templated:
+        request = head + b"".join(p for p in parts if p is not None)
+        return lambda _params: _count(wire.call(request), pairs)
+    slots = [(i, words[i]) for i in templated]
+
+    def run(params: Any) -> int:
+        out = list(parts)
+        for i, word in slots:
+            out[i] = bulk(word.format_map(params).encode())
+        return _count(wire.call(head + b"".join(out)), pairs)  # type: ignore[arg-type]
+    return run
+
+
+def _count(reply: Any, pairs: bool) -> int:
+    if isinstance(reply, list):
+        return len(reply) // 2 if pairs else len(reply)
+    return int(reply is not None)
