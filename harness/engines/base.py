@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from harness.engines.calls import Executor, Record
+from harness.engines.limits import LOAD_BATCH
 from harness.engines.locks import (
     LOCK_TTL_S,
     DatasetInUse,
@@ -68,6 +69,9 @@ class EngineAdapter(ABC, Generic[ClientT]):
     # error); () accepts any. `url_example` is shown with the refusal.
     url_schemes: ClassVar[tuple[str, ...]] = ()
     url_example: ClassVar[str] = ""
+    # Records per `load` call the load workers send (one COPY, insert_many, _bulk, pipeline, UNWIND or write);
+    # an engine whose bulk call pays a fixed cost per call (a commit) takes larger batches.
+    load_batch: ClassVar[int] = LOAD_BATCH
 
     def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
         self.name = name

@@ -36,7 +36,6 @@ from locust.runners import WorkerRunner
 
 from harness.dataset.generate import dataset_factories
 from harness.engines.base import EngineAdapter, Executor
-from harness.engines.limits import LOAD_BATCH
 from harness.engines.registry import adapter_class, create_adapter
 from harness.engines.updates import bind_call
 from harness.errors import HarnessBug
@@ -374,9 +373,9 @@ class WorkerSession:
             adapter.connect()
             entity = state.workload.entity(load.entity)
             factory = dataset_factories(state.workload)[load.entity]
-            done, last_report = 0, began
-            for start in range(load.start, load.stop, LOAD_BATCH):
-                batch = list(factory.records(start, min(start + LOAD_BATCH, load.stop)))
+            done, last_report, size = 0, began, adapter.load_batch
+            for start in range(load.start, load.stop, size):
+                batch = factory.batch(start, min(start + size, load.stop))
                 adapter.load(state.workload, entity, batch)
                 done += len(batch)
                 if time.perf_counter() - last_report >= 0.5:

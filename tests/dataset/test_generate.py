@@ -61,3 +61,12 @@ def test_batch_generation_equals_record_by_record(name: str) -> None:
     for entity_name, factory in dataset_factories(workload).items():
         batch = [record for chunk in factory.batches(2500, 1000) for record in chunk]
         assert batch == [factory.record(i) for i in range(2500)], entity_name
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "workloads").glob("*.yaml")))
+def test_a_batch_at_any_offset_equals_record_by_record(name: str) -> None:
+    """A worker's bulk load generates its range with `batch(start, stop)`: the same records as one by one."""
+    workload = load_workload(ROOT / "workloads" / f"{name}.yaml")
+    for entity_name, factory in dataset_factories(workload).items():
+        assert factory.batch(123_457, 124_000) == list(factory.records(123_457, 124_000)), entity_name
+        assert factory.batch(7, 7) == []
