@@ -42,6 +42,7 @@ from harness.models import Frozen
 from harness.redact import redact_output
 from harness.runner.live import LiveOperation, LiveSnapshot, LiveView, Phase
 from harness.runner.outcomes import drain_s
+from harness.runner.progress import load_line
 from harness.runner.protocol import (
     CUSTOM_PREFIX,
     MESSAGE_TYPES,
@@ -291,17 +292,20 @@ class Master:
             return
         began, total = time.perf_counter(), 0
         slots = list(self.workers.values())
-        for entity in self.plan.workload.dataset.entities:
-            first, end = self.plan.load.insert_range(entity.count)  # all of them unless insertstart/insertcount
+        ranges = [self.plan.load.insert_range(entity.count) for entity in self.plan.workload.dataset.entities]
+        self._load_total, self._load_began = sum(end - first for first, end in ranges), began
+        for entity, (first, end) in zip(self.plan.workload.dataset.entities, ranges, strict=True):
+            # all of them unless insertstart/insertcount
             for slot, (start, stop) in zip(slots, split_range(end - first, len(slots)), strict=True):
                 self.send(slot, LoadRange(entity=entity.name, start=first + start, stop=first + stop))
-            total += self._follow_load(entity.name, end - first)
+            total += self._follow_load(entity.name, end - first, total)
         say(Loaded(records=total, seconds=round(time.perf_counter() - began, 3)))
 
-    def _follow_load(self, entity: str, count: int) -> int:
+    def _follow_load(self, entity: str, count: int, before: int = 0) -> int:
+        """Wait for every worker's LoadDone of `entity` (`count` records; `before` loaded of earlier entities),
+        saying a progress line (bar, records/s, ETA over the whole load) on each worker's LoadProgress."""
         done: dict[str, int] = {}
         finished: dict[str, LoadDone] = {}
-        started = time.perf_counter()
         for item in self.messages(LOAD_TIMEOUT_S):
             self._abort_if_lost(f"loading {entity}")
             if self.stopping:
@@ -316,10 +320,9 @@ class Master:
             elif isinstance(message, LoadDone):
                 finished[slot.client_id] = message
                 done[slot.client_id] = message.records
-            loaded = sum(done.values())
-            rate = loaded / max(1e-9, time.perf_counter() - started)
-            say(Progress(text=f"loading {entity}: {loaded:,}/{count:,} records ({rate:,.0f}/s, "
-                              f"{len(self.workers)} worker(s))"))
+            say(Progress(text=load_line(before + sum(done.values()), self._load_total,
+                                        time.perf_counter() - self._load_began,
+                                        f"{entity} ({count:,}), {len(self.workers)} worker(s)")))
             if len(finished) == len(self.workers):
                 return sum(f.records for f in finished.values())
         raise RunAborted(f"loading {entity} did not finish within {LOAD_TIMEOUT_S:.0f}s")

@@ -59,3 +59,23 @@ def fmt_us(value: float | None) -> str:
 def fmt_clock(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+BAR_WIDTH = 20
+
+
+def load_line(done: int, total: int, elapsed_s: float, detail: str = "") -> str:
+    """The bulk load's progress line: a bar, records loaded of `total`, records/s so far and the time left.
+
+    e.g. "loading [########------------] 40,000/100,000 records (40%)  25,000 records/s  ETA 00:03  accounts".
+    The rate is the mean since the load began (records / `elapsed_s`); ETA is the rest at that rate ("--:--"
+    before the first record).
+    """
+    total = max(total, 0)
+    share = min(1.0, done / total) if total else 1.0
+    filled = round(share * BAR_WIDTH)
+    rate = done / elapsed_s if elapsed_s > 0 else 0.0
+    eta = fmt_clock((total - done) / rate) if rate > 0 else "--:--"
+    line = (f"loading [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done:,}/{total:,} records ({share:.0%})  "
+            f"{rate:,.0f} records/s  ETA {eta}")
+    return f"{line}  {detail}" if detail else line

@@ -4,7 +4,8 @@ Never evidence that a real adapter works. Its URL tunes a simulated service time
 that tests can create realistic noise or a known slowdown:
 `fake://?latency_us=200&jitter=0.2&error_rate=0.01&stall_every=0&stall_ms=0`;
 `telemetry_ms=N` makes collecting telemetry take N ms (announced on stderr), so tests can
-interrupt a run in that phase. The simulated wait uses time.sleep, which gevent turns into
+interrupt a run in that phase; `load_ms=N` makes each bulk-load call take N ms (a load long
+enough to report progress). The simulated wait uses time.sleep, which gevent turns into
 a cooperative yield.
 """
 
@@ -66,6 +67,7 @@ class FakeAdapter(EngineAdapter[FakeServer]):
             self.stall_every = int(query.get("stall_every", 0))
             self.stall_s = float(query.get("stall_ms", 0)) / 1000
             self.telemetry_s = float(query.get("telemetry_ms", 0)) / 1000
+            self.load_s = float(query.get("load_ms", 0)) / 1000
         except ValueError as exc:
             raise EngineUnavailable(f"fake URL {url!r}: {exc}; its options are numbers, e.g. {self.url_example}") from None
         self.server = server_for(url)
@@ -87,6 +89,8 @@ class FakeAdapter(EngineAdapter[FakeServer]):
         table = self.server.tables.setdefault(entity.name, {})
         for record in records:
             table[record[entity.key]] = record
+        if self.load_s:
+            time.sleep(self.load_s)
 
     def _serve(self, kind: str, timeout_s: float = float("inf")) -> None:
         """Simulated service time, failures and stalls; a call longer than `timeout_s` waits that long, then
