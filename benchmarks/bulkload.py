@@ -188,7 +188,7 @@ def native_rate(engine: str, url: str, workload: Workload, records: list[Record]
 
 def harness_rate(engine: str, url: str, workload: Workload, processes: int) -> float:
     """load_phase.records_per_s of a harness run (prepare, parallel load in `processes` workers, finish_load)."""
-    load = LoadProfile(users=processes, processes=processes, duration=1, warmup=0)
+    load = LoadProfile.model_validate({"users": processes, "processes": processes, "duration": 1, "warmup": 0})
     record = run_and_record(RunRequest(engine=engine, url=url, workload=workload, load=load),
                             Progress(min_interval_s=5))
     if record.load_phase is None or record.load_phase.records != workload.dataset.entities[0].count:

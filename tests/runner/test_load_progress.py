@@ -34,7 +34,7 @@ def test_load_line_shows_the_bar_the_rate_and_the_time_left() -> None:
 def test_workers_report_load_progress_through_the_master_at_a_bounded_rate() -> None:
     workload = load_workload(ROOT / "workloads" / "kv-cache.yaml").scaled(20_000 / 10_000)
     stream = io.StringIO()
-    load = LoadProfile(users=2, processes=2, duration=1, warmup=0)
+    load = LoadProfile.model_validate({"users": 2, "processes": 2, "duration": 1, "warmup": 0})
     # 2 workers x 10,000 records in batches of 1,000, each call 100 ms: about 1 s of loading per worker
     record = run_and_record(RunRequest(engine="fake", url="fake://progress?load_ms=100", workload=workload,
                                        load=load), Progress(stream, min_interval_s=0))
