@@ -26,6 +26,7 @@ import redis
 
 from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.calls import Change, Match, Pair, Params, Window
+from harness.engines.redis.bulk import pipe
 from harness.engines.redis.index import PREFIX, Command, IndexLayout, Row
 from harness.engines.redis.statements import (
     UPDATE_SCRIPT,
@@ -118,12 +119,9 @@ class RedisAdapter(EngineAdapter[Any]):
                 client.unlink(*batch)
 
     def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
+        """The records' HSETs and index entries, pipelined as `redis-cli --pipe` sends them (harness.engines.redis.bulk)."""
         write = Write.of(entity)
-        pipe = self.client.pipeline(transaction=False)
-        for record in records:
-            for command in write.commands(record):
-                pipe.execute_command(*command)
-        pipe.execute()
+        pipe(self.client, [command for record in records for command in write.commands(record)])
 
     def finish_load(self, workload: Workload) -> None:
         # commandstats are cumulative since server start: remember them so telemetry shows the run alone.

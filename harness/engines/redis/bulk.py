@@ -1,0 +1,62 @@
+"""The bulk load's pipeline: every command of a batch packed by hiredis, one `sendall`, the replies read by hiredis.
+
+redis-py's pipeline (`pipeline(transaction=False)` + `execute_command` per command) spent half the client's
+time of a load in its own bookkeeping (argument packing in Python, a response callback per reply). Here
+the batch goes out as `redis-cli --pipe` sends it: the RESP2 of every command (`hiredis.pack_command`) in
+one write, then exactly as many replies read back with a hiredis Reader on the connection's own socket
+(cooperative under gevent, with its socket timeout). Every reply is read before an error is raised, so
+the connection stays in step; a failure of the socket disconnects it (redis-py connects again on next use).
+
+RESP2: https://redis.io/docs/latest/develop/reference/protocol-spec/
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import hiredis
+import redis
+from redis._parsers.base import BaseParser
+
+from harness.engines.redis.index import Command
+
+BUFFER_BYTES = 1 << 20
+
+
+def pipe(client: Any, commands: Sequence[Command]) -> int:
+    """Send `commands` (words: str, bytes, int or float) in one write on `client`'s one connection
+    (`single_connection_client`) and read every reply; returns how many were read.
+
+    Raises the first error reply as redis-py's class for its code (after all replies were read),
+    redis.ConnectionError when the socket closes or fails, redis.TimeoutError on the socket timeout.
+    """
+    if not commands:
+        return 0
+    connection = client.connection
+    if connection._sock is None:  # redis-py dropped it after a failure: connect as its own path would
+        connection.connect()
+    sock, reader, buffer = connection._sock, hiredis.Reader(), bytearray(BUFFER_BYTES)
+    first_error: hiredis.ReplyError | None = None
+    try:
+        sock.sendall(b"".join(map(hiredis.pack_command, commands)))
+        for _ in range(len(commands)):
+            reply = reader.gets()
+            while reply is False:
+                n = sock.recv_into(buffer)
+                if not n:
+                    raise redis.ConnectionError("Connection closed by server.")
+                reader.feed(buffer, 0, n)  # type: ignore[arg-type]  # any buffer: no copy
+                reply = reader.gets()
+            if isinstance(reply, hiredis.ReplyError) and first_error is None:
+                first_error = reply
+    except BaseException as exc:  # replies may be left unread: start afresh on the next use
+        connection.disconnect()
+        if isinstance(exc, TimeoutError):
+            raise redis.TimeoutError(f"Timeout reading from socket: {exc}") from exc
+        if isinstance(exc, OSError):
+            raise redis.ConnectionError(f"Error while reading from socket: {exc}") from exc
+        raise
+    if first_error is not None:
+        raise BaseParser.parse_error(str(first_error))
+    return len(commands)

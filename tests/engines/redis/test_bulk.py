@@ -1,0 +1,68 @@
+"""The Redis bulk load (harness.engines.redis.bulk) against a real server: what the server holds and counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from harness.dataset.generate import dataset_factories
+from harness.engines.redis.bulk import pipe
+from harness.engines.redis.index import PREFIX, encode_value
+from harness.engines.redis.statements import Write
+from harness.engines.registry import create_adapter
+from tests.engines.helpers import workload
+
+pytestmark = pytest.mark.redis
+
+
+def calls(client: Any, command: str) -> int:
+    stats = client.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", stats.get(command, {"calls": 0}))["calls"])
+
+
+def test_load_writes_every_record_and_index_entry(redis_url: str) -> None:
+    spec = workload("user-accounts", 3000)  # unique email and username: HSETs into two index hashes too
+    entity = spec.dataset.entities[0]
+    records = dataset_factories(spec)[entity.name].batch(0, entity.count)
+    adapter = create_adapter("redis", redis_url)
+    adapter.connect()
+    check = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        adapter.prepare(spec)
+        hsets = calls(check, "hset")
+        for start in range(0, entity.count, 1000):
+            adapter.load(spec, entity, records[start:start + 1000])
+        assert calls(check, "hset") - hsets == 3 * entity.count  # the record and its two unique-index entries
+        keys = [k for k in check.scan_iter(match=f"{PREFIX}:{entity.name}:*", count=5000) if ":idx" not in k]
+        assert len(keys) == entity.count
+        for index in (0, 1234, entity.count - 1):
+            record = records[index]
+            key = f"{PREFIX}:{entity.name}:{record[entity.key]}"
+            assert check.hgetall(key) == {f: str(encode_value(v)) for f, v in record.items()}
+            assert check.hget(f"{PREFIX}:{entity.name}:idx:email", record["email"]) == str(record[entity.key])
+    finally:
+        adapter.close()
+
+
+def test_an_error_reply_is_raised_after_every_reply_is_read(redis_url: str) -> None:
+    spec = workload("user-accounts", 10)
+    entity = spec.dataset.entities[0]
+    records = dataset_factories(spec)[entity.name].batch(0, entity.count)
+    adapter = create_adapter("redis", redis_url)
+    adapter.connect()
+    check = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        adapter.prepare(spec)
+        blocker = f"{PREFIX}:{entity.name}:{records[4][entity.key]}"
+        check.set(blocker, "a string: HSET on it is WRONGTYPE")
+        commands = [c for r in records for c in Write.of(entity).commands(r)]
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            pipe(adapter.client, commands)
+        assert check.ping() and adapter.client.ping()  # type: ignore[attr-defined]  # the connection is in step: no reply was left unread
+        hashes = [k for k in check.scan_iter(match=f"{PREFIX}:{entity.name}:*", _type="hash") if ":idx" not in k]
+        assert len(hashes) == entity.count - 1  # the other nine records went in, as with redis-cli --pipe
+    finally:
+        check.delete(blocker)
+        adapter.close()
