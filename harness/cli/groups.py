@@ -16,11 +16,30 @@ import sys
 from harness.cli.exit_codes import ExitCode
 from harness.compare.compare import comparability
 from harness.compare.groups import GroupChange, compare_groups, median_run
+from harness.compare.samples import FEW, FEW_NOTE
 from harness.errors import UserError
+from harness.results import store
 from harness.results.groups import find_group
 from harness.results.record import RunRecord
 
-__all__ = ["compare_sides", "group_comparison_text"]
+__all__ = ["compare_sides", "group_comparison_text", "group_or_run"]
+
+
+def group_or_run(ident: str) -> tuple[str | None, list[RunRecord]]:
+    """(group id, its runs in repeat order) when `ident` names a group of repeats, else (None, [the run]).
+
+    UserError (one line) when `ident` is neither a run (id, unique prefix or .json path) nor a group.
+    """
+    group = find_group(ident)
+    if group:
+        return ident, group
+    try:
+        return None, [store.find_run(ident)]
+    except UserError as exc:
+        if str(exc).startswith("no run "):
+            raise UserError(f"no run or group {ident!r} in {store.runs_dir()}; `dbarena runs` lists the runs (a group "
+                            "id is the one `bench --repeat N` printed)") from None
+        raise
 
 
 def compare_sides(args: argparse.Namespace, min_effect: float, thresholds: bool = False) -> ExitCode | None:
@@ -74,12 +93,15 @@ def group_comparison_text(base_id: str, cand_id: str, baseline: list[RunRecord],
     """A table: per figure the two medians over the runs, the change, its 95% interval, p and the verdict."""
     lines = [f"baseline group {base_id} ({sum(r.valid for r in baseline)} valid runs) vs candidate group {cand_id} "
              f"({sum(r.valid for r in candidate)} valid runs); each run is one sample, minimum effect {min_effect:.0%}",
-             f"{'operation':<16} {'figure':<7} {'baseline':>10} {'candidate':>10} {'change':>8} "
+             f"{'operation':<16} {'figure':<7} {'baseline':>11} {'candidate':>11} {'change':>8} "
              f"{'95% interval':>18} {'p':>6}  verdict"]
     for c in changes:
         p = "-" if c.p_value is None else f"{c.p_value:.2f}"
-        lines.append(f"{c.operation:<16} {c.figure:<7} {c.baseline_median:>10,.0f} {c.candidate_median:>10,.0f} "
-                     f"{c.change:>+8.1%} {_interval(c):>18} {p:>6}  {c.verdict}")
+        mark = FEW if c.few else ""
+        lines.append(f"{c.operation:<16} {c.figure:<7} {c.baseline_median:>10,.0f}{mark:1} "
+                     f"{c.candidate_median:>10,.0f}{mark:1} {c.change:>+8.1%} {_interval(c):>18} {p:>6}  {c.verdict}")
     if not changes:
         lines.append("no figure to compare: a side has no valid run")
+    if any(c.few for c in changes):
+        lines.append(FEW_NOTE + " (in at least one run of a group)")
     return "\n".join(lines)

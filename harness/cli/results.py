@@ -24,6 +24,7 @@ from harness.results.record import RunRecord
 
 if TYPE_CHECKING:
     from harness.compare.gate import Gate
+    from harness.compare.thresholds import Threshold
     from harness.report.build import Evidence
     from harness.studies.models import SelectionResult
 
@@ -130,8 +131,9 @@ def cmd_compare(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_check(args: argparse.Namespace) -> ExitCode:
-    """Check a stored run against absolute thresholds: a gate without a baseline."""
+    """Check a stored run, or a group of repeats, against absolute thresholds: a gate without a baseline."""
     from harness.cli.gate import thresholds_from
+    from harness.cli.groups import group_or_run
     from harness.compare.gate import Gate
     from harness.compare.thresholds import check_thresholds
     from harness.errors import InvalidRunRefused
@@ -140,7 +142,10 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     thresholds = thresholds_from(args.thresholds)
     if not thresholds:
         raise UserError("check: give at least one --threshold, e.g. --threshold 'read.p99<5ms'")
-    record = store.find_run(args.run)
+    group, runs = group_or_run(args.run)
+    if group is not None:
+        return _check_group(args, group, runs, thresholds)
+    record = runs[0]
     if not record.valid and not args.force:
         raise InvalidRunRefused(f"run {record.run_id} is INVALID: {'; '.join(record.invalid_reasons)} — its numbers "
                                 "do not describe the engine's work; not checked (--force checks anyway)")
@@ -148,6 +153,29 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     gate = Gate(record, None, checks, judge_validity=not args.force)
     verdict = "PASS" if not gate.breached else f"FAIL ({len(gate.breached)} of {len(checks)} breached)"
     return _finish_gate(args, gate, f"run {record.run_id}\n{checks_text(checks)}\nthresholds: {verdict}")
+
+
+def _check_group(args: argparse.Namespace, group: str, runs: list[RunRecord], thresholds: tuple[Threshold, ...]) -> ExitCode:
+    """`check GROUP`: each threshold on the median over the group's valid runs (harness.compare.thresholds.check_group);
+    the gate's run is the group's median run (as `compare` uses it); refused (exit 5) when no run is valid, unless
+    --force."""
+    from harness.compare.gate import Gate
+    from harness.compare.groups import median_run
+    from harness.compare.thresholds import check_group
+    from harness.errors import InvalidRunRefused
+    from harness.report.comparison import checks_text
+
+    valid = [r for r in runs if r.valid]
+    if not valid and not args.force:
+        raise InvalidRunRefused(f"group {group}: all {len(runs)} runs are INVALID ({runs[0].run_id}: "
+                                f"{'; '.join(runs[0].invalid_reasons)}); not checked (--force checks anyway)")
+    checks = check_group(runs, thresholds)
+    gate = Gate(median_run(runs), None, checks, judge_validity=not args.force)
+    verdict = "PASS" if not gate.breached else f"FAIL ({len(gate.breached)} of {len(checks)} breached)"
+    left_out = [r.run_id for r in runs if not r.valid] if valid else []
+    head = (f"group {group}: {len(valid or runs)} run(s), each threshold on the median over them"
+            + (f"; INVALID and left out: {', '.join(left_out)}" if left_out else ""))
+    return _finish_gate(args, gate, f"{head}\n{checks_text(checks)}\nthresholds: {verdict}")
 
 
 def cmd_baseline(args: argparse.Namespace) -> ExitCode:
@@ -274,9 +302,10 @@ def find_selection(ident: str) -> SelectionResult:
 
 
 def cmd_report(args: argparse.Namespace) -> ExitCode:
+    from harness.cli.groups import group_or_run
     from harness.report.build import write_report
 
-    records = [store.find_run(run) for run in args.runs]
+    records = list({r.run_id: r for run in args.runs for r in group_or_run(run)[1]}.values())  # a group: its runs
     selection = find_selection(args.select) if args.select else None
     stored = [r for _, r in store.all_runs(on_skip=skipped)]
     if not records and selection is None:
@@ -317,7 +346,9 @@ def _compare_parser(sub: Subcommands) -> None:
 
 def _check_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("check", help="check a stored run against absolute thresholds (a gate without a baseline)")
-    parser.add_argument("run", metavar="RUN_ID", help="run id (or a unique prefix) or path of a run record")
+    parser.add_argument("run", metavar="RUN_ID", help="run id (or a unique prefix) or path of a run record, or a group "
+                                                      "id (`bench --repeat N`: each threshold on the median over "
+                                                      "its valid runs)")
     parser.add_argument("--threshold", dest="thresholds", metavar="EXPR", action="append", default=[], required=True,
                         help="limit the run must meet, repeatable, k6-style: 'read.p99<5ms', 'p99<10ms' (every "
                              "operation), 'errors<0.1%%', 'throughput>=2000'; exit 7 when one is breached (required)")
@@ -357,7 +388,8 @@ def _other_parsers(sub: Subcommands) -> None:
 
     report = sub.add_parser("report", help="write report.md and a self-contained report.html with plots")
     report.add_argument("runs", nargs="*", metavar="RUN_ID",
-                        help="runs to report; runs of several engines on one workload get a side-by-side decision "
+                        help="runs to report, or group ids (`bench --repeat N`: the group's runs with their median "
+                             "and spread); runs of several engines on one workload get a side-by-side decision "
                              "view (default: the newest bench run, or the newest suite's runs; never a capacity step)")
     report.add_argument("--select", metavar="RESULT",
                         help="a stored `dbarena select` result (id, id prefix or .json path): its ranking, reasons "

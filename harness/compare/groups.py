@@ -8,7 +8,9 @@ Per figure: the relative change of the medians, a bootstrap interval of that cha
 runs (`stats.block_bootstrap_ci` with each run as one block, 95%), and Mann–Whitney's p over the
 runs (`stats.mann_whitney_p`). Verdict, asv's rule: "unchanged" when the interval lies inside
 ±min_effect; "regressed"/"improved" when the interval excludes 0, the median change is beyond the
-minimum effect AND p < ALPHA; otherwise "inconclusive"; "too few runs" under 3 valid runs a side.
+minimum effect AND p < ALPHA; otherwise "inconclusive"; "too few runs" under 3 valid runs a side;
+"too few samples" (not compared, as `compare` does for one run each) when a run of either group
+measured a percentile from fewer samples than it needs (harness/metrics/samples.py).
 A bootstrap over 3 values is overconfident (three runs all above three others always give an
 interval that excludes 0), so significance is required too: with 3 runs a side Mann–Whitney's
 smallest two-sided p is 0.1, so showing a change takes at least 4 runs a side (smallest p 0.029).
@@ -23,10 +25,11 @@ from harness.models import Frozen
 from harness.results.groups import GroupStat, group_stats
 from harness.results.record import RunRecord
 
-__all__ = ["GroupChange", "compare_groups", "median_run"]
+__all__ = ["TOO_FEW", "GroupChange", "compare_groups", "median_run"]
 
 CONFIDENCE = 0.95
 ALPHA = 0.05  # Mann–Whitney significance a change needs besides its interval
+TOO_FEW = "too few samples"  # a p99 from fewer than 1,000 samples (10/(1-q)) in a run of either group
 
 
 class GroupChange(Frozen):
@@ -39,7 +42,8 @@ class GroupChange(Frozen):
     change: float  # (candidate − baseline) / baseline of the medians
     interval: tuple[float, float] | None  # 95% bootstrap interval of the change; None under 3 runs a side
     p_value: float | None  # Mann–Whitney over the runs; None under 3 runs a side
-    verdict: str  # unchanged | regressed | improved | inconclusive | too few runs
+    verdict: str  # unchanged | regressed | improved | inconclusive | too few runs | too few samples
+    few: bool = False  # a side's percentile came from too few samples in some run: marked, not compared
 
 
 def _verdict(figure: str, change: float, interval: tuple[float, float] | None, p: float | None,
@@ -58,6 +62,10 @@ def _verdict(figure: str, change: float, interval: tuple[float, float] | None, p
 def _change(base: GroupStat, cand: GroupStat, min_effect: float) -> GroupChange:
     a, b = list(base.samples), list(cand.samples)
     change = (cand.median - base.median) / max(base.median, 1.0)
+    if base.few or cand.few:  # a percentile from too few samples in some run: shown (marked), never compared
+        return GroupChange(operation=base.operation, figure=base.figure, baseline_median=base.median,
+                           candidate_median=cand.median, change=change, interval=None, p_value=None,
+                           verdict=TOO_FEW, few=True)
     interval, p = block_bootstrap_ci(a, b, CONFIDENCE), mann_whitney_p(a, b)
     return GroupChange(operation=base.operation, figure=base.figure, baseline_median=base.median,
                        candidate_median=cand.median, change=change, interval=interval, p_value=p,

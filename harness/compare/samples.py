@@ -1,19 +1,11 @@
-"""How many samples a percentile needs before it means something: 10/(1-q) for quantile q.
+"""How many samples a percentile needs (10/(1-q) for quantile q): see harness/metrics/samples.py.
 
-p50 needs 20, p90 100, p99 1,000, p99.9 10,000 (with fewer, the tail percentile is a handful
-of the slowest values, or the maximum). `compare` does not compare a percentile below this,
-thresholds cannot be checked on it, and `show` marks it. No scipy here: `show` imports it.
+Kept here for the comparison's imports; the rule lives one layer down so that the results
+layer's group tables can mark a percentile from too few samples too.
 """
 
 from __future__ import annotations
 
-import math
+from harness.metrics.samples import FEW, FEW_NOTE, QUANTILE, few, marked, min_samples
 
-__all__ = ["QUANTILE", "min_samples"]
-
-QUANTILE = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999}
-
-
-def min_samples(metric: str) -> int:
-    """Samples a percentile needs: ceil(10/(1-q)) for quantile q (p99: 1,000); KeyError for another metric."""
-    return math.ceil(10 / (1 - QUANTILE[metric]) - 1e-9)
+__all__ = ["FEW", "FEW_NOTE", "QUANTILE", "few", "marked", "min_samples"]

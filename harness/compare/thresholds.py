@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from harness.compare.samples import min_samples
 from harness.errors import UserError
 from harness.results.record import RunRecord
 
-__all__ = ["LATENCY", "Threshold", "ThresholdCheck", "check_thresholds", "parse_number", "parse_threshold",
+__all__ = ["LATENCY", "Threshold", "ThresholdCheck", "check_group", "check_thresholds", "parse_number", "parse_threshold",
            "parse_thresholds", "threshold_problems"]
 
 LATENCY = ("p50", "p90", "p99", "p999", "max", "mean")
@@ -231,3 +232,35 @@ def check_thresholds(record: RunRecord, thresholds: Sequence[Threshold]) -> tupl
                       f"{subject} {_fmt(threshold.metric, value)}, not {limit}: BREACHED")
             checks.append(ThresholdCheck(threshold, operation, value, passed, detail))
     return tuple(checks)
+
+
+def check_group(records: Sequence[RunRecord], thresholds: Sequence[Threshold]) -> tuple[ThresholdCheck, ...]:
+    """Each threshold on a group of repeats: per operation, the median over the group's valid runs (every run when
+    none is valid) of each run's own value, held against the limit.
+
+    A value that cannot be checked in some run (too few samples for its percentile, no latency)
+    makes the group's check fail with that run's reason: a median never hides a run that could
+    not be measured. Raises UserError as `check_thresholds` does.
+    """
+    runs = [record for record in records if record.valid] or list(records)
+    applied: dict[tuple[int, str | None], list[ThresholdCheck]] = {}
+    for record in runs:
+        for index, threshold in enumerate(thresholds):
+            for check in check_thresholds(record, [threshold]):
+                applied.setdefault((index, check.operation), []).append(check)
+    out = []
+    for (index, operation), checks in applied.items():
+        threshold = thresholds[index]
+        unchecked = [c for c in checks if c.value is None]
+        if unchecked:
+            out.append(ThresholdCheck(threshold, operation, None, False,
+                                      f"{unchecked[0].detail} (in {len(unchecked)} of {len(checks)} runs)"))
+            continue
+        value = statistics.median(c.value for c in checks if c.value is not None)
+        passed = threshold.holds(value)
+        subject = f"{operation} {threshold.metric}" if operation else f"run {threshold.metric}"
+        shown = f"{subject} {_fmt(threshold.metric, value)} (median of {len(checks)} runs)"
+        limit = f"{threshold.comparator} {_fmt(threshold.metric, threshold.limit)}"
+        out.append(ThresholdCheck(threshold, operation, value, passed,
+                                  f"{shown} {limit}" if passed else f"{shown}, not {limit}: BREACHED"))
+    return tuple(out)

@@ -54,7 +54,7 @@ class Report:
         return [b for b in self.blocks if isinstance(b, Plot)]
 
 
-_NUMBER = re.compile(r"^[+-]?\d[\d,.]*\s*(%|µs|ms|s|ops/s)?$")
+_NUMBER = re.compile(r"^[+-]?\d[\d,.]*\s*(%|µs|ms|s|ops/s)?\*?$")  # `*`: a percentile from too few samples
 
 
 def is_number(cell: str) -> bool:

@@ -18,10 +18,12 @@ from typing import Any
 import pandas as pd
 
 from harness.compare.compare import SHARES, Comparison, compare
+from harness.compare.samples import FEW_NOTE, QUANTILE, few, marked
 from harness.errors import UserError
-from harness.report import decision, html, markdown, plots
+from harness.report import decision, html, markdown, plots, repeats
 from harness.report.blocks import Block, Heading, Plot, Report, Table, Text
 from harness.report.comparison import SHARE_RULE, change_cells, fmt_metric
+from harness.report.terminal import worst_p99
 from harness.results import history as run_history
 from harness.results.record import OperationResult, RunRecord
 from harness.results.store import write_atomic
@@ -92,10 +94,11 @@ def _operation_row(record: RunRecord, op: OperationResult, clamped: bool) -> tup
     lat = op.latency_us
     row = [f"{op.count:,}", f"{op.errors:,}", f"{op.timeouts:,}", f"{op.not_found:,}" if op.must_hit else "-"]
     row += [f"{op.clamped:,}"] if clamped else []
-    row += [f"{op.throughput_ops_s:,.0f}", *(fmt_us(getattr(lat, p)) if lat else "-"
+    row += [f"{op.throughput_ops_s:,.0f}", *(marked(fmt_us(getattr(lat, p)), op.count, p) if lat else "-"
                                              for p in ("p50", "p90", "p99", "p999", "max"))]
     if record.open_loop:
-        row += [fmt_us(op.service_us.p99) if op.service_us else "-", fmt_us(op.lag_us.p99) if op.lag_us else "-"]
+        row += [marked(fmt_us(op.service_us.p99), op.count, "p99") if op.service_us else "-",
+                marked(fmt_us(op.lag_us.p99), op.count, "p99") if op.lag_us else "-"]
     return tuple(row)
 
 
@@ -134,6 +137,10 @@ def _outcome_notes(record: RunRecord) -> list[Block]:
         notes.append(f"{clamped:,} latencies above the histogram's ceiling were recorded as the ceiling (clamped).")
     if record.open_loop:
         notes.append("lag = actual − intended start of a call (open loop): how far the load generator fell behind.")
+    counts = [op.count for op in ops.values() if op.latency_us]
+    counts += [op.count for stage in record.stages for op in stage.operations.values() if op.latency_us]
+    if any(few(count, p) for count in counts for p in QUANTILE):
+        notes.append(FEW_NOTE + ".")
     return [Text(note, "note") for note in notes]
 
 
@@ -178,10 +185,9 @@ def _shape_tables(record: RunRecord) -> list[Block]:
     if record.stages:
         rows: list[tuple[str, ...]] = []
         for stage in record.stages:
-            p99s = [op.latency_us.p99 for op in stage.operations.values() if op.latency_us]
             rows.append((str(stage.index + 1), f"{stage.start_s:g} s", f"{stage.duration_s:g} s", str(stage.users),
                          f"{stage.target_rate:,.0f}" if stage.target_rate else "closed loop",
-                         f"{stage.total_throughput_ops_s:,.0f}", fmt_us(max(p99s)) if p99s else "-",
+                         f"{stage.total_throughput_ops_s:,.0f}", worst_p99(stage.operations.values()),
                          f"{sum(op.errors for op in stage.operations.values()):,}"))
         blocks += [Text("Stages of the load shape, each summarised apart:", "note"),
                    Table(("stage", "from", "for", "users", "target ops/s", "ops/s", "worst p99", "errors"), tuple(rows))]
@@ -353,6 +359,7 @@ def gather(records: Sequence[RunRecord], evidence: Evidence, selection: Selectio
     blocks: list[Block] = (decision.decision_blocks(records, evidence.runs, evidence.capacity, selection)
                            if decide else [])
     blocks += [Heading(2, "Runs"), overview] if records else []
+    blocks += repeats.group_blocks(records)
     for record in records:
         blocks += _run_section(record, evidence)
     for shown in _newest_per(evidence.selections, {r.workload for r in records}, {r.engine for r in records}):

@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.engines.registry import ENGINES
 from harness.metrics.histogram import merge
+from harness.metrics.samples import FEW, FEW_NOTE, marked
 from harness.report import plots
 from harness.report.blocks import Block, Heading, Plot, Table, Text
 from harness.results.record import RunRecord
@@ -172,7 +173,9 @@ def _operation_row(contender: Contender, name: str) -> tuple[tuple[str, ...], st
     rates = [op.throughput_ops_s for op in ops]
     pooled = merge([op.histogram for op in ops if op.histogram])
     has = pooled.get_total_count() > 0
-    lat = [fmt_us(int(pooled.get_value_at_percentile(q))) if has else "-" for q in (50.0, 99.0, 99.9)]
+    count = pooled.get_total_count()
+    lat = [marked(fmt_us(int(pooled.get_value_at_percentile(q))), count, metric) if has else "-"
+           for q, metric in ((50.0, "p50"), (99.0, "p99"), (99.9, "p999"))]
     errors, timeouts = sum(op.errors for op in ops), sum(op.timeouts for op in ops)
     not_found = f"{sum(op.not_found for op in ops):,}" if any(op.must_hit for op in ops) else "-"
     shown = f"{len(ops)}" if contender.valid_runs else f"{len(ops)} (INVALID)"
@@ -200,6 +203,8 @@ def _operations(key: str, group: Sequence[Contender]) -> list[Block]:
                            "of the median); p50/p99/p99.9 from the runs' HDR histograms merged (every call of every "
                            "repeat, µs, 3 significant digits); errors, timeouts and not found summed over the runs. "
                            "An engine without a valid run is shown from its invalid runs and marked INVALID.", "note"))
+    if any(FEW in cell for block in blocks if isinstance(block, Table) for row in block.rows for cell in row[4:7]):
+        blocks.append(Text(FEW_NOTE + ".", "note"))
     return blocks
 
 

@@ -8,7 +8,7 @@ __all__ = ["render"]
 
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("\n", " ") or " "
 
 
 def _table(table: Table) -> list[str]:
@@ -36,11 +36,12 @@ def _block(block: Block) -> list[str]:
     if isinstance(block, Heading):
         return ["#" * block.level + " " + block.text + (" ⚠" if block.tone == "bad" else ""), ""]
     if isinstance(block, Text):
+        text = block.text.replace("*", "\\*")  # the text's own `*` (the few-samples mark) is no emphasis
         if block.tone == "bad":
-            return [f"> **⚠ {block.text}**", ""]
+            return [f"> **⚠ {text}**", ""]
         if block.tone == "note":
-            return [f"_{block.text}_", ""]
-        return [block.text, ""]
+            return [f"_{text}_", ""]
+        return [text, ""]
     if isinstance(block, Table):
         return [*_table(block), ""]
     return [f"![{block.title}]({block.name}.svg)", ""]  # a Plot: the sibling file write_report wrote

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from harness.compare.samples import QUANTILE, min_samples
+from collections.abc import Iterable
+
+from harness.compare.samples import FEW_NOTE, QUANTILE, few, marked
 from harness.metrics.histogram import Percentiles
-from harness.results.record import RunRecord
+from harness.results.record import OperationResult, RunRecord
 from harness.runner.progress import fmt_us
 
 
@@ -24,15 +26,23 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(row) for row in rows)])
 
 
+def worst_p99(operations: Iterable[OperationResult]) -> str:
+    """The highest p99 of `operations` (a stage's), marked FEW when its operation had too few samples; '-' if none."""
+    timed = [(op.latency_us.p99, op.count) for op in operations if op.latency_us]
+    if not timed:
+        return "-"
+    p99, count = max(timed)
+    return marked(fmt_us(p99), count, "p99")
+
+
 def stage_table(record: RunRecord) -> str:
     """One row per stage of a load shape: its users or rate, throughput, worst operation's p99."""
     rows = []
     for stage in record.stages:
-        p99s = [op.latency_us.p99 for op in stage.operations.values() if op.latency_us]
         errors = sum(op.errors for op in stage.operations.values())
         rows.append([str(stage.index + 1), f"{stage.start_s:g}s", f"{stage.duration_s:g}s", str(stage.users),
                      f"{stage.target_rate:,.0f}" if stage.target_rate else "closed", f"{stage.total_throughput_ops_s:,.0f}",
-                     fmt_us(max(p99s)) if p99s else "-", f"{errors:,}"])
+                     worst_p99(stage.operations.values()), f"{errors:,}"])
     return table(rows, ["stage", "from", "for", "users", "target ops/s", "ops/s", "worst p99", "errors"])
 
 
@@ -44,23 +54,18 @@ def scenario_table(record: RunRecord) -> str:
     return table(rows, ["scenario", "users", "target ops/s", "think", "operations", "ops/s", "errors"])
 
 
-FEW = "*"  # marks a percentile from fewer samples than it needs (harness.compare.samples)
-
-
 def _percentile(count: int, latency: Percentiles | None, metric: str) -> str:
     """The cell of one latency percentile, marked FEW when `count` samples are too few for it."""
     if latency is None:
         return "-"
-    cell = fmt_us(getattr(latency, metric))
-    return cell + FEW if metric in QUANTILE and count < min_samples(metric) else cell
+    return marked(fmt_us(getattr(latency, metric)), count, metric)
 
 
 def _few_samples_note(record: RunRecord) -> list[str]:
     """The footnote of FEW, when a percentile in the table carries it."""
-    if any(op.latency_us and op.count < min_samples(p) for op in record.operations.values() for p in QUANTILE):
-        return [f"{FEW} from fewer than 10/(1-q) samples (p50: 20, p90: 100, p99: 1,000, p99.9: 10,000): "
-                "a rough figure, not compared by `compare`"]
-    return []
+    counts = [op.count for op in record.operations.values() if op.latency_us]
+    counts += [op.count for stage in record.stages for op in stage.operations.values() if op.latency_us]
+    return [FEW_NOTE] if any(few(count, p) for count in counts for p in QUANTILE) else []
 
 
 def run_summary(record: RunRecord) -> str:
@@ -75,7 +80,8 @@ def run_summary(record: RunRecord) -> str:
                f"{op.throughput_ops_s:,.0f}"]
         row += [_percentile(op.count, lat, p) for p in ("p50", "p90", "p99", "p999", "max")]
         if open_loop:
-            row += [fmt_us(op.service_us.p99) if op.service_us else "-", fmt_us(op.lag_us.p99) if op.lag_us else "-"]
+            row += [marked(fmt_us(op.service_us.p99), op.count, "p99") if op.service_us else "-",
+                    marked(fmt_us(op.lag_us.p99), op.count, "p99") if op.lag_us else "-"]
         rows.append(row)
     mode = record.describe_load()
     title = (f"{record.engine} {record.engine_version} · {record.workload}"

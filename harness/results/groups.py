@@ -13,6 +13,7 @@ import statistics
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.metrics.samples import FEW, FEW_NOTE, few
 from harness.models import Frozen
 from harness.results import store
 from harness.results.record import RunRecord
@@ -41,6 +42,7 @@ class GroupStat(Frozen):
     low: float
     high: float
     samples: tuple[float, ...]  # one per run, in repeat order
+    few: bool = False  # a percentile from fewer samples than it needs in at least one run (metrics/samples.py)
 
     @property
     def spread(self) -> float:
@@ -48,16 +50,17 @@ class GroupStat(Frozen):
         return (self.high - self.low) / self.median if self.median else 0.0
 
 
-def _stat(operation: str, figure: str, samples: list[float]) -> GroupStat:
+def _stat(operation: str, figure: str, samples: list[float], few: bool = False) -> GroupStat:
     return GroupStat(operation=operation, figure=figure, median=statistics.median(samples), low=min(samples),
-                     high=max(samples), samples=tuple(samples))
+                     high=max(samples), samples=tuple(samples), few=few)
 
 
 def group_stats(records: list[RunRecord]) -> list[GroupStat]:
     """Median and min–max over `records` of the total throughput and, per operation, throughput and p99.
 
     Only valid runs are samples; an operation missing from a run (or without latencies) is left
-    out of that figure. [] when no run is valid.
+    out of that figure. A p99 is `few` when a run had fewer than 1,000 samples of it (10/(1-q)).
+    [] when no run is valid.
     """
     valid = [record for record in records if record.valid]
     if not valid:
@@ -67,9 +70,10 @@ def group_stats(records: list[RunRecord]) -> list[GroupStat]:
     for name in names:
         ops = [record.operations[name] for record in valid if name in record.operations]
         stats.append(_stat(name, "ops/s", [op.throughput_ops_s for op in ops]))
-        p99 = [float(op.latency_us.p99) for op in ops if op.latency_us is not None]
-        if p99:
-            stats.append(_stat(name, "p99 µs", p99))
+        timed = [op for op in ops if op.latency_us is not None]
+        if timed:
+            stats.append(_stat(name, "p99 µs", [float(op.latency_us.p99) for op in timed if op.latency_us],
+                               few=any(few(op.count, "p99") for op in timed)))
     return stats
 
 
@@ -84,9 +88,12 @@ def group_text(records: list[RunRecord]) -> str:
     if not stats:
         lines.append("no valid run in the group: no figures")
         return "\n".join(lines)
-    lines.append(f"{'operation':<16} {'figure':<7} {'median':>12} {'min':>12} {'max':>12} {'spread':>7}")
+    lines.append(f"{'operation':<16} {'figure':<7} {'median':>13} {'min':>13} {'max':>13} {'spread':>7}")
     for stat in stats:
-        lines.append(f"{stat.operation:<16} {stat.figure:<7} {stat.median:>12,.0f} {stat.low:>12,.0f} "
-                     f"{stat.high:>12,.0f} {stat.spread:>6.0%}")
+        mark = FEW if stat.few else ""
+        lines.append(f"{stat.operation:<16} {stat.figure:<7} {stat.median:>12,.0f}{mark:1} {stat.low:>12,.0f}{mark:1} "
+                     f"{stat.high:>12,.0f}{mark:1} {stat.spread:>6.0%}")
     lines.append("runs: " + ", ".join(record.run_id for record in records))
+    if any(stat.few for stat in stats):
+        lines.append(FEW_NOTE + " (in at least one run of the group)")
     return "\n".join(lines)

@@ -303,7 +303,7 @@ def test_bench_repeat_stores_a_group_and_prints_its_median_and_range(
     assert main(["show", group, "--json"]) == ExitCode.OK
     shown = json.loads(capsys.readouterr().out)
     assert shown["stats"][0] == {"operation": "total", "figure": "ops/s", "median": 500.0, "low": 400.0,
-                                 "high": 700.0, "samples": [400.0, 700.0, 500.0]}
+                                 "high": 700.0, "samples": [400.0, 700.0, 500.0], "few": False}
 
 
 def test_a_suite_run_repeats_as_its_repeat_says(use: Callable[..., None], results: Path, tmp_path: Path,

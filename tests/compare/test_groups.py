@@ -58,3 +58,20 @@ def test_an_invalid_run_is_not_a_sample_and_the_median_run_stands_in() -> None:
     group[1] = invalid(group[1], "stalled", causes=("engine",))
     assert median_run(group).total_throughput_ops_s == 100  # lower middle of the valid 100, 200
     assert _verdict(compare_groups(group, _group(100, 100, 100))) == "too few runs"
+
+
+def test_a_p99_from_too_few_samples_is_not_compared() -> None:
+    """_BASE has 150 calls a run; a p99 needs 1,000 (10/(1-q)): the p99 figure is 'too few samples', no interval."""
+    changes = compare_groups(_group(1000, 1010, 990, 1005), _group(700, 690, 710, 705))
+    (p99,) = [c for c in changes if c.figure == "p99 µs"]
+    assert p99.verdict == "too few samples" and p99.few and p99.interval is None and p99.p_value is None
+    assert _verdict(changes, "read") == "regressed"  # throughput is still compared
+
+
+def test_a_p99_from_enough_samples_is_compared() -> None:
+    many = synthetic_run(1000, seconds=4, per_second=500)  # 2,000 calls a run
+    base = [many.model_copy(update={"run_id": f"b{i}", "group": "b", "repeat": i + 1}) for i in range(4)]
+    slower = synthetic_run(3000, seconds=4, per_second=500)
+    cand = [slower.model_copy(update={"run_id": f"c{i}", "group": "c", "repeat": i + 1}) for i in range(4)]
+    (p99,) = [c for c in compare_groups(base, cand) if c.figure == "p99 µs"]
+    assert not p99.few and p99.verdict != "too few samples"

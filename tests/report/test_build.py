@@ -44,7 +44,7 @@ def test_the_summary_counts_every_outcome() -> None:
     read, scan, total = rows["read"], rows["scan"], rows["total"]
     assert (read["count"], read["errors"], read["timeouts"], read["not found (must hit)"], read["clamped"]) == (
         "790", "3", "7", "12", "4")
-    assert read["lag p99"] == "2.50 ms" and scan["lag p99"] == "-"
+    assert read["lag p99"] == "2.50 ms*" and scan["lag p99"] == "-"  # a p99 of 790 samples (< 1,000): marked
     assert scan["not found (must hit)"] == "-"  # not must-hit: a miss is a valid answer, not counted
     assert (total["count"], total["errors"], total["timeouts"], total["not found (must hit)"], total["clamped"]) == (
         "840", "3", "7", "12", "4")
@@ -98,3 +98,26 @@ def test_a_stored_selection_joins_a_report_only_when_it_ranked_one_of_the_report
     assert [s.selection_id for s in _newest_per(stored, {"kv-cache"}, {"postgres", "redis"})] == ["1-redis"]
     assert _newest_per(stored, {"kv-cache"}, {"postgres"}) == []
     assert _newest_per(stored, {"audit-log"}, {"redis"}) == []
+
+
+def test_a_percentile_from_too_few_samples_is_marked_in_both_formats() -> None:
+    """About 800 samples: p50 (needs 20) and p90 (100) are figures, p99 (1,000) and p99.9 (10,000) are marked (10/(1-q)),
+    max never; the legend is said under the table in report.md and report.html alike."""
+    record = synthetic_run(1000, seconds=4, per_second=200, run_id="r")
+    assert 100 <= record.operations["read"].count < 1000
+    report = gather([record], Evidence())
+    (read,) = [dict(zip(_summary(report).header, row)) for row in _summary(report).rows if row[0] == "read"]
+    assert [read[p].endswith("*") for p in ("p50", "p90", "p99", "p99.9", "max")] == [False, False, True, True, False]
+    md, page = markdown.render(report), html.render(report)
+    assert f"| {read['p99'].replace('*', chr(92) + '*')} |" in md
+    assert f'<td class="num">{read["p99"]}</td>' in page  # still a number, right-aligned
+    assert "\\* from fewer than 10/(1-q) samples (p50: 20, p90: 100, p99: 1,000, p99.9: 10,000)" in md
+    assert "* from fewer than 10/(1-q) samples (p50: 20, p90: 100, p99: 1,000, p99.9: 10,000)" in page
+
+
+def test_enough_samples_carry_no_mark() -> None:
+    record = synthetic_run(1000, seconds=2, per_second=6_000, run_id="r")  # ~12,000 samples: even p99.9
+    report = gather([record], Evidence())
+    md = markdown.render(report)
+    assert "*" not in "".join(cell for row in _summary(report).rows for cell in row)
+    assert "from fewer than 10/(1-q)" not in md

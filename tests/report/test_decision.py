@@ -7,6 +7,7 @@ headless Chromium and its text and plots checked from the rendered DOM and scree
 
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 
@@ -223,3 +224,25 @@ def test_a_repeated_selection_says_its_order_rounds_and_busy_host(runs: list[Run
             "MongoDB) with probability 0.97; mongodb (FerretDB 1.24.2, stand-in for MongoDB) ≈ elasticsearch "
             "(OpenSearch 2.18.0, stand-in for Elasticsearch) (within noise).") in text
     assert "median 1,500 ops/s (1,400–1,600), 3 rounds" in str(blocks)
+
+
+def test_a_percentile_from_too_few_pooled_samples_is_marked(runs: list[RunRecord], tmp_path: Path) -> None:
+    """Each run holds 1,000 calls of read: postgres pools 3 runs (3,000), mongodb has one (1,000); a p99.9 needs
+    10,000 samples, a p99 1,000 (10/(1-q)): p99.9 is marked for both, p99 for neither; a 400-call engine has
+    its p99 marked too."""
+    short = synthetic_run(500.0, seconds=2, per_second=200, seed=9, run_id="redis-1")
+    short = short.model_copy(update={"engine": "redis", "engine_version": "7.0.15",
+                                     "started_at": "2026-01-01T00:09:00+00:00"})
+    md = write_report([*runs, short], Evidence(runs=(*runs, short)), tmp_path)[0].read_text(encoding="utf-8")
+    decision_part = md.split("## Runs")[0]
+    table = [line.split(" | ") for line in decision_part.splitlines() if line.startswith(("| postgres", "| mongodb",
+                                                                                            "| **redis", "| redis"))]
+    cells = {row[0].strip("| *⚠").split(" ")[0]: row[4:7] for row in table}  # p50, p99, p99.9
+    assert set(cells) >= {"postgres", "mongodb", "redis"}, table
+    for engine in ("postgres", "mongodb"):
+        p50, p99, p999 = cells[engine]
+        assert not p50.endswith("\\*") and not p99.endswith("\\*") and p999.endswith("\\*"), (engine, cells[engine])
+    assert [c.endswith("\\*") for c in cells["redis"]] == [False, True, True]
+    assert "\\* from fewer than 10/(1-q) samples" in decision_part
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert re.search(r'<td class="num">[\d.]+ (µs|ms)\*</td>', page) and "* from fewer than 10/(1-q) samples" in page
