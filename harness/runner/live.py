@@ -67,6 +67,8 @@ class LiveSnapshot(Frozen):
     phase: Phase
     elapsed_s: float  # seconds into the phase's clock (warm-up and measure share one, from warm-up start)
     total_s: float  # the same clock's planned end (0 when unknown, e.g. while loading)
+    phase_elapsed_s: float = 0.0  # seconds into this phase alone (warm-up and measure each have their own clock)
+    phase_total_s: float = 0.0  # this phase's planned length (0 when unknown, e.g. while loading)
     operations: dict[str, LiveOperation]
 
 
@@ -309,7 +311,7 @@ function show(data) {
   if (!s) return;
   $("run").textContent = s.run; $("what").textContent = s.engine + " \\u00b7 " + s.workload;
   $("phase").textContent = s.phase; $("phase").className = "phase " + s.phase;
-  $("clock").textContent = clock(s.elapsed_s) + (s.total_s > 0 ? " / " + clock(s.total_s) : "");
+  $("clock").textContent = clock(s.phase_elapsed_s) + (s.phase_total_s > 0 ? " / " + clock(s.phase_total_s) : "");
   $("progress").style.width = (s.total_s > 0 ? Math.min(100, 100 * s.elapsed_s / s.total_s) : 0) + "%";
   table(s.operations); legend(Object.keys(data.history));
   chart($("chart-ops"), data.history, data.phases, "ops_s", (v) => rate(v));

@@ -42,7 +42,7 @@ from harness.models import Frozen
 from harness.redact import redact_output
 from harness.runner.live import LiveOperation, LiveSnapshot, LiveView, Phase
 from harness.runner.outcomes import drain_s
-from harness.runner.progress import load_line
+from harness.runner.progress import load_line, phase_clock
 from harness.runner.protocol import (
     CUSTOM_PREFIX,
     MESSAGE_TYPES,
@@ -400,8 +400,10 @@ class Master:
         if self.view is None:
             return
         load = self.plan.load
+        own = phase_clock(elapsed_s, load.warmup_s, load.duration_s) if phase in ("warm-up", "measure") else None
         self.view.update(LiveSnapshot(run=self.plan.run_label, engine=self.plan.engine, workload=self.plan.workload.name,
                                       phase=phase, elapsed_s=elapsed_s, total_s=load.warmup_s + load.duration_s,
+                                      phase_elapsed_s=own[1] if own else 0.0, phase_total_s=own[2] if own else 0.0,
                                       operations=operations or {}))
 
     def _show(self, ticks: list[Tick], elapsed: float) -> None:

@@ -61,6 +61,17 @@ def fmt_clock(seconds: float) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
+def phase_clock(t: float, warmup_s: float, duration_s: float) -> tuple[str, float, float]:
+    """(phase, seconds into that phase, the phase's planned length) at `t` seconds from the start of warm-up.
+
+    The warm-up and the measurement each have their own clock: 9 s into a 2 s warm-up and 8 s
+    measurement is ("measure", 7.0, 8.0), shown `[measure 00:07/00:08]`, never 00:09/00:10.
+    """
+    if t < warmup_s:
+        return "warm-up", max(0.0, t), warmup_s
+    return "measure", t - warmup_s, duration_s
+
+
 BAR_WIDTH = 20
 
 

@@ -18,6 +18,7 @@ import locust  # noqa: F401  (gevent monkey-patching first, as in the run's mast
 
 from harness.metrics.histogram import new_histogram
 from harness.runner.live import LiveOperation, LiveSnapshot, LiveView
+from harness.runner.progress import phase_clock
 
 HISTORY = 60  # seconds of history fed at once
 WARMUP = 10
@@ -50,8 +51,11 @@ def varied(second: int) -> dict[str, LiveOperation]:
 
 
 def snapshot(phase: str, elapsed: float, operations: dict[str, LiveOperation]) -> LiveSnapshot:
+    own = phase_clock(elapsed, WARMUP, TOTAL - WARMUP) if phase in ("warm-up", "measure") else ("", 0.0, 0.0)
+    _, own_s, own_total_s = own  # as the master: the warm-up and the measurement each have their own clock
     return LiveSnapshot(run="run-live-test", engine="fake", workload="kv-cache", phase=phase,  # type: ignore[arg-type]
-                        elapsed_s=elapsed, total_s=TOTAL, operations=operations)
+                        elapsed_s=elapsed, total_s=TOTAL, phase_elapsed_s=own_s, phase_total_s=own_total_s,
+                        operations=operations)
 
 
 def main() -> int:
