@@ -7,9 +7,22 @@
     │   ├── InvalidRunRefused   a stored run is invalid, so it is not promoted or compared (exit 5)
     │   └── UnsupportedOperation  an engine cannot express an operation kind
     └── HarnessBug          a defect in dbarena itself: shown with its traceback
+
+Every user error reaches the terminal as `error_line(message)`: one line, `dbarena: ` first, then
+where (the file and field, or the flag), what is wrong and what to do, e.g.
+`dbarena: --rate: 'fast' is not a number; give a rate in ops/s` or
+`dbarena: workloads/x.yaml: operations[0].weight: ...`. A SpecError gives one such line per problem.
 """
 
 from __future__ import annotations
+
+ERROR_PREFIX = "dbarena: "
+
+
+def error_line(message: str) -> str:
+    """`message` as the one line a user error prints on stderr: `dbarena: ` and the message, its line
+    breaks folded into "; " (a message never spills onto a second line)."""
+    return ERROR_PREFIX + "; ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 class DbarenaError(Exception):

@@ -11,7 +11,8 @@
     exit_codes.py  ExitCode: what each exit status means
     gate.py      the CI gate shared by bench, compare and check (thresholds, exit code, JUnit)
 
-User errors print one line per problem on stderr and exit 2 (USER_ERROR), without a
+User errors print one line per problem on stderr, `dbarena: ` then where (file and field, or
+flag), what is wrong and what to do (harness.errors.error_line), and exit 2 (USER_ERROR), without a
 traceback (a stored invalid run refused without --force: exit 5, INVALID); anything else is
 a harness bug and keeps its traceback. Nothing printed carries a secret: stdout and stderr
 mask URL passwords, tokens and DSN passwords (`harness.redact`).
@@ -30,7 +31,7 @@ from pathlib import Path
 from harness.cli import describe, engines, imports, results, run, validate, verify
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Parser
-from harness.errors import InvalidRunRefused, SpecError, UserError
+from harness.errors import InvalidRunRefused, SpecError, UserError, error_line
 from harness.paths import HOME_ENV, set_project_root
 from harness.provision.endpoint import KEEP_DATA_ENV
 from harness.redact import redact_output, redact_text
@@ -59,13 +60,13 @@ def _run(args: argparse.Namespace) -> int:
         return int(command(args))
     except SpecError as exc:
         for line in exc.problems:
-            print(redact_text(line), file=sys.stderr)
+            print(redact_text(error_line(line)), file=sys.stderr)
         return ExitCode.USER_ERROR
     except InvalidRunRefused as exc:
-        print(f"dbarena: {redact_text(str(exc))}", file=sys.stderr)
+        print(redact_text(error_line(str(exc))), file=sys.stderr)
         return ExitCode.INVALID
     except UserError as exc:
-        print(f"dbarena: {redact_text(str(exc))}", file=sys.stderr)
+        print(redact_text(error_line(str(exc))), file=sys.stderr)
         return ExitCode.USER_ERROR
     except KeyboardInterrupt as exc:
         why = f" ({exc.signal_name})" if isinstance(exc, Interrupted) else ""
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.home is not None:
         if not args.home.is_dir():
-            print(f"dbarena: --home {args.home}: not a directory", file=sys.stderr)
+            print(error_line(f"--home {args.home}: not a directory; give the project folder"), file=sys.stderr)
             return ExitCode.USER_ERROR
         set_project_root(args.home)
     if getattr(args, "keep_data", False):  # worker processes and studies read it from the provisioner

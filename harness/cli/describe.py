@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Subcommands, add_json
 from harness.engines.explain import RENDERERS, Explained, explain
 from harness.engines.matrix import MATRIX_ENGINES, support
+from harness.errors import UserError
 from harness.paths import project_root, workloads_dir
 from harness.spec.loader import load_workload, resolve_workload
 from harness.spec.models import Workload
@@ -34,8 +34,7 @@ def cmd_schema(args: argparse.Namespace) -> ExitCode:
             print(f"wrote {path}")
         return ExitCode.OK
     if args.name is None:
-        print("dbarena schema: give a file kind (workload, suite, selection) or --write", file=sys.stderr)
-        return ExitCode.USER_ERROR
+        raise UserError("schema: give a file kind (workload, suite, selection) or --write")
     print(schema_text(args.name), end="")
     return ExitCode.OK
 
@@ -107,8 +106,7 @@ def cmd_explain(args: argparse.Namespace) -> ExitCode:
     if args.preset is not None:
         if args.preset not in workload.presets:
             known = ", ".join(workload.presets) or "none"
-            print(f"dbarena: workload {workload.name} has no preset {args.preset!r}; known: {known}", file=sys.stderr)
-            return ExitCode.USER_ERROR
+            raise UserError(f"--preset {args.preset!r}: workload {workload.name} has no such preset; known: {known}")
         workload = workload.with_preset(args.preset)
     explained = explain(workload, args.engine)
     if args.json:

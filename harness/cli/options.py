@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.cli.exit_codes import ExitCode
 from harness.engines.registry import NEO4J_WARMUP_S
-from harness.errors import HarnessBug, UserError
+from harness.errors import HarnessBug, UserError, error_line
 from harness.provision.endpoint import MODES
 from harness.spec.suite import MAX_SCALE, LoadProfile, parse_duration
 
@@ -35,10 +35,16 @@ class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (the command, the flag, what is wrong), exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        """One line, as every user error (harness.errors.error_line): `dbarena: --flag: what (see ... --help)`,
+        or the command first where argparse names no flag (`dbarena: compare: the following arguments ...`)."""
         if message.endswith("expected one argument"):  # argparse reads a value such as -5s as a flag
             message += ("; a value cannot start with '-' (durations, counts and rates are positive); "
                         "write FLAG=VALUE to pass such a value")
-        self.exit(ExitCode.USER_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        message = message.removeprefix("argument ")
+        command = self.prog.removeprefix("dbarena").strip()
+        if command and not message.startswith("-"):
+            message = f"{command}: {message}"
+        self.exit(ExitCode.USER_ERROR, error_line(f"{message} (see {self.prog} --help)") + "\n")
 
 
 Subcommands = argparse._SubParsersAction  # type: ignore[type-arg]

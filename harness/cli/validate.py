@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.cli.exit_codes import ExitCode
 from harness.cli.options import Subcommands
-from harness.errors import SpecError
+from harness.errors import SpecError, error_line
 from harness.spec.loader import load_suite, spec_files, validate_file
 
 __all__ = ["cmd_validate", "register"]
@@ -18,7 +18,7 @@ def cmd_validate(args: argparse.Namespace) -> ExitCode:
     files = spec_files(args.paths)
     problems = [line for path in files for line in validate_file(path) or _suite_problems(path)]
     for line in problems:
-        print(line, file=sys.stderr)
+        print(error_line(line), file=sys.stderr)
     if not problems:
         print(f"{len(files)} spec file(s) valid")
     return ExitCode.PROBLEMS if problems else ExitCode.OK

@@ -101,7 +101,7 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
     progress = progress or Progress()
     suite = load_suite(suite_path) if suite_path is not None else None
     runs = plan_runs(suite, overrides)
-    problems = suite_problems(Suite(version=1, name="planned", runs=tuple(runs)), str(suite_path or "command line"))
+    problems = suite_problems(Suite(version=1, name="planned", runs=tuple(runs)), None if suite_path is None else str(suite_path))
     if not problems:
         for planned in runs:
             names = [op.name for op in prepared_workload(planned).operations]

@@ -97,14 +97,14 @@ def parse_stage(text: str) -> dict[str, Any]:
     try:
         seconds = parse_duration(duration)
     except ValueError as exc:
-        raise SpecError([f"command line: --stage {text!r}: {exc}"]) from None
+        raise SpecError([f"--stage {text!r}: {exc}"]) from None
     if seconds <= 0:
-        raise SpecError([f"command line: --stage {text!r}: a stage lasts more than 0 s, e.g. 30s:users=8"])
+        raise SpecError([f"--stage {text!r}: a stage lasts more than 0 s, e.g. 30s:users=8"])
     stage: dict[str, Any] = {"duration": duration}
     for part in filter(None, rest.split(",")):
         key, _, value = part.partition("=")
         if key not in ("users", "rate") or not value:
-            raise SpecError([f"command line: --stage {text!r}: expected DURATION[:users=N][,rate=OPS_S], "
+            raise SpecError([f"--stage {text!r}: expected DURATION[:users=N][,rate=OPS_S], "
                              "e.g. 30s:users=8 or 10s:rate=4000"])
         stage[key] = value
     return stage
@@ -150,7 +150,7 @@ def _load(run: SuiteRun, changes: dict[str, Any]) -> LoadProfile:
     try:
         return LoadProfile.model_validate(merged)
     except ValidationError as exc:  # a bad flag value, e.g. --duration 10parsecs
-        raise SpecError([f"command line: {_flag_problem(exc.errors()[0])}"]) from None
+        raise SpecError([_flag_problem(exc.errors()[0])]) from None
 
 
 _FLAGS = {"target_rate": "rate", "stages": "stage", "think_time": "think-time", "op_timeout": "op-timeout"}  # load keys named otherwise
@@ -297,9 +297,10 @@ def stop_if_interrupted(record: RunRecord) -> None:
         raise KeyboardInterrupt
 
 
-def suite_problems(suite: Suite, where: str) -> list[str]:
+def suite_problems(suite: Suite, where: str | None) -> list[str]:
     """What `bench` would refuse in a suite, found without running it: workloads, presets, engines,
-    scenario operations, operations an engine cannot express and thresholds (one line each, `where` first)."""
+    scenario operations, operations an engine cannot express and thresholds (one line each, `where` first:
+    the suite file and `runs[i]`; None for runs planned from flags, named by the flag instead)."""
     from harness.engines.matrix import support
     from harness.engines.registry import engine_info
     from harness.runner.run import check_shape
@@ -310,19 +311,27 @@ def suite_problems(suite: Suite, where: str) -> list[str]:
             workload = prepared_workload(run)
             check_shape(workload, run.load)
         except SpecError as exc:
-            problems += [f"{where}: runs[{i}]: {line}" for line in exc.problems]
+            problems += [f"{_at(where, i, '', '')}{line}" for line in exc.problems]  # the line names file or name
             continue
         for engine in run.engines:
             try:
                 engine_info(engine)
             except UserError as exc:
-                problems.append(f"{where}: runs[{i}].engines: {exc}")
+                problems.append(f"{_at(where, i, '.engines', '--engine')}{exc}")
                 continue
             ok, reasons = support(workload, engine)
             if not ok:
-                problems.append(f"{where}: runs[{i}]: {workload.name} on {engine}: n/a ({'; '.join(reasons)})")
-        problems += threshold_problems_of(run, workload, f"{where}: runs[{i}].thresholds:")
+                problems.append(f"{_at(where, i, '', '--engine')}{workload.name} on {engine}: n/a ({'; '.join(reasons)})")
+        problems += threshold_problems_of(run, workload, _at(where, i, ".thresholds", "--threshold").rstrip(" "))
     return problems
+
+
+def _at(where: str | None, index: int, part: str, flag: str) -> str:
+    """Where a problem of run `index` is: `<file>: runs[i]<part>: `, or for runs planned from flags `<flag>: `
+    (nothing for no flag)."""
+    if where is None:
+        return f"{flag}: " if flag else ""
+    return f"{where}: runs[{index}]{part}: "
 
 
 def threshold_problems_of(run: SuiteRun, workload: Workload, where: str) -> list[str]:

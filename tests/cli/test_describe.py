@@ -37,7 +37,7 @@ def test_bad_input_is_one_line(argv: list[str], said: str, capsys: pytest.Captur
 
 def test_schema_without_a_kind_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == ExitCode.USER_ERROR
-    assert capsys.readouterr().err == "dbarena schema: give a file kind (workload, suite, selection) or --write\n"
+    assert capsys.readouterr().err == "dbarena: schema: give a file kind (workload, suite, selection) or --write\n"
 
 
 def test_write_regenerates_the_committed_files_in_another_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,9 +93,10 @@ def test_explain_json_and_preset(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(("argv", "said"), [
     (["explain", "kv-cache", "--engine", "postgre"], "dbarena: unknown engine 'postgre'; known: "),
-    (["explain", "kv-cach", "--engine", "postgres"], "workload 'kv-cach' not found in "),
+    (["explain", "kv-cach", "--engine", "postgres"], "dbarena: workload 'kv-cach' not found in "),
     (["explain", "kv-cache", "--engine", "fake"], "dbarena: explain does not render fake"),
-    (["explain", "kv-cache", "--engine", "neo4j", "--preset", "ycsb-z"], "dbarena: workload kv-cache has no preset 'ycsb-z'"),
+    (["explain", "kv-cache", "--engine", "neo4j", "--preset", "ycsb-z"],
+     "dbarena: --preset 'ycsb-z': workload kv-cache has no such preset; known: ycsb-a"),
 ])
 def test_explain_bad_input_is_one_line(argv: list[str], said: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == ExitCode.USER_ERROR

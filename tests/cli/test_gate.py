@@ -179,7 +179,7 @@ def test_validate_names_a_bad_threshold_in_a_suite(tmp_path: Path, capsys: pytes
                      "    thresholds: ['read.p99 < 5 parsecs', 'errors<1%']\n")
     assert main(["validate", str(suite)]) == ExitCode.PROBLEMS
     assert _one_line(capsys.readouterr().err).startswith(
-        f"{suite}: runs[0].thresholds: 'read.p99 < 5 parsecs': '5 parsecs' is not a duration such as 30s")
+        f"dbarena: {suite}: runs[0].thresholds: 'read.p99 < 5 parsecs': '5 parsecs' is not")
 
 
 def test_show_marks_percentiles_from_too_few_samples(runs: dict[str, RunRecord],

@@ -56,8 +56,8 @@ def test_unmappable_properties_are_one_line_each_and_nothing_is_written(
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert not out and "Traceback" not in err and not output.exists()
-    assert sorted(line.split(": ")[1].split("=")[0] for line in lines) == names
-    assert all(line.startswith(str(YCSB / "workloada")) for line in lines)
+    assert sorted(line.split(": ")[2].split("=")[0] for line in lines) == names
+    assert all(line.startswith(f"dbarena: {YCSB / 'workloada'}: ") for line in lines)
 
 
 @pytest.mark.parametrize(("argv", "expected"), [

@@ -127,7 +127,7 @@ def test_validate_and_bench_refuse_a_suite_bench_could_not_run_before_anything_s
                      "  - {workload: kv-cache, engines: [nosuchengine]}\n  - {workload: session-cache, engines: [postgres]}\n")
     assert main(["validate", str(suite)]) == ExitCode.PROBLEMS
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith(f"{suite}: runs[") for line in lines), lines
+    assert len(lines) == 3 and all(line.startswith(f"dbarena: {suite}: runs[") for line in lines), lines
     assert "n/a" in lines[2]
     assert main(["bench", "--suite", str(suite)]) == ExitCode.USER_ERROR  # nothing ran: no engine was started
     assert "initdb" not in capsys.readouterr().err

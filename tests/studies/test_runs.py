@@ -72,7 +72,7 @@ def test_flags_override_every_run_of_a_suite_and_rate_zero_means_closed_loop() -
 def test_a_bad_flag_value_is_one_line() -> None:
     with pytest.raises(SpecError) as caught:
         plan_runs(None, Overrides(duration="10parsecs"))
-    assert caught.value.problems[0].startswith("command line: --duration: ")
+    assert caught.value.problems[0].startswith("--duration: ")
 
 
 def test_an_unknown_preset_names_the_known_ones() -> None:
