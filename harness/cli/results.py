@@ -23,6 +23,8 @@ from harness.results.baselines import baseline_for, baseline_path, promote
 from harness.results.record import RunRecord
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from harness.compare.gate import Gate
     from harness.compare.thresholds import Threshold
     from harness.report.build import Evidence
@@ -199,6 +201,7 @@ def cmd_baseline(args: argparse.Namespace) -> ExitCode:
 def cmd_history(args: argparse.Namespace) -> ExitCode:
     import pandas as pd
 
+    from harness.compare.samples import FEW_NOTE
     from harness.results.history import export, history
 
     frame = history(args.engine, args.workload, on_skip=skipped)
@@ -214,10 +217,25 @@ def cmd_history(args: argparse.Namespace) -> ExitCode:
     elif frame.empty:
         print("no runs match")
     else:
+        shown, few = _marked_percentiles(frame)
         with pd.option_context("display.width", 200, "display.max_columns", 12):
-            print(frame[["started_at", "run_id", "engine", "workload", "operation", "throughput_ops_s",
+            print(shown[["started_at", "run_id", "engine", "workload", "operation", "throughput_ops_s",
                          "p50_us", "p99_us", "valid"]].to_string(index=False))
+        if few:
+            print(FEW_NOTE)
     return ExitCode.OK
+
+
+def _marked_percentiles(frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """The history table as printed: p50_us and p99_us as text, marked FEW where the run's count is too few for
+    them (the exported CSV/Parquet keep the numbers), and whether any cell is marked."""
+    from harness.compare.samples import few, marked
+
+    shown = frame.copy()
+    for column, metric in (("p50_us", "p50"), ("p99_us", "p99")):
+        shown[column] = [marked(f"{value:,.0f}", int(count), metric) if value is not None and value == value else "-"
+                         for value, count in zip(frame[column], frame["count"])]
+    return shown, any(few(int(count), metric) for count in frame["count"] for metric in ("p50", "p99"))
 
 
 def stored_evidence(records: Sequence[RunRecord], runs: Sequence[RunRecord] | None = None,

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from harness.compare.compare import SHARES, Comparison, compare
-from harness.compare.samples import FEW_NOTE, QUANTILE, few, marked
+from harness.compare.samples import FEW, FEW_NOTE, QUANTILE, few, marked
 from harness.errors import UserError
 from harness.report import decision, html, markdown, plots, repeats
 from harness.report.blocks import Block, Heading, Plot, Report, Table, Text
@@ -283,7 +283,18 @@ def _history(record: RunRecord, evidence: Evidence, name: str) -> list[Block]:
     return blocks
 
 
-def _capacity(record: RunRecord, results: Sequence[CapacityResult], name: str) -> list[Block]:
+def _step_percentile(value: int | None, metric: str, step: RunRecord | None) -> str:
+    """A capacity step's worst-operation percentile, marked FEW when that operation had too few samples (its run
+    record found among the stored runs; unmarked when the record is gone)."""
+    timed = [op for op in step.operations.values() if op.latency_us] if step is not None else []
+    if value is None or not timed:
+        return fmt_us(value)
+    worst = max(timed, key=lambda op: getattr(op.latency_us, metric))
+    return marked(fmt_us(value), worst.count, metric)
+
+
+def _capacity(record: RunRecord, results: Sequence[CapacityResult], name: str,
+              runs: Sequence[RunRecord] = ()) -> list[Block]:
     mine = [c for c in results if c.engine == record.engine and c.workload == record.workload
             and c.preset == record.preset]
     if not mine:
@@ -291,8 +302,10 @@ def _capacity(record: RunRecord, results: Sequence[CapacityResult], name: str) -
     newest = mine[-1]
     found = (f"{newest.capacity_ops_s:,.0f} ops/s" if newest.capacity_ops_s is not None
              else "none: even the lowest rate missed the SLO")
-    rows = tuple((f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}", fmt_us(p.p50_us), fmt_us(p.p99_us),
-                  fmt_us(p.p999_us), "yes" if p.slo_met else "NO", "yes" if p.valid else "NO", p.run_id)
+    steps = {r.run_id: r for r in runs}
+    rows = tuple((f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}",
+                  *(_step_percentile(getattr(p, f"{m}_us"), m, steps.get(p.run_id)) for m in ("p50", "p99", "p999")),
+                  "yes" if p.slo_met else "NO", "yes" if p.valid else "NO", p.run_id)
                  for p in newest.curve)
     tones = tuple("" if p.slo_met and p.valid else "bad" for p in newest.curve)
     blocks: list[Block] = [Heading(3, f"Capacity ({newest.capacity_id}, {newest.started_at})"),
@@ -302,6 +315,8 @@ def _capacity(record: RunRecord, results: Sequence[CapacityResult], name: str) -
         blocks.append(Plot(name, f"Latency vs throughput, {newest.capacity_id}", svg))
     blocks.append(Table(("target ops/s", "achieved ops/s", "p50", "p99", "p99.9", "SLO met", "valid", "run"),
                         rows, tones))
+    if any(cell.endswith(FEW) for row in rows for cell in row[2:5]):
+        blocks.append(Text(FEW_NOTE + " (of the step's slowest operation).", "note"))
     return blocks
 
 
@@ -344,7 +359,7 @@ def _run_section(record: RunRecord, evidence: Evidence) -> list[Block]:
         blocks += [Heading(3, "Per-second time series"), Plot(f"{stem}-timeseries", "Per-second throughput and p99", svg)]
     blocks += _history(record, evidence, f"{stem}-history")
     blocks += _comparison(record, evidence)
-    blocks += _capacity(record, evidence.capacity, f"{stem}-capacity")
+    blocks += _capacity(record, evidence.capacity, f"{stem}-capacity", evidence.runs)
     return blocks
 
 

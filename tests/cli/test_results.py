@@ -136,3 +136,18 @@ def test_show_or_compare_of_a_broken_record_is_one_line(two_runs: tuple[RunRecor
     assert _lines(capsys.readouterr().err) == [f"dbarena: {path}: JSON null, not a JSON object (not a dbarena record)"]
     assert main(["show", "null"]) == ExitCode.USER_ERROR  # an id prefix naming a broken file
     assert _lines(capsys.readouterr().err) == [f"dbarena: {path}: JSON null, not a JSON object (not a dbarena record)"]
+
+
+def test_history_marks_a_percentile_from_too_few_samples(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    short = synthetic_run(1000, seconds=2, per_second=100, run_id="20260101T000200Z-fake-kv-cache-cccc")  # ~200
+    store.save(short)
+    assert main(["history"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if short.run_id in line]
+    latency = short.operations["read"].latency_us
+    assert latency is not None
+    assert f"{latency.p50:,.0f} " in row + " " and f"{latency.p99:,.0f}*" in row  # p50 needs 20, p99 1,000
+    assert "* from fewer than 10/(1-q) samples" in out
+    target = results / "h.csv"
+    assert main(["history", "--csv", str(target)]) == ExitCode.OK
+    assert "*" not in target.read_text(encoding="utf-8")  # the export keeps the numbers

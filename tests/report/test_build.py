@@ -121,3 +121,21 @@ def test_enough_samples_carry_no_mark() -> None:
     md = markdown.render(report)
     assert "*" not in "".join(cell for row in _summary(report).rows for cell in row)
     assert "from fewer than 10/(1-q)" not in md
+
+
+def test_a_capacity_steps_percentile_from_too_few_samples_is_marked() -> None:
+    """A capacity step's p99 and p99.9 are its slowest operation's; the step's record says how many samples."""
+    from harness.studies.models import CapacityResult, CurvePoint
+
+    step = synthetic_run(1000, seconds=2, per_second=300, run_id="step")  # ~600 calls: p50 yes, p99 and p99.9 no
+    latency = step.operations["read"].latency_us
+    assert latency is not None and 100 <= step.operations["read"].count < 1000
+    point = CurvePoint(target_rate=300, achieved_ops_s=300, p50_us=latency.p50, p99_us=latency.p99,
+                       p999_us=latency.p999, slo_met=True, valid=True, run_id="step")
+    capacity = CapacityResult(capacity_id="cap", engine=step.engine, workload=step.workload, slo="p99<=5ms",
+                              capacity_ops_s=300, curve=(point,), started_at=step.started_at)
+    report = gather([step], Evidence(runs=(step,), capacity=(capacity,)))
+    table = next(b for b in report.blocks if isinstance(b, Table) and b.header[:1] == ("target ops/s",))
+    (row,) = table.rows
+    assert [cell.endswith("*") for cell in row[2:5]] == [False, True, True]
+    assert "of the step's slowest operation" in markdown.render(report)
