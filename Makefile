@@ -25,7 +25,7 @@ BENCH_ARGS = $(if $(SUITE),--suite $(SUITE)) $(if $(ENGINE),--engine $(ENGINE)) 
 	$(if $(PROCESSES),--processes $(PROCESSES)) $(if $(SCALE),--scale $(SCALE)) \
 	--provision $(PROVISION) $(if $(URL),--url $(URL))
 
-.PHONY: setup bench test test-unit lint engines-up engines-down engines-status bench-overhead bench-bulkload bench-tpcb validate clean
+.PHONY: setup bench test test-unit lint engines-up engines-down engines-status bench-overhead bench-bulkload bench-pacing bench-tpcb validate clean
 
 setup: $(VENV)/.installed
 
@@ -65,6 +65,9 @@ bench-overhead: setup
 
 bench-bulkload: setup
 	$(PY) benchmarks/bulkload.py
+
+bench-pacing: setup
+	$(PY) benchmarks/pacing.py
 
 bench-tpcb: setup
 	$(PY) benchmarks/tpcb.py
