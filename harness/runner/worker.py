@@ -74,6 +74,7 @@ from harness.runner.protocol import (
     to_data,
 )
 from harness.runner.recorder import LAG_LIMIT_NS, Recorder
+from harness.runner.waiting import new_waiter
 from harness.spec.models import Operation, Workload, timeout_of
 
 RECONNECT_PAUSE_S = 0.2
@@ -192,20 +193,29 @@ class ArenaUser(User):
         mix = OperationMix(state.workload, self.slot, config.total_users, config.seed, config.insert_offset,
                            only=scenario.operations if scenario else None, spaces=state.key_spaces)
         rng = random.Random(config.seed * 104_729 + self.slot)
-        for segment in segments_for(config.load, user_slot=self.slot, t0_ns=state.t0_ns,
-                                    measure_from_ns=recorder.measure_from_ns, measure_until_ns=recorder.measure_until_ns):
-            if state.stopping or self.quota_done:
-                return
-            if not segment.active:
-                while not state.stopping and time.perf_counter_ns() < segment.end_ns:
-                    gevent.sleep(min(0.05, max(0.0, (segment.end_ns - time.perf_counter_ns()) / NS_PER_S)))
-                continue
-            schedule = schedule_for(segment.rate, config.load.schedule, total_users=segment.group_users,
-                                    user_slot=segment.position, start_ns=segment.start_ns, rng=rng)
-            self._run(mix, schedule, segment, recorder)
+        waiter = new_waiter()  # the user's timer for intended starts; its descriptor is closed when the user ends
+        try:
+            for segment in segments_for(config.load, user_slot=self.slot, t0_ns=state.t0_ns,
+                                        measure_from_ns=recorder.measure_from_ns,
+                                        measure_until_ns=recorder.measure_until_ns):
+                if state.stopping or self.quota_done:
+                    return
+                if not segment.active:
+                    while not state.stopping and time.perf_counter_ns() < segment.end_ns:
+                        gevent.sleep(min(0.05, max(0.0, (segment.end_ns - time.perf_counter_ns()) / NS_PER_S)))
+                    continue
+                schedule = schedule_for(segment.rate, config.load.schedule, total_users=segment.group_users,
+                                        user_slot=segment.position, start_ns=segment.start_ns, rng=rng)
+                self._run(mix, schedule, segment, recorder, waiter.until)
+        finally:
+            waiter.close()
 
-    def _run(self, mix: OperationMix, schedule: Schedule, segment: Segment, recorder: Recorder) -> None:
+    def _run(self, mix: OperationMix, schedule: Schedule, segment: Segment, recorder: Recorder,
+             wait_until: Callable[[int], None]) -> None:
         """The one timer: pick, wait for the intended start (open loop), call, record, until the segment ends.
+
+        `wait_until(ns)` returns once the clock reaches ns, never before (harness.runner.waiting: a
+        timerfd, so the start lags its intended time by µs, not gevent.sleep's millisecond).
 
         Closed loop: no call starts after the segment's end. Open loop: every start intended before
         it is issued, however late (the engine may have stalled), until the drain ends; the ones
@@ -231,7 +241,7 @@ class ArenaUser(User):
                     return
                 now = clock()
                 if intended > now:
-                    gevent.sleep((intended - now) / NS_PER_S)
+                    wait_until(intended)
                 elif now >= drain_end:
                     self._give_up(mix, schedule, recorder, index, intended, until)
                     return
