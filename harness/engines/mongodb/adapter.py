@@ -198,6 +198,9 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
     unreachable_errors: ClassVar[tuple[type[BaseException], ...]] = (PyMongoError,)
     url_schemes: ClassVar[tuple[str, ...]] = ("mongodb", "mongodb+srv")
     url_example: ClassVar[str] = "mongodb://127.0.0.1:27017/dbarena"
+    # insert_many of 5,000 documents (pymongo splits at the server's 100,000 / 48 MB): FerretDB here loaded
+    # 1.5x faster than with 1,000 (about 10,000 against 6,500 records/s), 20,000 no faster.
+    load_batch: ClassVar[int] = 5_000
     # NetworkTimeout derives from AutoReconnect, which (like ServerSelectionTimeoutError) is a ConnectionFailure.
     disconnect_errors: ClassVar[tuple[type[BaseException], ...]] = (
         AutoReconnect, ServerSelectionTimeoutError, ConnectionFailure, ConnectionError)
