@@ -6,6 +6,9 @@
                 | throughput                            ops/s; VALUE a number: 1000, 2.5k, 1e3, 1M ops/s
                 | errors                                failed calls (errors and timeouts) / all calls;
                                                         VALUE a share: 0.1% or 0.001
+                | timeouts                              timed-out calls / all calls; VALUE a share
+                | not_found                             calls of must-hit operations that found nothing /
+                                                        their successful calls; VALUE a share
     COMPARATOR := < | <= | > | >=
     NUMBER     := 1000 | 2.5 | .5 | 1e3 | 2.5E-1 | 1_000 | 1,000 (commas between groups of three digits)
 
@@ -33,8 +36,9 @@ __all__ = ["LATENCY", "Threshold", "ThresholdCheck", "check_group", "check_thres
            "parse_thresholds", "threshold_problems"]
 
 LATENCY = ("p50", "p90", "p99", "p999", "max", "mean")
-METRICS = (*LATENCY, "throughput", "errors")
-_EXPR = re.compile(r"^\s*(?:(?P<op>[A-Za-z0-9_][A-Za-z0-9_.-]*)\.)?(?P<metric>[A-Za-z0-9]+)\s*"
+SHARES = ("errors", "timeouts", "not_found")  # outcome shares, 0..1, of the operation or the whole run
+METRICS = (*LATENCY, "throughput", *SHARES)
+_EXPR = re.compile(r"^\s*(?:(?P<op>[A-Za-z0-9_][A-Za-z0-9_.-]*)\.)?(?P<metric>[A-Za-z0-9_-]+)\s*"
                    r"(?P<cmp><=|>=|<|>)\s*(?P<value>\S.*?)\s*$")
 # a non-negative number: digits with optional `_` or thousands `,` separators, decimals, an exponent
 _NUMBER = re.compile(r"^\s*(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+(?:_\d+)*)(?:\.(?:\d+(?:_\d+)*)?)?"
@@ -122,7 +126,7 @@ _WRITE = {"latency": "a duration with its unit, such as 250us, 5ms, 1.5e3us or 1
 
 def _limit(metric: str, value: str) -> float:
     """The limit `value` means for `metric`: µs (latency), ops/s (throughput) or a share 0..1 (errors)."""
-    kind = "latency" if metric in LATENCY else metric
+    kind = "latency" if metric in LATENCY else "errors" if metric in SHARES else metric
     try:
         return {"latency": _latency, "throughput": _rate, "errors": _share}[kind](value)
     except OverflowError:
@@ -144,7 +148,7 @@ def parse_threshold(text: str) -> Threshold:
     found = _EXPR.match(_P999.sub(r"\1p999", text))
     if found is None:
         raise ValueError(f"not a threshold: expected [OPERATION.]METRIC<VALUE, {EXAMPLE}")
-    metric = found.group("metric").lower()
+    metric = found.group("metric").lower().replace("-", "_")  # not-found is not_found
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
     return Threshold(text=text.strip(), operation=found.group("op"), metric=metric, comparator=found.group("cmp"),
@@ -179,17 +183,24 @@ def _fmt(metric: str, value: float) -> str:
     return f"{value:.3%}"
 
 
-def _failed_share(record: RunRecord, operation: str | None) -> float:
+def _outcome_share(record: RunRecord, operation: str | None, metric: str) -> float:
+    """errors: (errors + timeouts) / all calls; timeouts: timeouts / all calls; not_found: not found / successful
+    calls (of the must-hit operations, for the whole run). 0 when there is no call."""
     ops = [record.operations[operation]] if operation else list(record.operations.values())
-    failed = sum(op.errors + int(getattr(op, "timeouts", 0) or 0) for op in ops)
+    if metric == "not_found":
+        ops = ops if operation else [op for op in ops if op.must_hit]
+        calls = sum(op.count for op in ops)
+        return sum(op.not_found for op in ops) / calls if calls else 0.0
+    timeouts = sum(int(getattr(op, "timeouts", 0) or 0) for op in ops)
+    failed = sum(op.errors for op in ops) + timeouts
     total = sum(op.count for op in ops) + failed
-    return failed / total if total else 0.0
+    return (failed if metric == "errors" else timeouts) / total if total else 0.0
 
 
 def _value(record: RunRecord, threshold: Threshold, operation: str | None) -> tuple[float | None, str]:
     """(value, '' ) or (None, why it cannot be checked)."""
-    if threshold.metric == "errors":
-        return _failed_share(record, operation), ""
+    if threshold.metric in SHARES:
+        return _outcome_share(record, operation, threshold.metric), ""
     if threshold.metric == "throughput":
         return (record.operations[operation].throughput_ops_s if operation else record.total_throughput_ops_s), ""
     assert operation is not None

@@ -139,3 +139,19 @@ def test_any_float_repr_is_a_rate(value: float) -> None:
     assert parse_threshold(f"throughput>{value!r}").limit == value
     assert parse_threshold(f"p99<{value!r}us").limit == value
     assert math.isclose(parse_threshold(f"p99<{value!r}ms").limit, value * 1000, rel_tol=1e-12)
+
+
+def test_timeouts_and_not_found_are_shares_of_the_records_outcomes() -> None:
+    from tests.compare.records import with_outcomes
+
+    record = with_outcomes(synthetic_run(1000, seconds=4, per_second=200, run_id="r"), calls=800, errors=3,
+                           timeouts=7, not_found=12)
+    read = record.operations["read"]
+    assert read.must_hit and (read.errors, read.timeouts, read.not_found) == (3, 7, 12)
+    calls = read.count + read.errors + read.timeouts
+    (timeouts, not_found, errors) = check_thresholds(record, parse_thresholds(
+        ["timeouts<1%", "read.not-found<=1.5%", "errors<1e-2"]))
+    assert timeouts.value == pytest.approx(7 / calls) and timeouts.passed
+    assert not_found.value == pytest.approx(12 / read.count) and not_found.passed == (12 / read.count <= 0.015)
+    assert errors.value == pytest.approx(10 / calls)
+    assert parse_threshold("not_found<1%").metric == parse_threshold("read.not-found<1%").metric == "not_found"
