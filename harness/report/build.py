@@ -257,7 +257,8 @@ def _comparison(record: RunRecord, evidence: Evidence) -> list[Block]:
             Table(("operation", "metric", kind, "this run", "change", "verdict", "evidence"), rows, tones),
             Text(f"Verdict: {verdict} (minimum effect {result.threshold:.0%}, family-wise significance 5%; "
                  "↑ higher is better, ↓ lower is better)", "bad" if verdict == "REGRESSED" else ""),
-            *([Text(SHARE_RULE.capitalize() + ".", "note")] if any(c.metric in SHARES for c in result.changes) else [])]
+            *([Text(SHARE_RULE.capitalize() + ".", "note")] if any(c.metric in SHARES for c in result.changes) else []),
+            *([Text(FEW_NOTE + ".", "note")] if any(c.verdict == "too few samples" for c in result.changes) else [])]
 
 
 def _history(record: RunRecord, evidence: Evidence, name: str) -> list[Block]:

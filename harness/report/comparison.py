@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.compare.compare import SHARES, Comparison, MetricChange
+from harness.compare.compare import SHARES, Comparison, MetricChange, Verdict
 from harness.compare.gate import Gate
+from harness.compare.samples import FEW_NOTE, marked
 from harness.compare.thresholds import ThresholdCheck
 from harness.report.terminal import table
 from harness.runner.progress import fmt_us
@@ -36,8 +37,10 @@ def change_cells(change: MetricChange) -> tuple[str, str, str, str]:
         moved = f"{100 * change.change:+.2f} pp"
     else:
         moved = f"{change.change:+.1%}"
-    return (change.metric + (" ↑" if change.higher_is_better else " ↓"), fmt_metric(change.metric, change.before),
-            fmt_metric(change.metric, change.after), moved)
+    before, after = fmt_metric(change.metric, change.before), fmt_metric(change.metric, change.after)
+    if change.verdict is Verdict.TOO_FEW:  # mark the side(s) whose percentile came from too few samples
+        before, after = marked(before, change.samples[0], change.metric), marked(after, change.samples[1], change.metric)
+    return change.metric + (" ↑" if change.higher_is_better else " ↓"), before, after, moved
 
 
 def comparison_table(comparison: Comparison) -> str:
@@ -53,6 +56,8 @@ def comparison_table(comparison: Comparison) -> str:
                  "↑ higher is better, ↓ lower is better)")
     if any(c.metric in SHARES for c in comparison.changes):
         lines.append(SHARE_RULE)
+    if any(c.verdict is Verdict.TOO_FEW for c in comparison.changes):
+        lines.append(FEW_NOTE)
     return "\n".join(lines)
 
 
