@@ -36,6 +36,7 @@ from harness.paths import default_suite, results_dir
 
 if TYPE_CHECKING:
     from harness.compare.gate import Gate
+    from harness.results.record import RunRecord
     from harness.studies.bench import BenchRun
     from harness.studies.models import CapacityResult, CurvePoint
 
@@ -100,15 +101,30 @@ def _step_mark(point: CurvePoint) -> str:
     return "no (INVALID)" if not point.valid else "no"
 
 
+def _stored_step(run_id: str) -> RunRecord | None:
+    """A capacity step's stored record (how many samples its percentiles had), None when it cannot be read."""
+    from harness.results import store
+
+    try:
+        return store.find_run(run_id)
+    except UserError:
+        return None
+
+
 def capacity_text(result: CapacityResult, path: Path) -> str:
     """The curve, the capacity (or that the search was client-bound) and where the result is saved."""
-    from harness.report.terminal import table
+    from harness.compare.samples import FEW, FEW_NOTE
+    from harness.report.terminal import step_cell, table
     from harness.studies.capacity import client_bound_text
 
-    rows = [[f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}", str(p.p50_us), str(p.p99_us), str(p.p999_us),
+    steps = {p.run_id: _stored_step(p.run_id) for p in result.curve}
+    rows = [[f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}",
+             *(step_cell(str(getattr(p, f"{m}_us")), m, steps[p.run_id]) for m in ("p50", "p99", "p999")),
              _step_mark(p)] for p in result.curve]
     found = f"{result.capacity_ops_s:,.0f} ops/s" if result.capacity_ops_s else "none (missed at the lowest rate)"
     lines = [table(rows, ["offered ops/s", "achieved", "p50 µs", "p99 µs", "p99.9 µs", f"meets {result.slo}"])]
+    if any(cell.endswith(FEW) for row in rows for cell in row[2:5]):
+        lines.append(FEW_NOTE + " (of the step's slowest operation)")
     lines += [f"invalid step at {p.target_rate:,.0f} ops/s (counted as missed): {'; '.join(p.invalid_reasons)}"
               for p in result.curve if not p.valid]
     bound = client_bound_text(result)

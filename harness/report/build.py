@@ -23,7 +23,7 @@ from harness.errors import UserError
 from harness.report import decision, html, markdown, plots, repeats
 from harness.report.blocks import Block, Heading, Plot, Report, Table, Text
 from harness.report.comparison import SHARE_RULE, change_cells, fmt_metric
-from harness.report.terminal import worst_p99
+from harness.report.terminal import step_cell, worst_p99
 from harness.results import history as run_history
 from harness.results.record import OperationResult, RunRecord
 from harness.results.store import write_atomic
@@ -287,11 +287,7 @@ def _history(record: RunRecord, evidence: Evidence, name: str) -> list[Block]:
 def _step_percentile(value: int | None, metric: str, step: RunRecord | None) -> str:
     """A capacity step's worst-operation percentile, marked FEW when that operation had too few samples (its run
     record found among the stored runs; unmarked when the record is gone)."""
-    timed = [op for op in step.operations.values() if op.latency_us] if step is not None else []
-    if value is None or not timed:
-        return fmt_us(value)
-    worst = max(timed, key=lambda op: getattr(op.latency_us, metric))
-    return marked(fmt_us(value), worst.count, metric)
+    return fmt_us(value) if value is None else step_cell(fmt_us(value), metric, step)
 
 
 def _capacity(record: RunRecord, results: Sequence[CapacityResult], name: str,

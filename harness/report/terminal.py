@@ -35,6 +35,21 @@ def worst_p99(operations: Iterable[OperationResult]) -> str:
     return marked(fmt_us(p99), count, "p99")
 
 
+def slowest_count(record: RunRecord | None, metric: str) -> int | None:
+    """Samples behind a capacity step's `metric` (its slowest operation's percentile): that operation's count;
+    None without the step's record or a latency."""
+    timed = [op for op in record.operations.values() if op.latency_us] if record is not None else []
+    if not timed:
+        return None
+    return max(timed, key=lambda op: getattr(op.latency_us, metric)).count
+
+
+def step_cell(cell: str, metric: str, record: RunRecord | None) -> str:
+    """A capacity step's percentile `cell`, marked FEW when its slowest operation had too few samples for it."""
+    count = slowest_count(record, metric)
+    return cell if count is None or cell == "None" else marked(cell, count, metric)
+
+
 def stage_table(record: RunRecord) -> str:
     """One row per stage of a load shape: its users or rate, throughput, worst operation's p99."""
     rows = []

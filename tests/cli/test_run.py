@@ -367,3 +367,28 @@ def test_compare_a_group_with_one_run_uses_the_groups_median_run(
     capsys.readouterr()
     assert main(["compare", str(group), single]) == ExitCode.OK
     assert f"group {group}: compared by its median run {median}" in capsys.readouterr().err
+
+
+def test_capacity_text_marks_a_steps_percentile_from_too_few_samples(results: Path) -> None:
+    """A step's p99/p99.9 is its slowest operation's; its stored record says how many samples that had."""
+    from harness.cli.run import capacity_text
+    from harness.compare.samples import FEW_NOTE
+    from harness.studies.models import CapacityResult, CurvePoint
+
+    short = synthetic_run(1000, seconds=2, per_second=300, run_id="step-short")  # ~600 calls
+    long = synthetic_run(1000, seconds=4, per_second=600, run_id="step-long")  # ~2,400 calls
+    store.save(short)
+    store.save(long)
+
+    def point(record: RunRecord, rate: float) -> CurvePoint:
+        lat = record.operations["read"].latency_us
+        assert lat is not None
+        return CurvePoint(target_rate=rate, achieved_ops_s=rate, p50_us=lat.p50, p99_us=lat.p99, p999_us=lat.p999,
+                          slo_met=True, valid=True, run_id=record.run_id)
+
+    result = CapacityResult(capacity_id="cap", engine="fake", workload="kv-cache", slo="p99<=5ms", capacity_ops_s=600,
+                            curve=(point(short, 300), point(long, 600)), started_at=short.started_at)
+    rows = [line.split() for line in capacity_text(result, results / "cap.json").splitlines()[2:4]]
+    assert [cell.endswith("*") for cell in rows[0][2:5]] == [False, True, True]  # 300 ops/s: p99 and p99.9
+    assert [cell.endswith("*") for cell in rows[1][2:5]] == [False, False, True]  # 600 ops/s: p99.9 only
+    assert FEW_NOTE in capacity_text(result, results / "cap.json")
