@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
 from harness.dataset.generate import dataset_factories
-from harness.engines.redis.bulk import pipe
+from harness.engines.redis.bulk import load_commands, pipe
 from harness.engines.redis.index import PREFIX, encode_value
 from harness.engines.redis.statements import Write
 from harness.engines.registry import create_adapter
+from harness.spec.loader import load_workload
 from tests.engines.helpers import workload
 
-pytestmark = pytest.mark.redis
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "workloads").glob("*.yaml")))
+def test_load_commands_are_the_write_commands_of_every_record(name: str) -> None:
+    """The bulk load's fast path sends exactly what Write.commands would (every library workload's entities)."""
+    spec = load_workload(ROOT / "workloads" / f"{name}.yaml")
+    for entity in spec.dataset.entities:
+        records = dataset_factories(spec)[entity.name].batch(0, 300)
+        write = Write.of(entity)
+        assert load_commands(write, records) == [c for r in records for c in write.commands(r)], entity.name
+    expiring = Write.of(spec.dataset.entities[0], expiry=5000)
+    assert load_commands(expiring, records[:3]) == [c for r in records[:3] for c in expiring.commands(r)]
 
 
 def calls(client: Any, command: str) -> int:
@@ -22,6 +36,7 @@ def calls(client: Any, command: str) -> int:
     return int(stats.get(f"cmdstat_{command}", stats.get(command, {"calls": 0}))["calls"])
 
 
+@pytest.mark.redis
 def test_load_writes_every_record_and_index_entry(redis_url: str) -> None:
     spec = workload("user-accounts", 3000)  # unique email and username: HSETs into two index hashes too
     entity = spec.dataset.entities[0]
@@ -46,6 +61,7 @@ def test_load_writes_every_record_and_index_entry(redis_url: str) -> None:
         adapter.close()
 
 
+@pytest.mark.redis
 def test_an_error_reply_is_raised_after_every_reply_is_read(redis_url: str) -> None:
     spec = workload("user-accounts", 10)
     entity = spec.dataset.entities[0]
