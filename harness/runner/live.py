@@ -6,8 +6,9 @@ per-second histograms merged exactly), never from Locust's rounded statistics.
 
 Routes (127.0.0.1 by default; nothing is fetched from outside: the machine may be offline):
 - `/`            one self-contained HTML page (inline CSS, JS and SVG) that polls `/stats.json`
-                 every second: phase, elapsed/total, a table of the last complete second per
-                 operation (errors highlighted), ops/s and p99 over time per operation;
+                 every second: phase, the phase's own elapsed/total (warm-up and measurement each
+                 their own clock: `phase_elapsed_s`/`phase_total_s`), a table of the last complete
+                 second per operation (errors highlighted), ops/s and p99 over time per operation;
 - `/stats.json`  `{"snapshot": LiveSnapshot | null, "history": {op: {"t": [s], "ops_s": [ops/s],
                  "p99_us": [µs | null], "errors": [count]}}, "phases": [[t (s), phase], ...]}`, at most
                  HISTORY_S points per operation; `phases` gives where each phase began on the same clock.
