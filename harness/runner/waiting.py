@@ -161,7 +161,13 @@ class SleepWaiter:
 
 
 def new_waiter() -> Waiter:
-    """A timerfd waiter on Linux, else (or with DBARENA_WAIT=gevent-sleep) a gevent.sleep one."""
+    """A timerfd waiter on Linux, else (or with DBARENA_WAIT=gevent-sleep, or out of descriptors) a gevent.sleep one.
+
+    The start lag is recorded either way (`lag_us` in the run record), so a coarse wait shows there.
+    """
     if _LIBC is None or os.environ.get(WAIT_ENV) == "gevent-sleep":
         return SleepWaiter()
-    return TimerfdWaiter()
+    try:
+        return TimerfdWaiter()
+    except OSError:  # EMFILE/ENFILE: a user that waits coarsely beats a user that is gone
+        return SleepWaiter()

@@ -38,6 +38,12 @@ def lateness_ns(waiter: Waiter, waits: int = WAITS, seed: int = 1) -> list[int]:
 
 
 @linux_only
+def test_the_timer_runs_on_the_clock_the_runner_reads() -> None:
+    """Deadlines are time.perf_counter_ns values and the timerfd is armed on CLOCK_MONOTONIC: the same clock."""
+    assert "CLOCK_MONOTONIC" in time.get_clock_info("perf_counter").implementation
+
+
+@linux_only
 def test_a_timerfd_wait_never_ends_before_its_deadline_and_ends_close_to_it() -> None:
     waiter = TimerfdWaiter(Margin())
     try:
@@ -130,6 +136,15 @@ def test_the_margin_stays_within_its_bounds() -> None:
     for _ in range(1_000):
         margin.observe(0)
     assert margin.ns == 0
+
+
+@linux_only
+def test_a_process_out_of_descriptors_waits_with_gevent_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: TimerfdWaiter, margin: Margin | None = None) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(TimerfdWaiter, "__init__", refuse)
+    assert isinstance(new_waiter(), SleepWaiter)
 
 
 def test_the_benchmarks_switch_selects_the_gevent_sleep_wait(monkeypatch: pytest.MonkeyPatch) -> None:
