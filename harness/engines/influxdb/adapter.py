@@ -40,6 +40,7 @@ from influxdb_client.rest import ApiException
 from harness.engines.base import EngineAdapter, LockHolder
 from harness.engines.calls import Executor, Record
 from harness.engines.influxdb import statements
+from harness.engines.influxdb.lines import LineEncoder
 from harness.engines.influxdb.statements import LOAD_TIME_NS, REFUSED, Flux, Layout
 from harness.engines.limits import LOAD_BATCH
 from harness.errors import HarnessBug, UnsupportedOperation, UserError
@@ -206,9 +207,10 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
                            bucket=self.bucket, org=self.org)
 
     def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
-        layout = Layout.of(entity)
-        points = [layout.point(record, LOAD_TIME_NS) for record in records]
-        self.writer.write(bucket=self.bucket, org=self.org, record=points)
+        """One write of the records' lines (harness.engines.influxdb.lines: what their Points would write)."""
+        encoder = LineEncoder(Layout.of(entity))
+        body = "\n".join([encoder.line(record, LOAD_TIME_NS) for record in records]).encode()
+        self.writer.write(bucket=self.bucket, org=self.org, record=body)
 
     def finish_load(self, workload: Workload) -> None:
         """Writes are visible once acknowledged; only mark where the measured counters start."""
