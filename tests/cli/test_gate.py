@@ -133,8 +133,14 @@ def test_check_gates_a_run_without_a_baseline(runs: dict[str, RunRecord], capsys
     assert main(["check", fast.run_id, "--threshold", f"p50<{p50}us"]) == ExitCode.THRESHOLD
     assert "thresholds: FAIL (1 of 1 breached)" in capsys.readouterr().out
     assert main(["check", fast.run_id, "--threshold", "read.p99<5"]) == ExitCode.USER_ERROR
-    assert _one_line(capsys.readouterr().err) == ("dbarena: --threshold 'read.p99<5': '5' has no unit; give a "
-                                                  "duration such as 250us, 5ms or 1s")
+    assert _one_line(capsys.readouterr().err) == ("dbarena: --threshold 'read.p99<5': '5' has no unit; write a "
+                                                  "duration with its unit, such as 250us, 5ms, 1.5e3us or 1s "
+                                                  "(ns, us, µs, ms, s, min, h)")
+    assert main(["check", fast.run_id, "--threshold", "read.throughput>1e3x"]) == ExitCode.USER_ERROR
+    assert _one_line(capsys.readouterr().err) == ("dbarena: --threshold 'read.throughput>1e3x': '1e3x' is not "
+                                                  "understood; write a rate in ops/s, such as 2000, 2.5k, 1e3, "
+                                                  "1,000 or 1_000 ops/s")
+    assert main(["check", fast.run_id, "--threshold", "read.throughput>1e0"]) == ExitCode.OK  # issue 14: was refused
     assert main(["check", fast.run_id, "--threshold", "read.p99<1h"]) == ExitCode.OK  # 1,600 samples: enough for p99
     out = capsys.readouterr().out
     assert "threshold read.p99<1h: pass (read p99 " in out and " ms < 3,600 s)" in out
