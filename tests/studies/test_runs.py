@@ -165,11 +165,12 @@ def test_a_suites_thresholds_are_checked_before_and_after_each_run(tmp_path: Pat
     assert {name for name, passed in names[2:] if passed} == {f"{op}.p99<1h" for op in done.record.operations}
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nname: bad\nruns:\n  - workload: kv-cache\n    engines: [fake]\n"
-                   "    thresholds: ['read.p99<5', 'raed.p99<5ms']\n")
+                   "    thresholds: ['read.p99<5', 'raed.p99<5ms', 'read.throughput>1e3']\n")  # 1e3: accepted
     with pytest.raises(SpecError) as caught:
         list(bench(bad, Overrides(), run=run, progress=Progress()))
     assert caught.value.problems == (
-        f"{bad}: runs[0].thresholds: 'read.p99<5': '5' has no unit; give a duration such as 250us, 5ms or 1s",
+        f"{bad}: runs[0].thresholds: 'read.p99<5': '5' has no unit; write a duration with its unit, such as "
+        "250us, 5ms, 1.5e3us or 1s (ns, us, µs, ms, s, min, h)",
         f"{bad}: runs[0].thresholds: 'raed.p99<5ms': no operation 'raed' in this workload (operations: "
         + ", ".join(sorted(op.name for op in prepared_workload(load_suite(bad).runs[0]).operations)) + ")")
     assert len(seen) == 1  # the bad suite ran nothing
