@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from harness.models import Frozen
@@ -22,6 +25,38 @@ def ceiling_us(*seconds: float) -> int:
     No latency measured in such a run can exceed their sum; the ceiling is at least HIGHEST_US.
     """
     return max(HIGHEST_US, int(sum(seconds) * 1_000_000) + 1)
+
+
+def record_many(histogram: HdrHistogram, values: Sequence[int] | np.ndarray) -> None:
+    """Record every value of `values` (µs, ints) once: the same counts as `record_value` on each, vectorised.
+
+    Computes HdrHistogram's counts index for all values at once (numpy) and adds the counts into the
+    histogram's own counts array, so recording a second's worth of latencies is one C pass instead
+    of a Python call per value (about a microsecond each). Values below 0 or above the histogram's
+    range are skipped, as `record_value` skips them. The index is hdrh's `_counts_index_for`:
+    bucket = bit_length(v | sub_bucket_mask) − unit_magnitude − (sub_bucket_half_count_magnitude + 1),
+    sub-bucket = v >> (bucket + unit_magnitude), index = ((bucket + 1) << half_magnitude) + sub − half_count
+    (HdrHistogram, G. Tene; the same layout in every port).
+    """
+    array = np.asarray(values, dtype=np.int64)
+    array = array[array >= 0]
+    if not array.size:
+        return
+    h = histogram
+    _, bit_length = np.frexp((array | h.sub_bucket_mask).astype(np.float64))  # exact below 2**53
+    bucket = bit_length.astype(np.int64) - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+    sub_bucket = array >> (bucket + h.unit_magnitude)
+    index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + sub_bucket - h.sub_bucket_half_count
+    inside = index < h.counts_len
+    if not inside.all():
+        array, index = array[inside], index[inside]
+        if not array.size:
+            return
+    counts = np.ctypeslib.as_array(h.counts)
+    counts += np.bincount(index, minlength=h.counts_len).astype(counts.dtype)
+    h.total_count += int(array.size)
+    h.min_value = min(h.min_value, int(array.min()))
+    h.max_value = max(h.max_value, int(array.max()))
 
 
 def encode(histogram: HdrHistogram) -> str:

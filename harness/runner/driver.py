@@ -295,6 +295,9 @@ class OperationMix:
         self._instead = others[0]
         self.next_index: Callable[[], int] = \
             self._next_index if len(others) == len(chosen) else self._next_index_deleting
+        if len(chosen) == 1:  # one operation: no draw (the hot loop of a single-operation mix)
+            only_index = chosen[0]
+            self.next_index = lambda: only_index
 
     def _next_index(self) -> int:
         """Index of the next operation to run (into `drivers`)."""

@@ -24,13 +24,12 @@ from typing import Literal
 
 from hdrh.histogram import HdrHistogram
 
-from harness.metrics.histogram import HIGHEST_US, encode, new_histogram
+from harness.metrics.histogram import HIGHEST_US, decode, encode, merge, new_histogram, record_many
 from harness.redact import redact_text
 from harness.runner.pacing import NS_PER_S
 from harness.runner.protocol import OperationPart, SecondRow, StagePart, Tick, TickOperation, WorkerResult
 
 ERROR_SAMPLES = 5
-TALLY_FLUSH = 4096  # distinct values a tally holds before they go into their histogram
 LAG_LIMIT_NS = NS_PER_S  # an operation started more than 1 s late counts as lagging
 
 
@@ -39,89 +38,130 @@ def first_line(message: str) -> str:
     return next((line.strip() for line in message.splitlines() if line.strip()), "")
 
 
-PAUSE_EVERY = 16_384  # latencies turned into a histogram between two pauses (Recorder.pause)
+PAUSE_EVERY = 262_144  # values put into a histogram between two pauses (Recorder.pause)
 
 
 def _no_pause() -> None:
     return None
 
 
-class SecondBucket:
-    """One operation's activity in one second of the run (warm-up or measured, never both)."""
+def record_counts(histogram: HdrHistogram, values: list[int], pause: Callable[[], None] = _no_pause,
+                  *also: HdrHistogram) -> None:
+    """Put `values` (µs) into `histogram` (and each of `also`) in bulk, then empty the list.
 
-    __slots__ = ("count", "errors", "latencies_us", "timeouts")
+    The per-operation cost is a list append, not an HDR record (about a microsecond in Python):
+    `record_many` records them vectorised, PAUSE_EVERY values at a time with `pause()` between
+    (a saturated open-loop second can hold millions: the process's heartbeats must go on).
+    """
+    for begin in range(0, len(values), PAUSE_EVERY):
+        if begin:
+            pause()
+        chunk = values[begin:begin + PAUSE_EVERY]
+        record_many(histogram, chunk)
+        for other in also:
+            record_many(other, chunk)
+    values.clear()
+
+
+class Tally:
+    """Values (µs) appended per operation and put into an HDR histogram in bulk (`flush`)."""
+
+    __slots__ = ("_histogram", "values")
+
+    def __init__(self, highest_us: int) -> None:
+        self._histogram = new_histogram(highest_us)
+        self.values: list[int] = []  # callers append to it directly: the cheapest per-operation step
+
+    def flush(self, pause: Callable[[], None] = _no_pause) -> HdrHistogram:
+        """The histogram with every appended value in it."""
+        record_counts(self._histogram, self.values, pause)
+        return self._histogram
+
+
+class SecondBucket:
+    """One operation's activity in one second of the run (warm-up or measured, never both).
+
+    Latencies are appended per operation and sealed into the second's encoded histogram (and the
+    operation's whole-phase histogram) once the second is over (`seal`); a value appended after
+    that (a late record) is merged into it at the next seal.
+    """
+
+    __slots__ = ("count", "encoded", "errors", "latencies_us", "timeouts")
 
     def __init__(self) -> None:
         self.count = 0
         self.errors = 0
         self.timeouts = 0
-        self.latencies_us: list[int] = []
+        self.latencies_us: list[int] = []  # not yet sealed
+        self.encoded = ""  # the sealed latencies' histogram ("" when none)
 
-    def histogram(self, highest_us: int, pause: Callable[[], None] = _no_pause) -> str:
-        """The second's latencies as an encoded histogram ("" when there are none); `pause()` every PAUSE_EVERY
-        values (a saturated open-loop second can hold millions: the process's heartbeats must go on)."""
-        if not self.latencies_us:
-            return ""
-        histogram = new_histogram(highest_us)
-        record = histogram.record_value
-        for n, latency in enumerate(self.latencies_us, 1):
-            record(latency)
-            if not n % PAUSE_EVERY:
-                pause()
-        return encode(histogram)
+    def seal(self, highest_us: int, total: HdrHistogram, pause: Callable[[], None] = _no_pause) -> str:
+        """Seal the pending latencies into the second's histogram and into `total`; the encoded histogram."""
+        if self.latencies_us:
+            histogram = decode(self.encoded) if self.encoded else new_histogram(highest_us)
+            record_counts(histogram, self.latencies_us, pause, total)
+            self.encoded = encode(histogram)
+        return self.encoded
 
-    def row(self, second: int, op: str, phase: Literal["warmup", "measure"], highest_us: int,
-            pause: Callable[[], None] = _no_pause) -> SecondRow:
-        """The second as sent to the parent: counts and an encoded histogram (merged exactly)."""
+    def row(self, second: int, op: str, phase: Literal["warmup", "measure"]) -> SecondRow:
+        """The second as sent to the parent (sealed first): counts and an encoded histogram (merged exactly)."""
         return SecondRow(t=second, op=op, phase=phase, count=self.count, errors=self.errors, timeouts=self.timeouts,
-                         histogram=self.histogram(highest_us, pause))
+                         histogram=self.encoded)
 
 
 class StageStats:
     """One operation within one stage of a load shape."""
 
-    __slots__ = ("count", "errors", "histogram", "timeouts")
+    __slots__ = ("count", "errors", "latency", "timeouts")
 
     def __init__(self, highest_us: int) -> None:
         self.count = 0
         self.errors = 0
         self.timeouts = 0
-        self.histogram: HdrHistogram = new_histogram(highest_us)
+        self.latency = Tally(highest_us)
+
+    @property
+    def histogram(self) -> HdrHistogram:
+        return self.latency.flush()
 
 
 class OperationStats:
-    """Everything one process measured for one operation."""
+    """Everything one process measured for one operation.
+
+    `response` and `warmup` are the measured and warm-up seconds' latencies together (sealed from
+    the per-second buckets); `service` and `lag` are tallies. Reading one of the four histograms
+    brings it up to date.
+    """
 
     __slots__ = (
+        "_lag",
+        "_response",
+        "_service",
+        "_warmup",
         "clamped",
         "count",
         "errors",
         "errors_sample",
-        "lag",
-        "lag_tally",
+        "highest_us",
         "lagging",
         "must_hit",
         "name",
         "not_found",
-        "response",
         "seconds",
-        "service",
         "stages",
         "started",
         "timeouts",
-        "warmup",
         "warmup_seconds",
     )
 
     def __init__(self, name: str, stages: int = 0, *, must_hit: bool = False, highest_us: int = HIGHEST_US) -> None:
         self.name = name
         self.must_hit = must_hit  # 0 rows is a miss (harness.runner.outcomes)
-        self.response: HdrHistogram = new_histogram(highest_us)
-        self.service: HdrHistogram = new_histogram(highest_us)
-        self.lag: HdrHistogram = new_histogram(highest_us)
-        # start lags (µs) -> how many, not yet in `lag`: a dict increment costs a tenth of an HDR record
-        self.lag_tally: dict[int, int] = {}
-        self.warmup: HdrHistogram = new_histogram(highest_us)
+        self.highest_us = highest_us
+        self._response: HdrHistogram = new_histogram(highest_us)
+        self._warmup: HdrHistogram = new_histogram(highest_us)
+        self._service = Tally(highest_us)
+        self._lag = Tally(highest_us)
         self.count = 0  # measured calls that succeeded (not_found among them)
         self.errors = 0
         self.timeouts = 0
@@ -134,12 +174,41 @@ class OperationStats:
         self.lagging = 0  # of which more than a second late
         self.stages = [StageStats(highest_us) for _ in range(stages)]
 
+    def seal(self, pause: Callable[[], None] = _no_pause, second: int | None = None) -> None:
+        """Seal the buckets of `second` (None: every second) into the per-second and whole-phase histograms."""
+        for seconds, total in ((self.seconds, self._response), (self.warmup_seconds, self._warmup)):
+            buckets = seconds.values() if second is None else filter(None, (seconds.get(second),))
+            for bucket in buckets:
+                bucket.seal(self.highest_us, total, pause)
+
+    @property
+    def response(self) -> HdrHistogram:
+        self.seal()
+        return self._response
+
+    @property
+    def warmup(self) -> HdrHistogram:
+        self.seal()
+        return self._warmup
+
+    @property
+    def service(self) -> HdrHistogram:
+        return self._service.flush()
+
+    @property
+    def lag(self) -> HdrHistogram:
+        return self._lag.flush()
+
     def flush_lag(self) -> HdrHistogram:
-        """The lag histogram with every tallied lag in it."""
-        for value, count in self.lag_tally.items():
-            self.lag.record_value(value, count)
-        self.lag_tally.clear()
+        """The lag histogram with every value in it."""
         return self.lag
+
+    def flush(self, pause: Callable[[], None] = _no_pause) -> None:
+        """Put every pending tally into its histogram (bounded memory on long runs)."""
+        self._service.flush(pause)
+        self._lag.flush(pause)
+        for stage in self.stages:
+            stage.latency.flush(pause)
 
     def bucket(self, second: int, measured: bool) -> SecondBucket:
         seconds = self.seconds if measured else self.warmup_seconds
@@ -196,60 +265,57 @@ class Recorder:
         return self.highest_us
 
     def record(self, stats: OperationStats, intended_ns: int, start_ns: int, end_ns: int, rows: int = 1) -> None:
-        """Account one successful call that returned or touched `rows` records; `intended_ns` is 0 in closed loop."""
+        """Account one successful call that returned or touched `rows` records; `intended_ns` is 0 in closed loop.
+
+        The per-operation hot path: counters and list appends only (histograms are filled in bulk, `seal`).
+        """
         anchor = intended_ns or start_ns
         if anchor >= self.measure_until_ns:
             return  # never happens from the worker's loop: nothing starts after the window
-        self._served(start_ns, end_ns)
-        service_us = (end_ns - start_ns) // 1000 or 1
+        service_ns = end_ns - start_ns
+        if end_ns >= self.measure_from_ns:  # who held the schedule up (see `quick`, `stalled_ns`)
+            if service_ns < LAG_LIMIT_NS:
+                self.quick += 1
+                self.quick_ns += service_ns
+            else:
+                self.stalled_ns += service_ns
+        service_us = service_ns // 1000 or 1
         # a closed-loop call (intended 0) in an open-loop run (scenarios, stages) has no intended start
         latency_us = ((end_ns - intended_ns) // 1000 or 1) if intended_ns else service_us
         if latency_us > self.highest_us:
             latency_us = self._clamp(stats)
             service_us = min(service_us, latency_us)
+        second = (end_ns - self.t0_ns) // NS_PER_S
         if anchor < self.measure_from_ns:
-            bucket = stats.bucket((end_ns - self.t0_ns) // NS_PER_S, False)
+            bucket = stats.warmup_seconds.get(second) or stats.bucket(second, False)
             bucket.count += 1
             bucket.latencies_us.append(latency_us)
-            stats.warmup.record_value(latency_us)
             return
-        self.last_end_ns = max(self.last_end_ns, end_ns)
-        second = (end_ns - self.t0_ns) // NS_PER_S
+        if end_ns > self.last_end_ns:
+            self.last_end_ns = end_ns
         bucket = stats.seconds.get(second) or stats.bucket(second, True)
         bucket.count += 1
         bucket.latencies_us.append(latency_us)
         stats.count += 1
-        stats.response.record_value(latency_us)
         if not rows and stats.must_hit:
             stats.not_found += 1
         if stats.stages:
-            stage = self._stage(stats, anchor)
-            if stage is not None:
-                stage.count += 1
-                stage.histogram.record_value(latency_us)
+            self._stage_success(stats, anchor, latency_us)
         if intended_ns:
-            stats.service.record_value(service_us)
+            stats._service.values.append(service_us)
             stats.started += 1
             lag_ns = start_ns - intended_ns
-            lag_us = min(lag_ns // 1000, latency_us) if lag_ns > 0 else 0
-            tally = stats.lag_tally
-            tally[lag_us] = tally.get(lag_us, 0) + 1
-            if len(tally) > TALLY_FLUSH:
-                stats.flush_lag()
+            stats._lag.values.append(min(lag_ns // 1000, latency_us) if lag_ns > 0 else 0)
             if lag_ns > LAG_LIMIT_NS:
                 stats.lagging += 1
         elif self.open_loop:
-            stats.service.record_value(service_us)
+            stats._service.values.append(service_us)
 
-    def _served(self, start_ns: int, end_ns: int) -> None:
-        """A successful call: quick or stalled, when it ended once the window opened."""
-        if end_ns < self.measure_from_ns:
-            return
-        if end_ns - start_ns < LAG_LIMIT_NS:
-            self.quick += 1
-            self.quick_ns += end_ns - start_ns
-        else:
-            self.stalled_ns += end_ns - start_ns
+    def _stage_success(self, stats: OperationStats, anchor_ns: int, latency_us: int) -> None:
+        stage = self._stage(stats, anchor_ns)
+        if stage is not None:
+            stage.count += 1
+            stage.latency.values.append(latency_us)
 
     def late(self, gap_ns: int, service_ns: int) -> None:
         """A call started more than 1 s late: `service_ns` in it, `gap_ns` outside calls since the user's previous one."""
@@ -295,58 +361,62 @@ class Recorder:
         bucket.timeouts += 1
         bucket.latencies_us.append(latency_us)
         if not measured:
-            stats.warmup.record_value(latency_us)
             return
         stats.timeouts += 1
         self.unissued += not start_ns
         self.last_end_ns = max(self.last_end_ns, end_ns)
-        stats.response.record_value(latency_us)
         stage = self._stage(stats, anchor)
         if stage is not None:
             stage.timeouts += 1
-            stage.histogram.record_value(latency_us)
+            stage.latency.values.append(latency_us)
 
     def timeseries(self) -> list[SecondRow]:
         rows = []
         for stats in self.stats:
+            stats.seal(self.pause)
             for phase, seconds in (("warmup", stats.warmup_seconds), ("measure", stats.seconds)):
-                rows += [bucket.row(second, stats.name, phase, self.highest_us, self.pause)  # type: ignore[arg-type]
+                rows += [bucket.row(second, stats.name, phase)  # type: ignore[arg-type]
                          for second, bucket in sorted(seconds.items())]
         return rows
 
     def tick(self, now_ns: int) -> Tick:
-        """The last complete second (all operations, and each with its own histogram); timeouts count as errors."""
+        """The last complete second (all operations, and each with its own histogram); timeouts count as errors.
+
+        Seals that second's buckets and flushes the tallies, so pending values stay bounded by a second's worth.
+        """
         second = (now_ns - self.t0_ns) // NS_PER_S - 1
         ops = errors = 0
-        latencies: list[int] = []
+        encoded: list[str] = []
         operations: dict[str, TickOperation] = {}
         for stats in self.stats:
+            stats.seal(self.pause, second)
+            stats.flush(self.pause)
             buckets = [b for b in (stats.warmup_seconds.get(second), stats.seconds.get(second)) if b is not None]
             if not buckets:
                 continue
-            merged = SecondBucket()
-            for bucket in buckets:
-                merged.count += bucket.count
-                merged.errors += bucket.errors + bucket.timeouts
-                merged.latencies_us += bucket.latencies_us
-            ops += merged.count
-            errors += merged.errors
-            latencies.extend(merged.latencies_us)
-            operations[stats.name] = TickOperation(count=merged.count, errors=merged.errors,
-                                                   histogram=merged.histogram(self.highest_us, self.pause))
-        latencies.sort()
-        p99 = latencies[min(len(latencies) - 1, (len(latencies) * 99) // 100)] if latencies else None
+            count = sum(b.count for b in buckets)
+            failed = sum(b.errors + b.timeouts for b in buckets)
+            parts = [b.encoded for b in buckets if b.encoded]
+            histogram = parts[0] if len(parts) == 1 else (encode(merge(parts)) if parts else "")
+            ops += count
+            errors += failed
+            encoded += parts
+            operations[stats.name] = TickOperation(count=count, errors=failed, histogram=histogram)
+        p99 = merge(encoded).get_value_at_percentile(99) if encoded else None
         return Tick(t=(now_ns - self.t0_ns) / NS_PER_S, ops=ops, errors=errors, p99_us=p99, operations=operations)
 
     def result(self, *, process: int, complete: bool, measured_s: float, cpu_fraction: float | None,
                quota_reached: bool = False) -> WorkerResult:
         """What this process sends to the parent: encoded histograms and counters."""
+        for stats in self.stats:  # bulk work first, pausing for the process's heartbeats (`pause`)
+            stats.seal(self.pause)
+            stats.flush(self.pause)
         operations = {
             s.name: OperationPart(
                 count=s.count, errors=s.errors, timeouts=s.timeouts, not_found=s.not_found, clamped=s.clamped,
                 must_hit=s.must_hit, errors_sample=tuple(s.errors_sample),
                 histogram=encode(s.response), service_histogram=encode(s.service) if self.open_loop else "",
-                lag_histogram=encode(s.flush_lag()) if s.started else "",
+                lag_histogram=encode(s.lag) if s.started else "",
                 warmup_histogram=encode(s.warmup), started=s.started, lagging=s.lagging,
                 stages=tuple(StagePart(count=st.count, errors=st.errors, timeouts=st.timeouts,
                                        histogram=encode(st.histogram) if st.count + st.timeouts else "")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
-from harness.metrics.histogram import Percentiles, ceiling_us, decode, encode, merge, new_histogram
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.metrics.histogram import HIGHEST_US, Percentiles, ceiling_us, decode, encode, merge, new_histogram, record_many
 
 
 def test_merge_of_encoded_parts_equals_whole() -> None:
@@ -45,3 +48,18 @@ def test_histograms_with_a_higher_ceiling_merge_without_losing_values() -> None:
     assert merged.get_total_count() == 2
     assert abs(merged.get_max_value() - 7_200_000_000) / 7_200_000_000 < 0.001
     assert decode(encode(long)).get_total_count() == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(-5, 3_000), st.integers(0, 10**7), st.integers(0, 5 * 10**9),
+                          st.sampled_from([0, 1, 1023, 1024, 2047, 2048, 2049, HIGHEST_US])), max_size=400))
+def test_record_many_counts_exactly_as_record_value(values: list[int]) -> None:
+    """The vectorised bulk record leaves the same counts, total, min, max and encoding as hdrh's record_value."""
+    one_by_one, bulk = new_histogram(), new_histogram()
+    for value in values:
+        one_by_one.record_value(value)
+    record_many(bulk, values)
+    assert list(bulk.counts) == list(one_by_one.counts)
+    assert (bulk.total_count, bulk.get_min_value(), bulk.get_max_value()) == (
+        one_by_one.total_count, one_by_one.get_min_value(), one_by_one.get_max_value())
+    assert encode(bulk) == encode(one_by_one)
