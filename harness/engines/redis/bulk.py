@@ -31,6 +31,8 @@ def load_commands(write: Write, records: Sequence[Mapping[str, Any]]) -> list[Co
     """`write.commands` of every record, in order: the same commands, the common record (every value a str,
     int or float, no expiry) built by C loops (`chain`, `map`) instead of a value-by-value encoding."""
     prefix, add, key_field = f"{PREFIX}:{write.entity}:", write.layout.add, write.key_field
+    layout = write.layout
+    indexed = bool(layout.unique or layout.equality or layout.ordered or layout.edge)  # else `add` gives []
     out: list[Command] = []
     for record in records:
         if write.expiry_ms or not PLAIN.issuperset(map(type, record.values())):
@@ -38,7 +40,8 @@ def load_commands(write: Write, records: Sequence[Mapping[str, Any]]) -> list[Co
             continue
         key = record[key_field]
         out.append(("HSET", prefix + str(key), *chain.from_iterable(record.items())))
-        out += add(key, record)
+        if indexed:
+            out += add(key, record)
     return out
 
 
