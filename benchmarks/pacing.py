@@ -8,6 +8,10 @@ from the run record (`operations.read.lag_us`, merged HDR histograms of every pr
 round runs the harness's wait (harness.runner.waiting: a timerfd) and then the plain
 `gevent.sleep` wait it replaced (DBARENA_WAIT=gevent-sleep) on the same server and data, so the
 two are compared under the same machine load. Targets: lag p50 <= 50 µs, p99 <= 1 ms.
+
+Measure on a quiet machine: on a busy one the scheduler's delays (ms) swamp both waits. Where
+that cannot be had, `chrt -f 10 .venv/bin/python benchmarks/pacing.py` (root) runs the server and
+the harness ahead of the other processes, which approximates it.
 """
 
 from __future__ import annotations
