@@ -303,7 +303,8 @@ class Master:
 
     def _follow_load(self, entity: str, count: int, before: int = 0) -> int:
         """Wait for every worker's LoadDone of `entity` (`count` records; `before` loaded of earlier entities),
-        saying a progress line (bar, records/s, ETA over the whole load) on each worker's LoadProgress."""
+        saying a progress line (the entity; bar, records, records/s and ETA over the whole load) on each
+        worker's LoadProgress."""
         done: dict[str, int] = {}
         finished: dict[str, LoadDone] = {}
         for item in self.messages(LOAD_TIMEOUT_S):
@@ -320,12 +321,16 @@ class Master:
             elif isinstance(message, LoadDone):
                 finished[slot.client_id] = message
                 done[slot.client_id] = message.records
-            say(Progress(text=load_line(before + sum(done.values()), self._load_total,
-                                        time.perf_counter() - self._load_began,
-                                        f"{entity} ({count:,}), {len(self.workers)} worker(s)")))
+            say(Progress(text=load_line(self._load_label(entity), before + sum(done.values()), self._load_total,
+                                        time.perf_counter() - self._load_began, f"{len(self.workers)} worker(s)")))
             if len(finished) == len(self.workers):
                 return sum(f.records for f in finished.values())
         raise RunAborted(f"loading {entity} did not finish within {LOAD_TIMEOUT_S:.0f}s")
+
+    def _load_label(self, entity: str) -> str:
+        """The entity loading, with its place when there are several: "usertable", "orders (2/3)"."""
+        names = [e.name for e in self.plan.workload.dataset.entities]
+        return entity if len(names) == 1 else f"{entity} ({names.index(entity) + 1}/{len(names)})"
 
     def _await_measure(self) -> bool:
         """Wait for the parent's Measure (True) or Stop (False), watching the workers meanwhile."""

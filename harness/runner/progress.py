@@ -75,11 +75,11 @@ def phase_clock(t: float, warmup_s: float, duration_s: float) -> tuple[str, floa
 BAR_WIDTH = 20
 
 
-def load_line(done: int, total: int, elapsed_s: float, detail: str = "") -> str:
-    """The bulk load's progress line: a bar, records loaded of `total`, records/s so far and the time left.
+def load_line(label: str, done: int, total: int, elapsed_s: float, detail: str = "") -> str:
+    """The bulk load's progress line: what is loading, a bar, records loaded of `total`, records/s, time left.
 
-    e.g. "loading [########------------] 40,000/100,000 records (40%)  25,000 records/s  ETA 00:03  accounts".
-    The rate is the mean since the load began (records / `elapsed_s`); ETA is the rest at that rate ("--:--"
+    e.g. "loading usertable [########------------] 40,000/100,000 records (40%)  20,000 records/s  ETA 00:03".
+    The rate is the mean since the load began (`done` / `elapsed_s`); ETA is the rest at that rate ("--:--"
     before the first record).
     """
     total = max(total, 0)
@@ -87,6 +87,6 @@ def load_line(done: int, total: int, elapsed_s: float, detail: str = "") -> str:
     filled = round(share * BAR_WIDTH)
     rate = done / elapsed_s if elapsed_s > 0 else 0.0
     eta = fmt_clock((total - done) / rate) if rate > 0 else "--:--"
-    line = (f"loading [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done:,}/{total:,} records ({share:.0%})  "
+    line = (f"loading {label} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done:,}/{total:,} records ({share:.0%})  "
             f"{rate:,.0f} records/s  ETA {eta}")
     return f"{line}  {detail}" if detail else line

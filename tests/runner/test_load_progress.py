@@ -19,16 +19,16 @@ from harness.spec.loader import load_workload
 from harness.spec.suite import LoadProfile
 
 ROOT = Path(__file__).resolve().parents[2]
-LINE = re.compile(r"loading \[([#-]{20})\] ([\d,]+)/([\d,]+) records \((\d+)%\)  ([\d,]+) records/s  ETA (\S+)")
+LINE = re.compile(r"loading usertable \[([#-]{20})\] ([\d,]+)/([\d,]+) records \((\d+)%\)  ([\d,]+) records/s  ETA (\S+)")
 
 
 def test_load_line_shows_the_bar_the_rate_and_the_time_left() -> None:
-    line = load_line(40_000, 100_000, 2.0, "usertable (100,000), 2 worker(s)")
-    assert line == ("loading [########------------] 40,000/100,000 records (40%)  20,000 records/s  ETA 00:03  "
-                    "usertable (100,000), 2 worker(s)")
-    assert load_line(0, 100_000, 0.5).endswith("0 records/s  ETA --:--")  # no rate yet: no estimate
-    assert load_line(100_000, 100_000, 4.0).startswith(f"loading [{'#' * 20}] 100,000/100,000 records (100%)")
-    assert "ETA 01:40" in load_line(1_000, 101_000, 1.0)  # 100,000 left at 1,000/s
+    line = load_line("usertable", 40_000, 100_000, 2.0, "2 worker(s)")
+    assert line == ("loading usertable [########------------] 40,000/100,000 records (40%)  20,000 records/s  "
+                    "ETA 00:03  2 worker(s)")
+    assert load_line("t", 0, 100_000, 0.5).endswith("0 records/s  ETA --:--")  # no rate yet: no estimate
+    assert load_line("t", 100_000, 100_000, 4.0).startswith(f"loading t [{'#' * 20}] 100,000/100,000 records (100%)")
+    assert "ETA 01:40" in load_line("t", 1_000, 101_000, 1.0)  # 100,000 left at 1,000/s
 
 
 def test_workers_report_load_progress_through_the_master_at_a_bounded_rate() -> None:
@@ -58,4 +58,4 @@ def test_progress_goes_to_stderr_and_stdout_stays_for_results(tmp_path: Path) ->
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert LINE.search(done.stderr), done.stderr  # 10 batches of 100 ms: the first line is shown at once
-    assert "loading [" not in done.stdout and "records/s" not in done.stdout
+    assert "loading usertable" not in done.stdout and "records/s" not in done.stdout
