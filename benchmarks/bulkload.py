@@ -187,15 +187,19 @@ def native_rate(engine: str, url: str, workload: Workload, records: list[Record]
         adapter.close()
 
 
-def harness_rate(engine: str, url: str, workload: Workload, processes: int) -> float:
-    """load_phase.records_per_s of a harness run (prepare, parallel load in `processes` workers, finish_load)."""
+def harness_rate(engine: str, url: str, workload: Workload, processes: int, attempts: int = 2) -> float | None:
+    """load_phase.records_per_s of a harness run (prepare, parallel load in `processes` workers, finish_load);
+    None when no attempt loaded every record (each failure said)."""
     load = LoadProfile.model_validate({"users": processes, "processes": processes, "duration": 1, "warmup": 0})
-    record = run_and_record(RunRequest(engine=engine, url=url, workload=workload, load=load),
-                            Progress(min_interval_s=5))
-    if record.load_phase is None or record.load_phase.records != workload.dataset.entities[0].count:
-        sys.exit(f"bulkload: the {engine} run loaded {record.load_phase} (expected "
-                 f"{workload.dataset.entities[0].count} records): {record.invalid_reasons}")
-    return record.load_phase.records_per_s
+    expected = workload.dataset.entities[0].count
+    for attempt in range(attempts):
+        record = run_and_record(RunRequest(engine=engine, url=url, workload=workload, load=load),
+                                Progress(min_interval_s=5))
+        if record.load_phase is not None and record.load_phase.records == expected:
+            return record.load_phase.records_per_s
+        print(f"bulkload: the {engine} run (attempt {attempt + 1}/{attempts}) loaded {record.load_phase}, not "
+              f"{expected:,} records: {'; '.join(record.invalid_reasons)}", flush=True)
+    return None
 
 
 def start(engine: str, attempts: int = 2) -> base.NativeServer | None:
@@ -222,7 +226,10 @@ def engine_figures(engine: str, pairs: int, processes: int, scale: float) -> dic
     try:
         for pair in range(pairs):
             natives.append(native_rate(engine, server.url, workload, records))
-            harnesses.append(harness_rate(engine, server.url, workload, processes))
+            rate = harness_rate(engine, server.url, workload, processes)
+            if rate is None:
+                return None
+            harnesses.append(rate)
             print(f"{engine} pair {pair + 1}/{pairs}: native {natives[-1]:,.0f}/s, harness {harnesses[-1]:,.0f}/s "
                   f"({harnesses[-1] / natives[-1]:.2f}; load average {os.getloadavg()[0]:.1f})", flush=True)
     finally:
@@ -250,7 +257,7 @@ def main() -> None:
     for engine, f in figures.items():
         if f is None:
             print(f"{engine:14s} {'-':>8s} {NATIVES[engine][0]:30s} {'-':>10s} {'-':>10s} {'-':>6s}  not measured: "
-                  "the server did not start")
+                  "the server did not start or the harness run failed (said above)")
             continue
         verdict = "ok" if f["ratio"] >= TARGET else "MISSED"
         print(f"{engine:14s} {f['records']:>8,} {NATIVES[engine][0]:30s} {f['native']:>10,.0f} {f['harness']:>10,.0f} "
