@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines.registry import ENGINES as ENGINE_TABLE
+from harness.errors import UserError
 from harness.provision.native import base
 from harness.provision.native.ferretdb.launcher import POSTGRES_URL_ENV
 from harness.provision.native.postgres.launcher import find_bin_dir
@@ -171,13 +172,13 @@ def children_cpu_s() -> float:
 
 
 def tool(name: str, *candidates: Path) -> str:
+    """The native tool's path; UserError (one line: what to install) when it is missing."""
     for candidate in candidates:
         if candidate.exists():
             return str(candidate)
     found = shutil.which(name)
     if found is None:
-        sys.exit(f"overhead: `{name}` not found (Debian: apt-get install postgresql-contrib redis-tools); "
-                 "leave its engine out with --engines")
+        raise UserError(f"`{name}` not found (Debian: apt-get install postgresql-contrib redis-tools)")
     return found
 
 
@@ -421,15 +422,20 @@ def recording_cost_us(n: int = 300_000) -> dict[str, float]:
 # ---- main -------------------------------------------------------------------------------------
 
 
-def measure(engine: str, duration: float, pairs: int, processes: Sequence[int]) -> list[Comparison]:
+def measure(engine: str, duration: float, pairs: int, processes: Sequence[int]) -> list[Comparison] | str:
+    """The engine's comparisons, or why it could not be measured here (a missing tool or server: one line)."""
     print(f"== {engine}", flush=True)
     began = time.time()
-    if engine == "postgres":
-        found = postgres(duration, pairs, processes)
-    elif engine == "redis":
-        found = redis_figures(duration, pairs, processes)
-    else:
-        found = plain_figures(engine, duration, pairs, processes)
+    try:
+        if engine == "postgres":
+            found = postgres(duration, pairs, processes)
+        elif engine == "redis":
+            found = redis_figures(duration, pairs, processes)
+        else:
+            found = plain_figures(engine, duration, pairs, processes)
+    except UserError as exc:  # EngineUnavailable among them
+        print(f"   {engine} not measured: {exc}", flush=True)
+        return str(exc)
     print(f"   ({engine}: {time.time() - began:.0f} s with the server's start and the load)", flush=True)
     return found
 
@@ -457,13 +463,17 @@ def main() -> None:
     args = parse_args()
     capture_worker_results()
     began = time.time()
-    comparisons = [c for engine in args.engines for c in measure(engine, args.duration, args.pairs, args.processes)]
+    measured = {engine: measure(engine, args.duration, args.pairs, args.processes) for engine in args.engines}
     cost = recording_cost_us()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n== harness overhead: {CLIENTS} clients, {args.duration:g} s per measurement, {args.pairs} rounds, "
           f"{(time.time() - began) / 60:.1f} min, load average {load} ==")
-    for comparison in comparisons:
-        print("\n".join(comparison.lines()))
+    for engine, found in measured.items():
+        if isinstance(found, str):
+            print(f"-- {engine}: NOT MEASURED ({found}); leave it out with --engines")
+            continue
+        for comparison in found:
+            print("\n".join(comparison.lines()))
     for label, value in cost.items():
         verdict = "MET" if value <= RECORDING_TARGET_US else "NOT MET"
         print(f"recording cost per op, {label}: {value:.2f} µs   (target <= {RECORDING_TARGET_US:g}: {verdict})")
