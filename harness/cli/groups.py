@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 
 from harness.cli.exit_codes import ExitCode
@@ -59,13 +60,28 @@ def compare_sides(args: argparse.Namespace, min_effect: float, thresholds: bool 
                             "compare one run of each group, or `dbarena check RUN --threshold ...`")
         comparability(groups[0][0], groups[1][0], args.force)  # different workload definitions: refused
         return _both(args, groups[0], groups[1], min_effect)
+    for name, group in zip(args.runs, groups, strict=True):
+        if not group:
+            group_or_run(name)  # a missing run id: its error alone, before any note on the group side
     for i, group in enumerate(groups):
         if group:
             stand_in = median_run(group)
-            print(f"dbarena: group {args.runs[i]}: compared by its median run {stand_in.run_id} (the other side is "
-                  "one run; give two groups to compare across repeats)", file=sys.stderr)
+            print(f"dbarena: group {args.runs[i]}: compared by its median run {stand_in.run_id} "
+                  f"({_median_note(group, stand_in)}; the other side is one run; give two groups to compare across "
+                  "repeats)", file=sys.stderr)
             args.runs[i] = stand_in.run_id
     return None
+
+
+def _median_note(group: list[RunRecord], stand_in: RunRecord) -> str:
+    """How the stand-in was chosen: the middle (lower middle of an even count) of the valid runs by total ops/s."""
+    pool = [r for r in group if r.valid] or group
+    values = [r.total_throughput_ops_s for r in pool]
+    which = "lower middle" if len(pool) % 2 == 0 else "middle"
+    kind = "valid run(s)" if pool[0].valid else "run(s), none valid"
+    return (f"{which} of {len(pool)} {kind} by total "
+            f"throughput: {stand_in.total_throughput_ops_s:,.0f} ops/s; group median {statistics.median(values):,.0f}"
+            " ops/s")
 
 
 def _both(args: argparse.Namespace, baseline: list[RunRecord], candidate: list[RunRecord],

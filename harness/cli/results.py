@@ -152,7 +152,8 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
         raise InvalidRunRefused(f"run {record.run_id} is INVALID: {'; '.join(record.invalid_reasons)} — its numbers "
                                 "do not describe the engine's work; not checked (--force checks anyway)")
     checks = check_thresholds(record, thresholds)
-    gate = Gate(record, None, checks, judge_validity=not args.force)
+    # --force shows the figures; the gate still fails on the invalid run (docs/output.md: a gate never passes on one)
+    gate = Gate(record, None, checks)
     verdict = "PASS" if not gate.breached else f"FAIL ({len(gate.breached)} of {len(checks)} breached)"
     return _finish_gate(args, gate, f"run {record.run_id}\n{checks_text(checks)}\nthresholds: {verdict}")
 
@@ -172,7 +173,7 @@ def _check_group(args: argparse.Namespace, group: str, runs: list[RunRecord], th
         raise InvalidRunRefused(f"group {group}: all {len(runs)} runs are INVALID ({runs[0].run_id}: "
                                 f"{'; '.join(runs[0].invalid_reasons)}); not checked (--force checks anyway)")
     checks = check_group(runs, thresholds)
-    gate = Gate(median_run(runs), None, checks, judge_validity=not args.force)
+    gate = Gate(median_run(runs), None, checks)  # --force shows the figures; an invalid median run fails the gate
     verdict = "PASS" if not gate.breached else f"FAIL ({len(gate.breached)} of {len(checks)} breached)"
     left_out = [r.run_id for r in runs if not r.valid] if valid else []
     head = (f"group {group}: {len(valid or runs)} run(s), each threshold on the median over them"
@@ -371,7 +372,8 @@ def _check_parser(sub: Subcommands) -> None:
                         help="limit the run must meet, repeatable, k6-style: 'read.p99<5ms', 'p99<10ms' (every "
                              "operation), 'errors<0.1%%', 'throughput>=2000'; exit 7 when one is breached (required)")
     parser.add_argument("--force", action="store_true",
-                        help="check an invalid run anyway (default: off, refused with exit 5)")
+                        help="show an invalid run's figures against the thresholds anyway; the gate still fails "
+                             "(exit 4 or 5, JUnit `valid` failed) (default: off, refused with exit 5)")
     parser.add_argument("--junit", metavar="FILE", type=Path,
                         help="also write the outcome as JUnit XML to FILE, one testcase per threshold and operation "
                              "(default: none)")

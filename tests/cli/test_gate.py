@@ -147,9 +147,28 @@ def test_check_gates_a_run_without_a_baseline(runs: dict[str, RunRecord], capsys
     assert main(["check", fast.run_id, "--threshold", "read.p999<1h"]) == ExitCode.THRESHOLD
     assert "p999 needs 10,000 (10/(1-q)); run longer" in capsys.readouterr().out
     assert main(["check", runs["stalled"].run_id, "--threshold", "errors<1%"]) == ExitCode.INVALID
-    assert main(["check", runs["failed"].run_id, "--threshold", "errors<1%", "--force", "--json"]) == ExitCode.THRESHOLD
+    # --force shows the figures, but a gate never passes on an invalid run (docs/output.md), as `compare` does
+    assert main(["check", runs["failed"].run_id, "--threshold", "errors<1%", "--force", "--json"]) == ExitCode.ERRORS
     data = json.loads(capsys.readouterr().out)
-    assert data["thresholds"][0]["value"] == 1.0 and data["gate"]["failures"] == ["threshold"]
+    assert data["thresholds"][0]["value"] == 1.0 and data["gate"]["failures"] == ["errors", "invalid", "threshold"]
+
+
+def test_check_force_on_an_invalid_run_shows_the_figures_but_fails_the_gate(
+        runs: dict[str, RunRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stalled, fast = runs["stalled"], runs["fast"]
+    junit = tmp_path / "cj.xml"
+    argv = ["check", stalled.run_id, "--threshold", "read.p99<1s", "--force", "--json", "--junit", str(junit)]
+    assert main(argv) == ExitCode.INVALID
+    data = json.loads(capsys.readouterr().out)
+    assert data["thresholds"][0]["passed"] and data["gate"]["failures"] == ["invalid"]
+    assert data["gate"]["exit_code"] == ExitCode.INVALID
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    failure = cases["valid"].find("failure")
+    assert failure is not None and failure.get("type") == "invalid"
+    assert cases["threshold read.p99<1s"].find("failure") is None
+    # the same run through compare --force --fail-on: the same gate outcome
+    assert main(["compare", fast.run_id, stalled.run_id, "--force", "--fail-on", "regressed",
+                 "--junit", str(junit)]) == ExitCode.INVALID
 
 
 def test_junit_file_parses_with_the_right_failures(runs: dict[str, RunRecord], tmp_path: Path,

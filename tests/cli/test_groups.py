@@ -126,3 +126,22 @@ def test_group_tables_mark_a_p99_from_too_few_samples(few_group: list[RunRecord]
     section = md.split("## Groups of repeats")[1].split("\n## ")[0]
     (row,) = [line for line in section.splitlines() if line.startswith("| read | p99")]
     assert row.count("\\*") == 3 and FEW_NOTE.replace("*", "\\*") in section
+
+
+def test_a_group_against_one_run_is_compared_by_its_lower_middle_run_and_says_so(
+        results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pair = _group(GROUP, 1000, per_second=500, runs=2)
+    slow = pair[1].model_copy(update={"total_throughput_ops_s": pair[0].total_throughput_ops_s / 2})
+    for record in (pair[0], slow):
+        store.save(record)
+    other = synthetic_run(1000, seconds=4, per_second=500, run_id="20260101T020000Z-fake-kv-cache-cccc")
+    store.save(other)
+    assert main(["compare", GROUP, other.run_id]) == ExitCode.OK
+    (note,) = [line for line in capsys.readouterr().err.splitlines() if "median run" in line]
+    rates = [pair[0].total_throughput_ops_s, slow.total_throughput_ops_s]
+    assert f"compared by its median run {slow.run_id} (lower middle of 2 valid run(s)" in note, note
+    assert f"{min(rates):,.0f} ops/s; group median {statistics.median(rates):,.0f} ops/s" in note, note
+    # a missing second id: its error alone, no note about the group first
+    assert main(["compare", GROUP, "nosuch"]) == ExitCode.USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dbarena: no run or group 'nosuch'") and "\n" not in err, err
