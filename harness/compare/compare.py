@@ -129,13 +129,33 @@ def comparability(a: RunRecord, b: RunRecord, force: bool = False) -> list[str]:
     if a.engine != b.engine:
         warnings.append(f"different engines: {a.engine} vs {b.engine}")
     if a.load != b.load:
-        warnings.append(f"different load profiles: {a.load.model_dump()} vs {b.load.model_dump()}")
-    settings_a, settings_b = a.manifest.get("engine_settings", {}), b.manifest.get("engine_settings", {})
-    differing = sorted(k for k in set(settings_a) | set(settings_b) if settings_a.get(k) != settings_b.get(k))
-    if differing:
-        warnings.append(f"different engine settings: {', '.join(differing)}")
+        warnings.append(f"different load profiles: {load_difference(a, b)}")
+    warnings += _settings_warnings(a, b)
     warnings += invalid_sides(a, b)
     return warnings
+
+
+def load_difference(a: RunRecord, b: RunRecord) -> str:
+    """Only the load-profile fields that differ, `field A vs B` joined by '; ' (e.g. 'duration_s 2 vs 3')."""
+    first, second = a.load.model_dump(), b.load.model_dump()
+    return "; ".join(f"{key} {_plain(first.get(key))} vs {_plain(second.get(key))}"
+                     for key in sorted(first.keys() | second.keys()) if first.get(key) != second.get(key))
+
+
+def _plain(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _settings_warnings(a: RunRecord, b: RunRecord) -> list[str]:
+    """'different engine settings: names' when both sides' settings were read; else which side's could not be."""
+    settings_a, settings_b = a.manifest.get("engine_settings", {}), b.manifest.get("engine_settings", {})
+    unread = [f"{side} {run.run_id} ({settings['unavailable']})"
+              for side, run, settings in (("baseline", a, settings_a), ("candidate", b, settings_b))
+              if isinstance(settings, dict) and "unavailable" in settings]
+    if unread:
+        return [f"engine settings could not be read for {' and '.join(unread)}: not compared"]
+    differing = sorted(k for k in set(settings_a) | set(settings_b) if settings_a.get(k) != settings_b.get(k))
+    return [f"different engine settings: {', '.join(differing)}"] if differing else []
 
 
 def _per_second_throughput(record: RunRecord, op: str) -> list[float]:

@@ -139,3 +139,17 @@ def test_per_second_statistics_use_whole_measured_seconds() -> None:
 
 def _share_free(comparison: Comparison) -> MetricChange:
     return next(c for c in comparison.changes if c.metric == "throughput")
+
+
+def test_warnings_name_only_what_differs_and_unread_settings_are_said_so() -> None:
+    a = synthetic_run(1000, seconds=2, seed=1, run_id="a")
+    b = synthetic_run(1000, seconds=3, seed=2, run_id="b")
+    (load,) = [w for w in compare(a, b).warnings if w.startswith("different load profiles")]
+    assert load == "different load profiles: duration_s 2 vs 3"
+    read = {"maxmemory": "0", "appendonly": "no"}
+    a = a.model_copy(update={"manifest": {"engine_settings": read}})
+    b = b.model_copy(update={"manifest": {"engine_settings": {**read, "appendonly": "yes"}}})
+    assert "different engine settings: appendonly" in compare(a, b).warnings
+    b = b.model_copy(update={"manifest": {"engine_settings": {"unavailable": "ConnectionError: refused"}}})
+    (settings,) = [w for w in compare(a, b).warnings if "engine settings" in w]
+    assert settings == "engine settings could not be read for candidate b (ConnectionError: refused): not compared"
