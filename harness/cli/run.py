@@ -31,7 +31,7 @@ from harness.cli.options import (
     positive_value,
     time_value,
 )
-from harness.errors import UserError
+from harness.errors import SpecError, UserError
 from harness.paths import default_suite, results_dir
 
 if TYPE_CHECKING:
@@ -183,9 +183,13 @@ def cmd_sweep(args: argparse.Namespace) -> ExitCode:
 
 def cmd_select(args: argparse.Namespace) -> ExitCode:
     from harness.spec.loader import load_selection
+    from harness.studies.runs import selection_problems
     from harness.studies.select import ranking_text, run_selection
 
-    result = run_selection(load_selection(Path(args.selection)), provision=args.provision,
+    selection = load_selection(Path(args.selection))
+    if problems := selection_problems(selection, args.selection):  # the same lines `dbarena validate` prints
+        raise SpecError(problems)
+    result = run_selection(selection, provision=args.provision,
                            placement=placement_from(args), override_limits=args.override_limits,
                            repeats=args.repeats)
     if args.json:

@@ -25,12 +25,16 @@ def cmd_validate(args: argparse.Namespace) -> ExitCode:
 
 
 def _suite_problems(path: Path) -> list[str]:
-    """A valid suite is also checked as `bench` would plan it (workloads, presets, engines, n/a cells)."""
-    from harness.spec.loader import looks_like_suite, read_yaml
-    from harness.studies.runs import suite_problems
+    """A valid suite is also checked as `bench` would plan it (workloads, presets, engines, n/a cells); a valid
+    selection as `select` checks it before running (workload, preset, engines)."""
+    from harness.spec.loader import load_selection, looks_like_selection, looks_like_suite, read_yaml
+    from harness.studies.runs import selection_problems, suite_problems
 
     try:
-        if not looks_like_suite(read_yaml(path)):
+        data = read_yaml(path)
+        if looks_like_selection(data):
+            return selection_problems(load_selection(path), str(path))
+        if not looks_like_suite(data):
             return []
         return suite_problems(load_suite(path), str(path))
     except SpecError as exc:

@@ -33,7 +33,7 @@ from harness.signals import deferred_signals
 from harness.spec.hints import did_you_mean
 from harness.spec.loader import load_workload, resolve_workload
 from harness.spec.models import Workload
-from harness.spec.suite import LoadProfile, Suite, SuiteRun, parse_duration
+from harness.spec.suite import LoadProfile, Selection, Suite, SuiteRun, parse_duration
 from harness.studies.limits import check_load, check_room, footprint
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "plan_runs",
     "prepared_workload",
     "request_for",
+    "selection_problems",
     "single_run",
     "stop_if_interrupted",
 ]
@@ -323,6 +324,27 @@ def suite_problems(suite: Suite, where: str | None) -> list[str]:
             if not ok:
                 problems.append(f"{_at(where, i, '', '--engine')}{workload.name} on {engine}: n/a ({'; '.join(reasons)})")
         problems += threshold_problems_of(run, workload, _at(where, i, ".thresholds", "--threshold").rstrip(" "))
+    return problems
+
+
+def selection_problems(selection: Selection, where: str) -> list[str]:
+    """What `select` would refuse in a selection file, found without running it: its workload, preset and
+    engines, one line each as `<file>: <field>: <problem>` (e.g. `sel.yaml: engines[1]: unknown engine ...`).
+    An engine that cannot serve the use case is not a problem: `select` reports it n/a."""
+    problems: list[str] = []
+    for i, engine in enumerate(selection.engines):
+        try:
+            engine_info(engine)
+        except UserError as exc:
+            problems.append(f"{where}: engines[{i}]: {exc}")
+    try:
+        workload = load_workload(resolve_workload(selection.workload))
+    except SpecError as exc:
+        return problems + [f"{where}: workload: {line}" for line in exc.problems]
+    if selection.preset and selection.preset not in workload.presets:
+        known = sorted(workload.presets)
+        problems.append(f"{where}: preset: {selection.preset!r} is not defined by workload {workload.name}; "
+                        f"defined: {', '.join(known) or 'none'}{did_you_mean(selection.preset, known)}")
     return problems
 
 
