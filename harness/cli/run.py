@@ -46,10 +46,13 @@ __all__ = ["cmd_bench", "cmd_capacity", "cmd_select", "cmd_sweep", "cmd_worker",
 def verdict_text(done: BenchRun) -> str:
     """What `bench` says about a run against its committed baseline, and its thresholds."""
     from harness.report.comparison import checks_text, comparison_table
+    from harness.studies.bench import INTERRUPTED_NOT_COMPARED
 
     record = done.record
     if done.comparison is not None:
         text = comparison_table(done.comparison)
+    elif done.not_compared == INTERRUPTED_NOT_COMPARED:
+        text = INTERRUPTED_NOT_COMPARED
     elif done.not_compared is not None:
         text = f"not compared with the baseline: {done.not_compared}"
     else:

@@ -83,7 +83,29 @@ def _few_samples_note(record: RunRecord) -> list[str]:
     return [FEW_NOTE] if any(few(count, p) for count in counts for p in QUANTILE) else []
 
 
+def _before_measuring(record: RunRecord) -> str | None:
+    """What a run stopped before its measurement window says instead of a table of zeros; None otherwise."""
+    if record.phase not in ("prepare", "load") or any(op.count or op.errors for op in record.operations.values()):
+        return None
+    title = f"{record.engine} {record.engine_version} · {record.workload}{':' + record.preset if record.preset else ''}"
+    how = "interrupted" if record.interrupted else "failed"
+    where = "while loading the dataset" if record.phase == "load" else "while preparing the engine"
+    if record.load_phase is not None:
+        so_far = f"{record.load_phase.records:,} records loaded"
+    else:  # the interruption note carries the last progress line: `... during load (loading users 1,200/5,000 ...)`
+        progress = [note.split(" during load (", 1)[1].removesuffix(")") for note in record.notes if " during load (" in note]
+        so_far = f"last progress: {progress[0]}" if progress else "records loaded so far unknown"
+    lines = [title, f"{how} {where} ({so_far}); nothing was measured"]
+    if record.failure:
+        lines.append(f"failure: {record.failure}")
+    return "\n".join(lines)
+
+
 def run_summary(record: RunRecord) -> str:
+    """The end-of-run table: one row per operation with counts, outcomes, throughput and percentiles; a run
+    stopped before measuring says so instead (how far its load got)."""
+    if (stopped := _before_measuring(record)) is not None:
+        return stopped
     open_loop = record.open_loop
     header = ["operation", "count", "errors", "timeouts", "not found", "ops/s", "p50", "p90", "p99", "p99.9", "max"]
     if open_loop:
@@ -110,7 +132,13 @@ def run_summary(record: RunRecord) -> str:
         lines.append(stage_table(record))
     if record.scenarios:
         lines.append(scenario_table(record))
-    if open_loop:
+    return "\n".join(lines + _footnotes(record))
+
+
+def _footnotes(record: RunRecord) -> list[str]:
+    """The lines under the table: what latency means here, timeouts, clamped values, FEW, INVALID, errors."""
+    lines = []
+    if record.open_loop:
         lines.append("latency = response time from the intended start (open loop); svc = service time; "
                      "lag = actual − intended start")
     if any(op.timeouts for op in record.operations.values()):
@@ -124,4 +152,4 @@ def run_summary(record: RunRecord) -> str:
     for name, op in record.operations.items():
         if op.errors_sample:
             lines.append(f"errors in {name}: {op.errors_sample[0]}")
-    return "\n".join(lines)
+    return lines

@@ -50,7 +50,9 @@ from harness.studies.runs import (
     suite_problems,
 )
 
-__all__ = ["BenchRun", "Overrides", "bench", "versus_baseline"]
+__all__ = ["INTERRUPTED_NOT_COMPARED", "BenchRun", "Overrides", "bench", "versus_baseline"]
+
+INTERRUPTED_NOT_COMPARED = "interrupted: not compared"  # what bench says of a run cut short, baseline or not
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,11 @@ def versus_baseline(record: RunRecord) -> tuple[Comparison | None, str | None, b
     """(comparison with the committed baseline, why it could not be compared, whether the baseline is invalid).
 
     (None, None, False) without a baseline. An invalid candidate is compared (the comparison says
-    INVALID; `bench` exits non-zero for the run itself); an invalid baseline is not.
+    INVALID; `bench` exits non-zero for the run itself); an invalid baseline is not, nor a run
+    interrupted before the end of its window (`INTERRUPTED_NOT_COMPARED`).
     """
+    if record.interrupted and not record.complete:  # part of a window: nothing to hold against a baseline
+        return None, INTERRUPTED_NOT_COMPARED, False
     baseline = baseline_for(record)
     if baseline is None:
         return None, None, False

@@ -99,6 +99,19 @@ def test_an_interrupted_bench_saves_prints_and_exits_130(
     assert store.load(path).interrupted
 
 
+def test_an_interrupted_run_is_not_compared_with_its_baseline(
+        use: Callable[..., None], results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    use(scripted(1000))
+    assert main(BENCH) == ExitCode.OK
+    (first,) = [r for _, r in store.all_runs()]
+    assert main(["baseline", "promote", first.run_id]) == ExitCode.OK
+    capsys.readouterr()
+    use(scripted(3000, interrupted=True))  # three times slower: would be REGRESSED if compared
+    assert main([*BENCH, "--fail-on", "regressed"]) == ExitCode.INTERRUPTED
+    out = capsys.readouterr().out
+    assert "interrupted: not compared" in out and "verdict" not in out and "REGRESSED" not in out, out
+
+
 def test_capacity_prints_the_curve_and_where_it_is_saved(
         use: Callable[..., None], results: Path, capsys: pytest.CaptureFixture[str]) -> None:
     use(scripted(2000))
