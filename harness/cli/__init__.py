@@ -17,7 +17,7 @@ traceback (a stored invalid run refused without --force: exit 5, INVALID); anyth
 a harness bug and keeps its traceback. Nothing printed carries a secret: stdout and stderr
 mask URL passwords, tokens and DSN passwords (`harness.redact`).
 `--home DIR` sets the project root (workloads/, benchmarks/, results/) for this process and
-the ones it starts.
+the ones it starts; it may come before or after the command.
 """
 
 from __future__ import annotations
@@ -50,7 +50,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (validate, run, engines, results, verify, imports, describe):
         group.register(sub)
+    for command in _commands(parser):  # `dbarena bench --home DIR` as well as `dbarena --home DIR bench`
+        command.add_argument("--home", metavar="DIR", type=Path, default=argparse.SUPPRESS,
+                             help="project root, as `dbarena --home DIR` (before or after the command alike) (default: the one given "
+                                  "before the command, else as `dbarena --help` says)")
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parser's commands by name ({} for a leaf command)."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.update(action.choices)
+    return found
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command's parser below `parser` (`engines` and `engines up` alike), each once."""
+    found: list[argparse.ArgumentParser] = []
+    for command in _subcommands(parser).values():
+        if command not in found:  # an alias is the same parser
+            found.append(command)
+            found += [c for c in _commands(command) if c not in found]
+    return found
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """parse_args, but an unknown flag is reported by the command it was given to (`see dbarena bench --help`)."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command = parser
+        for token in sys.argv[1:] if argv is None else argv:
+            command = _subcommands(command).get(token, command)
+        command.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -79,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     redact_output()  # before parsing: argparse errors quote the values given (a --url, say)
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), argv)
     if args.home is not None:
         if not args.home.is_dir():
             print(error_line(f"--home {args.home}: not a directory; give the project folder"), file=sys.stderr)

@@ -46,15 +46,43 @@ def _workload(record: RunRecord) -> str:
 
 
 def cmd_runs(args: argparse.Namespace) -> ExitCode:
+    """The stored runs, one a row; `group` names a `bench --repeat` group (repeat/repeats), `study` the capacity
+    search or selection a run was a step of (`capacity ID` for a capacity step, `select ID` for a selection's)."""
+    studies = _studies_of_runs()
     rows = [[record.run_id, record.engine, _workload(record), f"{record.total_throughput_ops_s:,.0f}",
-             "yes" if record.valid else "NO", "yes" if record.complete else "NO"]
+             "yes" if record.valid else "NO", "yes" if record.complete else "NO", _group(record),
+             studies.get(record.run_id, "")]
             for _path, record in store.all_runs(on_skip=skipped)
             if (not args.engine or record.engine == args.engine) and (not args.workload or record.workload == args.workload)]
     if not rows:
         print("no runs stored yet; `dbarena bench` makes one")
         return ExitCode.OK
-    print(table(rows, ["run", "engine", "workload", "ops/s", "valid", "complete"]))
+    print(table(rows, ["run", "engine", "workload", "ops/s", "valid", "complete", "group", "study"]))
     return ExitCode.OK
+
+
+def _group(record: RunRecord) -> str:
+    """`GROUP_ID 2/3` for a run of a `bench --repeat` group, "" otherwise."""
+    if not record.group:
+        return ""
+    return record.group + (f" {record.repeat}/{record.repeats}" if record.repeat and record.repeats else "")
+
+
+def _studies_of_runs() -> dict[str, str]:
+    """run id -> `capacity CAPACITY_ID` or `select SELECTION_ID`: the stored studies whose step the run was
+    (a record does not say it: the capacity results' curves and the selections' ids do)."""
+    from harness.studies.capacity import stored_capacity
+    from harness.studies.select import stored_selections
+
+    capacity_runs = {c.capacity_id: [p.run_id for p in c.curve] for c in stored_capacity(skipped)}
+    studies = {run_id: f"capacity {cap_id}" for cap_id, runs in capacity_runs.items() for run_id in runs}
+    for selection in stored_selections(skipped):
+        for ranked in selection.ranking:
+            searches = set(ranked.capacity_ids) | ({ranked.capacity_id} if ranked.capacity_id else set())
+            steps = [run_id for cap_id in searches for run_id in capacity_runs.get(cap_id, ())]
+            for run_id in (*ranked.reference_ids, *steps):
+                studies[run_id] = f"select {selection.selection_id}"
+    return studies
 
 
 def cmd_show(args: argparse.Namespace) -> ExitCode:
@@ -114,9 +142,10 @@ def cmd_compare(args: argparse.Namespace) -> ExitCode:
         raise UserError(f"compare takes BASELINE CANDIDATE or CANDIDATE, not {len(args.runs)} runs")
     if (code := compare_sides(args, min_effect, bool(thresholds))) is not None:  # two groups of repeats: compared across repeats
         return code
-    candidate = store.find_run(args.runs[-1])
-    if len(args.runs) == 2:
-        baseline = store.find_run(args.runs[0])
+    sides = [store.find_run(ident) for ident in args.runs]  # in the order given: the first missing one is named
+    candidate = sides[-1]
+    if len(sides) == 2:
+        baseline = sides[0]
     else:
         found = baseline_for(candidate)
         if found is None:

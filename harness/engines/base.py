@@ -94,6 +94,9 @@ class EngineAdapter(ABC, Generic[ClientT]):
         except ValueError as exc:
             raise EngineUnavailable(f"{self.name} URL {shown!r} cannot be parsed ({exc}); "
                                     f"give one like {self.url_example}") from None
+        if any(ch.isspace() or ord(ch) < 32 for ch in self.url):  # RFC 3986: no spaces or controls in a URL
+            raise EngineUnavailable(f"{self.name} URL {shown!r} is malformed: it holds a space or control character "
+                                    f"(percent-encode a space as %20); give one like {self.url_example}")
         if parts.scheme.lower() not in self.url_schemes:
             schemes = " or ".join(f"{scheme}://" for scheme in self.url_schemes)
             raise EngineUnavailable(f"{self.name} URL {shown!r} is not one {self.name} reads: give one starting with "

@@ -181,3 +181,28 @@ def test_a_results_folder_that_is_a_file_is_one_line_for_every_reader(
     blocked.write_text("not a folder")
     monkeypatch.setenv("DBARENA_RESULTS", str(blocked))
     assert f"results folder {blocked}: cannot use it" in one_line(argv, capsys)
+
+
+def test_an_unknown_flag_points_to_its_commands_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert one_line([*FAKE, "--bogus"], capsys) == (
+        "dbarena: bench: unrecognized arguments: --bogus (see dbarena bench --help)")
+
+
+def test_home_may_follow_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--home", str(tmp_path)]) == ExitCode.OK  # accepted after the command, as before it
+    capsys.readouterr()
+    missing = tmp_path / "nowhere"
+    assert one_line([*FAKE, "--home", str(missing)], capsys) == (
+        f"dbarena: --home {missing}: not a directory; give the project folder")
+
+
+def test_compare_names_the_first_missing_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "'nosuch1'" in one_line(["compare", "nosuch1", "nosuch2"], capsys)
+
+
+def test_a_malformed_url_is_said_malformed_not_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "--engine", "postgres", "--workload", "user-accounts", "--url", "postgres://bad url",
+                 "--duration", "1s"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.USER_ERROR, err
+    assert "postgres URL 'postgres://bad url' is malformed" in err and "not reachable" not in err, err

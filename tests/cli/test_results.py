@@ -151,3 +151,39 @@ def test_history_marks_a_percentile_from_too_few_samples(results: Path, capsys: 
     target = results / "h.csv"
     assert main(["history", "--csv", str(target)]) == ExitCode.OK
     assert "*" not in target.read_text(encoding="utf-8")  # the export keeps the numbers
+
+
+def test_runs_shows_the_group_and_the_study_a_run_belongs_to(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """group: the record's `bench --repeat` group (repeat/repeats); study: the stored capacity curve or selection."""
+    from harness.studies.capacity import save_capacity
+    from harness.studies.models import CapacityResult, CurvePoint, Ranked, SelectionResult
+    from harness.studies.select import selections_dir
+
+    plain, repeat, step, reference, select_step = (
+        synthetic_run(1000, seconds=2, per_second=50, run_id=f"20260101T00000{i}Z-fake-kv-cache-{name}", seed=i)
+        for i, name in enumerate(("plain", "rep", "capstep", "ref", "selstep")))
+    repeat = repeat.model_copy(update={"group": "grp-1234", "repeat": 2, "repeats": 3})
+    for record in (plain, repeat, step, reference, select_step):
+        store.save(record)
+
+    def point(run_id: str) -> CurvePoint:
+        return CurvePoint(target_rate=100, achieved_ops_s=100, p50_us=1, p99_us=2, p999_us=3, slo_met=True,
+                          valid=True, run_id=run_id)
+
+    for cap_id, run_id in (("cap-own", step.run_id), ("cap-sel", select_step.run_id)):
+        save_capacity(CapacityResult(capacity_id=cap_id, engine="fake", workload="kv-cache", slo="p99<=5ms",
+                                     capacity_ops_s=100, curve=(point(run_id),), started_at="2026-01-01T00:00:00Z"))
+    selection = SelectionResult(selection_id="sel-1", use_case="cache", workload="kv-cache", slo="p99<=5ms",
+                                ranking=(Ranked(rank=1, engine="fake", capacity_ops_s=100, throughput_ops_s=1000,
+                                                p99_us=2, reasons=(), capacity_ids=("cap-sel",),
+                                                reference_ids=(reference.run_id,)),),
+                                traits={}, started_at="2026-01-01T00:00:00Z")
+    selections_dir().mkdir(parents=True, exist_ok=True)
+    (selections_dir() / "sel-1.json").write_text(selection.model_dump_json())
+    assert main(["runs"]) == ExitCode.OK
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if "kv-cache-" in line}
+    assert lines[repeat.run_id].rstrip().endswith("grp-1234 2/3")
+    assert lines[step.run_id].rstrip().endswith("capacity cap-own")
+    assert lines[reference.run_id].rstrip().endswith("select sel-1")
+    assert lines[select_step.run_id].rstrip().endswith("select sel-1")
+    assert lines[plain.run_id].rstrip().endswith("yes")  # neither group nor study
