@@ -42,7 +42,7 @@ from harness.models import Frozen
 from harness.redact import redact_output
 from harness.runner.live import LiveOperation, LiveSnapshot, LiveView, Phase
 from harness.runner.outcomes import drain_s
-from harness.runner.progress import load_line, phase_clock
+from harness.runner.progress import load_line, phase_clock, tick_clock
 from harness.runner.protocol import (
     CUSTOM_PREFIX,
     MESSAGE_TYPES,
@@ -136,6 +136,7 @@ class Master:
         self.local: list[subprocess.Popen[bytes]] = []
         self.stopping = False
         self.view: LiveView | None = None
+        self._relayed_t = 0.0  # the end of the last second relayed to the parent (Tick.t)
         for name in MESSAGE_TYPES:
             runner.register_message(CUSTOM_PREFIX + name, self._receive)
 
@@ -366,7 +367,7 @@ class Master:
                 for other in self.workers.values():
                     self.send(other, Stop())
                 stop_sent = True
-            if time.monotonic() - last_tick >= 1.0:
+            if self._tick_due(time.monotonic() - last_tick):
                 last_tick = time.monotonic()
                 self._relay_ticks()
             if all(s.result is not None or s.lost for s in self.workers.values()):
@@ -375,11 +376,25 @@ class Master:
                           workers=self._infos(), lost=tuple(s.lost for s in self.workers.values() if s.lost),
                           interrupted=self.stopping)
 
+    def _tick_due(self, since_s: float) -> bool:
+        """A second to relay: every live worker's tick covers it (or 1.5 s passed waiting for a slow one)."""
+        ticks = [s.tick for s in self.workers.values() if not s.lost]
+        if not ticks or all(t is None for t in ticks):
+            return False
+        newest = max(t.t for t in ticks if t is not None)
+        if newest <= self._relayed_t:
+            return False
+        return all(t is not None and t.t == newest for t in ticks) or since_s >= 1.5
+
     def _relay_ticks(self) -> None:
-        ticks = [s.tick for s in self.workers.values() if s.tick is not None and not s.lost]
-        if ticks:
+        """The newest second, summed over the workers whose tick covers it, once (the final one too)."""
+        live = [s.tick for s in self.workers.values() if s.tick is not None and not s.lost]
+        newest = max((t.t for t in live), default=0.0)
+        ticks = [t for t in live if t.t == newest]
+        if ticks and newest > self._relayed_t:
+            self._relayed_t = newest
             p99s = [t.p99_us for t in ticks if t.p99_us is not None]
-            elapsed = max(t.t for t in ticks)
+            elapsed = newest
             say(Tick(t=elapsed, ops=sum(t.ops for t in ticks), errors=sum(t.errors for t in ticks),
                      p99_us=max(p99s) if p99s else None))  # the parent's line: totals only
             if self.view is not None:
@@ -418,7 +433,10 @@ class Master:
             parts = [t.operations[op.name] for t in ticks if op.name in t.operations]
             merged = merge_histograms([p.histogram for p in parts])
             operations[op.name] = LiveOperation.of(sum(p.count for p in parts), sum(p.errors for p in parts), merged)
-        self._phase("warm-up" if elapsed < self.plan.load.warmup_s else "measure", elapsed, operations)
+        load = self.plan.load
+        covered = max(0.0, elapsed - 1.0)  # the ticks cover [elapsed - 1, elapsed): labelled by that second
+        self._phase("warm-up" if tick_clock(elapsed, load.warmup_s, load.duration_s)[0] == "warm-up" else "measure",
+                    covered, operations)
 
     def _infos(self) -> tuple[WorkerInfo, ...]:
         return tuple(slot.info() for slot in self.workers.values())

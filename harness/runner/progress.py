@@ -72,6 +72,15 @@ def phase_clock(t: float, warmup_s: float, duration_s: float) -> tuple[str, floa
     return "measure", t - warmup_s, duration_s
 
 
+def tick_clock(t: float, warmup_s: float, duration_s: float) -> tuple[str, float, float]:
+    """`phase_clock` of the second a Tick covers: [t - 1, t) (a Tick's `t` is its second's end).
+
+    A tick is shown after its second ends, so it is labelled by that second's start, not by the moment it is
+    shown: with a 1 s warm-up the tick t=1 is `[warm-up 00:00/00:01]` and t=2 is `[measure 00:00/...]`.
+    """
+    return phase_clock(max(0.0, t - 1.0), warmup_s, duration_s)
+
+
 BAR_WIDTH = 20
 
 

@@ -206,7 +206,7 @@ class Tick(Frozen):
     """The last complete second, for the live progress line and the live page."""
 
     type: Literal["tick"] = "tick"
-    t: float  # seconds since the start of warm-up
+    t: float  # the covered second's end, seconds since the start of warm-up (it covers [t - 1, t))
     ops: int
     errors: int
     p99_us: int | None

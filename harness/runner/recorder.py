@@ -382,6 +382,8 @@ class Recorder:
     def tick(self, now_ns: int) -> Tick:
         """The last complete second (all operations, and each with its own histogram); timeouts count as errors.
 
+        The Tick's `t` is that second's end (seconds since the start of warm-up): it covers [t - 1, t), so
+        its phase is the phase of second `t - 1` (`progress.tick_clock`), not of the moment it is shown.
         Seals that second's buckets and flushes the tallies, so pending values stay bounded by a second's worth.
         """
         second = (now_ns - self.t0_ns) // NS_PER_S - 1
@@ -403,7 +405,7 @@ class Recorder:
             encoded += parts
             operations[stats.name] = TickOperation(count=count, errors=failed, histogram=histogram)
         p99 = merge(encoded).get_value_at_percentile(99) if encoded else None
-        return Tick(t=(now_ns - self.t0_ns) / NS_PER_S, ops=ops, errors=errors, p99_us=p99, operations=operations)
+        return Tick(t=float(second + 1), ops=ops, errors=errors, p99_us=p99, operations=operations)
 
     def result(self, *, process: int, complete: bool, measured_s: float, cpu_fraction: float | None,
                quota_reached: bool = False) -> WorkerResult:

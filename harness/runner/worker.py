@@ -470,6 +470,8 @@ class WorkerSession:
             gevent.sleep(min(0.1 if not quota else 0.01,
                              max(0.0, (min(next_tick, recorder.measure_until_ns) - now) / NS_PER_S)))
         end_ns = time.perf_counter_ns()
+        if not state.stopping:  # the window's last (maybe partial) second: shown too, as the record has it
+            send(self.runner, recorder.tick(next_tick))
         cpu_fraction = None
         if cpu_at_measure is not None and end_ns > wall_at_measure:
             cpu_fraction = (time.process_time() - cpu_at_measure) / ((end_ns - wall_at_measure) / NS_PER_S)
