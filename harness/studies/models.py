@@ -85,6 +85,10 @@ class Ranked(Frozen):
     capacity_low: float | None = None
     capacity_high: float | None = None
     capacity_ids: tuple[str, ...] = ()  # every round's capacity search
+    # a round missed the SLO even at this lowest rate tried (ops/s): its capacity is below it, not 0; when the
+    # median is such a round capacity_ops_s is None, when the lowest round is capacity_low is None
+    capacity_below_ops_s: float | None = None
+    reference_ids: tuple[str, ...] = ()  # every round's closed-loop reference run
 
 
 class SelectionResult(Frozen):
@@ -100,3 +104,6 @@ class SelectionResult(Frozen):
     order: tuple[str, ...] = ()
     host_busy: bool = False  # the host was loaded by something else before or during the study
     host_reasons: tuple[str, ...] = ()  # when and how it was seen busy (harness/studies/host.py)
+    # why the study stopped before its last round (a refused or failed step, Ctrl-C): the result holds what
+    # was measured until then; None for a complete study
+    stopped: str | None = None

@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 
 from harness.engines.matrix import support
+from harness.errors import DbarenaError, UserError
 from harness.paths import results_dir
 from harness.provision.endpoint import choose_mode, provisioned
 from harness.results import store
@@ -40,7 +41,7 @@ from harness.spec.models import Workload
 from harness.spec.suite import Selection, SuiteRun
 from harness.studies.capacity import client_bound_text, save_capacity, search_capacity
 from harness.studies.host import HostWatch
-from harness.studies.limits import check_load, check_room, footprint
+from harness.studies.limits import Footprint, check_load, check_room, footprint
 from harness.studies.models import CapacityResult, Ranked, SelectionResult, Trait, load_stored
 from harness.studies.runs import Placement, RunFn, execute, prepared_workload, request_for, stop_if_interrupted
 from harness.studies.slo import describe, worst_percentile_us
@@ -74,6 +75,8 @@ class _Figures:
     throughput: float | None  # median closed-loop throughput of the valid reference runs
     worst_us: int | None  # median of their worst SLO percentile
     unsupported: str | None
+    throughputs: tuple[float, ...] = ()  # each valid reference run's closed-loop throughput
+    below: float = 0.0  # the lowest rate tried (ops/s): a round at 0 missed the SLO even there
 
 
 def _median(values: list[float]) -> float | None:
@@ -86,8 +89,17 @@ def _figures(engine: str, measured: Measured, selection: Selection) -> _Figures:
     valid = [r for r in measured.references if r.valid]
     worst = [w for r in valid if (w := worst_percentile_us(r, selection.slo)) is not None]
     middle = _median([float(w) for w in worst])
-    return _Figures(engine, caps, _median(list(caps)), _median([r.total_throughput_ops_s for r in valid]),
-                    int(middle) if middle is not None else None, measured.unsupported)
+    rates = tuple(r.total_throughput_ops_s for r in valid)
+    return _Figures(engine, caps, _median(list(caps)), _median(list(rates)),
+                    int(middle) if middle is not None else None, measured.unsupported, rates,
+                    selection.capacity.start_rate)
+
+
+def capacity_words(value: float | None, below: float | None) -> str:
+    """'1,200 ops/s', or 'below 200 ops/s' for a capacity never found (the SLO missed at the lowest rate tried)."""
+    if value:
+        return f"{value:,.0f} ops/s"
+    return f"below {below:,.0f} ops/s" if below else "none"
 
 
 def _sort_key(f: _Figures) -> tuple[int, float, float, float]:
@@ -104,15 +116,47 @@ def probability_greater(a: tuple[float, ...], b: tuple[float, ...], rounds: int 
     return float(np.mean(medians_a > medians_b) + 0.5 * np.mean(medians_a == medians_b))
 
 
-def order_text(first: _Figures, second: _Figures) -> str:
-    """'A > B with probability p' when p >= CONFIDENT, else 'A ≈ B (within noise ...)'; one round says it has none."""
-    a, b = first.engine, second.engine
-    if len(first.capacities) < 2 or len(second.capacities) < 2:
-        return f"{a} ≥ {b} on one round only: no probability (use --repeats 3 or more)"
+def _capacity_order(first: _Figures, second: _Figures) -> tuple[str, bool]:
+    """The capacity statement of a neighbour pair, and whether it alone orders them (a confident difference)."""
+    a, b, n = first.engine, second.engine, len(first.capacities)
+    if not first.capacity and not second.capacity:
+        return f"capacity: {a} ≈ {b} (both below {first.below:,.0f} ops/s in the median round)", False
+    if n < 2 or len(second.capacities) < 2:
+        differ = (first.capacity or 0.0) != (second.capacity or 0.0)
+        return (f"capacity: {a} {capacity_words(first.capacity, first.below)} ≥ {b} "
+                f"{capacity_words(second.capacity, second.below)} on one round only: no probability "
+                "(use --repeats 3 or more)"), differ
     p = probability_greater(first.capacities, second.capacities)
     if p >= CONFIDENT:
-        return f"{a} > {b} with probability {p:.2f} (bootstrap over {len(first.capacities)} rounds)"
-    return f"{a} ≈ {b} (within noise: P({a} > {b}) = {p:.2f} over {len(first.capacities)} rounds)"
+        return f"capacity: {a} > {b} with probability {p:.2f} (bootstrap over {n} rounds)", True
+    return f"capacity: {a} ≈ {b} (within noise: P({a} > {b}) = {p:.2f} over {n} rounds)", False
+
+
+def _throughput_order(first: _Figures, second: _Figures) -> str:
+    """What orders a pair whose capacity medians are equal: the closed-loop reference runs' throughput."""
+    a, b = first.engine, second.engine
+    if not first.throughputs or not second.throughputs:
+        lacking = b if first.throughputs else a
+        return f"ordered by reference-run throughput: {lacking} has no valid reference run"
+    ratio = (first.throughput or 0.0) / second.throughput if second.throughput else float("inf")
+    if min(len(first.throughputs), len(second.throughputs)) < 2:
+        return f"ordered by reference-run throughput: {a} {ratio:.1f}× {b} (one run: no probability)"
+    p = probability_greater(first.throughputs, second.throughputs)
+    return (f"ordered by reference-run throughput: {a} {ratio:.1f}× {b}, P({a} > {b}) = {p:.2f} over "
+            f"{min(len(first.throughputs), len(second.throughputs))} rounds")
+
+
+def order_text(first: _Figures, second: _Figures) -> str:
+    """What the order of a neighbour pair rests on: "capacity: A > B with probability p" when p >= CONFIDENT;
+    else "capacity: A ≈ B (...)" followed by what ordered them (the median capacity, or when the medians are
+    equal the reference-run throughput with its ratio and probability)."""
+    said, settled = _capacity_order(first, second)
+    if settled:
+        return said
+    if (first.capacity or 0.0) != (second.capacity or 0.0):
+        return (f"{said}; ordered by median capacity: {capacity_words(first.capacity, first.below)} vs "
+                f"{capacity_words(second.capacity, second.below)}")
+    return f"{said}; {_throughput_order(first, second)}"
 
 
 def _capacity_reason(f: _Figures, measured: Measured, selection: Selection) -> str:
@@ -123,8 +167,10 @@ def _capacity_reason(f: _Figures, measured: Measured, selection: Selection) -> s
     slo_text, n = describe(selection.slo), len(f.capacities)
     missed = sum(1 for c in f.capacities if not c)
     if not f.capacity:
-        return f"missed {slo_text} even at {selection.capacity.start_rate:,.0f} ops/s in {missed} of {n} rounds"
-    spread = (f" (median of {n} rounds, range {min(f.capacities):,.0f}–{max(f.capacities):,.0f}"
+        return (f"capacity below {f.below:,.0f} ops/s: missed {slo_text} even at {f.below:,.0f} ops/s (the lowest "
+                f"rate tried) in {missed} of {n} rounds")
+    low = f"{min(f.capacities):,.0f}" if min(f.capacities) else f"below {f.below:,.0f}"
+    spread = (f" (median of {n} rounds, range {low}–{max(f.capacities):,.0f}"
               + (f"; {missed} missed at the lowest rate" if missed else "") + ")") if n > 1 else " (one round)"
     return f"sustains {f.capacity:,.0f} ops/s within {slo_text}{spread}"
 
@@ -132,6 +178,8 @@ def _capacity_reason(f: _Figures, measured: Measured, selection: Selection) -> s
 def _reasons(f: _Figures, measured: Measured, selection: Selection) -> list[str]:
     if f.unsupported:
         return [f"cannot run this use case: {f.unsupported}"]
+    if not measured.capacities and not measured.references:
+        return ["not measured: the study stopped before this engine's first round"]
     reasons = [_capacity_reason(f, measured, selection)]
     for reference in measured.references:
         if not reference.valid:
@@ -146,19 +194,32 @@ def _reasons(f: _Figures, measured: Measured, selection: Selection) -> list[str]
 
 def _ranked(position: int, f: _Figures, measured: Measured, selection: Selection) -> Ranked:
     invalid = [r for r in measured.references if not r.valid]
-    return Ranked(rank=position, engine=f.engine, capacity_ops_s=f.capacity, throughput_ops_s=f.throughput,
+    missed = any(not c for c in f.capacities)
+    return Ranked(rank=position, engine=f.engine, capacity_ops_s=f.capacity or None,
+                  throughput_ops_s=f.throughput,
                   p99_us=f.worst_us, reasons=tuple(_reasons(f, measured, selection)), unsupported=f.unsupported,
                   capacity_id=measured.capacities[0].capacity_id if measured.capacities else None,
                   client_bound=any(c.client_bound for c in measured.capacities),
                   invalid_reasons=tuple(reason for r in invalid for reason in r.invalid_reasons),
                   capacity_rounds=tuple(c.capacity_ops_s for c in measured.capacities),
-                  capacity_low=min(f.capacities) if f.capacities else None,
-                  capacity_high=max(f.capacities) if f.capacities else None,
-                  capacity_ids=tuple(c.capacity_id for c in measured.capacities))
+                  capacity_low=(min(f.capacities) or None) if f.capacities else None,
+                  capacity_high=(max(f.capacities) or None) if f.capacities else None,
+                  capacity_ids=tuple(c.capacity_id for c in measured.capacities),
+                  capacity_below_ops_s=f.below if missed else None,
+                  reference_ids=tuple(r.run_id for r in measured.references))
+
+
+def _alone(figures: Sequence[_Figures]) -> tuple[str, ...]:
+    """Why there is no ranking when fewer than two engines were measured, naming those that could not run."""
+    ran = [f.engine for f in figures if not f.unsupported and f.capacities]
+    others = "; ".join(f"{f.engine}: {f.unsupported or 'not measured'}" for f in figures if f.engine not in ran)
+    if not ran:
+        return (f"no engine was measured ({others}): no ranking",)
+    return (f"only {ran[0]} could be measured ({others}): no ranking, its figures stand alone",)
 
 
 def rank(selection: Selection, measured: dict[str, Measured], traits: dict[str, Trait],
-         host_reasons: Sequence[str] = ()) -> SelectionResult:
+         host_reasons: Sequence[str] = (), stopped: str | None = None) -> SelectionResult:
     """Order by median capacity over the rounds (then closed-loop throughput, then tail latency), unsupported
     last; each neighbour pair of measured engines gets a probability or "≈" (`order_text`)."""
     figures = sorted((_figures(engine, m, selection) for engine, m in measured.items()), key=_sort_key)
@@ -171,8 +232,9 @@ def rank(selection: Selection, measured: dict[str, Measured], traits: dict[str, 
         ranking=ranking, traits={e: t for e, t in traits.items() if e in measured},
         started_at=started.isoformat(timespec="seconds"),
         repeats=max((len(m.capacities) for m in measured.values()), default=1),
-        order=tuple(order_text(a, b) for a, b in itertools.pairwise(searched)),
-        host_busy=bool(host_reasons), host_reasons=tuple(host_reasons),
+        order=tuple(order_text(a, b) for a, b in itertools.pairwise(searched)) if len(searched) > 1
+        else _alone(figures),
+        host_busy=bool(host_reasons), host_reasons=tuple(host_reasons), stopped=stopped,
     )
 
 
@@ -228,6 +290,45 @@ def run_selection(selection: Selection, provision: str = "auto", progress: Progr
     watch = HostWatch()
     watch.before()
     measured = _supported(selection, workload, progress)
+    stopped: str | None = None
+    try:
+        _measure(selection, planned, size, measured, provision, progress, run, placement, watch, repeats)
+    except (Exception, KeyboardInterrupt) as exc:
+        if not any(m.references for m in measured.values()):
+            raise  # nothing measured: nothing to keep
+        stopped = _stop_reason(exc)
+        progress.say(f"select stopped: {stopped}; saving what was measured")
+        result = _save(selection, measured, watch, progress, stopped)
+        if isinstance(exc, DbarenaError):
+            raise UserError(f"select stopped ({stopped}); partial selection {result.selection_id} saved with what "
+                            f"was measured (`dbarena report --select {result.selection_id}`)", cause=exc) from exc
+        raise
+    return _save(selection, measured, watch, progress, stopped)
+
+
+def _stop_reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def _save(selection: Selection, measured: dict[str, Measured], watch: HostWatch, progress: Progress,
+          stopped: str | None) -> SelectionResult:
+    """Rank what was measured, store it under `selections_dir()` and say its id and path (stderr)."""
+    if watch.busy:
+        progress.say("host busy: " + "; ".join(watch.reasons))
+    result = rank(selection, measured, load_traits(), watch.reasons, stopped)
+    path = selections_dir() / f"{result.selection_id}.json"
+    store.write_atomic(path, result.model_dump_json(indent=1))
+    state = "PARTIAL selection" if stopped else "selection"
+    progress.say(f"{state} {result.selection_id} saved: {path} (`dbarena report --select {result.selection_id}`)")
+    return result
+
+
+def _measure(selection: Selection, planned: SuiteRun, size: Footprint, measured: dict[str, Measured], provision: str,
+             progress: Progress, run: RunFn, placement: Placement | None, watch: HostWatch, repeats: int) -> None:
+    """Provision every supported engine and run the rounds, adding each engine's round to `measured` as it ends
+    (so a study stopped midway keeps what it measured)."""
     engines = [engine for engine, m in measured.items() if m.unsupported is None]
     own = planned.load.processes + 1  # the run's load processes and the engine
     with ExitStack() as stack:
@@ -242,20 +343,15 @@ def run_selection(selection: Selection, provision: str = "auto", progress: Progr
                              f"search under {describe(selection.slo)}")
                 base = replace(bases[engine], skip_load=round_ > 1)
                 reference = execute(base, progress, run).record
+                done = measured[engine]
+                measured[engine] = replace(done, references=(*done.references, reference))
                 stop_if_interrupted(reference)
                 watch.after(reference, own)
                 capacity = search_capacity(replace(base, skip_load=True), selection.slo, selection.capacity,
                                            progress, _watched(run, watch, own), confirm=True)
                 save_capacity(capacity)
                 done = measured[engine]
-                measured[engine] = replace(done, references=(*done.references, reference),
-                                           capacities=(*done.capacities, capacity))
-    if watch.busy:
-        progress.say("host busy: " + "; ".join(watch.reasons))
-    result = rank(selection, measured, load_traits(), watch.reasons)
-    path = selections_dir() / f"{result.selection_id}.json"
-    store.write_atomic(path, result.model_dump_json(indent=1))
-    return result
+                measured[engine] = replace(done, capacities=(*done.capacities, capacity))
 
 
 def ranking_text(result: SelectionResult) -> str:
@@ -264,12 +360,17 @@ def ranking_text(result: SelectionResult) -> str:
     if result.host_busy:
         lines.append("HOST BUSY: the host was loaded by something else, so the figures are suspect — "
                      + "; ".join(result.host_reasons))
+    if result.stopped:
+        lines.append(f"PARTIAL: the study stopped before its end ({result.stopped}); these figures are what was "
+                     "measured until then")
     lines.append("")
+    alone = sum(1 for e in result.ranking if not e.unsupported and e.capacity_ids) < 2
     for entry in result.ranking:
-        lines.append(f"{entry.rank}. {entry.engine}")
+        lines.append(f"{'-' if alone else f'{entry.rank}.'} {entry.engine}")
         lines += [f"     - {reason}" for reason in entry.reasons]
     if result.order:
-        lines += ["", "ranking (capacity under the SLO):"] + [f"  {line}" for line in result.order]
+        head = "no ranking:" if alone else "ranking (what each order rests on):"
+        lines += ["", head] + [f"  {line}" for line in result.order]
     if result.traits:
         lines += ["", "qualitative traits (judgement, not measured):"]
         for engine, trait in result.traits.items():

@@ -66,7 +66,8 @@ def test_ranking_orders_by_capacity_and_puts_unsupported_last() -> None:
     assert [r.engine for r in result.ranking] == ["redis", "postgres", "neo4j"]
     assert result.ranking[0].reasons[0] == "sustains 9,000 ops/s within p99<=10ms (one round)"
     assert "the best" not in ranking_text(result)  # one sample ranks nothing: it says so
-    assert result.order == ("redis ≥ postgres on one round only: no probability (use --repeats 3 or more)",)
+    assert result.order == ("capacity: redis 9,000 ops/s ≥ postgres 4,000 ops/s on one round only: no probability "
+                            "(use --repeats 3 or more)",)
     assert result.ranking[2].unsupported
     text = ranking_text(result)
     assert "qualitative traits (judgement, not measured)" in text and "redis" in result.traits

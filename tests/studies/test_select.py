@@ -12,6 +12,7 @@ import pytest
 
 import harness.studies.host
 import harness.studies.select
+from harness.errors import UserError
 from harness.provision.endpoint import Endpoint
 from harness.results import store
 from harness.results.record import RunRecord
@@ -21,6 +22,7 @@ from harness.spec.loader import load_workload
 from harness.spec.suite import CapacitySearch, LoadProfile, Selection, Slo
 from harness.studies.capacity import search_capacity
 from harness.studies.host import HostWatch
+from harness.studies.models import SelectionResult
 from harness.studies.select import probability_greater, ranking_text, run_selection
 from tests.compare.records import invalid, synthetic_run
 
@@ -74,7 +76,10 @@ def test_two_equal_engines_are_within_noise_and_measured_interleaved() -> None:
     assert redis.capacity_ops_s == postgres.capacity_ops_s == 400.0
     assert (redis.capacity_low, redis.capacity_high) == (400.0, 800.0)
     (order,) = result.order
-    assert order.startswith("redis ≈ postgres (within noise: P(redis > postgres) = ")
+    assert order.startswith("capacity: redis ≈ postgres (within noise: P(redis > postgres) = ")
+    # equal medians: what orders them is said (the reference runs' throughput, 1,000 ops/s each here)
+    assert order.endswith("; ordered by reference-run throughput: redis 1.0× postgres, P(redis > postgres) = 0.50 "
+                          "over 3 rounds")
     assert "within p99<=10ms (median of 3 rounds, range 400–800)" in redis.reasons[0]
     text = ranking_text(result)
     assert "the best" not in text and "HOST BUSY" not in text and not result.host_busy
@@ -86,8 +91,8 @@ def test_a_clearly_faster_engine_ranks_first_with_its_probability() -> None:
     result = run_selection(SELECTION, run=knees({"redis": [1000] * 3, "postgres": [300] * 3}, calls), repeats=3)
     assert [r.engine for r in result.ranking] == ["redis", "postgres"]
     assert [r.capacity_ops_s for r in result.ranking] == [800.0, 300.0]  # 1,600 and 1,200 miss; 400 misses, 300 meets
-    assert result.order == ("redis > postgres with probability 1.00 (bootstrap over 3 rounds)",)
-    assert "ranking (capacity under the SLO):\n  redis > postgres with probability 1.00" in ranking_text(result)
+    assert result.order == ("capacity: redis > postgres with probability 1.00 (bootstrap over 3 rounds)",)
+    assert "ranking (what each order rests on):\n  capacity: redis > postgres with probability 1.00" in ranking_text(result)
 
 
 @pytest.mark.usefixtures("quiet")
@@ -161,3 +166,69 @@ def test_select_on_the_fake_engine_end_to_end_on_a_busy_host(monkeypatch: pytest
     assert fake.capacity_ops_s == 400
     assert result.host_busy and result.host_reasons[0] == "before the study: load average 9.0 on 2 cores"
     assert "HOST BUSY" in ranking_text(result)
+
+
+def _throughput(run: Callable[..., RunRecord], per_engine: dict[str, float]) -> Callable[..., RunRecord]:
+    """`run` with each engine's closed-loop reference run at its own throughput (ops/s)."""
+    def measured(request: RunRequest, progress: Progress) -> RunRecord:
+        record = run(request, progress)
+        if request.load.target_rate is None:
+            record = record.model_copy(update={"total_throughput_ops_s": per_engine[request.engine]})
+        return record
+    return measured
+
+
+@pytest.mark.usefixtures("quiet")
+def test_a_capacity_never_found_is_below_the_start_rate_and_the_tie_break_is_said() -> None:
+    run = _throughput(knees({"redis": [50] * 2, "postgres": [50] * 2}, []), {"redis": 4000.0, "postgres": 1000.0})
+    result = run_selection(SELECTION, run=run, repeats=2)
+    redis, postgres = result.ranking
+    assert postgres.capacity_rounds == (None, None) and postgres.capacity_below_ops_s == 100.0
+    assert redis.capacity_rounds == (None, None) and redis.capacity_ops_s is None and redis.capacity_low is None
+    assert redis.capacity_below_ops_s == 100.0  # the selection's start rate
+    assert redis.reasons[0].startswith("capacity below 100 ops/s: missed p99<=10ms even at 100 ops/s")
+    assert result.order == ("capacity: redis ≈ postgres (both below 100 ops/s in the median round); ordered by "
+                            "reference-run throughput: redis 4.0× postgres, P(redis > postgres) = 1.00 over 2 rounds",)
+    text = ranking_text(result)
+    assert " 0 ops/s" not in text and "below 100 ops/s" in text
+
+
+@pytest.mark.usefixtures("quiet")
+def test_a_refused_step_ends_the_study_with_the_partial_result_saved(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    calls: list[tuple[str, float | None]] = []
+    inner = knees({"redis": [500] * 2, "postgres": [500] * 2}, calls)
+
+    def run(request: RunRequest, progress: Progress) -> RunRecord:
+        references = sum(1 for e, r in calls if e == "postgres" and r is None)
+        if request.engine == "postgres" and request.load.target_rate is None and references == 1:
+            raise UserError("dataset kv-cache on postgres is locked by run X")  # round 2, postgres refused
+        return inner(request, progress)
+
+    with pytest.raises(UserError, match=r"select stopped \(dataset kv-cache on postgres is locked by run X\); "
+                                        r"partial selection \S+ saved"):
+        run_selection(SELECTION, run=run, repeats=2)
+    (path,) = (tmp_path / "selections").glob("*.json")
+    saved = SelectionResult.model_validate_json(path.read_text())
+    assert saved.stopped == "dataset kv-cache on postgres is locked by run X"
+    by_engine = {r.engine: r for r in saved.ranking}
+    assert len(by_engine["redis"].capacity_ids) == 2 and len(by_engine["postgres"].capacity_ids) == 1
+    assert len(by_engine["redis"].reference_ids) == 2
+    assert f"PARTIAL selection {saved.selection_id} saved" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("quiet")
+def test_a_selection_only_one_engine_can_run_says_there_is_no_ranking(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness.studies.select, "support",
+                        lambda workload, engine: (engine == "redis", [] if engine == "redis" else ["no mapping"]))
+    result = run_selection(SELECTION, run=knees({"redis": [500]}, []), repeats=1)
+    assert result.order == ("only redis could be measured (postgres: no mapping): no ranking, its figures stand alone",)
+    text = ranking_text(result)
+    assert "no ranking:" in text and "1. redis" not in text and "- redis" in text
+
+
+@pytest.mark.usefixtures("quiet")
+def test_the_selection_id_is_said_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_selection(SELECTION.model_copy(update={"engines": ("redis",)}), run=knees({"redis": [500]}, []),
+                           repeats=1)
+    assert f"selection {result.selection_id} saved: " in capsys.readouterr().err
