@@ -121,6 +121,7 @@ def explained_lines(explained: Explained) -> list[str]:
     lines = [f"{explained.workload} on {explained.engine} (rendered, nothing connected; parameters of one sample "
              "call built from the dataset's first records)", "", "setup:"]
     lines += [f"  {statement}" for statement in explained.setup] or ["  (none)"]
+    shown: set[str] = set()  # scripts whose body is printed already
     for op in explained.operations:
         lines += ["", f"{op.name} ({op.kind}, weight {op.weight:g}):"]
         if op.unsupported is not None:
@@ -132,7 +133,17 @@ def explained_lines(explained: Explained) -> list[str]:
             lines.append(f"  {statement}")
             if i < len(op.parameters):
                 lines.append(f"  parameters: {op.parameters[i]}")
+            lines += _script_lines(statement, explained.scripts, shown)
     return lines
+
+
+def _script_lines(statement: str, scripts: dict[str, str], shown: set[str]) -> list[str]:
+    """The body of the script `statement` calls by SHA1 (redis EVALSHA), indented, the first time it is named."""
+    for sha, body in scripts.items():
+        if sha in statement.split() and sha not in shown:
+            shown.add(sha)
+            return [f"    script {sha}:", *(f"      {line}" for line in body.strip("\n").splitlines())]
+    return []
 
 
 def register(sub: Subcommands) -> None:

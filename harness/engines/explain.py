@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from pydantic import Field
+
 from harness.dataset.generate import RecordFactory, dataset_factories
 from harness.engines.calls import Change
 from harness.engines.registry import create_adapter, engine_info
@@ -55,6 +57,7 @@ class Explained(Frozen):
     workload: str
     setup: tuple[str, ...]  # what prepare() runs: tables, indexes, constraints
     operations: tuple[ExplainedOperation, ...]
+    scripts: dict[str, str] = Field(default_factory=dict)  # SHA1 -> body of each server-side script a send names (redis EVALSHA: Lua)
 
 
 Sends = tuple[tuple[str, ...], tuple[str, ...]]  # (statements, parameters as JSON)
@@ -294,7 +297,17 @@ def explain(workload: Workload, engine: str) -> Explained:
         sends, parameters = _call(op, workload, _argument(op, factories[op.entity]), render_op)
         ops.append(ExplainedOperation(**base, sends=sends, parameters=parameters, note=_note(op)))
     return Explained(engine=engine, workload=workload.name, setup=tuple(render_schema(workload)),
-                     operations=tuple(ops))
+                     operations=tuple(ops), scripts=_scripts(engine, ops))
+
+
+def _scripts(engine: str, ops: Sequence[ExplainedOperation]) -> dict[str, str]:
+    """The body of each script the sends call by SHA1 (redis `EVALSHA sha`: the Lua SCRIPT LOAD sent), so the
+    explanation is the exact statement; {} when none is."""
+    if engine != "redis":
+        return {}
+    from harness.engines.redis.statements import UPDATE_SCRIPT, UPDATE_SHA
+    used = any(send.split()[1:3] == ["EVALSHA", UPDATE_SHA] for op in ops for send in op.sends)
+    return {UPDATE_SHA: UPDATE_SCRIPT} if used else {}  # exact: its SHA1 is the one EVALSHA names
 
 
 def _call(op: Operation, workload: Workload, argument: Any,

@@ -240,3 +240,24 @@ def test_redis_receives_what_explain_shows(redis_url: str, op_name: str) -> None
         adapter.close()
     assert seen == [line[2:] for line in shown.sends]
     assert stored == value.encode()
+
+
+@pytest.mark.redis
+def test_redis_explain_prints_the_script_its_evalsha_names(redis_url: str) -> None:
+    """Each EVALSHA's script is given once, exact: the server's own SCRIPT LOAD of the body answers that SHA1."""
+    from harness.cli.describe import explained_lines
+
+    explained = explain(load_workload(ROOT / "workloads" / "kv-cache.yaml"), "redis")
+    named = {send.split()[2] for op in explained.operations for send in op.sends if send.split()[1] == "EVALSHA"}
+    assert named and set(explained.scripts) == named
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert {client.script_load(body) for body in explained.scripts.values()} == named
+    finally:
+        client.close()
+    text = "\n".join(explained_lines(explained))
+    sha = named.pop()
+    assert text.count(f"script {sha}:") == 1 and text.count(f"EVALSHA {sha}") >= 2  # update and read-modify-write
+    assert text.index(f"EVALSHA {sha}") < text.index(f"script {sha}:")
+    assert all(f"      {line}" in text for line in explained.scripts[sha].strip("\n").splitlines())
+    assert explain(load_workload(ROOT / "workloads" / "kv-cache.yaml"), "postgres").scripts == {}
