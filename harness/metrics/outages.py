@@ -71,3 +71,19 @@ def outages(timeseries: Sequence[TimePoint], dark: Sequence[int]) -> tuple[Outag
         found.append(Outage(start_s=start, seconds=len(group), failed=sum(failed.get(t, 0) for t in group),
                             recovery_s=None if back is None else float(back + 1 - end)))
     return tuple(found)
+
+
+def seconds_text(seconds: Iterable[int]) -> str:
+    """Seconds in words, consecutive ones as spans: [5] -> 'second 5'; [5, 6, 7] -> 'seconds 5-7';
+    [3, 5, 6] -> 'seconds 3, 5-6'. Empty: 'no second'."""
+    spans: list[list[int]] = []
+    for second in sorted(set(seconds)):
+        if spans and second == spans[-1][1] + 1:
+            spans[-1][1] = second
+        else:
+            spans.append([second, second])
+    if not spans:
+        return "no second"
+    if spans == [[spans[0][0], spans[0][0]]]:
+        return f"second {spans[0][0]}"
+    return "seconds " + ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)

@@ -31,12 +31,12 @@ from harness.engines.base import EngineAdapter, LockHolder
 from harness.engines.registry import create_adapter
 from harness.errors import EngineUnavailable, HarnessBug, SpecError, UnsupportedOperation
 from harness.metrics.models import LoadPhase, OperationResult, ScenarioResult, StageResult, TimePoint
-from harness.metrics.outages import Outage, measured_per_second, outages
+from harness.metrics.outages import Outage, measured_per_second, outages, seconds_text
 from harness.models import Frozen
 from harness.redact import redact_text
 from harness.runner.merge import lag_share, merge_operations, merge_scenarios, merge_stages, merge_timeseries
 from harness.runner.outcomes import MAX_MISS_SHARE, drain_s
-from harness.runner.progress import Progress, fmt_clock, fmt_us, tick_clock
+from harness.runner.progress import Progress, fmt_clock, fmt_us, phase_clock
 from harness.runner.protocol import (
     Exited,
     Failed,
@@ -457,7 +457,7 @@ def _stalls(request: RunRequest, results: list[WorkerResult], operations: dict[s
                         f"harness's own work and {in_calls:.1f} s in calls (service time p99 {fmt_us(service_p99)}); "
                         "add processes (--processes) or workers (--expect-workers), or lower the rate", "client")]
     slow = sorted({p.t for p in timeseries if p.phase == "measure" and (p.max_us or 0) >= STALL_US})
-    when = f"; slow seconds {slow[0]}-{slow[-1]} from the start of warm-up" if slow else ""
+    when = f"; slow {seconds_text(slow)} from the start of warm-up" if slow else ""
     idle = f" while the harness process idled at {busy:.0%} CPU" if busy is not None else ""
     return [Invalid(f"engine could not keep up or stalled: {late}{idle}; service time up to {fmt_us(service_max)} "
                     f"(p99 {fmt_us(service_p99)}){when}: {request.engine} did not answer in time, not the load "
@@ -496,7 +496,7 @@ def _outage(timeseries: tuple[TimePoint, ...], warmup_s: float, measured_s: floa
     if not any(p.count for p in timeseries if p.phase == "measure"):
         span = f"during the whole measurement ({measured_s:.3g} s; {failures:,} calls failed or timed out)"
     else:
-        span = (f"during {len(dark)} s of the measurement (seconds {dark[0]}-{dark[-1]} from the start of warm-up, "
+        span = (f"during {len(dark)} s of the measurement ({seconds_text(dark)} from the start of warm-up, "
                 f"{failures:,} calls failed or timed out then)")
     behind = _behind(results)
     if behind is not None:
@@ -737,6 +737,6 @@ class _Session:
 
     def _show(self, tick: Tick) -> None:
         load = self.request.load
-        phase, elapsed_s, total_s = tick_clock(tick.t, load.warmup_s, load.duration_s)  # the covered second's phase
+        phase, elapsed_s, total_s = phase_clock(tick.t, load.warmup_s, load.duration_s)  # each phase its own clock
         self.progress.update(f"[{phase} {fmt_clock(elapsed_s)}/{fmt_clock(total_s)}] {tick.ops:,} ops/s  "
-                             f"p99 {fmt_us(tick.p99_us)}  errors {tick.errors}", force=True)
+                             f"p99 {fmt_us(tick.p99_us)}  errors {tick.errors}")

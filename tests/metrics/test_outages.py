@@ -41,3 +41,11 @@ def test_an_outage_at_the_start_is_judged_against_the_seconds_after_it() -> None
 def test_no_dark_second_no_outage() -> None:
     assert outages(series([(5, 1), (5, 0)]), dark=[]) == ()
 
+
+
+def test_seconds_are_said_as_spans_one_second_alone() -> None:
+    from harness.metrics.outages import seconds_text
+
+    assert seconds_text([5]) == "second 5"  # not "seconds 5-5"
+    assert seconds_text([7, 5, 6]) == "seconds 5-7"
+    assert seconds_text([3, 5, 6, 9]) == "seconds 3, 5-6, 9"
