@@ -36,7 +36,7 @@ from harness.models import Frozen
 from harness.redact import redact_text
 from harness.runner.merge import lag_share, merge_operations, merge_scenarios, merge_stages, merge_timeseries
 from harness.runner.outcomes import MAX_MISS_SHARE, drain_s
-from harness.runner.progress import Progress, fmt_clock, fmt_us, phase_clock
+from harness.runner.progress import Progress, fmt_clock, fmt_us, tick_clock
 from harness.runner.protocol import (
     Exited,
     Failed,
@@ -737,6 +737,6 @@ class _Session:
 
     def _show(self, tick: Tick) -> None:
         load = self.request.load
-        phase, elapsed_s, total_s = phase_clock(tick.t, load.warmup_s, load.duration_s)  # each phase its own clock
+        phase, elapsed_s, total_s = tick_clock(tick.t, load.warmup_s, load.duration_s)  # the covered second's phase
         self.progress.update(f"[{phase} {fmt_clock(elapsed_s)}/{fmt_clock(total_s)}] {tick.ops:,} ops/s  "
-                             f"p99 {fmt_us(tick.p99_us)}  errors {tick.errors}")
+                             f"p99 {fmt_us(tick.p99_us)}  errors {tick.errors}", force=True)
