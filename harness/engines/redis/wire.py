@@ -71,7 +71,7 @@ class Wire:
             sock = connection._sock
         reader, buffer = self.reader, self.buffer
         try:
-            sock.sendall(request)
+            _send(sock, request)
             reply = reader.gets()
             while reply is False:
                 n = sock.recv_into(buffer)
@@ -93,6 +93,25 @@ class Wire:
     def _reset(self) -> None:
         self.reader = hiredis.Reader()
         self.connection.disconnect()
+
+
+def _send(sock: Any, request: bytes) -> None:
+    """Write `request` whole: one send(2) on the socket underneath gevent's, which is non-blocking.
+
+    A command fits the socket buffer all but always; gevent's `sendall` would add a getsockopt(2)
+    and its timeout bookkeeping to every call. Whatever the kernel did not take goes through
+    gevent's `sendall` (cooperative, under the socket's timeout).
+    """
+    raw = getattr(sock, "_sock", None)  # gevent's socket wraps the real one; a plain socket has none
+    if raw is None:
+        sock.sendall(request)
+        return
+    try:
+        sent = raw.send(request)
+    except BlockingIOError:
+        sent = 0
+    if sent < len(request):
+        sock.sendall(memoryview(request)[sent:])
 
 
 def read_executor(wire: Wire, entity: str, fields: Sequence[str]) -> Callable[[Any], int]:
@@ -129,6 +148,16 @@ def native_executor(wire: Wire, words: Sequence[str], templated: Sequence[int]) 
     if not templated:
         request = head + b"".join(p for p in parts if p is not None)
         return lambda _params: _count(wire.call(request), pairs)
+    if len(templated) == 1:  # the usual shape (GET key:{key}): constant bytes around one word
+        at = templated[0]
+        before = head + b"".join(p for p in parts[:at] if p is not None)
+        after = b"".join(p for p in parts[at + 1:] if p is not None)
+        template = words[at]
+
+        def run_one(params: Any) -> int:
+            word = template.format_map(params).encode()
+            return _count(wire.call(b"%b$%d\r\n%b\r\n%b" % (before, len(word), word, after)), pairs)
+        return run_one
     slots = [(i, words[i]) for i in templated]
 
     def run(params: Any) -> int:

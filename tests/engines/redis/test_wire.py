@@ -30,6 +30,7 @@ COMMANDS = [
     "GET dbarena:wire:str", "GET dbarena:wire:{k}", "MGET dbarena:wire:str dbarena:wire:nope", "SMEMBERS dbarena:wire:s",
     "HGETALL dbarena:wire:1", "HGETALL dbarena:wire:{k}", "HMGET dbarena:wire:1 a nope", "LRANGE dbarena:wire:l 0 -1",
     "INCR dbarena:wire:n", "SET dbarena:wire:other {k}", "EXISTS dbarena:wire:1", "HGET dbarena:wire:1 b",
+    "HGET dbarena:wire:{k} a", "MGET dbarena:wire:{k} dbarena:wire:str dbarena:wire:{k}",
 ]
 
 
@@ -93,3 +94,30 @@ def test_socket_timeout_is_a_redis_timeout(client: Any, redis_url: str) -> None:
         pauser.execute_command("CLIENT", "UNPAUSE")
         pauser.close()
     assert 0.19 < elapsed < 0.9
+
+
+def test_send_on_a_gevent_socket_writes_everything_even_past_the_socket_buffer() -> None:
+    """The raw send under gevent's socket: a small request in one send(2), a large one finished cooperatively."""
+    import gevent
+    import gevent.socket
+
+    from harness.engines.redis.wire import _send
+
+    left, right = gevent.socket.socketpair()
+    try:
+        assert getattr(left, "_sock", None) is not None  # the path the workers take
+        _send(left, b"*1\r\n$4\r\nPING\r\n")
+        assert right.recv(64) == b"*1\r\n$4\r\nPING\r\n"
+        big = bytes(range(256)) * 40_000  # ~10 MB: more than the kernel takes at once
+        received = bytearray()
+
+        def drain() -> None:
+            while len(received) < len(big):
+                received.extend(right.recv(1 << 20))
+        reader = gevent.spawn(drain)
+        _send(left, big)
+        reader.join(timeout=30)
+        assert bytes(received) == big
+    finally:
+        left.close()
+        right.close()
