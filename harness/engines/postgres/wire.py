@@ -69,7 +69,9 @@ def prepare_wire(conn: psycopg.Connection[Any], name: str, query: str, parameter
     wait = socket_waiter(pgconn.socket)
 
     def dump(params: Sequence[Any]) -> list[Any]:
-        if all(type(p) is int for p in params):  # the common case (integer keys) without the adapter machinery
+        if len(params) == 1 and type(params[0]) is int:  # a point read by an integer key: the hot case
+            return [str(params[0]).encode()]
+        if all(type(p) is int for p in params):  # integer keys without the adapter machinery
             return [str(p).encode() for p in params]
         return list(transformer.dump_sequence(params, [PyFormat.TEXT] * len(params)))
 
