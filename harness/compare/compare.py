@@ -9,7 +9,10 @@ Verdicts (asv's rule, made strict about "unchanged"): a metric is *unchanged* on
 whole confidence interval lies inside the minimum effect; *improved* / *regressed* when the
 change is significant and at least the minimum effect; otherwise *inconclusive*. A percentile
 q is not compared when either side has fewer than 10/(1-q) samples (20 for p50, 1,000 for p99,
-10,000 for p99.9): it is marked "too few samples".
+10,000 for p99.9): it is marked "too few samples". Throughput is compared on the run's whole
+measured seconds (`whole_seconds`, the same for every operation), so for all operations or none.
+A verdict from the weaker fallback (bootstrap over single operations, under 3 seconds a side) stays
+in its row but is never the headline: alone it makes the comparison inconclusive.
 
 Outcome shares are compared too, per operation, whenever either side has any: the error share and
 the timeout share (of all calls: count + errors + timeouts) and, for a must-hit operation, the
@@ -69,6 +72,11 @@ class MetricChange:
     method: str | None = None  # the statistic's method (PER_SECOND, PER_OPERATION, Mann-Whitney U)
     samples: tuple[int, int] = (0, 0)  # operations behind the value, baseline and candidate
 
+    @property
+    def weak(self) -> bool:
+        """Improved or regressed on the weaker fallback (a bootstrap over single operations, blind to drift)."""
+        return self.method == PER_OPERATION and self.verdict in (Verdict.IMPROVED, Verdict.REGRESSED)
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -80,19 +88,29 @@ class Comparison:
 
     @property
     def verdict(self) -> Verdict:
-        verdicts = {c.verdict for c in self.changes}
-        for verdict in (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.INCONCLUSIVE):
+        """The headline: regressed or improved only on a figure of full strength; a direction seen only on the
+        weaker fallback (`weak_changes`) makes it inconclusive, never improved or regressed."""
+        verdicts = {c.verdict for c in self.changes if not c.weak}
+        for verdict in (Verdict.REGRESSED, Verdict.IMPROVED):
             if verdict in verdicts:
                 return verdict
+        if Verdict.INCONCLUSIVE in verdicts or self.weak_changes:
+            return Verdict.INCONCLUSIVE
         return Verdict.UNCHANGED if verdicts - {Verdict.NOT_AVAILABLE, Verdict.TOO_FEW} else Verdict.NOT_AVAILABLE
 
     @property
+    def weak_changes(self) -> list[MetricChange]:
+        """Figures improved or regressed on the weaker statistic only (PER_OPERATION): shown, never a headline."""
+        return [c for c in self.changes if c.weak]
+
+    @property
     def regressions(self) -> list[MetricChange]:
-        return [c for c in self.changes if c.verdict is Verdict.REGRESSED]
+        """What fails `--fail-on regressed`: regressions of full strength (a weak one counts as inconclusive)."""
+        return [c for c in self.changes if c.verdict is Verdict.REGRESSED and not c.weak]
 
     @property
     def inconclusive(self) -> list[MetricChange]:
-        return [c for c in self.changes if c.verdict is Verdict.INCONCLUSIVE]
+        return [c for c in self.changes if c.verdict is Verdict.INCONCLUSIVE or c.weak]
 
     @property
     def invalid(self) -> tuple[str, ...]:
@@ -158,11 +176,18 @@ def _settings_warnings(a: RunRecord, b: RunRecord) -> list[str]:
     return [f"different engine settings: {', '.join(differing)}"] if differing else []
 
 
+def whole_seconds(record: RunRecord) -> list[int]:
+    """The run's whole measured seconds, the same for every operation: the measured window's seconds without
+    the one shared with the warm-up and, when more than 3 remain, without the last (either may be cut short)."""
+    shared = {p.t for p in record.timeseries if p.phase != "measure"}
+    seconds = sorted({p.t for p in measured_points(record)} - shared)
+    return seconds[:-1] if len(seconds) > 3 else seconds
+
+
 def _per_second_throughput(record: RunRecord, op: str) -> list[float]:
-    """Measured per-second counts of whole seconds: without the second shared with the warm-up and
-    without the last second (either may be cut short)."""
-    counts = [float(p.count) for p in measured_points(record, op, whole_seconds=True)]
-    return counts[:-1] if len(counts) > 3 else counts
+    """The operation's count in each of the run's whole seconds (`whole_seconds`); 0 in one it made no call in."""
+    counts = {p.t: p.count for p in measured_points(record, op)}
+    return [float(counts.get(t, 0)) for t in whole_seconds(record)]
 
 
 def _per_second(record: RunRecord, op: str, metric: str) -> list[float]:
@@ -197,7 +222,8 @@ def _throughput(a: RunRecord, b: RunRecord, name: str, alpha: float, min_effect:
     interval = block_bootstrap_ci(seconds_a, seconds_b, 1 - alpha)
     change = (after - before) / before if before else None
     evidence = (f"Mann-Whitney U p={p_value:.3g} on per-second throughput; {_interval_text(interval, 1 - alpha)}"
-                if p_value is not None else "too few seconds")
+                if p_value is not None else
+                f"not compared: {len(seconds_a)} and {len(seconds_b)} whole measured seconds, needs 3 a side")
     return MetricChange(name, "throughput", True, before, after, change, evidence,
                         _decide(change, interval, None if p_value is None else p_value < alpha, True, min_effect),
                         interval, "Mann-Whitney U and block bootstrap over seconds", (op_a.count, op_b.count))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.compare.compare import SHARES, Comparison, MetricChange, Verdict
+from harness.compare.compare import PER_OPERATION, SHARES, Comparison, MetricChange, Verdict
 from harness.compare.gate import Gate
 from harness.compare.samples import FEW_NOTE, marked
 from harness.compare.thresholds import ThresholdCheck
@@ -50,6 +50,9 @@ def comparison_table(comparison: Comparison) -> str:
     lines += [f"WARNING: {w}" for w in comparison.warnings if w not in comparison.invalid]
     lines.append(table(rows, ["operation", "metric", "baseline", "candidate", "change", "verdict", "evidence"]))
     verdict = comparison.verdict.value.upper() + (" (INVALID run compared)" if comparison.invalid else "")
+    if weak := comparison.weak_changes:  # a direction on the fallback alone is never the headline (docs/output.md)
+        verdict += (" (" + ", ".join(f"{c.operation} {c.metric} {c.verdict.value}" for c in weak)
+                    + f" on the weaker {PER_OPERATION} only: not counted; run longer)")
     lines.append(f"verdict: {verdict} (minimum effect {comparison.threshold:.0%}; "
                  f"{2 * comparison.threshold:.0%} for p99, {4 * comparison.threshold:.0%} for p99.9; "
                  "unchanged = the whole interval inside it; family-wise significance 5%; "

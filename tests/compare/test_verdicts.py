@@ -87,3 +87,50 @@ def test_an_invalid_side_is_refused_unless_forced() -> None:
         refuse_invalid(b, a)
     refuse_invalid(a, b, force=True)
     assert compare(a, b).invalid == ("candidate b is INVALID: engine stalled for 3 s",)
+
+
+def _two_ops(record, rare_seconds: set[int]):  # type: ignore[no-untyped-def]
+    """`record` with a second operation `scan` that made calls only in `rare_seconds` (no point in the others)."""
+    from harness.metrics.models import TimePoint
+
+    rare = tuple(TimePoint(t=p.t, op="scan", phase=p.phase, count=3, errors=0, p50_us=p.p50_us, p99_us=p.p99_us,
+                           p999_us=p.p999_us, max_us=p.max_us) for p in record.timeseries if p.t in rare_seconds)
+    ops = {**record.operations, "scan": record.operations["read"].model_copy(update={"count": 3 * len(rare)})}
+    return record.model_copy(update={"timeseries": record.timeseries + rare, "operations": ops})
+
+
+def test_every_operation_of_a_run_is_judged_on_the_same_whole_seconds() -> None:
+    """A rare operation silent in some seconds counts 0 there: it has as many per-second values as the others,
+    so throughput is compared for all of them or for none."""
+    from harness.compare.compare import _per_second_throughput, whole_seconds
+
+    a = _two_ops(synthetic_run(1000, seconds=5, per_second=200, seed=1, run_id="a"), {0, 2})
+    b = _two_ops(synthetic_run(1000, seconds=5, per_second=200, seed=2, run_id="b"), {1})
+    assert whole_seconds(a) == [0, 1, 2, 3]  # the last of 5 dropped
+    assert _per_second_throughput(a, "scan") == [3.0, 0.0, 3.0, 0.0]
+    throughput = {c.operation: c for c in compare(a, b).changes if c.metric == "throughput"}
+    assert all(c.evidence.startswith("Mann-Whitney") for c in throughput.values()), throughput
+    short_a = _two_ops(synthetic_run(1000, seconds=2, per_second=200, seed=1, run_id="a"), {0, 1})
+    short_b = _two_ops(synthetic_run(1000, seconds=2, per_second=200, seed=2, run_id="b"), {0, 1})
+    for change in (c for c in compare(short_a, short_b).changes if c.metric == "throughput"):
+        assert change.verdict is Verdict.NOT_AVAILABLE
+        assert change.evidence == "not compared: 2 and 2 whole measured seconds, needs 3 a side"
+
+
+def test_a_headline_never_rests_on_the_weaker_statistic_alone() -> None:
+    """Two 2-second runs, the candidate 30% faster: throughput n/a (too few seconds), p50 improved only on the
+    bootstrap over operations. The headline is INCONCLUSIVE, and a weak regression fails no --fail-on regressed."""
+    from harness.report.comparison import comparison_table
+
+    a = synthetic_run(1000, seconds=2, per_second=600, seed=1, run_id="a", noise=0.05)
+    b = synthetic_run(700, seconds=2, per_second=600, seed=2, run_id="b", noise=0.05)
+    comparison = compare(a, b)
+    p50 = next(c for c in comparison.changes if c.metric == "p50")
+    assert p50.method == PER_OPERATION and p50.verdict is Verdict.IMPROVED and p50.weak
+    assert all(c.verdict is not Verdict.IMPROVED for c in comparison.changes if not c.weak)
+    assert comparison.verdict is Verdict.INCONCLUSIVE
+    line = next(x for x in comparison_table(comparison).splitlines() if x.startswith("verdict:"))
+    assert line.startswith("verdict: INCONCLUSIVE (read p50 improved, read p99 improved on the weaker bootstrap "
+                           "over operations only: not counted; run longer)"), line
+    worse = compare(b, a)
+    assert worse.verdict is Verdict.INCONCLUSIVE and not worse.regressions and worse.inconclusive
