@@ -227,7 +227,8 @@ class Master:
         port = self.runner.server.port
         for _ in range(plan.local_workers):
             self.local.append(subprocess.Popen(
-                [sys.executable, "-m", "harness.runner.worker", "--quiet", "--master", f"{connect_host(plan.bind_host)}:{port}"],
+                [sys.executable, "-m", "harness.runner.worker", "--quiet", "--engine", plan.engine,
+                 "--master", f"{connect_host(plan.bind_host)}:{port}"],
                 stdout=subprocess.DEVNULL))  # in the master's process group: the parent can end them all
         if plan.expect_workers:
             where = (f"on this host (the master listens on {plan.bind_host} only; --master-bind 0.0.0.0:{port} "

@@ -513,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dbarena worker", description="Serve a dbarena master as a load worker.")
     parser.add_argument("--master", required=True, help="the master's HOST:PORT (printed by `dbarena bench --expect-workers`)")
     parser.add_argument("--quiet", action="store_true", help="say nothing unless something fails (local workers)")
+    parser.add_argument("--engine", help="import this engine's driver before joining (local workers: a driver's "
+                                         "import would otherwise hold up the heartbeats once the run is configured)")
     args = parser.parse_args(argv)
     try:
         host, port = parse_master(args.master)
@@ -521,6 +523,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("locust").setLevel(logging.ERROR)
+    if args.engine:
+        try:
+            adapter_class(args.engine)  # the driver's import, before any heartbeat is due (on_config finds it loaded)
+        except Exception:  # an unknown engine is the configuration's to refuse, with its own message
+            pass
     env = Environment(user_classes=[ArenaUser])
     if not args.quiet:
         print(f"dbarena worker: connecting to the master at {host}:{port} (up to {CONNECT_WAIT_S:.0f}s)",
