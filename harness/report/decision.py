@@ -81,6 +81,12 @@ class Contender:
     runs: tuple[RunRecord, ...] = ()
     capacity: CapacityResult | None = None
     ranked: Ranked | None = None
+    capacities: tuple[CapacityResult, ...] = ()  # every capacity search (a selection's rounds); else (capacity,)
+
+    @property
+    def searches(self) -> tuple[CapacityResult, ...]:
+        """Every capacity search of this engine: the selection's rounds, else the one found."""
+        return self.capacities or ((self.capacity,) if self.capacity is not None else ())
 
     @property
     def label(self) -> str:
@@ -121,11 +127,16 @@ def _server_of(engine: str, runs: Sequence[RunRecord]) -> str:
 
 
 def _selection_runs(selection: SelectionResult, entry: Ranked, stored: Sequence[RunRecord]) -> list[RunRecord]:
-    """The selection's closed-loop reference run of `entry`, else its capacity steps (to learn the server)."""
+    """Every round's closed-loop reference run of `entry` (by the ids the selection recorded; a selection stored
+    before it recorded them: the engine's last `repeats` select reference runs before it ended)."""
+    ids = tuple(getattr(entry, "reference_ids", ()) or ())
+    if ids:
+        by_id = {r.run_id: r for r in stored}
+        return [by_id[i] for i in ids if i in by_id]
     refs = [r for r in stored if r.engine == entry.engine and r.workload == selection.workload
             and (r.suite or "").startswith("select:") and r.load.target_rate is None
             and r.started_at <= selection.started_at]
-    return refs[-1:]
+    return refs[-max(1, selection.repeats):]
 
 
 def contenders(records: Sequence[RunRecord], stored: Sequence[RunRecord], capacity: Sequence[CapacityResult],
@@ -147,10 +158,11 @@ def contenders(records: Sequence[RunRecord], stored: Sequence[RunRecord], capaci
         chosen = []
         for entry in sorted(selection.ranking, key=lambda e: e.rank):
             runs = given[entry.engine].runs if entry.engine in given else tuple(_selection_runs(selection, entry, stored))
-            steps = found.get(entry.capacity_id or "")
-            step_runs = [r for r in stored if steps and r.run_id in {p.run_id for p in steps.curve}]
+            searches = tuple(found[i] for i in (entry.capacity_ids or (entry.capacity_id or "",)) if i in found)
+            step_ids = {p.run_id for c in searches for p in c.curve}
+            step_runs = [r for r in stored if r.run_id in step_ids]
             chosen.append(Contender(entry.engine, _server_of(entry.engine, list(runs) or step_runs), tuple(runs),
-                                    steps, entry))
+                                    searches[0] if searches else None, entry, searches))
         out[key] = chosen + [c for name, c in given.items() if name not in {e.engine for e in selection.ranking}]
     return out
 
@@ -225,9 +237,9 @@ def _ran(group: Sequence[Contender]) -> list[Block]:
         versions = sorted({r.engine_version for r in runs}) or ["?"]
         rows.append((c.engine, c.server, ", ".join(versions), ", ".join(r.run_id for r in runs) or "-",
                      "; ".join(sorted({_setup(r) for r in runs})) or "-",
-                     c.capacity.capacity_id if c.capacity else "-"))
+                     ", ".join(found.capacity_id for found in c.searches) or "-"))
     blocks: list[Block] = [Heading(3, "What each engine ran"),
-                           Table(("engine", "server measured", "version", "runs", "setup", "capacity search"),
+                           Table(("engine", "server measured", "version", "runs", "setup", "capacity searches"),
                                  tuple(rows))]
     stand_ins = [c for c in group if "stand-in" in c.server]
     if stand_ins:
@@ -261,9 +273,23 @@ def _capacity_reason(c: Contender) -> str:
     if found is None:
         return "no capacity search"
     if found.capacity_ops_s is None:
-        return f"missed {found.slo} even at its lowest rate (capacity search {found.capacity_id})"
+        lowest = _lowest_rate(found)
+        return (f"capacity below {lowest:,.0f} ops/s: missed {found.slo} even at {lowest:,.0f} ops/s, the lowest rate "
+                f"tried (capacity search {found.capacity_id})")
     bound = " — client-bound: the load generator's limit, the engine does at least this much" if found.client_bound else ""
     return f"sustains {found.capacity_ops_s:,.0f} ops/s within {found.slo} (capacity search {found.capacity_id}){bound}"
+
+
+def _lowest_rate(found: CapacityResult) -> float:
+    """The lowest rate a capacity search tried (ops/s): a search that missed there found a capacity below it."""
+    return min((p.target_rate for p in found.curve), default=0.0)
+
+
+def _capacity_words(value: float | None, below: float | None) -> str:
+    """'1,500 ops/s', or 'below 200 ops/s' for a capacity never found (missed at the lowest rate tried)."""
+    if value:
+        return f"{value:,.0f} ops/s"
+    return f"below {below:,.0f} ops/s" if below else "none"
 
 
 def _runs_ranking(group: Sequence[Contender]) -> tuple[str, list[tuple[Contender, list[str]]]]:
@@ -305,7 +331,7 @@ def _ranking(group: Sequence[Contender], selection: SelectionResult | None) -> l
     tones = tuple("bad" if (c.ranked and c.ranked.unsupported) or (c.runs and not c.valid_runs) else ""
                   for c, _ in ranked)
     words = [Text(f"{i}. {c.label}: " + "; ".join(reasons) + ".") for i, (c, reasons) in enumerate(ranked, start=1)]
-    return [Heading(3, "Ranking and reasons"), *_host(selection), Text(head),
+    return [Heading(3, "Ranking and reasons"), *_stopped(selection), *_host(selection), Text(head),
             Table(("rank", "engine (server measured)", "reasons"), rows, tones), *words, *_order(selection, group)]
 
 
@@ -324,45 +350,85 @@ def _order(selection: SelectionResult | None, group: Sequence[Contender]) -> lis
     if not order:
         return []
     rounds = getattr(selection, "repeats", 1)
+    measured = [e for e in selection.ranking if not e.unsupported and (e.capacity_ids or e.capacity_id)] if selection else []
     lines = []
     for line in order:
         for c in group:
             if c.label != c.engine:
                 line = re.sub(rf"(?<![\w(-]){re.escape(c.engine)}(?![\w-])", c.label, line)
         lines.append(line)
-    return [Text(f"Order over {rounds} round(s), engines interleaved: " + "; ".join(lines) + ".")]
+    if len(measured) < 2:
+        return [Text("No ranking: " + "; ".join(lines) + ".", "bad")]
+    return [Text(f"Order over {rounds} round(s), engines interleaved (each statement says what it rests on): "
+                 + " | ".join(lines) + ".")]
+
+
+def _stopped(selection: SelectionResult | None) -> list[Block]:
+    """A selection that stopped before its last round, said before its figures."""
+    reason = getattr(selection, "stopped", None) if selection is not None else None
+    if not reason:
+        return []
+    return [Text(f"PARTIAL selection: the study stopped before its end ({reason}); the figures below are what was "
+                 "measured until then.", "bad")]
+
+
+def _curves(group: Sequence[Contender], slo: str) -> dict[str, CapacityResult]:
+    """Every capacity search under `slo` by legend label; a selection's rounds each drawn ("label · round k")."""
+    out = {}
+    for c in group:
+        mine = [r for r in c.searches if r.slo == slo]
+        for k, r in enumerate(mine, start=1):
+            out[c.label if len(mine) == 1 else f"{c.label} · round {k}"] = r
+    return out
+
+
+def _capacity_row(c: Contender, slo: str) -> tuple[str, ...]:
+    mine = [r for r in c.searches if r.slo == slo]
+    entry = c.ranked
+    if entry is not None and entry.capacity_ids:
+        value = _capacity_words(entry.capacity_ops_s, getattr(entry, "capacity_below_ops_s", None))
+    else:
+        value = _capacity_words(mine[-1].capacity_ops_s, _lowest_rate(mine[-1]))
+    bound = any(r.client_bound for r in mine)
+    return (c.label, value, _rounds(entry, mine), "client-bound: the load generator's limit, at least this much" if bound
+            else "engine", ", ".join(r.capacity_id for r in mine), ", ".join(str(len(r.curve)) for r in mine))
 
 
 def _capacity(key: str, group: Sequence[Contender], selection: SelectionResult | None) -> list[Block]:
-    found = {c.label: c.capacity for c in group if c.capacity is not None}
-    if not found:
+    searched = [c for c in group if c.searches]
+    if not searched:
         return []
-    slo = selection.slo if selection is not None else next(iter(found.values())).slo
-    same = {label: r for label, r in found.items() if r.slo == slo}
+    slo = selection.slo if selection is not None else searched[0].searches[0].slo
+    same = [c for c in searched if any(r.slo == slo for r in c.searches)]
     blocks: list[Block] = [Heading(3, f"Capacity under {slo}")]
-    if svg := plots.capacity_by_engine(same, slo):
+    if svg := plots.capacity_by_engine(_curves(same, slo), slo):
         blocks.append(Plot(f"decision-{key}-capacity", f"Capacity curves across engines, SLO {slo}", svg))
-    ranked = {c.label: c.ranked for c in group}
-    rows = tuple((label, f"{r.capacity_ops_s:,.0f} ops/s" if r.capacity_ops_s is not None else "none (lowest rate "
-                  "missed)", _rounds(ranked.get(label)), "client-bound: the load generator's limit, at least this "
-                  "much" if r.client_bound else "engine", r.capacity_id, str(len(r.curve))) for label, r in same.items())
-    blocks.append(Table(("engine (server measured)", "capacity (this search)", "over the rounds", "bound by", "search",
-                         "steps"), rows))
-    left = sorted(set(found) - set(same))
+    rows = tuple(_capacity_row(c, slo) for c in same)
+    head = "capacity (median over the rounds)" if selection is not None else "capacity (this search)"
+    blocks.append(Table(("engine (server measured)", head, "each round", "bound by", "searches", "steps"), rows))
+    left = sorted(c.label for c in searched if c not in same)
     if left:
         blocks.append(Text(f"Not drawn (their search used another SLO): {', '.join(left)}.", "note"))
     return blocks
 
 
-def _rounds(entry: Ranked | None) -> str:
-    """The selection's capacity over its rounds: median and range, or '-' for a single search."""
-    rounds = tuple(getattr(entry, "capacity_rounds", ()) or ()) if entry is not None else ()
-    if len(rounds) < 2 or entry is None:
+def _rounds(entry: Ranked | None, searches: Sequence[CapacityResult]) -> str:
+    """Each round's capacity (the selection's record of its rounds, else the searches found) with the median and
+    range ('below 200' for a round that never met the SLO at the lowest rate tried); '-' for a single search."""
+    recorded = tuple(getattr(entry, "capacity_rounds", ()) or ()) if entry is not None else ()
+    rounds = list(recorded) if len(recorded) > 1 else [r.capacity_ops_s for r in searches]
+    if len(rounds) < 2:
         return "-"
-    low, high = getattr(entry, "capacity_low", None), getattr(entry, "capacity_high", None)
-    median = f"{entry.capacity_ops_s:,.0f}" if entry.capacity_ops_s is not None else "none"
-    spread = f" ({low:,.0f}–{high:,.0f})" if low is not None and high is not None else ""
-    return f"median {median} ops/s{spread}, {len(rounds)} rounds"
+    below = (getattr(entry, "capacity_below_ops_s", None) if entry is not None else None) or min(
+        (_lowest_rate(r) for r in searches), default=0.0)
+    found = [v for v in rounds if v]
+    low = f"{min(found):,.0f}" if len(found) == len(rounds) else f"below {below:,.0f}"
+    high = f"{max(found):,.0f}" if found else low
+    values = ", ".join(f"{v:,.0f}" if v else f"below {below:,.0f}" for v in rounds)
+    median = f"{statistics.median(v or 0.0 for v in rounds):,.0f}" if found else f"below {below:,.0f}"
+    if found and not statistics.median(v or 0.0 for v in rounds):
+        median = f"below {below:,.0f}"
+    return f"median {median} ops/s ({low}–{high}), {len(rounds)} rounds: {values}"
 
 
 def decision_blocks(records: Sequence[RunRecord], stored: Sequence[RunRecord], capacity: Sequence[CapacityResult],

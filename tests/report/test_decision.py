@@ -18,6 +18,7 @@ from harness.cli import main
 from harness.cli.results import newest_bench
 from harness.metrics.histogram import merge
 from harness.report import decision
+from harness.report.blocks import Plot, Table
 from harness.report.build import Evidence, gather, write_report
 from harness.results import store
 from harness.results.record import RunRecord
@@ -220,10 +221,10 @@ def test_a_repeated_selection_says_its_order_rounds_and_busy_host(runs: list[Run
     blocks = decision.decision_blocks([], references, CAPACITY, selection)
     text = " ".join(b.text for b in blocks if hasattr(b, "text"))
     assert "The host was busy during this selection (load average 3.1 on 2 CPUs before round 2)" in text
-    assert ("Order over 3 round(s), engines interleaved: postgres 16.6 > mongodb (FerretDB 1.24.2, stand-in for "
-            "MongoDB) with probability 0.97; mongodb (FerretDB 1.24.2, stand-in for MongoDB) ≈ elasticsearch "
-            "(OpenSearch 2.18.0, stand-in for Elasticsearch) (within noise).") in text
-    assert "median 1,500 ops/s (1,400–1,600), 3 rounds" in str(blocks)
+    assert ("Order over 3 round(s), engines interleaved (each statement says what it rests on): postgres 16.6 > "
+            "mongodb (FerretDB 1.24.2, stand-in for MongoDB) with probability 0.97 | mongodb (FerretDB 1.24.2, "
+            "stand-in for MongoDB) ≈ elasticsearch (OpenSearch 2.18.0, stand-in for Elasticsearch) (within noise).") in text
+    assert "median 1,500 ops/s (1,400–1,600), 3 rounds: 1,400, 1,500, 1,600" in str(blocks)
 
 
 def test_a_percentile_from_too_few_pooled_samples_is_marked(runs: list[RunRecord], tmp_path: Path) -> None:
@@ -246,3 +247,54 @@ def test_a_percentile_from_too_few_pooled_samples_is_marked(runs: list[RunRecord
     assert "\\* from fewer than 10/(1-q) samples" in decision_part
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert re.search(r'<td class="num">[\d.]+ (µs|ms)\*</td>', page) and "* from fewer than 10/(1-q) samples" in page
+
+
+def _missed(engine: str, capacity_id: str) -> CapacityResult:
+    """A capacity search that missed the SLO even at its lowest rate (500 ops/s)."""
+    return _capacity(engine, 0).model_copy(update={"capacity_id": capacity_id, "capacity_ops_s": None})
+
+
+def test_a_selection_pools_all_its_rounds_and_says_a_capacity_never_found(runs: list[RunRecord]) -> None:
+    """Two rounds per engine: both postgres reference runs are pooled (median ops/s, merged histograms), both
+    searches listed and drawn; mongodb missed the SLO at 500 ops/s in both rounds: 'below 500 ops/s', never 0."""
+    pg = [r.model_copy(update={"suite": "select:login"}) for r in runs[:2]]
+    mongo = [runs[3].model_copy(update={"suite": "select:login"}),
+             runs[3].model_copy(update={"suite": "select:login", "run_id": "mongodb-2"})]
+    searches = (_capacity("postgres", 1_000), _capacity("postgres", 1_500).model_copy(update={"capacity_id": "cap-pg-2"}),
+                _missed("mongodb", "cap-mongo-1"), _missed("mongodb", "cap-mongo-2"))
+    ranking = (Ranked(rank=1, engine="postgres", capacity_ops_s=1_250, throughput_ops_s=None, p99_us=None, reasons=(),
+                      capacity_id="cap-postgres", capacity_ids=("cap-postgres", "cap-pg-2"),
+                      capacity_rounds=(1_000.0, 1_500.0), reference_ids=("postgres-1", "postgres-2")),
+               Ranked(rank=2, engine="mongodb", capacity_ops_s=None, throughput_ops_s=None, p99_us=None, reasons=(),
+                      capacity_id="cap-mongo-1", capacity_ids=("cap-mongo-1", "cap-mongo-2"),
+                      capacity_rounds=(None, None), capacity_below_ops_s=500.0,
+                      reference_ids=("mongodb-1", "mongodb-2")))
+    selection = _selection().model_copy(update={"ranking": ranking, "repeats": 2, "stopped": "locked by run X"})
+    blocks = decision.decision_blocks([], [*pg, *mongo, runs[2]], searches, selection)
+    tables = [b for b in blocks if isinstance(b, Table)]
+    ran = next(t for t in tables if t.header[-1] == "capacity searches")
+    assert ran.rows[0][3] == "postgres-1, postgres-2" and ran.rows[0][5] == "cap-postgres, cap-pg-2"
+    read = next(t for t in tables if t.header[1] == "runs")
+    expected = statistics.median(r.operations["read"].throughput_ops_s for r in pg)
+    assert read.rows[0][1] == "2" and read.rows[0][2] == f"{expected:,.0f}"
+    pooled = merge([r.operations["read"].histogram for r in pg])
+    assert read.rows[0][5].startswith(fmt_us(int(pooled.get_value_at_percentile(99.0))))
+    capacity = next(t for t in tables if t.header[1].startswith("capacity"))
+    assert capacity.rows[0][1:3] == ("1,250 ops/s", "median 1,250 ops/s (1,000–1,500), 2 rounds: 1,000, 1,500")
+    assert capacity.rows[1][1:3] == ("below 500 ops/s", "median below 500 ops/s (below 500–below 500), 2 rounds: "
+                                     "below 500, below 500")
+    plot = next(b for b in blocks if isinstance(b, Plot) and b.name.endswith("-capacity"))
+    assert "round 2" in plot.svg
+    text = " ".join(b.text for b in blocks if hasattr(b, "text"))
+    assert " 0 ops/s" not in text + str(capacity.rows)
+    assert "PARTIAL selection: the study stopped before its end (locked by run X)" in text
+
+
+def test_a_selection_with_one_measured_engine_says_there_is_no_ranking(runs: list[RunRecord]) -> None:
+    alone = ("only postgres could be measured (mongodb: no mapping): no ranking, its figures stand alone",)
+    ranking = (_selection().ranking[0].model_copy(update={"capacity_ids": ("cap-postgres",)}),
+               _selection().ranking[1].model_copy(update={"unsupported": "no mapping", "capacity_id": None}))
+    selection = _selection().model_copy(update={"ranking": ranking, "order": alone})
+    blocks = decision.decision_blocks([], [runs[0].model_copy(update={"suite": "select:login"})], CAPACITY, selection)
+    text = " ".join(b.text for b in blocks if hasattr(b, "text"))
+    assert "No ranking: only postgres 16.6 could be measured (mongodb: no mapping): no ranking" in text
