@@ -124,7 +124,9 @@ def capacity_text(result: CapacityResult, path: Path) -> str:
     rows = [[f"{p.target_rate:,.0f}", f"{p.achieved_ops_s:,.0f}",
              *(step_cell(str(getattr(p, f"{m}_us")), m, steps[p.run_id]) for m in ("p50", "p99", "p999")),
              _step_mark(p)] for p in result.curve]
-    found = f"{result.capacity_ops_s:,.0f} ops/s" if result.capacity_ops_s else "none (missed at the lowest rate)"
+    lowest = min((p.target_rate for p in result.curve), default=0.0)
+    found = (f"{result.capacity_ops_s:,.0f} ops/s" if result.capacity_ops_s
+             else f"below {lowest:,.0f} ops/s (missed even at the lowest rate tried)")
     lines = [table(rows, ["offered ops/s", "achieved", "p50 µs", "p99 µs", "p99.9 µs", f"meets {result.slo}"])]
     if any(cell.endswith(FEW) for row in rows for cell in row[2:5]):
         lines.append(FEW_NOTE + " (of the step's slowest operation)")
@@ -161,7 +163,8 @@ def cmd_capacity(args: argparse.Namespace) -> ExitCode:
         result = search_capacity(base, slo, search, progress)
     path = save_capacity(result)
     if args.json:
-        _json_out({**result.model_dump(mode="json"), "path": str(path)})
+        below = None if result.capacity_ops_s else min((p.target_rate for p in result.curve), default=None)
+        _json_out({**result.model_dump(mode="json"), "capacity_below_ops_s": below, "path": str(path)})
     else:
         print(capacity_text(result, path))
     return ExitCode.OK

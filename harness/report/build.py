@@ -28,7 +28,7 @@ from harness.results import history as run_history
 from harness.results.record import OperationResult, RunRecord
 from harness.results.store import write_atomic
 from harness.runner.progress import fmt_us
-from harness.studies.models import CapacityResult, SelectionResult
+from harness.studies.models import CapacityResult, SelectionResult, capacity_words
 
 __all__ = ["BaselineKey", "Evidence", "baseline_key", "gather", "write_report"]
 
@@ -318,7 +318,8 @@ def _capacity(record: RunRecord, results: Sequence[CapacityResult], name: str,
 
 
 def _selection(selection: SelectionResult) -> list[Block]:
-    rows = tuple((str(r.rank), r.engine, fmt_metric("throughput", r.capacity_ops_s),
+    rows = tuple((str(r.rank), r.engine, fmt_metric("throughput", r.capacity_ops_s) if r.capacity_ops_s
+                  else capacity_words(None, getattr(r, "capacity_below_ops_s", None)),
                   fmt_metric("throughput", r.throughput_ops_s), fmt_us(r.p99_us),
                   f"cannot run it: {r.unsupported}" if r.unsupported else "; ".join(r.reasons))
                  for r in sorted(selection.ranking, key=lambda r: r.rank))

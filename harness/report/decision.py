@@ -386,7 +386,8 @@ def _capacity_row(c: Contender, slo: str) -> tuple[str, ...]:
     mine = [r for r in c.searches if r.slo == slo]
     entry = c.ranked
     if entry is not None and entry.capacity_ids:
-        value = _capacity_words(entry.capacity_ops_s, getattr(entry, "capacity_below_ops_s", None))
+        value = _capacity_words(entry.capacity_ops_s, getattr(entry, "capacity_below_ops_s", None)
+                                or min((_lowest_rate(r) for r in mine), default=None))
     else:
         value = _capacity_words(mine[-1].capacity_ops_s, _lowest_rate(mine[-1]))
     bound = any(r.client_bound for r in mine)

@@ -28,6 +28,13 @@ def load_stored(directory: Path, model: type[M], on_skip: OnSkip = ignore) -> li
     return sorted(out, key=lambda item: str(getattr(item, "started_at", "")))
 
 
+def capacity_words(value: float | None, below: float | None) -> str:
+    """'1,200 ops/s', or 'below 200 ops/s' for a capacity never found (the SLO missed at the lowest rate tried)."""
+    if value:
+        return f"{value:,.0f} ops/s"
+    return f"below {below:,.0f} ops/s" if below else "none"
+
+
 class CurvePoint(Frozen):
     """One open-loop step of a capacity search."""
 

@@ -42,7 +42,7 @@ from harness.spec.suite import Selection, SuiteRun
 from harness.studies.capacity import client_bound_text, save_capacity, search_capacity
 from harness.studies.host import HostWatch
 from harness.studies.limits import Footprint, check_load, check_room, footprint
-from harness.studies.models import CapacityResult, Ranked, SelectionResult, Trait, load_stored
+from harness.studies.models import CapacityResult, Ranked, SelectionResult, Trait, capacity_words, load_stored
 from harness.studies.runs import Placement, RunFn, execute, prepared_workload, request_for, stop_if_interrupted
 from harness.studies.slo import describe, worst_percentile_us
 
@@ -93,13 +93,6 @@ def _figures(engine: str, measured: Measured, selection: Selection) -> _Figures:
     return _Figures(engine, caps, _median(list(caps)), _median(list(rates)),
                     int(middle) if middle is not None else None, measured.unsupported, rates,
                     selection.capacity.start_rate)
-
-
-def capacity_words(value: float | None, below: float | None) -> str:
-    """'1,200 ops/s', or 'below 200 ops/s' for a capacity never found (the SLO missed at the lowest rate tried)."""
-    if value:
-        return f"{value:,.0f} ops/s"
-    return f"below {below:,.0f} ops/s" if below else "none"
 
 
 def _sort_key(f: _Figures) -> tuple[int, float, float, float]:
@@ -215,6 +208,8 @@ def _alone(figures: Sequence[_Figures]) -> tuple[str, ...]:
     others = "; ".join(f"{f.engine}: {f.unsupported or 'not measured'}" for f in figures if f.engine not in ran)
     if not ran:
         return (f"no engine was measured ({others}): no ranking",)
+    if not others:
+        return (f"one engine only ({ran[0]}): no ranking, its figures stand alone",)
     return (f"only {ran[0]} could be measured ({others}): no ranking, its figures stand alone",)
 
 

@@ -272,7 +272,9 @@ def test_select_json_marks_a_client_bound_capacity(monkeypatch: pytest.MonkeyPat
     assert fake["capacity_rounds"] == [600, 600] and data["repeats"] == 2
     assert fake["reasons"][0].startswith("client-bound at 600 ops/s: the load generator saturated at 800 ops/s")
     assert main(["select", str(selection), "--repeats", "1"]) == ExitCode.OK
-    assert "1. fake\n     - client-bound at 600 ops/s" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "- fake\n     - client-bound at 600 ops/s" in out
+    assert "no ranking:\n  one engine only (fake): no ranking, its figures stand alone" in out
 
 
 def _throughputs(*values: float) -> Callable[[RunRequest, Progress], RunRecord]:
@@ -405,3 +407,15 @@ def test_capacity_text_marks_a_steps_percentile_from_too_few_samples(results: Pa
     assert [cell.endswith("*") for cell in rows[0][2:5]] == [False, True, True]  # 300 ops/s: p99 and p99.9
     assert [cell.endswith("*") for cell in rows[1][2:5]] == [False, False, True]  # 600 ops/s: p99.9 only
     assert FEW_NOTE in capacity_text(result, results / "cap.json")
+
+
+def test_capacity_text_says_a_capacity_never_found_is_below_the_lowest_rate(results: Path) -> None:
+    from harness.cli.run import capacity_text
+    from harness.studies.models import CapacityResult, CurvePoint
+
+    missed = CurvePoint(target_rate=200, achieved_ops_s=200, p50_us=900, p99_us=9_000, p999_us=12_000, slo_met=False,
+                        valid=True, run_id="step-missing")
+    result = CapacityResult(capacity_id="cap", engine="fake", workload="kv-cache", slo="p99<=5ms", capacity_ops_s=None,
+                            curve=(missed,), started_at="2026-01-01T00:00:00+00:00")
+    text = capacity_text(result, results / "cap.json")
+    assert "capacity under p99<=5ms: below 200 ops/s (missed even at the lowest rate tried)" in text

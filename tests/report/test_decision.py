@@ -290,6 +290,15 @@ def test_a_selection_pools_all_its_rounds_and_says_a_capacity_never_found(runs: 
     assert "PARTIAL selection: the study stopped before its end (locked by run X)" in text
 
 
+
+def test_the_selection_section_says_below_the_lowest_rate(runs: list[RunRecord], tmp_path: Path) -> None:
+    missed = _selection().ranking[1].model_copy(update={"capacity_ops_s": None, "capacity_below_ops_s": 200.0})
+    selection = _selection().model_copy(update={"ranking": (_selection().ranking[0], missed)})
+    evidence = Evidence(runs=tuple(r.model_copy(update={"suite": "select:login"}) for r in runs[2:4]), capacity=CAPACITY)
+    md = write_report([], evidence, tmp_path, selection)[0].read_text(encoding="utf-8")
+    assert "| 2 | mongodb | below 200 ops/s |" in md
+
+
 def test_a_selection_with_one_measured_engine_says_there_is_no_ranking(runs: list[RunRecord]) -> None:
     alone = ("only postgres could be measured (mongodb: no mapping): no ranking, its figures stand alone",)
     ranking = (_selection().ranking[0].model_copy(update={"capacity_ids": ("cap-postgres",)}),
