@@ -113,7 +113,7 @@ def _capacity_order(first: _Figures, second: _Figures) -> tuple[str, bool]:
     """The capacity statement of a neighbour pair, and whether it alone orders them (a confident difference)."""
     a, b, n = first.engine, second.engine, len(first.capacities)
     if not first.capacity and not second.capacity:
-        return f"capacity: {a} ≈ {b} (both below {first.below:,.0f} ops/s in the median round)", False
+        return f"capacity: {a} ≈ {b} (both below {first.below:,.0f} ops/s)", False
     if n < 2 or len(second.capacities) < 2:
         differ = (first.capacity or 0.0) != (second.capacity or 0.0)
         return (f"capacity: {a} {capacity_words(first.capacity, first.below)} ≥ {b} "
