@@ -214,14 +214,15 @@ class Injector(Progress):
     """A Progress that kills `server` when the run reaches `phase`, and maybe restarts it.
 
     `phase`: "load" (once the master is starting its loading workers), "warm-up" or
-    "measure" (at the first live tick of that phase at or after `at_s` seconds since the
-    start of warm-up; the master relays ticks once a second, so that may be a second or so
-    later). `restart_after_s`: restart that long after the kill, in a thread.
+    "measure" (at the first live line of that phase whose second is `at_s` or later, counted from
+    that phase's start: the line of second s comes once it is over, so the kill lands a second or
+    so after `at_s`). `restart_after_s`: restart that long after the kill, in a thread.
     """
 
     server: FaultServer
     phase: str
     at_s: float = 0.0
+    warmup_s: float = 1.0  # the run's warm-up: a measure line's clock starts after it
     restart_after_s: float | None = None
     stream: TextIO = field(default_factory=io.StringIO)
     t0: float | None = None  # monotonic time of the start of warm-up, from the ticks (at most ~0.1 s late)
@@ -245,8 +246,9 @@ class Injector(Progress):
         """One progress line (said in this process, or read from a `dbarena bench` stderr)."""
         tick = TICK.match(line)
         seconds = int(tick[2]) * 60 + int(tick[3]) if tick else 0
-        if tick:  # the master relays the workers' ticks up to a second late: the earliest is the closest
-            arrived = time.monotonic() - seconds
+        if tick:  # the line of a phase's second `seconds` comes once that second is over, relayed up to a second
+            # later: the earliest arrival is the closest; a measure line's clock starts after the warm-up
+            arrived = time.monotonic() - (seconds + 1) - (self.warmup_s if tick[1] == "measure" else 0.0)
             self.t0 = arrived if self.t0 is None else min(self.t0, arrived)
         if self.killed_at is not None:
             return
