@@ -331,6 +331,10 @@ def _measure(selection: Selection, planned: SuiteRun, size: Footprint, measured:
         for engine in engines:
             progress.say(size.line())
             endpoint = stack.enter_context(provisioned(engine, provision, progress=progress.say))
+            if endpoint.provisioner == "native" and isinstance(endpoint.details.get("pid"), int):
+                watch.own(endpoint.details["pid"])  # its CPU is the study's, not a neighbour's
+            else:
+                watch.others_unknown()
             bases[engine] = request_for(planned, engine, endpoint, suite=f"select:{selection.name}", placement=placement)
         for round_ in range(1, repeats + 1):
             for engine in engines:

@@ -3,6 +3,11 @@ a busy host said — with scripted engine responses (no server, no workers)."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +26,7 @@ from harness.runner.run import RunRequest
 from harness.spec.loader import load_workload
 from harness.spec.suite import CapacitySearch, LoadProfile, Selection, Slo
 from harness.studies.capacity import search_capacity
-from harness.studies.host import HostWatch
+from harness.studies.host import OTHERS_BUSY, HostWatch
 from harness.studies.models import SelectionResult
 from harness.studies.select import probability_greater, ranking_text, run_selection
 from tests.compare.records import invalid, synthetic_run
@@ -61,6 +66,7 @@ def quiet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(harness.studies.select, "provisioned", provisioned)
     monkeypatch.setattr(harness.studies.select, "choose_mode", lambda *a: "external")
     monkeypatch.setattr(harness.studies.host, "load_average", lambda: (0.2, 2))
+    monkeypatch.setattr(harness.studies.host, "busy_ticks", lambda: None)  # the others' CPU: not judged here
     monkeypatch.setattr(harness.studies.host, "cpu_times", lambda: None)
 
 
@@ -137,6 +143,7 @@ def test_host_watch_reads_steal_and_the_harness_cpu(monkeypatch: pytest.MonkeyPa
     times = iter([(0, 1000), (100, 2000), (110, 3000)])  # (steal, total) jiffies
     monkeypatch.setattr(harness.studies.host, "cpu_times", lambda: next(times))
     monkeypatch.setattr(harness.studies.host, "load_average", lambda: (3.5, 2))
+    monkeypatch.setattr(harness.studies.host, "busy_ticks", lambda: None)
     watch = HostWatch()
     watch.before()  # 10% stolen; load 3.5 > 2 cores
     record = invalid(synthetic_run(1000, seconds=2, per_second=10, run_id="r1"), "fell behind", causes=("client",))
@@ -152,6 +159,7 @@ def test_select_on_the_fake_engine_end_to_end_on_a_busy_host(monkeypatch: pytest
     monkeypatch.setenv("DBARENA_RESULTS", str(tmp_path))
     monkeypatch.setenv("DBARENA_FAKE_URL", "fake://e2e?latency_us=500")
     monkeypatch.setattr(harness.studies.host, "load_average", lambda: (9.0, 2))
+    monkeypatch.setattr(harness.studies.host, "busy_ticks", lambda: None)
     selection = SELECTION.model_copy(update={"engines": ("fake",), "slo": Slo(max_ms=200),
                                              "capacity": CapacitySearch(start_rate=400, max_rate=400, refine=0)})
     result = run_selection(selection, repeats=1)
@@ -232,3 +240,30 @@ def test_the_selection_id_is_said_on_stderr(capsys: pytest.CaptureFixture[str]) 
     result = run_selection(SELECTION.model_copy(update={"engines": ("redis",)}), run=knees({"redis": [500]}, []),
                            repeats=1)
     assert f"selection {result.selection_id} saved: " in capsys.readouterr().err
+
+
+def test_host_watch_tells_a_neighbours_cpu_from_the_studys_own() -> None:
+    """A busy loop of this study (a child) is its own; the same loop orphaned (a neighbour) makes the host busy.
+
+    The load average could not tell: two busy loops on 2 cores raised it to 3.5 against a threshold of 5.
+    """
+    hog = "import time\nend = time.monotonic() + 20\nwhile time.monotonic() < end: pass"
+    child = subprocess.Popen([sys.executable, "-c", hog])
+    try:
+        watch = HostWatch()
+        watch.before(sample_s=1.5)
+        assert not any("other processes" in r for r in watch.reasons), watch.reasons
+    finally:
+        child.kill()
+        child.wait()
+    # the shell exits at once: the loop's parent becomes init, so it is nobody's child here
+    started = subprocess.run(["sh", "-c", f'{shlex.quote(sys.executable)} -c {shlex.quote(hog)} >/dev/null 2>&1 & echo $!'],
+                             capture_output=True, text=True, check=True)
+    neighbour = int(started.stdout)
+    try:
+        watch = HostWatch()
+        watch.before(sample_s=1.5)
+        share = OTHERS_BUSY * (os.cpu_count() or 1)  # one busy core of `cores`
+        assert any(r.startswith("before the study: other processes used") for r in watch.reasons), (watch.reasons, share)
+    finally:
+        os.kill(neighbour, signal.SIGKILL)
