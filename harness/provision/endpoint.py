@@ -109,7 +109,7 @@ def _native(engine: str, progress: Callable[[str], None], keep_data: bool) -> It
     launcher = get_launcher(server_name)
     server = native.start(launcher, progress=progress)
     try:
-        yield Endpoint(engine, server.url, "native", {"server": server_name, "route": launcher.route,
+        yield Endpoint(engine, server.url, "native", {"server": server_name, "pid": server.pid, "route": launcher.route,
                                                       "version": launcher.version, "port": server.port,
                                                       "ready_after_s": server.ready_after_s})
     finally:
