@@ -17,11 +17,11 @@ from itertools import chain
 from typing import Any
 
 import hiredis
-import redis
 from redis._parsers.base import BaseParser
 
 from harness.engines.redis.index import PREFIX, Command
 from harness.engines.redis.statements import Write
+from harness.engines.redis.wire import as_redis_error, read_reply, socket_of
 
 BUFFER_BYTES = 1 << 20
 PLAIN = frozenset({str, int, float})  # values a record hash stores as they are (encode_value passes them through)
@@ -55,29 +55,20 @@ def pipe(client: Any, commands: Sequence[Command]) -> int:
     if not commands:
         return 0
     connection = client.connection
-    if connection._sock is None:  # redis-py dropped it after a failure: connect as its own path would
-        connection.connect()
-    sock, reader, buffer = connection._sock, hiredis.Reader(), bytearray(BUFFER_BYTES)
+    sock, reader, buffer = socket_of(connection), hiredis.Reader(), bytearray(BUFFER_BYTES)
     first_error: hiredis.ReplyError | None = None
     try:
         sock.sendall(b"".join(map(hiredis.pack_command, commands)))
         for _ in range(len(commands)):
-            reply = reader.gets()
-            while reply is False:
-                n = sock.recv_into(buffer)
-                if not n:
-                    raise redis.ConnectionError("Connection closed by server.")
-                reader.feed(buffer, 0, n)  # type: ignore[arg-type]  # any buffer: no copy
-                reply = reader.gets()
+            reply = read_reply(sock, reader, buffer)
             if isinstance(reply, hiredis.ReplyError) and first_error is None:
                 first_error = reply
     except BaseException as exc:  # replies may be left unread: start afresh on the next use
         connection.disconnect()
-        if isinstance(exc, TimeoutError):
-            raise redis.TimeoutError(f"Timeout reading from socket: {exc}") from exc
-        if isinstance(exc, OSError):
-            raise redis.ConnectionError(f"Error while reading from socket: {exc}") from exc
-        raise
+        error = as_redis_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
     if first_error is not None:
         raise BaseParser.parse_error(str(first_error))
     return len(commands)

@@ -64,28 +64,16 @@ class Wire:
 
     def call(self, request: bytes) -> Any:
         """Send one pre-encoded command and return its reply (bytes, int, list or None)."""
-        connection = self.connection
-        sock = connection._sock
-        if sock is None:  # redis-py dropped it after a failure: connect as its own path would
-            connection.connect()
-            sock = connection._sock
-        reader, buffer = self.reader, self.buffer
+        sock = socket_of(self.connection)
         try:
             _send(sock, request)
-            reply = reader.gets()
-            while reply is False:
-                n = sock.recv_into(buffer)
-                if not n:
-                    raise redis.ConnectionError("Connection closed by server.")
-                reader.feed(buffer, 0, n)  # type: ignore[arg-type]  # any buffer: no copy
-                reply = reader.gets()
+            reply = read_reply(sock, self.reader, self.buffer)
         except BaseException as exc:  # a reply may be half-read: start afresh on the next call
             self._reset()
-            if isinstance(exc, TimeoutError):
-                raise redis.TimeoutError(f"Timeout reading from socket: {exc}") from exc
-            if isinstance(exc, OSError):
-                raise redis.ConnectionError(f"Error while reading from socket: {exc}") from exc
-            raise
+            error = as_redis_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
         if isinstance(reply, hiredis.ReplyError):
             raise BaseParser.parse_error(str(reply))  # redis-py's class for the error code (LOADING, NOSCRIPT...)
         return reply
@@ -93,6 +81,34 @@ class Wire:
     def _reset(self) -> None:
         self.reader = hiredis.Reader()
         self.connection.disconnect()
+
+
+def socket_of(connection: Any) -> Any:
+    """The connection's socket, connected again as redis-py's own path would if a failure dropped it."""
+    if connection._sock is None:
+        connection.connect()
+    return connection._sock
+
+
+def read_reply(sock: Any, reader: hiredis.Reader, buffer: bytearray) -> Any:
+    """The next whole reply: `recv_into` until `reader` has one; redis.ConnectionError when the server closes."""
+    reply = reader.gets()
+    while reply is False:
+        n = sock.recv_into(buffer)
+        if not n:
+            raise redis.ConnectionError("Connection closed by server.")
+        reader.feed(buffer, 0, n)  # type: ignore[arg-type]  # any buffer: no copy
+        reply = reader.gets()
+    return reply
+
+
+def as_redis_error(exc: BaseException) -> BaseException:
+    """A socket failure as redis-py raises it (TimeoutError / ConnectionError); anything else unchanged."""
+    if isinstance(exc, TimeoutError):
+        return redis.TimeoutError(f"Timeout reading from socket: {exc}")
+    if isinstance(exc, OSError):
+        return redis.ConnectionError(f"Error while reading from socket: {exc}")
+    return exc
 
 
 def _send(sock: Any, request: bytes) -> None:
