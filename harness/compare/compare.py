@@ -33,7 +33,7 @@ from scipy.stats import norm
 from harness.compare.samples import QUANTILE, min_samples
 from harness.compare.stats import block_bootstrap_ci, bootstrap_percentile_ci, mann_whitney_p
 from harness.errors import InvalidRunRefused, UserError
-from harness.results.points import measured_points
+from harness.results.points import measured_points, whole_seconds
 from harness.results.record import RunRecord
 
 DEFAULT_THRESHOLD = 0.05  # minimum relative effect worth reporting (throughput and p50)
@@ -176,14 +176,6 @@ def _settings_warnings(a: RunRecord, b: RunRecord) -> list[str]:
     return [f"different engine settings: {', '.join(differing)}"] if differing else []
 
 
-def whole_seconds(record: RunRecord) -> list[int]:
-    """The run's whole measured seconds, the same for every operation: the measured window's seconds without
-    the one shared with the warm-up and, when more than 3 remain, without the last (either may be cut short)."""
-    shared = {p.t for p in record.timeseries if p.phase != "measure"}
-    seconds = sorted({p.t for p in measured_points(record)} - shared)
-    return seconds[:-1] if len(seconds) > 3 else seconds
-
-
 def _per_second_throughput(record: RunRecord, op: str) -> list[float]:
     """The operation's count in each of the run's whole seconds (`whole_seconds`); 0 in one it made no call in."""
     counts = {p.t: p.count for p in measured_points(record, op)}
@@ -191,8 +183,8 @@ def _per_second_throughput(record: RunRecord, op: str) -> list[float]:
 
 
 def _per_second(record: RunRecord, op: str, metric: str) -> list[float]:
-    """Per-second values of a latency percentile over the measured window."""
-    values = [getattr(p, f"{metric}_us") for p in measured_points(record, op)]
+    """Per-second values of a latency percentile over the run's whole seconds (`whole_seconds`)."""
+    values = [getattr(p, f"{metric}_us") for p in measured_points(record, op, whole=True)]
     return [float(v) for v in values if v is not None]
 
 

@@ -243,7 +243,7 @@ class Recorder:
         # calls ending once the window opened, whatever their anchor (a warm-up backlog's calls too)
         self.quick = 0  # successful calls that took less than LAG_LIMIT_NS
         self.quick_ns = 0  # their service time
-        self.stalled_ns = 0  # time in calls that took LAG_LIMIT_NS or more, or timed out once issued
+        self.stalled_ns = 0  # time in calls that took LAG_LIMIT_NS or more (done or failed), or timed out once issued
         self.unissued = 0  # measured intended starts never issued (given up at the drain's end)
         self.disconnects = 0  # measured errors that meant the connection was gone
         self.last_end_ns = 0  # when the last measured operation ended (operationcount: the window's true end)
@@ -330,6 +330,8 @@ class Recorder:
         if anchor >= self.measure_until_ns:
             return
         measured = anchor >= self.measure_from_ns
+        if end_ns >= self.measure_from_ns and end_ns - start_ns >= LAG_LIMIT_NS:
+            self.stalled_ns += end_ns - start_ns  # a call held 1 s or more before it failed held its user too
         stats.bucket((end_ns - self.t0_ns) // NS_PER_S, measured).errors += 1
         if measured:
             self.last_end_ns = max(self.last_end_ns, end_ns)

@@ -587,6 +587,11 @@ def _error_budget(request: RunRequest, results: list[WorkerResult]) -> list[Inva
     ok, failed, timeouts = (sum(p.count for p in parts), sum(p.errors for p in parts), sum(p.timeouts for p in parts))
     calls = ok + failed + timeouts
     if calls == 0:
+        held_s = sum(r.stalled_s for r in results)
+        if held_s:  # every user sat in a call made before the window, failing or timing out during or after it
+            return [Invalid(f"no operation completed in the measurement window: its users were held in calls made "
+                            f"before it ({held_s:.1f} s in calls of 1 s or more that failed, timed out or ended after "
+                            f"it); {request.engine} was unavailable or stalled, see the per-second series", "engine")]
         return [Invalid("no operation completed in the measurement window (none was made)", "other")]
     share = (failed + timeouts) / calls
     if share > request.load.max_error_rate or ok == 0:

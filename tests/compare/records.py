@@ -65,11 +65,21 @@ def with_outcomes(record: RunRecord, op: str = "read", calls: int | None = None,
 
 
 def with_warmup(record: RunRecord, seconds: int, per_second: int = 99_999) -> RunRecord:
-    """`record` shifted behind a warm-up of `seconds` whose points hold `per_second` calls (an unmistakable value);
-    the measured window's first second shares its second with the warm-up's last one, as in a real run."""
-    last = seconds - 1
+    """`record` shifted behind a warm-up of `seconds` whose points hold `per_second` calls (an unmistakable value),
+    laid out as in a real run: the window's first second is t = `seconds` (the warm-up is [0, seconds)), and it
+    also has a warm-up point, the warm-up's calls that ended after the window opened."""
     warm = tuple(TimePoint(t=t, op=p.op, phase="warmup", count=per_second, errors=0, p99_us=10_000_000)
-                 for t in range(seconds) for p in record.timeseries if p.t == 0)
-    shifted = tuple(p.model_copy(update={"t": p.t + last}) for p in record.timeseries)
+                 for t in range(seconds + 1) for p in record.timeseries if p.t == 0)
+    shifted = tuple(p.model_copy(update={"t": p.t + seconds}) for p in record.timeseries)
     load = record.load.model_copy(update={"warmup_s": float(seconds)})
     return record.model_copy(update={"timeseries": warm + shifted, "load": load})
+
+
+def with_drain(record: RunRecord, count: int = 4, latency_us: int = 10_000_000) -> RunRecord:
+    """`record` with the second after its window, as in a real run: `count` calls made in the window's last
+    moments that ended after it (the slowest), a measured point of a fragment of a second."""
+    end = int(record.load.warmup_s + record.measured_s)
+    drain = tuple(TimePoint(t=end, op=name, phase="measure", count=count, errors=0, p50_us=latency_us,
+                            p99_us=latency_us, p999_us=latency_us, max_us=latency_us) for name in record.operations)
+    ops = {name: op.model_copy(update={"count": op.count + count}) for name, op in record.operations.items()}
+    return record.model_copy(update={"timeseries": record.timeseries + drain, "operations": ops})

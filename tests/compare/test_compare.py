@@ -20,7 +20,7 @@ from harness.compare.gate import Failure, Gate
 from harness.compare.stats import block_bootstrap_ci, bootstrap_percentile_ci, mann_whitney_p
 from harness.errors import UserError
 from harness.report.comparison import comparison_json, comparison_table
-from tests.compare.records import synthetic_run, with_outcomes, with_warmup
+from tests.compare.records import synthetic_run, with_drain, with_outcomes, with_warmup
 
 
 def test_same_distribution_is_not_a_regression() -> None:
@@ -128,11 +128,13 @@ def test_equal_shares_regress_no_more_often_than_the_significance_level() -> Non
 
 
 def test_per_second_statistics_use_whole_measured_seconds() -> None:
-    """Warm-up points (99,999 calls a second) never enter the per-second throughput, nor the straddled second."""
-    a = with_warmup(synthetic_run(1000, seed=1, run_id="a"), 3)
-    b = with_warmup(synthetic_run(1000, seed=2, run_id="b"), 3)
+    """Warm-up points (99,999 calls a second) never enter the per-second statistics, nor the drain's second after
+    the window (4 calls of 10 s): each side has exactly its 20 whole seconds."""
+    a = with_drain(with_warmup(synthetic_run(1000, seed=1, run_id="a"), 3))
+    b = with_drain(with_warmup(synthetic_run(1000, seed=2, run_id="b"), 3))
     assert _per_second_throughput(a, "read") == [float(p.count) for p in a.timeseries
-                                                   if p.phase == "measure" and p.t > 2][:-1]
+                                                   if p.phase == "measure" and 3 <= p.t < 23]
+    assert len(_per_second(a, "read", "p50")) == 20
     assert max(_per_second(a, "read", "p99")) < 10_000_000
     assert _share_free(compare(a, b)).verdict in (Verdict.UNCHANGED, Verdict.INCONCLUSIVE)
 

@@ -106,8 +106,8 @@ def test_every_operation_of_a_run_is_judged_on_the_same_whole_seconds() -> None:
 
     a = _two_ops(synthetic_run(1000, seconds=5, per_second=200, seed=1, run_id="a"), {0, 2})
     b = _two_ops(synthetic_run(1000, seconds=5, per_second=200, seed=2, run_id="b"), {1})
-    assert whole_seconds(a) == [0, 1, 2, 3]  # the last of 5 dropped
-    assert _per_second_throughput(a, "scan") == [3.0, 0.0, 3.0, 0.0]
+    assert whole_seconds(a) == [0, 1, 2, 3, 4]  # the window [0, 5)
+    assert _per_second_throughput(a, "scan") == [3.0, 0.0, 3.0, 0.0, 0.0]
     throughput = {c.operation: c for c in compare(a, b).changes if c.metric == "throughput"}
     assert all(c.evidence.startswith("Mann-Whitney") for c in throughput.values()), throughput
     short_a = _two_ops(synthetic_run(1000, seconds=2, per_second=200, seed=1, run_id="a"), {0, 1})

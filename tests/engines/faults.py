@@ -96,6 +96,7 @@ class FaultServer:
         self.server: base.NativeServer | None = base.start(self.launcher, port=self.port)
         self.first_ready_s = self.server.ready_after_s
         self.restarts: list[float] = []  # seconds each restart took to be ready
+        self.gone_after_s: list[float] = []  # seconds each kill took until the process and its ports were gone
 
     @property
     def url(self) -> str:
@@ -122,6 +123,8 @@ class FaultServer:
         while (base.pid_alive(pid) or any(port_open(p) for p in self.launcher.ports(self.port))) \
                 and time.monotonic() < deadline:
             time.sleep(0.05)
+        # a process in uninterruptible sleep (an fsync on a busy disk) dies, and drops its connections, only later
+        self.gone_after_s.append(round(time.monotonic() - killed_at, 2))
         return killed_at
 
     def restart(self) -> float:
@@ -255,6 +258,7 @@ class Injector(Progress):
         if (self.phase == "load" and line.startswith(MASTER_STARTING)) or (
                 tick and tick[1] == self.phase and seconds >= self.at_s):
             self.killed_at = self.server.kill()
+            self.stream.write(f"(test) killed {self.server.engine}: gone after {self.server.gone_after_s[-1]} s\n")
             if self.restart_after_s is not None:
                 self._thread = threading.Thread(target=self._restart, daemon=True)
                 self._thread.start()

@@ -143,6 +143,9 @@ def test_kill_and_restart_during_the_measurement_recovers(fleet: Fleet, engine: 
     assert not any(lost.values()), f"settings/telemetry lost although the engine is back: {lost}"
 
 
+HELD = "no operation completed in the measurement window: its users were held"
+
+
 @pytest.mark.parametrize("engine", ENGINE_PARAMS)
 def test_kill_during_the_warmup_ends_the_run_with_a_flagged_record(fleet: Fleet, engine: str) -> None:
     """Warm-up 4 s, killed at its first tick relayed as warm-up (a busy master may skip one)."""
@@ -166,13 +169,19 @@ def killed_without_restart(fleet: Fleet, name: str, phase: str, *, warmup_s: flo
         fleet.restart_later(name)  # for this engine's next case, while other engines' cases run
     detail = f"{name}: {record.invalid_reasons} {[(p.t, p.count, p.errors) for p in record.timeseries]}\n{injector.output}"
     assert injector.killed_at is not None, f"never reached {phase}: {injector.output}"
-    assert errors_of(record) > 0, detail
+    if any(reason.startswith(HELD) for reason in record.invalid_reasons):
+        # The calls in flight at a warm-up kill outlasted the window (pymongo waits 5 s for a server after the
+        # reset, and a kill that took seconds adds to it): the record says the engine held the users, and their
+        # failures are counted in the seconds they ended in.
+        assert phase == "warm-up" and sum(p.errors + p.timeouts for p in record.timeseries) > 0, detail
+    else:
+        assert errors_of(record) > 0, detail
     assert max_errors_per_user_second(record) < MAX_ERRORS_PER_USER_SECOND, detail
     _no_traceback(record, injector.output)
     # The back-off keeps failed calls few (16 against 8,000 successes is within a 1% error budget):
     # the seconds in which nothing succeeded flag the run.
     assert not record.valid, detail
-    assert any(reason.startswith("no call succeeded during") or reason.startswith("errors:")
+    assert any(reason.startswith(("no call succeeded during", "errors:", HELD))
                for reason in record.invalid_reasons), detail
 
 

@@ -40,7 +40,7 @@ def test_the_warm_up_is_not_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = drawn(record, monkeypatch)
     (xs, counts), (p99_xs, p99s) = lines["read"], lines["read p99"]
     measured = [p for p in record.timeseries if p.phase == "measure"]
-    assert xs == p99_xs == [p.t + 0.5 for p in measured] == [2.5, 3.5, 4.5, 5.5, 6.5]  # second 2: after warm-up
+    assert xs == p99_xs == [p.t + 0.5 for p in measured] == [3.5, 4.5, 5.5, 6.5, 7.5]  # from second 3, the window's
     assert counts == [p.count for p in measured] and sum(counts) == record.operations["read"].count
     assert p99s == [p.p99_us for p in measured]  # µs (all under 10 ms): the warm-up's 10 s p99 is not drawn
 

@@ -67,6 +67,30 @@ def test_calls_that_hang_are_the_engines_fault() -> None:
     assert reason_of(record, "engine").startswith("no call succeeded during the whole measurement (2 s;")
 
 
+def test_a_window_spent_in_calls_made_before_it_is_the_engines_stall_not_an_empty_run() -> None:
+    """Closed loop, every user's 200th call (in the warm-up) hangs past a 4 s timeout that ends after the 1 s window:
+    nothing is made in the window, and the record says the engine held the users, not "none was made"."""
+    load = LoadProfile.model_validate({"users": 2, "processes": 1, "duration": 1, "warmup": 1, "op_timeout": "4s"})
+    url = "fake://held?latency_us=1000&stall_every=200&stall_ms=20000"
+    record = run_and_record(RunRequest(engine="fake", url=url, workload=kv(), load=load), Progress())
+    assert sum(op.count + op.errors + op.timeouts for op in record.operations.values()) == 0
+    assert not record.valid
+    assert record.invalid_causes == ("engine",), record.invalid_reasons
+    reason = reason_of(record, "engine")
+    assert reason.startswith("no operation completed in the measurement window: its users were held"), reason
+    assert "fake was unavailable or stalled" in reason
+
+
+def test_a_failure_after_a_long_call_counts_as_time_the_engine_held_its_user() -> None:
+    """An error after 5 s (a driver waiting for a server that is gone) is a stall, as a timeout or a slow success is."""
+    recorder = Recorder(["read"], t0_ns=0, warmup_s=1, duration_s=2, open_loop=False)
+    stats = recorder.stats[0]
+    recorder.record_error(stats, 0, 500_000_000, 5_500_000_000, ConnectionError("gone"), disconnect=True)
+    recorder.record_error(stats, 0, 1_100_000_000, 1_200_000_000, ConnectionError("refused"), disconnect=True)
+    assert recorder.stalled_ns == 5_000_000_000  # the quick failure is not a stall
+    assert stats.errors == 1  # only the one made in the window is the window's
+
+
 def test_calls_that_all_fail_with_an_error_are_errors_not_an_outage() -> None:
     load = LoadProfile.model_validate({"users": 2, "processes": 1, "duration": 1, "warmup": 0})
     record = run_and_record(RunRequest(engine="fake", url="fake://broken?error_rate=1", workload=kv(), load=load),
