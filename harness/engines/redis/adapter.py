@@ -26,7 +26,7 @@ import redis
 
 from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.calls import Change, Match, Pair, Params, Window
-from harness.engines.redis.bulk import load_commands, pipe
+from harness.engines.redis.bulk import load as load_pipelined
 from harness.engines.redis.index import PREFIX, Command, IndexLayout, Row
 from harness.engines.redis.statements import (
     UPDATE_SCRIPT,
@@ -120,7 +120,7 @@ class RedisAdapter(EngineAdapter[Any]):
 
     def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
         """The records' HSETs and index entries, pipelined as `redis-cli --pipe` sends them (harness.engines.redis.bulk)."""
-        pipe(self.client, load_commands(Write.of(entity), records))
+        load_pipelined(self.client, Write.of(entity), records)
 
     def finish_load(self, workload: Workload) -> None:
         # commandstats are cumulative since server start: remember them so telemetry shows the run alone.

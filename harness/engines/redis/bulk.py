@@ -1,4 +1,4 @@
-"""The bulk load's pipeline: every command of a batch packed by hiredis, one `sendall`, the replies read by hiredis.
+"""The bulk load's pipeline: every command of a batch packed at once, one `sendall`, the replies read by hiredis.
 
 redis-py's pipeline (`pipeline(transaction=False)` + `execute_command` per command) spent half the client's
 time of a load in its own bookkeeping (argument packing in Python, a response callback per reply). Here
@@ -7,13 +7,17 @@ one write, then exactly as many replies read back with a hiredis Reader on the c
 (cooperative under gevent, with its socket timeout). Every reply is read before an error is raised, so
 the connection stays in step; a failure of the socket disconnects it (redis-py connects again on next use).
 
+The common batch — records of one shape, plain values, no expiry, no index entries — is packed a column at
+a time as one str (`packed_hsets`): the same bytes as hiredis packs (test), at about half the client's CPU
+per record (hiredis converts and frames each of the ~14 words of an HSET on its own).
+
 RESP2: https://redis.io/docs/latest/develop/reference/protocol-spec/
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 import hiredis
@@ -45,21 +49,64 @@ def load_commands(write: Write, records: Sequence[Mapping[str, Any]]) -> list[Co
     return out
 
 
+def packed_hsets(write: Write, records: Sequence[Mapping[str, Any]]) -> bytes | None:
+    """The RESP2 of `write.commands` of every record when each is one HSET (no expiry, no index entries)
+    and the records share one field order of plain values (str, int, float; bool excluded); else None.
+
+    Bytes equal to hiredis.pack_command of each command (tests): a value is written as str() writes it
+    (redis-py and hiredis alike), its length in UTF-8 bytes.
+    """
+    layout = write.layout
+    if (not records or write.expiry_ms
+            or layout.unique or layout.equality or layout.ordered or layout.edge):  # else `add` gives []
+        return None
+    names = tuple(records[0])
+    if any(tuple(record) != names or not PLAIN.issuperset(map(type, record.values())) for record in records):
+        return None
+    prefix, key_field = f"{PREFIX}:{write.entity}:", write.key_field
+    streams: list[Any] = [repeat(f"*{2 + 2 * len(names)}\r\n$4\r\nHSET\r\n"),
+                          _bulk_strings([prefix + str(record[key_field]) for record in records])]
+    for name in names:
+        streams += [repeat(f"${len(name.encode())}\r\n{name}\r\n"), _bulk_strings([r[name] for r in records])]
+    return "".join(chain.from_iterable(zip(*streams))).encode()
+
+
+def _bulk_strings(values: Sequence[Any]) -> list[str]:
+    """Each value as a RESP bulk string ("$<bytes>\\r\\n<value>\\r\\n"), as str before its UTF-8 encoding."""
+    texts = list(map(str, values))
+    if all(map(str.isascii, texts)):  # one character, one byte
+        return [f"${len(text)}\r\n{text}\r\n" for text in texts]
+    return [f"${len(text.encode())}\r\n{text}\r\n" for text in texts]
+
+
+def load(client: Any, write: Write, records: Sequence[Mapping[str, Any]]) -> int:
+    """Write `records` as `write.commands` would, pipelined on `client` (`pipe`); returns the replies read."""
+    payload = packed_hsets(write, records)
+    if payload is None:
+        return pipe(client, load_commands(write, records))
+    return send_and_read(client, payload, len(records))
+
+
 def pipe(client: Any, commands: Sequence[Command]) -> int:
     """Send `commands` (words: str, bytes, int or float) in one write on `client`'s one connection
-    (`single_connection_client`) and read every reply; returns how many were read.
+    (`single_connection_client`) and read every reply; returns how many were read (`send_and_read`)."""
+    if not commands:
+        return 0
+    return send_and_read(client, b"".join(map(hiredis.pack_command, commands)), len(commands))
+
+
+def send_and_read(client: Any, payload: bytes, replies: int) -> int:
+    """Send `payload` (RESP2 commands) in one write on `client`'s one connection and read `replies` replies.
 
     Raises the first error reply as redis-py's class for its code (after all replies were read),
     redis.ConnectionError when the socket closes or fails, redis.TimeoutError on the socket timeout.
     """
-    if not commands:
-        return 0
     connection = client.connection
     sock, reader, buffer = socket_of(connection), hiredis.Reader(), bytearray(BUFFER_BYTES)
     first_error: hiredis.ReplyError | None = None
     try:
-        sock.sendall(b"".join(map(hiredis.pack_command, commands)))
-        for _ in range(len(commands)):
+        sock.sendall(payload)
+        for _ in range(replies):
             reply = read_reply(sock, reader, buffer)
             if isinstance(reply, hiredis.ReplyError) and first_error is None:
                 first_error = reply
@@ -71,4 +118,4 @@ def pipe(client: Any, commands: Sequence[Command]) -> int:
         raise error from exc
     if first_error is not None:
         raise BaseParser.parse_error(str(first_error))
-    return len(commands)
+    return replies
