@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
+from harness.dataset.generate import RecordBatch
 from harness.engines.calls import Executor, Record
 from harness.engines.limits import LOAD_BATCH
 from harness.engines.locks import (
@@ -234,6 +235,11 @@ class EngineAdapter(ABC, Generic[ClientT]):
         Called by the load workers, whose adapters never ran `prepare`: whatever the mapping
         needs (an edge's end-node key, the layout of indexes) comes from `workload`.
         """
+
+    def load_columns(self, workload: Workload, entity: Entity, batch: RecordBatch) -> None:
+        """`load` of a batch generated as columns (the load workers' call): engines whose bulk path takes
+        rows or columns as they are override it; by default, the batch's records go to `load`."""
+        self.load(workload, entity, batch.records())
 
     def finish_load(self, workload: Workload) -> None:
         """Make loaded data visible and stable before measuring (ANALYZE, refresh, ...)."""

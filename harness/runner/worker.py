@@ -385,8 +385,8 @@ class WorkerSession:
             factory = dataset_factories(state.workload)[load.entity]
             done, last_report, size = 0, began, adapter.load_batch
             for start in range(load.start, load.stop, size):
-                batch = factory.batch(start, min(start + size, load.stop))
-                adapter.load(state.workload, entity, batch)
+                batch = factory.columns(start, min(start + size, load.stop))
+                adapter.load_columns(state.workload, entity, batch)
                 done += len(batch)
                 if time.perf_counter() - last_report >= 0.5:
                     send(self.runner, LoadProgress(entity=load.entity, done=done))

@@ -70,3 +70,6 @@ def test_a_batch_at_any_offset_equals_record_by_record(name: str) -> None:
     for entity_name, factory in dataset_factories(workload).items():
         assert factory.batch(123_457, 124_000) == list(factory.records(123_457, 124_000)), entity_name
         assert factory.batch(7, 7) == []
+        columns = factory.columns(500, 620)  # what the load workers hand an adapter (`load_columns`)
+        assert columns.names == tuple(factory.entity.fields) and len(columns) == 120
+        assert [dict(zip(columns.names, row)) for row in columns.rows()] == list(factory.records(500, 620))

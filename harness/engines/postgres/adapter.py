@@ -17,12 +17,13 @@ measured as something else.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
 
+from harness.dataset.generate import RecordBatch
 from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.postgres.statements import Parameters, Result, build, ident, positional, schema, transaction
 from harness.engines.postgres.telemetry import collect
@@ -121,13 +122,21 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
                 conn.execute(statement)
 
     def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
-        columns = sql.SQL(", ").join(map(ident, entity.fields))
+        names = tuple(entity.fields)
+        self._copy(entity, names, ([record[name] for name in names] for record in records))
+
+    def load_columns(self, workload: Workload, entity: Entity, batch: RecordBatch) -> None:
+        """COPY of the batch's rows as generated (no record dicts: about 2 µs a record less)."""
+        self._copy(entity, batch.names, batch.rows())
+
+    def _copy(self, entity: Entity, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """`COPY entity (names) FROM STDIN` of `rows` (values in `names` order), one transaction."""
+        columns = sql.SQL(", ").join(map(ident, names))
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(ident(entity.name), columns)
-        names = list(entity.fields)
         self._use_timeout(0)
         with self.client.cursor() as cur, cur.copy(copy_sql) as copy:
-            for record in records:
-                copy.write_row([record[name] for name in names])
+            for row in rows:
+                copy.write_row(row)
 
     def finish_load(self, workload: Workload) -> None:
         self._use_timeout(0)

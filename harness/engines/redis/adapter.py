@@ -24,9 +24,11 @@ from typing import Any, ClassVar
 
 import redis
 
+from harness.dataset.generate import RecordBatch
 from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.calls import Change, Match, Pair, Params, Window
 from harness.engines.redis.bulk import load as load_pipelined
+from harness.engines.redis.bulk import load_columns as load_columns_pipelined
 from harness.engines.redis.index import PREFIX, Command, IndexLayout, Row
 from harness.engines.redis.statements import (
     UPDATE_SCRIPT,
@@ -121,6 +123,10 @@ class RedisAdapter(EngineAdapter[Any]):
     def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
         """The records' HSETs and index entries, pipelined as `redis-cli --pipe` sends them (harness.engines.redis.bulk)."""
         load_pipelined(self.client, Write.of(entity), records)
+
+    def load_columns(self, workload: Workload, entity: Entity, batch: RecordBatch) -> None:
+        """`load`, packed from the generated columns as they are (no record dicts)."""
+        load_columns_pipelined(self.client, Write.of(entity), batch)
 
     def finish_load(self, workload: Workload) -> None:
         # commandstats are cumulative since server start: remember them so telemetry shows the run alone.

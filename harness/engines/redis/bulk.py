@@ -23,6 +23,7 @@ from typing import Any
 import hiredis
 from redis._parsers.base import BaseParser
 
+from harness.dataset.generate import RecordBatch
 from harness.engines.redis.index import PREFIX, Command
 from harness.engines.redis.statements import Write
 from harness.engines.redis.wire import as_redis_error, read_reply, socket_of
@@ -56,18 +57,28 @@ def packed_hsets(write: Write, records: Sequence[Mapping[str, Any]]) -> bytes | 
     Bytes equal to hiredis.pack_command of each command (tests): a value is written as str() writes it
     (redis-py and hiredis alike), its length in UTF-8 bytes.
     """
-    layout = write.layout
-    if (not records or write.expiry_ms
-            or layout.unique or layout.equality or layout.ordered or layout.edge):  # else `add` gives []
+    if not records:
         return None
     names = tuple(records[0])
-    if any(tuple(record) != names or not PLAIN.issuperset(map(type, record.values())) for record in records):
+    if any(tuple(record) != names for record in records):
         return None
-    prefix, key_field = f"{PREFIX}:{write.entity}:", write.key_field
+    return packed_columns(write, names, list(zip(*(record.values() for record in records))))
+
+
+def packed_columns(write: Write, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> bytes | None:
+    """`packed_hsets` of the records whose field `names[i]` values are `columns[i]` (a RecordBatch)."""
+    layout = write.layout
+    if (not columns or not columns[0] or write.expiry_ms
+            or layout.unique or layout.equality or layout.ordered or layout.edge):  # else `add` gives []
+        return None
+    if write.key_field not in names or any(not PLAIN.issuperset(map(type, column)) for column in columns):
+        return None
+    prefix = f"{PREFIX}:{write.entity}:"
+    keys = columns[names.index(write.key_field)]
     streams: list[Any] = [repeat(f"*{2 + 2 * len(names)}\r\n$4\r\nHSET\r\n"),
-                          _bulk_strings([prefix + str(record[key_field]) for record in records])]
-    for name in names:
-        streams += [repeat(f"${len(name.encode())}\r\n{name}\r\n"), _bulk_strings([r[name] for r in records])]
+                          _bulk_strings([prefix + str(key) for key in keys])]
+    for name, column in zip(names, columns):
+        streams += [repeat(f"${len(name.encode())}\r\n{name}\r\n"), _bulk_strings(column)]
     return "".join(chain.from_iterable(zip(*streams))).encode()
 
 
@@ -85,6 +96,14 @@ def load(client: Any, write: Write, records: Sequence[Mapping[str, Any]]) -> int
     if payload is None:
         return pipe(client, load_commands(write, records))
     return send_and_read(client, payload, len(records))
+
+
+def load_columns(client: Any, write: Write, batch: RecordBatch) -> int:
+    """`load` of a batch generated as columns: packed from them as they are when it can be."""
+    payload = packed_columns(write, batch.names, batch.columns)
+    if payload is None:
+        return pipe(client, load_commands(write, batch.records()))
+    return send_and_read(client, payload, len(batch))
 
 
 def pipe(client: Any, commands: Sequence[Command]) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from harness.dataset.generate import dataset_factories
 from harness.engines.postgres.adapter import PostgresAdapter
 from harness.results.build import run_and_record
 from harness.runner.progress import Progress
@@ -29,4 +30,11 @@ def test_two_workers_load_every_record_once_in_copy_batches(postgres_url: str) -
         row = conn.execute('SELECT count(*), count(DISTINCT aid), min(aid), max(aid) FROM "accounts"').fetchone()
         live = conn.execute("SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'accounts'").fetchone()
     assert row == (count, count, 1, count)
+    factory = dataset_factories(spec)["accounts"]
+    names = tuple(spec.dataset.entities[0].fields)
+    with psycopg.connect(postgres_url) as conn:
+        for index in (0, PostgresAdapter.load_batch, count - 1):  # COPY of the generated columns, value for value
+            stored = conn.execute(f'SELECT {", ".join(names)} FROM "accounts" WHERE aid = %s',
+                                  (factory.record(index)["aid"],)).fetchone()
+            assert stored == tuple(factory.record(index)[name] for name in names)
     assert live == (count,)  # the server's own statistics (VACUUM ANALYZE after the load)

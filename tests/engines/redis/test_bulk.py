@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.dataset.generate import dataset_factories
-from harness.engines.redis.bulk import load_commands, packed_hsets, pipe
+from harness.engines.redis.bulk import load_commands, packed_columns, packed_hsets, pipe
 from harness.engines.redis.index import PREFIX, encode_value
 from harness.engines.redis.statements import Write
 from harness.engines.registry import create_adapter
@@ -59,6 +59,8 @@ def test_the_bulkload_benchmarks_records_take_the_packed_path() -> None:
     write = Write.of(entity)
     assert packed_hsets(write, records) == b"".join(hiredis.pack_command(c) for r in records for c in write.commands(r))
     assert packed_hsets(Write.of(entity, expiry=5000), records) is None  # an expiry is a second command
+    columns = dataset_factories(spec)[entity.name].columns(0, 1000)  # the load workers' batch
+    assert packed_columns(write, columns.names, columns.columns) == packed_hsets(write, records)
 
 
 PLAIN_VALUES = st.one_of(st.text(), st.integers(), st.floats(allow_nan=True, allow_infinity=True))
@@ -118,8 +120,9 @@ def test_the_packed_path_stores_what_the_server_counts(redis_url: str) -> None:
     try:
         adapter.prepare(spec)
         hsets = calls(check, "hset")
-        for start in range(0, entity.count, 1000):
-            adapter.load(spec, entity, records[start:start + 1000])
+        factory = dataset_factories(spec)[entity.name]
+        for start in range(0, entity.count, 1000):  # as the load workers do
+            adapter.load_columns(spec, entity, factory.columns(start, min(entity.count, start + 1000)))
         assert calls(check, "hset") - hsets == entity.count
         for index in (0, 777, entity.count - 1):
             record = records[index]
