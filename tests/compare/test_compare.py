@@ -139,6 +139,15 @@ def test_per_second_statistics_use_whole_measured_seconds() -> None:
     assert _share_free(compare(a, b)).verdict in (Verdict.UNCHANGED, Verdict.INCONCLUSIVE)
 
 
+def test_a_dark_second_counts_as_zero_throughput_not_as_a_missing_one() -> None:
+    """A second in which nothing completed has no point in the series; it is still a whole second of the window
+    (the per-second values had been taken from the points, so a stall vanished from throughput's test)."""
+    a = synthetic_run(1000, seconds=6, seed=1, run_id="a")
+    dark = a.model_copy(update={"timeseries": tuple(p for p in a.timeseries if p.t != 3)})
+    assert _per_second_throughput(dark, "read")[3] == 0.0
+    assert len(_per_second_throughput(dark, "read")) == 6
+
+
 def _share_free(comparison: Comparison) -> MetricChange:
     return next(c for c in comparison.changes if c.metric == "throughput")
 
