@@ -13,7 +13,7 @@ import json
 import string
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -57,6 +57,16 @@ class RecordBatch:
 
     names: tuple[str, ...]
     columns: tuple[Sequence[Any], ...]
+
+    @classmethod
+    def of(cls, records: Sequence[Mapping[str, Any]]) -> RecordBatch | None:
+        """`records` as columns when they share one field order (as generated records do); else None."""
+        if not records:
+            return None
+        names = tuple(records[0])
+        if any(tuple(record) != names for record in records):
+            return None
+        return cls(names, tuple(zip(*(record.values() for record in records))))
 
     def __len__(self) -> int:
         return len(self.columns[0]) if self.columns else 0

@@ -8,7 +8,7 @@ one write, then exactly as many replies read back with a hiredis Reader on the c
 the connection stays in step; a failure of the socket disconnects it (redis-py connects again on next use).
 
 The common batch — records of one shape, plain values, no expiry, no index entries — is packed a column at
-a time as one str (`packed_hsets`): the same bytes as hiredis packs (test), at about half the client's CPU
+a time as one str (`packed_columns`): the same bytes as hiredis packs (test), at about half the client's CPU
 per record (hiredis converts and frames each of the ~14 words of an HSET on its own).
 
 RESP2: https://redis.io/docs/latest/develop/reference/protocol-spec/
@@ -50,23 +50,13 @@ def load_commands(write: Write, records: Sequence[Mapping[str, Any]]) -> list[Co
     return out
 
 
-def packed_hsets(write: Write, records: Sequence[Mapping[str, Any]]) -> bytes | None:
-    """The RESP2 of `write.commands` of every record when each is one HSET (no expiry, no index entries)
-    and the records share one field order of plain values (str, int, float; bool excluded); else None.
+def packed_columns(write: Write, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> bytes | None:
+    """The RESP2 of `write.commands` of every record (field `names[i]` of each in `columns[i]`) when each is
+    one HSET (no expiry, no index entries) of plain values (str, int, float; bool excluded); else None.
 
     Bytes equal to hiredis.pack_command of each command (tests): a value is written as str() writes it
     (redis-py and hiredis alike), its length in UTF-8 bytes.
     """
-    if not records:
-        return None
-    names = tuple(records[0])
-    if any(tuple(record) != names for record in records):
-        return None
-    return packed_columns(write, names, list(zip(*(record.values() for record in records))))
-
-
-def packed_columns(write: Write, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> bytes | None:
-    """`packed_hsets` of the records whose field `names[i]` values are `columns[i]` (a RecordBatch)."""
     layout = write.layout
     if (not columns or not columns[0] or write.expiry_ms
             or layout.unique or layout.equality or layout.ordered or layout.edge):  # else `add` gives []
@@ -91,15 +81,13 @@ def _bulk_strings(values: Sequence[Any]) -> list[str]:
 
 
 def load(client: Any, write: Write, records: Sequence[Mapping[str, Any]]) -> int:
-    """Write `records` as `write.commands` would, pipelined on `client` (`pipe`); returns the replies read."""
-    payload = packed_hsets(write, records)
-    if payload is None:
-        return pipe(client, load_commands(write, records))
-    return send_and_read(client, payload, len(records))
+    """Write `records` as `write.commands` would, pipelined on `client`; returns the replies read."""
+    batch = RecordBatch.of(records)
+    return pipe(client, load_commands(write, records)) if batch is None else load_columns(client, write, batch)
 
 
 def load_columns(client: Any, write: Write, batch: RecordBatch) -> int:
-    """`load` of a batch generated as columns: packed from them as they are when it can be."""
+    """`load` of a batch generated as columns: packed from them as they are when it can be (`packed_columns`)."""
     payload = packed_columns(write, batch.names, batch.columns)
     if payload is None:
         return pipe(client, load_commands(write, batch.records()))

@@ -11,8 +11,8 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.dataset.generate import dataset_factories
-from harness.engines.redis.bulk import load_commands, packed_columns, packed_hsets, pipe
+from harness.dataset.generate import RecordBatch, dataset_factories
+from harness.engines.redis.bulk import load_commands, packed_columns, pipe
 from harness.engines.redis.index import PREFIX, encode_value
 from harness.engines.redis.statements import Write
 from harness.engines.registry import create_adapter
@@ -32,6 +32,11 @@ def test_load_commands_are_the_write_commands_of_every_record(name: str) -> None
         assert load_commands(write, records) == [c for r in records for c in write.commands(r)], entity.name
     expiring = Write.of(spec.dataset.entities[0], expiry=5000)
     assert load_commands(expiring, records[:3]) == [c for r in records[:3] for c in expiring.commands(r)]
+
+
+def packed_hsets(write: Write, records: list[dict[str, Any]]) -> bytes | None:
+    batch = RecordBatch.of(records)
+    return None if batch is None else packed_columns(write, batch.names, batch.columns)
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "workloads").glob("*.yaml")))
