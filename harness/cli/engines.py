@@ -19,6 +19,7 @@ from harness.provision import paths as provision_paths
 from harness.provision.native import base as native
 from harness.provision.native import data as data_folders
 from harness.provision.native.registry import get_launcher
+from harness.provision.ports import port_open
 from harness.report.terminal import table
 from harness.spec.suite import parse_duration
 
@@ -69,6 +70,9 @@ def cmd_up(args: argparse.Namespace) -> ExitCode:
     if running is not None:
         print(f"{name} already up at {running.url} (pid {running.pid})")
         return ExitCode.OK
+    for died in (found for found in native.recorded(name) if found.server and not found.running):
+        freed = native.stop_recorded(died)
+        print(f"{died.describe()}; removed its data folder ({data_folders.human_bytes(freed)})")
     server = native.start(get_launcher(name), port=args.port, progress=print, keep_state=True)
     print(f"{name} up at {server.url} (pid {server.pid}, ready after {server.ready_after_s:.1f}s, log {server.log_path}, "
           f"data {server.data_dir})")
@@ -76,16 +80,35 @@ def cmd_up(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_down(args: argparse.Namespace) -> ExitCode:
+    """Stop what `engines up` started (found under the data root, whatever `$DBARENA_CACHE` says); a server that
+    died has its data folder removed and is said to be stopped already; a server a running dbarena uses is left."""
     for name in _names(args):
-        running = native.read_state(name)
-        if running is None:
-            if args.name:
-                print(f"{name} is not running (not started by `engines up`)")
-            continue
-        freed = native.stop(running, keep_data=args.keep_data)
-        kept = f"data kept in {running.data_dir}" if args.keep_data else f"data removed, {data_folders.human_bytes(freed)}"
-        print(f"{name} stopped (pid {running.pid}; {kept})")
+        found = native.recorded(name)
+        for server in found:
+            print(_down_one(server, args.keep_data))
+        if not found and args.name:
+            print(_nothing_recorded(name))
     return ExitCode.OK
+
+
+def _down_one(found: native.Recorded, keep_data: bool) -> str:
+    if found.run_pid is not None:
+        return f"{found.engine} on port {found.port} is in use by dbarena pid {found.run_pid}: left as it is (stop that first)"
+    freed = native.stop_recorded(found, keep_data=keep_data)
+    kept = f"data kept in {found.folder}" if keep_data else f"data removed, {data_folders.human_bytes(freed)}"
+    if found.running:
+        return f"{found.engine} stopped (pid {found.server_pid}, port {found.port}; {kept})"
+    return f"{found.engine} was already stopped (pid {found.server_pid} had died; {kept})"
+
+
+def _nothing_recorded(name: str) -> str:
+    """One line for an engine with no record: not running, or (its port answers) not knowable from here."""
+    root = provision_paths.data_root()
+    port = get_launcher(name).default_port
+    if port_open(port):
+        return (f"{name}: no server started by `engines up` is recorded under {root}, but 127.0.0.1:{port} answers: "
+                f"either not dbarena's, or started with another $DBARENA_DATA/$TMPDIR (set it as then and retry)")
+    return f"{name} is not running (nothing started by `engines up` is recorded under {root})"
 
 
 def cmd_build(args: argparse.Namespace) -> ExitCode:
@@ -99,12 +122,22 @@ def cmd_build(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_status(args: argparse.Namespace) -> ExitCode:
-    rows = []
+    """A row per recorded server (up, died) or per engine with none (down); a line each for the died and the unknown."""
+    rows, notes = [], []
     for name in _names(args):
-        running = native.read_state(name)
-        rows.append([name, "up" if running else "down", running.url if running else "",
-                     str(running.pid) if running else ""])
-    print(table(rows, ["engine", "state", "url", "pid"]))
+        found = native.recorded(name)
+        for server in found:
+            state = "up" if server.running else "died"
+            rows.append([name, state, server.server.url if server.server else "", str(server.server_pid), str(server.port)])
+            if not server.running or server.server is None:
+                notes.append(server.describe())
+        if not found:
+            rows.append([name, "down", "", "", ""])
+            if args.name or port_open(get_launcher(name).default_port):
+                notes.append(_nothing_recorded(name))
+    print(table(rows, ["engine", "state", "url", "pid", "port"]))
+    for note in notes:
+        print(note)
     return ExitCode.OK
 
 

@@ -26,13 +26,6 @@ def artifact_dir(engine: str, version: str) -> Path:
     return path
 
 
-def state_dir() -> Path:
-    """Directory of the state files of engines started by `dbarena engines up`."""
-    path = cache_root() / "run"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def data_root() -> Path:
     """`$DBARENA_DATA`, else `<temp>/dbarena-<uid>`: where native engines keep their data (maybe not created yet).
 

@@ -135,25 +135,82 @@ def log_tail(path: Path, lines: int = 8) -> str:
     return " | ".join(text[-lines:])
 
 
-def state_file(engine: str) -> Path:
-    return paths.state_dir() / f"{engine}.json"
+@dataclass(frozen=True)
+class Recorded:
+    """One server dbarena recorded starting for an engine (from its data folder's owner file), checked now.
+
+    `server` is the `engines up` record (None when a run, not `engines up`, started it); `running`
+    is whether the recorded process is still alive and (when /proc tells) serves the recorded port;
+    `run_pid` is the dbarena process that started it when that process still runs (a run using it);
+    `port_owners` are the PIDs listening on the port (None: nobody, or it cannot be told).
+    """
+
+    engine: str
+    port: int
+    folder: Path
+    server_pid: int | None
+    running: bool
+    server: NativeServer | None
+    run_pid: int | None
+    port_owners: frozenset[int] | None
+
+    @property
+    def log_path(self) -> Path:
+        return folders.log_file(self.folder)
+
+    def describe(self) -> str:
+        """One line: who started it, its pid and port, and whether it runs."""
+        who = "started by `engines up`" if self.server else "started by a dbarena run"
+        head = f"{self.engine}: {who} (pid {self.server_pid}, port {self.port})"
+        if self.running:
+            user = f"; in use by dbarena pid {self.run_pid}" if self.run_pid else ""
+            return f"{head} and running{user}"
+        other = f"; port {self.port} is now served by pid {', '.join(map(str, sorted(self.port_owners)))}" \
+            if self.port_owners else ""
+        return f"{head} but not running (it died; log: {self.log_path}){other}"
+
+
+def recorded(engine: str) -> list[Recorded]:
+    """Every server started for `engine` that still runs, or that `engines up` started and that died since.
+
+    Found from the owner files under the data root (`paths.data_root()`: `$DBARENA_DATA`, else
+    `<temp>/dbarena-<uid>`), so the answer does not depend on `$DBARENA_CACHE`. A PID reused by
+    another process (other start time), or alive but no longer serving its port, is not running.
+    """
+    found = []
+    for owners in folders.owners_of(engine):
+        if owners.up is None and not owners.server_alive:
+            continue  # a run's leftover, or data kept after `engines down --keep-data`: `engines prune` removes it
+        listening = listening_pids(owners.port)
+        serves = owners.server_pid is not None and owners.server_alive and \
+            (listening is None or bool(listening & session_pids(owners.server_pid)))
+        found.append(Recorded(
+            engine=engine, port=owners.port, folder=owners.folder, server_pid=owners.server_pid, running=serves,
+            server=NativeServer(**owners.up) if owners.up else None,  # type: ignore[arg-type]
+            run_pid=owners.dbarena_pid if owners.dbarena_alive and owners.dbarena_pid != os.getpid() else None,
+            port_owners=frozenset(listening) if listening else None,
+        ))
+    return found
 
 
 def read_state(engine: str) -> NativeServer | None:
-    """The server `engines up` left running for `engine`, if its PID is still alive and still serves its port.
+    """The server `engines up` left running for `engine`, if its process is still alive and still serves its port.
 
-    A PID reused by another process, or a port now held by another server, makes the state stale (removed):
-    dbarena never connects to a server it did not start as if it were its own.
+    A PID reused by another process, or a port now held by another server, does not count: dbarena
+    never connects to a server it did not start as if it were its own.
     """
-    path = state_file(engine)
-    if not path.exists():
-        return None
-    server = NativeServer.from_json(path.read_text())
-    owners = listening_pids(server.port) if pid_alive(server.pid) else set()
-    if owners is not None and not owners & session_pids(server.pid):
-        path.unlink(missing_ok=True)
-        return None
-    return server
+    return next((found.server for found in recorded(engine) if found.server and found.running), None)
+
+
+def stop_recorded(found: Recorded, *, keep_data: bool = False, timeout_s: float = 30.0) -> int:
+    """Stop a recorded server by its PID if it still runs, then remove its data folder, log and owner file
+    unless `keep_data` (then only its `engines up` record is dropped). Returns the bytes freed."""
+    if found.running and found.server_pid is not None:
+        _terminate(found.server_pid, timeout_s)
+    if keep_data:
+        folders.record_up(found.folder, None)
+        return 0
+    return folders.remove(found.folder)
 
 
 def start(
@@ -173,7 +230,8 @@ def start(
     stopped or killed) is reused as it is: the restart serves the same data at the same
     address (fault tests: kill -9, then restart). Without one, it starts fresh.
     The data directory is recorded as used by this process and then by the server
-    (`data.claim`), so `engines prune` never removes it while either runs.
+    (`data.claim`), so `engines prune` never removes it while either runs. With `keep_state`
+    (`engines up`), the server is recorded in that owner file too, for `recorded`/`read_state`.
     """
     port = _port_to_use(launcher, port, progress)
     artifacts = paths.artifact_dir(launcher.engine, launcher.version)
@@ -227,7 +285,7 @@ def start(
     )
     progress(f"{launcher.engine} ready at {server.url} after {server.ready_after_s:.1f}s (pid {proc.pid})")
     if keep_state:
-        state_file(launcher.engine).write_text(server.to_json())
+        folders.record_up(data, asdict(server))
     return server
 
 
@@ -237,10 +295,8 @@ def stop(server: NativeServer, timeout_s: float = 30.0, *, keep_data: bool = Fal
     Returns the bytes freed (0 when kept).
     """
     _terminate(server.pid, timeout_s)
-    path = state_file(server.engine)
-    if path.exists() and NativeServer.from_json(path.read_text()).pid == server.pid:
-        path.unlink()
     if keep_data:
+        folders.record_up(Path(server.data_dir), None)
         return 0
     return folders.remove(Path(server.data_dir))
 
@@ -305,13 +361,24 @@ def listening_pids(port: int) -> set[int] | None:
     for proc_dir in Path("/proc").iterdir():
         if not proc_dir.name.isdigit():
             continue
-        try:
-            links = {os.readlink(fd) for fd in (proc_dir / "fd").iterdir()}
-        except OSError:
-            continue
-        if links & wanted:
+        if _fd_links(proc_dir) & wanted:
             found.add(int(proc_dir.name))
     return found
+
+
+def _fd_links(proc_dir: Path) -> set[str]:
+    """What the open file descriptors of a /proc/PID entry point to (one closed meanwhile is skipped)."""
+    links: set[str] = set()
+    try:
+        fds = list((proc_dir / "fd").iterdir())
+    except OSError:
+        return links
+    for fd in fds:
+        try:
+            links.add(os.readlink(fd))
+        except OSError:
+            continue
+    return links
 
 
 def session_pids(leader: int) -> set[int]:
@@ -348,8 +415,9 @@ def _wipe(path: Path) -> None:
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)
-    # The server may run as another user (PostgreSQL refuses root).
-    os.chmod(path, 0o777)
+    # Owner only: a launcher whose server runs as another user hands the folder to that user
+    # (PostgreSQL, which refuses root, chowns it to `postgres`).
+    os.chmod(path, 0o700)
 
 
 def require_tool(tool: str, engine: str, hint: str) -> str:

@@ -4,7 +4,9 @@ Each folder `<data_root>/<engine>-<port>/` (and its log `<engine>-<port>.log`) g
 file `<engine>-<port>.owner.json` beside it, written before the folder is (re)initialised:
 the PID of the dbarena process that started the server, then the server's PID, each with the
 process's start time from /proc (a PID reused by another process does not count). A folder is
-in use while either process lives. `remove` deletes a folder, its log and owner file after a
+in use while either process lives. `dbarena engines up` adds its record of the server (`up`) to
+the owner file, so `engines status|down` find what it started from the data root alone (not the
+cache), and still know an engine it started after that engine died. `remove` deletes a folder, its log and owner file after a
 run (unless the user keeps the data); `prune` removes every folder no running engine uses,
 older than a given age, and says what it freed (`dbarena engines prune`).
 """
@@ -57,16 +59,72 @@ def claim(folder: Path, server_pid: int | None = None) -> None:
     owner_file(folder).write_text(json.dumps(owners))
 
 
-def users(folder: Path) -> list[int]:
-    """PIDs using `folder` (empty: nobody): those recorded that are still the processes recorded, else any process
-    whose working directory or command line is in it (a folder from before owner files, or not recorded)."""
+def record_up(folder: Path, server: dict[str, object] | None) -> None:
+    """Add (or, with None, drop) the `engines up` record of the server using `folder` to its owner file."""
+    if server is None and not owner_file(folder).exists():
+        return
+    owners = _owners(folder)
+    owners.pop("up", None)
+    if server is not None:
+        owners["up"] = server
+    owner_file(folder).write_text(json.dumps(owners))
+
+
+def _owners(folder: Path) -> dict[str, object]:
     try:
         owners = json.loads(owner_file(folder).read_text())
     except (OSError, ValueError):
-        owners = {}
+        return {}
+    return owners if isinstance(owners, dict) else {}
+
+
+@dataclass(frozen=True)
+class Owners:
+    """What the owner file of one engine's data folder says, checked against /proc now.
+
+    `server_pid`/`dbarena_pid` are None when not recorded; `*_alive` is whether that PID is still the
+    process recorded (same start time). `up` is the `engines up` record (NativeServer fields) or None.
+    """
+
+    folder: Path
+    port: int
+    server_pid: int | None
+    server_alive: bool
+    dbarena_pid: int | None
+    dbarena_alive: bool
+    up: dict[str, object] | None
+
+
+def _pid(owners: dict[str, object], key: str, start: str) -> tuple[int | None, bool]:
+    pid = owners.get(key)
+    if not isinstance(pid, int):
+        return None, False
+    started = owners.get(start)
+    return pid, _alive(pid, started if isinstance(started, int) else None)
+
+
+def owners_of(engine: str, root: Path | None = None) -> list[Owners]:
+    """The owner files of `engine`'s data folders (`<root>/<engine>-<port>.owner.json`), by port."""
+    root = root or paths.data_root()
+    found = []
+    for path in sorted(root.glob(f"{engine}-*{OWNER_SUFFIX}")) if root.is_dir() else ():
+        port = path.name.removesuffix(OWNER_SUFFIX).removeprefix(f"{engine}-")
+        if not port.isdigit():
+            continue
+        owners = _owners(root / path.name.removesuffix(OWNER_SUFFIX))
+        up = owners.get("up")
+        found.append(Owners(root / path.name.removesuffix(OWNER_SUFFIX), int(port),
+                            *_pid(owners, "server_pid", "server_start"),
+                            *_pid(owners, "dbarena_pid", "dbarena_start"), up if isinstance(up, dict) else None))
+    return sorted(found, key=lambda owners: owners.port)
+
+
+def users(folder: Path) -> list[int]:
+    """PIDs using `folder` (empty: nobody): those recorded that are still the processes recorded, else any process
+    whose working directory or command line is in it (a folder from before owner files, or not recorded)."""
+    owners = _owners(folder)
     pairs = (("dbarena_pid", "dbarena_start"), ("server_pid", "server_start"))
-    recorded = [int(owners[pid]) for pid, start in pairs
-                if isinstance(owners.get(pid), int) and _alive(owners[pid], owners.get(start))]
+    recorded = [pid for pid, alive in (_pid(owners, key, start) for key, start in pairs) if pid is not None and alive]
     return recorded or referring(folder)
 
 

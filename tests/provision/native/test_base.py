@@ -7,6 +7,7 @@ port) keeps this a unit test: no engine is needed.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import socket
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import EngineUnavailable
-from harness.provision.native import base
+from harness.provision.native import base, data
 from harness.provision.ports import port_open
 
 SERVE = """
@@ -185,15 +186,34 @@ def test_engines_up_state_is_trusted_only_while_its_process_serves_its_port(scra
         assert base.read_state("fileserver") == server
     finally:
         base.stop(server, timeout_s=5)
-    assert base.read_state("fileserver") is None
+    assert base.read_state("fileserver") is None and base.recorded("fileserver") == []
     with _listener() as foreign:  # the port is served by this test, not by the recorded process
         port = int(foreign.getsockname()[1])
         sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
-        try:  # the recorded PID lives, but another process serves the recorded port: stale
-            stale = dataclasses.replace(server, pid=sleeper.pid, port=port)
-            base.state_file("fileserver").write_text(stale.to_json())
+        try:  # the recorded PID lives, but another process serves the recorded port: not ours
+            folder = scratch / f"fileserver-{port}"
+            folder.mkdir()
+            stale = dataclasses.replace(server, pid=sleeper.pid, port=port, data_dir=str(folder))
+            folder.with_name(folder.name + ".owner.json").write_text(json.dumps(
+                {"server_pid": sleeper.pid, "server_start": data.process_start(sleeper.pid),
+                 "up": dataclasses.asdict(stale)}))
             assert base.read_state("fileserver") is None
-            assert not base.state_file("fileserver").exists()
+            [found] = base.recorded("fileserver")
+            assert not found.running and found.port_owners == {os.getpid()}
+            assert found.describe().endswith(f"port {port} is now served by pid {os.getpid()}")
         finally:
             sleeper.kill()
             sleeper.wait(timeout=10)
+
+
+def test_the_engines_up_record_lives_in_the_data_root_not_the_cache(scratch: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    launcher = FileServer()
+    server = base.start(launcher, port=base.free_port_for(launcher), keep_state=True)
+    try:
+        monkeypatch.setenv("DBARENA_CACHE", str(scratch.parent / "another-cache"))
+        assert base.read_state("fileserver") == server
+        stat = os.stat(server.data_dir)
+        assert stat.st_mode & 0o777 == 0o700 and stat.st_uid == os.getuid()  # owner only
+    finally:
+        base.stop(server, timeout_s=5)
