@@ -31,7 +31,13 @@ from enum import StrEnum
 from scipy.stats import norm
 
 from harness.compare.samples import QUANTILE, min_samples
-from harness.compare.stats import block_bootstrap_ci, bootstrap_percentile_ci, mann_whitney_p
+from harness.compare.stats import (
+    block_bootstrap_ci,
+    bootstrap_percentile_ci,
+    mann_whitney_min_p,
+    mann_whitney_p,
+    seconds_for_mann_whitney,
+)
 from harness.errors import InvalidRunRefused, UserError
 from harness.results.points import measured_points, whole_seconds
 from harness.results.record import RunRecord
@@ -55,6 +61,7 @@ class Verdict(StrEnum):
     UNCHANGED = "unchanged"
     INCONCLUSIVE = "inconclusive"
     TOO_FEW = "too few samples"  # a percentile from fewer than min_samples values: shown, not compared
+    TOO_SHORT = "too few seconds"  # throughput over too few seconds for its test to reach the level: not judged
     NOT_AVAILABLE = "n/a"
 
 
@@ -97,6 +104,11 @@ class Comparison:
         if Verdict.INCONCLUSIVE in verdicts or self.weak_changes:
             return Verdict.INCONCLUSIVE
         return Verdict.UNCHANGED if verdicts - {Verdict.NOT_AVAILABLE, Verdict.TOO_FEW} else Verdict.NOT_AVAILABLE
+
+    @property
+    def alpha(self) -> float:
+        """The significance level of each metric's test: the family's ALPHA over the metrics (Bonferroni)."""
+        return ALPHA / max(1, len(self.changes))
 
     @property
     def weak_changes(self) -> list[MetricChange]:
@@ -213,12 +225,20 @@ def _throughput(a: RunRecord, b: RunRecord, name: str, alpha: float, min_effect:
     p_value = mann_whitney_p(seconds_a, seconds_b)
     interval = block_bootstrap_ci(seconds_a, seconds_b, 1 - alpha)
     change = (after - before) / before if before else None
-    evidence = (f"Mann-Whitney U p={p_value:.3g} on per-second throughput; {_interval_text(interval, 1 - alpha)}"
-                if p_value is not None else
-                f"not compared: {len(seconds_a)} and {len(seconds_b)} whole measured seconds, needs 3 a side")
+    method = "Mann-Whitney U and block bootstrap over seconds"
+    if p_value is None:
+        return MetricChange(name, "throughput", True, before, after, change,
+                            f"not compared: {len(seconds_a)} and {len(seconds_b)} whole measured seconds, needs 3 a side",
+                            Verdict.NOT_AVAILABLE, None, method, (op_a.count, op_b.count))
+    evidence = f"Mann-Whitney U p={p_value:.3g} on per-second throughput; {_interval_text(interval, 1 - alpha)}"
+    if mann_whitney_min_p(len(seconds_a), len(seconds_b)) >= alpha:  # no change could reach the level
+        return MetricChange(name, "throughput", True, before, after, change,
+                            f"not judged: {len(seconds_a)} and {len(seconds_b)} whole seconds; at {alpha:.2%} a metric "
+                            f"the test needs {seconds_for_mann_whitney(alpha)} a side ({evidence})",
+                            Verdict.TOO_SHORT, interval, method, (op_a.count, op_b.count))
     return MetricChange(name, "throughput", True, before, after, change, evidence,
-                        _decide(change, interval, None if p_value is None else p_value < alpha, True, min_effect),
-                        interval, "Mann-Whitney U and block bootstrap over seconds", (op_a.count, op_b.count))
+                        _decide(change, interval, p_value < alpha, True, min_effect),
+                        interval, method, (op_a.count, op_b.count))
 
 
 def _latency(a: RunRecord, b: RunRecord, name: str, metric: str, alpha: float, min_effect: float) -> MetricChange:
@@ -233,7 +253,7 @@ def _latency(a: RunRecord, b: RunRecord, name: str, metric: str, alpha: float, m
     need = min_samples(metric)
     if min(samples) < need:
         return MetricChange(name, metric, False, before_us, after_us, change,
-                            f"not compared: {min(samples):,} samples, {metric} needs {need:,} (10/(1-q))",
+                            f"not compared: {_few_sides(samples, need)}, {metric} needs {need:,} (10/(1-q))",
                             Verdict.TOO_FEW, samples=samples)
     method = PER_SECOND
     interval = block_bootstrap_ci(_per_second(a, name, metric), _per_second(b, name, metric), 1 - alpha)
@@ -246,6 +266,12 @@ def _latency(a: RunRecord, b: RunRecord, name: str, metric: str, alpha: float, m
     return MetricChange(name, metric, False, before_us, after_us, change, evidence,
                         _decide(change, interval, significant, False, min_effect * TAIL_FACTOR[metric]),
                         interval, method if interval else None, samples)
+
+
+def _few_sides(samples: tuple[int, int], need: int) -> str:
+    """Which side(s) had too few samples: "baseline 4,398 samples" or "both sides (120 and 124 samples)"."""
+    short = [f"{side} {n:,} samples" for side, n in zip(("baseline", "candidate"), samples) if n < need]
+    return short[0] if len(short) == 1 else f"both sides ({samples[0]:,} and {samples[1]:,} samples)"
 
 
 def _share_of(record: RunRecord, name: str, metric: str) -> tuple[int, int]:
@@ -311,4 +337,15 @@ def compare(a: RunRecord, b: RunRecord, threshold: float = DEFAULT_THRESHOLD, fo
         changes += [_latency(a, b, name, metric, alpha, threshold) for metric in ("p50", "p99", "p999")]
     changes += [_share(a, b, name, metric, alpha, threshold) for name, metric in shares]
     changes.sort(key=lambda c: (c.operation, METRICS.index(c.metric)))
-    return Comparison(a, b, threshold, tuple(changes), tuple(warnings + _fallback_warning(changes)))
+    warnings += _fallback_warning(changes) + _short_warning(changes, alpha)
+    if a.run_id == b.run_id:
+        warnings.append("both sides are the same run: the intervals show only the resampling's spread")
+    return Comparison(a, b, threshold, tuple(changes), tuple(warnings))
+
+
+def _short_warning(changes: list[MetricChange], alpha: float) -> list[str]:
+    short = [c.operation for c in changes if c.verdict is Verdict.TOO_SHORT]
+    if not short:
+        return []
+    return [f"throughput not judged ({', '.join(short)}): too few whole measured seconds for Mann-Whitney U to reach "
+            f"{alpha:.2%} a metric, however large the change; measure at least {seconds_for_mann_whitney(alpha)} s"]

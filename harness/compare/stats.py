@@ -8,6 +8,8 @@ significant (asv's rule): big-but-noisy is "inconclusive", small-but-significant
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from hdrh.histogram import HdrHistogram
 from scipy.stats import mannwhitneyu
@@ -24,6 +26,24 @@ def mann_whitney_p(a: list[float], b: list[float]) -> float | None:
     if len(set(a) | set(b)) == 1:
         return 1.0
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def mann_whitney_min_p(n: int, m: int) -> float:
+    """The smallest two-sided p-value Mann-Whitney U's exact test can give for samples of n and m values.
+
+    Under the null hypothesis each of the C(n+m, n) orderings of the pooled values is equally likely
+    (Mann & Whitney 1947); the most extreme (U = 0 or U = nm) has one ordering each: p = 2 / C(n+m, n).
+    A test at a level below it cannot reject, however large the change.
+    """
+    return min(1.0, 2 / math.comb(n + m, n))
+
+
+def seconds_for_mann_whitney(alpha: float) -> int:
+    """The fewest values a side (n = m) for which Mann-Whitney U can reach `alpha` (`mann_whitney_min_p` < alpha)."""
+    n = 3
+    while mann_whitney_min_p(n, n) >= alpha:
+        n += 1
+    return n
 
 
 def histogram_distribution(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:

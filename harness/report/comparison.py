@@ -55,7 +55,9 @@ def comparison_table(comparison: Comparison) -> str:
                     + f" on the weaker {PER_OPERATION} only: not counted; run longer)")
     lines.append(f"verdict: {verdict} (minimum effect {comparison.threshold:.0%}; "
                  f"{2 * comparison.threshold:.0%} for p99, {4 * comparison.threshold:.0%} for p99.9; "
-                 "unchanged = the whole interval inside it; family-wise significance 5%; "
+                 f"unchanged = the whole interval inside it; family-wise significance 5%, Bonferroni over "
+                 f"{len(comparison.changes)} metrics: each tested at {comparison.alpha:.2%}, its interval at "
+                 f"{1 - comparison.alpha:.1%}; "
                  "↑ higher is better, ↓ lower is better)")
     if any(c.metric in SHARES for c in comparison.changes):
         lines.append(SHARE_RULE)

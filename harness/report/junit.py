@@ -47,7 +47,7 @@ def _change_case(suite: ET.Element, prefix: str, change: MetricChange, fail_on: 
         failure = ("regressed", message)
     elif fail_on == "inconclusive" and change.verdict is Verdict.INCONCLUSIVE:
         failure = ("inconclusive", message)
-    skipped = message if change.verdict in (Verdict.NOT_AVAILABLE, Verdict.TOO_FEW) else None
+    skipped = message if change.verdict in (Verdict.NOT_AVAILABLE, Verdict.TOO_FEW, Verdict.TOO_SHORT) else None
     _case(suite, f"{prefix}.{change.operation}", change.metric, failure, skipped, message)
 
 

@@ -15,6 +15,7 @@ from harness.compare.compare import (
     refuse_invalid,
 )
 from harness.errors import InvalidRunRefused
+from harness.results.record import RunRecord
 from tests.compare.records import invalid, synthetic_run
 
 
@@ -61,7 +62,8 @@ def test_percentiles_from_too_few_samples_are_marked_not_compared() -> None:
     for metric in ("p99", "p999"):
         change = by_metric[metric]
         assert change.verdict is Verdict.TOO_FEW and change.samples == counts
-        assert f"{min(counts):,} samples, {metric} needs {min_samples(metric):,}" in change.evidence
+        assert f"both sides ({counts[0]:,} and {counts[1]:,} samples), {metric} needs {min_samples(metric):,}" \
+            in change.evidence
     latency = a.operations["read"].latency_us
     assert latency is not None and by_metric["p99"].before == latency.p99  # shown, only not compared
 
@@ -109,7 +111,7 @@ def test_every_operation_of_a_run_is_judged_on_the_same_whole_seconds() -> None:
     assert whole_seconds(a) == [0, 1, 2, 3, 4]  # the window [0, 5)
     assert _per_second_throughput(a, "scan") == [3.0, 0.0, 3.0, 0.0, 0.0]
     throughput = {c.operation: c for c in compare(a, b).changes if c.metric == "throughput"}
-    assert all(c.evidence.startswith("Mann-Whitney") for c in throughput.values()), throughput
+    assert all("Mann-Whitney U p=" in c.evidence for c in throughput.values()), throughput  # tested, each of them
     short_a = _two_ops(synthetic_run(1000, seconds=2, per_second=200, seed=1, run_id="a"), {0, 1})
     short_b = _two_ops(synthetic_run(1000, seconds=2, per_second=200, seed=2, run_id="b"), {0, 1})
     for change in (c for c in compare(short_a, short_b).changes if c.metric == "throughput"):
@@ -134,3 +136,43 @@ def test_a_headline_never_rests_on_the_weaker_statistic_alone() -> None:
                            "over operations only: not counted; run longer)"), line
     worse = compare(b, a)
     assert worse.verdict is Verdict.INCONCLUSIVE and not worse.regressions and worse.inconclusive
+
+
+def test_the_smallest_mann_whitney_p_is_two_over_the_orderings() -> None:
+    """Exact test, fully separated samples: scipy's p is 2 / C(n+m, n), the floor `mann_whitney_min_p` gives."""
+    from scipy.stats import mannwhitneyu
+
+    from harness.compare.stats import mann_whitney_min_p, seconds_for_mann_whitney
+
+    for n, m in ((3, 3), (5, 5), (4, 6)):
+        apart = mannwhitneyu(list(range(n)), list(range(100, 100 + m)), alternative="two-sided", method="exact")
+        assert apart.pvalue == pytest.approx(mann_whitney_min_p(n, m))
+    assert mann_whitney_min_p(5, 5) == pytest.approx(2 / 252)
+    assert seconds_for_mann_whitney(0.05 / 12) == 6  # 2/C(12, 6) = 0.0022 < 0.0042 <= 2/C(10, 5) = 0.0079
+    assert seconds_for_mann_whitney(0.05) == 4
+
+
+def test_throughput_over_too_few_seconds_to_reach_the_level_is_not_judged_and_said_so() -> None:
+    """Throughput halved over 5 s a side: 4 metrics, each at 1.25%, the smallest p is 0.79%... one operation can
+    decide; with 3 operations (12 metrics, 0.42% each) 5 s cannot, 6 s can."""
+    def run(per_second: int, seconds: int, run_id: str) -> RunRecord:
+        record = synthetic_run(1000, seconds=seconds, per_second=per_second, seed=len(run_id), run_id=run_id)
+        ops = {name: record.operations["read"] for name in ("read", "scan", "update")}
+        points = tuple(p.model_copy(update={"op": name}) for p in record.timeseries for name in ops)
+        return record.model_copy(update={"operations": ops, "timeseries": points})
+
+    short = compare(run(600, 5, "a"), run(300, 5, "bb"))
+    throughput = [c for c in short.changes if c.metric == "throughput"]
+    assert {c.verdict for c in throughput} == {Verdict.TOO_SHORT}, [c.evidence for c in throughput]
+    assert all(c.evidence.startswith("not judged: 5 and 5 whole seconds; at 0.42% a metric the test needs 6 a side")
+               for c in throughput)
+    assert any(w.startswith("throughput not judged (read, scan, update)") and w.endswith("measure at least 6 s")
+               for w in short.warnings), short.warnings
+    longer = compare(run(600, 6, "a"), run(300, 6, "bb"))
+    assert {c.verdict for c in longer.changes if c.metric == "throughput"} == {Verdict.REGRESSED}
+    assert not any("not judged" in w for w in longer.warnings)
+
+
+def test_a_run_compared_with_itself_says_so() -> None:
+    record = synthetic_run(1000, seconds=10, seed=3, run_id="same")
+    assert "both sides are the same run: the intervals show only the resampling's spread" in compare(record, record).warnings

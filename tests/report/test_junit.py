@@ -48,4 +48,4 @@ def test_too_few_samples_are_skipped() -> None:
     b = synthetic_run(1000, seconds=4, per_second=100, seed=2, run_id="b")
     root = ET.fromstring(junit_xml([Gate(b, compare(a, b))], "inconclusive"))
     skipped = {c.get("name") for c in root.iter("testcase") if c.find("skipped") is not None}
-    assert skipped == {"p99", "p999"}
+    assert skipped == {"p99", "p999", "throughput"}  # 400 samples; 4 s a side: too few for the test's level
