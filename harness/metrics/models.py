@@ -48,11 +48,13 @@ class TimePoint(Frozen):
 
 
 class LoadPhase(Frozen):
-    """The bulk-load phase before measuring."""
+    """The bulk-load phase before measuring. `complete` False: the load was cut short (interrupted, or a worker or
+    the engine failed) and `records` is what the workers reported loaded by then (records/s over `seconds` so far)."""
 
     records: int
     seconds: float
     records_per_s: float
+    complete: bool = True
 
 
 class StageResult(Frozen):

@@ -85,13 +85,14 @@ def _few_samples_note(record: RunRecord) -> list[str]:
 
 def _before_measuring(record: RunRecord) -> str | None:
     """What a run stopped before its measurement window says instead of a table of zeros; None otherwise."""
-    if record.phase not in ("prepare", "load") or any(op.count or op.errors for op in record.operations.values()):
+    if record.phase not in ("prepare", "load", "warmup") or any(op.count or op.errors for op in record.operations.values()):
         return None
     title = f"{record.engine} {record.engine_version} · {record.workload}{':' + record.preset if record.preset else ''}"
     how = "interrupted" if record.interrupted else "failed"
-    where = "while loading the dataset" if record.phase == "load" else "while preparing the engine"
+    where = {"load": "while loading the dataset", "warmup": "during the warm-up"}.get(record.phase,
+                                                                                     "while preparing the engine")
     if record.load_phase is not None:
-        so_far = f"{record.load_phase.records:,} records loaded"
+        so_far = f"{record.load_phase.records:,} records loaded" + ("" if record.load_phase.complete else " so far")
     else:  # the interruption note carries the last progress line: `... during load (loading users 1,200/5,000 ...)`
         progress = [note.split(" during load (", 1)[1].removesuffix(")") for note in record.notes if " during load (" in note]
         so_far = f"last progress: {progress[0]}" if progress else "records loaded so far unknown"

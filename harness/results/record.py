@@ -48,7 +48,7 @@ class RunRecord(Frozen):
     started_at: str  # ISO 8601, UTC
     complete: bool
     interrupted: bool = False  # stopped by the user or a signal (SIGINT, SIGTERM, SIGHUP)
-    phase: str = "done"  # where the run ended: done, or prepare | load | measure | telemetry when cut short
+    phase: str = "done"  # where the run ended: done, or prepare | load | warmup | measure | telemetry when cut short
     failure: str | None = None  # why the engine or the workers failed, when they did (the attempt is kept)
     engine: str
     engine_version: str

@@ -79,6 +79,7 @@ READY_TIMEOUT_S = 120.0
 LOAD_TIMEOUT_S = 6 * 3600.0
 RESULT_GRACE_S = 60.0
 STOP_GRACE_S = 30.0
+LOAD_STOP_GRACE_S = 15.0  # for each worker's final count after a Stop: its batch in flight ends first
 
 
 class RunAborted(Exception):
@@ -137,6 +138,9 @@ class Master:
         self.stopping = False
         self.view: LiveView | None = None
         self._relayed_t = 0.0  # the end of the last second relayed to the parent (Tick.t)
+        self._loading: dict[str, int] = {}  # worker -> its latest count of the entity loading
+        self._finished: dict[str, LoadDone] = {}  # worker -> its LoadDone of the entity loading
+        self._load_began = time.perf_counter()
         for name in MESSAGE_TYPES:
             runner.register_message(CUSTOM_PREFIX + name, self._receive)
 
@@ -212,9 +216,14 @@ class Master:
 
     def run(self) -> RunResults:
         self._serve_page()
-        self._connect()
-        self._configure()
-        self._clocks()
+        try:
+            self._connect()
+            self._configure()
+            self._clocks()
+        except RunAborted:
+            if self.plan.load_data:  # stopped before any worker was given records to load
+                say(Loaded(records=0, seconds=0.0, complete=False))
+            raise
         self._load()
         if not self._await_measure():
             return RunResults(results=(), workers=self._infos(), interrupted=True)
@@ -300,15 +309,19 @@ class Master:
             # all of them unless insertstart/insertcount
             for slot, (start, stop) in zip(slots, split_range(end - first, len(slots)), strict=True):
                 self.send(slot, LoadRange(entity=entity.name, start=first + start, stop=first + stop))
-            total += self._follow_load(entity.name, end - first, total)
+            try:
+                total += self._follow_load(entity.name, end - first, total)
+            except RunAborted:
+                self._stop_load(entity.name, total)
+                raise
         say(Loaded(records=total, seconds=round(time.perf_counter() - began, 3)))
 
     def _follow_load(self, entity: str, count: int, before: int = 0) -> int:
         """Wait for every worker's LoadDone of `entity` (`count` records; `before` loaded of earlier entities),
         saying a progress line (the entity; bar, records, records/s and ETA over the whole load) on each
-        worker's LoadProgress."""
-        done: dict[str, int] = {}
-        finished: dict[str, LoadDone] = {}
+        worker's LoadProgress. Each worker's latest count stays in `_loading` for a load cut short."""
+        done = self._loading = {}
+        self._finished = {}
         for item in self.messages(LOAD_TIMEOUT_S):
             self._abort_if_lost(f"loading {entity}")
             if self.stopping:
@@ -317,17 +330,44 @@ class Master:
                 continue
             slot, message = item
             if isinstance(message, Failed):
+                self._finished[slot.client_id] = LoadDone(entity=entity, records=done.get(slot.client_id, 0),
+                                                          seconds=0.0, complete=False)
                 raise RunAborted(f"worker {slot.index}: {message.error}")
             if isinstance(message, LoadProgress):
                 done[slot.client_id] = message.done
             elif isinstance(message, LoadDone):
-                finished[slot.client_id] = message
+                self._finished[slot.client_id] = message
                 done[slot.client_id] = message.records
             say(Progress(text=load_line(self._load_label(entity), before + sum(done.values()), self._load_total,
                                         time.perf_counter() - self._load_began, f"{len(self.workers)} worker(s)")))
-            if len(finished) == len(self.workers):
-                return sum(f.records for f in finished.values())
+            if len(self._finished) == len(self.workers):
+                return sum(f.records for f in self._finished.values())
         raise RunAborted(f"loading {entity} did not finish within {LOAD_TIMEOUT_S:.0f}s")
+
+    def _stop_load(self, entity: str, before: int) -> None:
+        """A load cut short: Stop the workers still loading `entity`, take each one's final count (its LoadDone, a
+        Failed after its last LoadProgress, or its last count when lost or silent for LOAD_STOP_GRACE_S), and say
+        Loaded, not complete, with the records loaded so far (`before`: of earlier entities)."""
+        done = self._loading
+        pending = [s for s in self.workers.values() if s.client_id not in self._finished and not s.lost]
+        for slot in pending:
+            self.send(slot, Stop())
+        deadline = time.monotonic() + LOAD_STOP_GRACE_S
+        while pending and time.monotonic() < deadline:
+            try:
+                client_id, message = self.inbox.get(timeout=0.25)
+            except Empty:
+                self._check_lost()
+                pending = [s for s in pending if not s.lost]
+                continue
+            if isinstance(message, LoadProgress):
+                done[client_id] = message.done
+            elif isinstance(message, LoadDone):
+                done[client_id] = message.records
+            if isinstance(message, (LoadDone, Failed)):
+                pending = [s for s in pending if s.client_id != client_id]
+        say(Loaded(records=before + sum(done.values()), seconds=round(time.perf_counter() - self._load_began, 3),
+                   complete=False))
 
     def _load_label(self, entity: str) -> str:
         """The entity loading, with its place when there are several: "usertable", "orders (2/3)"."""

@@ -87,7 +87,8 @@ class LoadRange(Frozen):
 
 
 class LoadProgress(Frozen):
-    """Records of the current range loaded so far (about twice a second)."""
+    """Records of the current range loaded so far: about twice a second, and once more, with the final count,
+    just before a worker's Failed while loading."""
 
     type: Literal["load_progress"] = "load_progress"
     entity: str
@@ -95,12 +96,13 @@ class LoadProgress(Frozen):
 
 
 class LoadDone(Frozen):
-    """The range is loaded."""
+    """The range is loaded, or (`complete` False) the worker stopped loading it on a Stop after `records`."""
 
     type: Literal["load_done"] = "load_done"
     entity: str
     records: int
     seconds: float
+    complete: bool = True
 
 
 class Ping(Frozen):
@@ -139,11 +141,14 @@ class Progress(Frozen):
 
 
 class Loaded(Frozen):
-    """Every worker loaded its ranges: records and seconds of the whole load phase."""
+    """Every worker loaded its ranges: records and seconds of the whole load phase. `complete` False: the load
+    was cut short (a Stop, a failed or lost worker) and `records` is what the workers reported loaded by then
+    (each one's last count; a Failed follows)."""
 
     type: Literal["loaded"] = "loaded"
     records: int
     seconds: float
+    complete: bool = True
 
 
 class WorkerInfo(Frozen):

@@ -66,7 +66,9 @@ MAX_LAG_SHARE = 0.05
 CPU_SATURATED = 0.97
 CLIENT_BUSY = 0.9  # a worker process this busy over the window is the bottleneck when starts lag
 STALL_US = 1_000_000  # a measured second whose slowest operation took this long is a slow second of the engine
-INTERRUPTED = "interrupted by the user (Ctrl-C)"
+STOPPED_BY = {"SIGINT": "interrupted by the user (Ctrl-C, SIGINT)",
+              "SIGTERM": "interrupted by SIGTERM (a stop request: kill, timeout, a CI cancellation)",
+              "SIGHUP": "interrupted by SIGHUP (the terminal closed)"}  # the note of each stop signal
 
 Inbox = queue.Queue[Message]
 
@@ -115,7 +117,7 @@ class Measurement(Frozen):
     invalid_causes: tuple[str, ...] = ()  # one per reason: client | engine | errors | misses | interrupted | workers | other
     outages: tuple[Outage, ...] = ()  # measured seconds in which nothing succeeded, with the recovery after each
     workers: tuple[WorkerInfo, ...] = ()  # who measured, with clock offsets
-    phase: str = "done"  # where the run ended: done, or prepare | load | measure | telemetry when cut short
+    phase: str = "done"  # where the run ended: done, or prepare | load | warmup | measure | telemetry when cut short
     failure: str | None = None  # why the engine or the workers failed (phase, error), when they did
     stages: tuple[StageResult, ...] = ()  # per stage of the load shape
     scenarios: tuple[ScenarioResult, ...] = ()
@@ -334,7 +336,7 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
         timeseries=timeseries, measured_s=round(measured_s, 3), stopped_by=stopped_by,
         complete=complete, interrupted=outcome.interrupted, invalid_reasons=tuple(f.reason for f in found),
         invalid_causes=tuple(f.cause for f in found), outages=found_outages,
-        telemetry=telemetry, notes=request.notes + tuple(outcome.notes) + _clamped_note(operations)
+        telemetry=telemetry, notes=request.notes + outcome.all_notes() + _clamped_note(operations)
         + tuple(o.describe() for o in found_outages),
         workers=outcome.results.workers if outcome.results else (), phase=outcome.phase, failure=outcome.failure,
     )
@@ -419,18 +421,19 @@ def _client_busy(results: list[WorkerResult]) -> float | None:
 def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete: bool,
                      outcome: _Outcome) -> list[Invalid]:
     reasons = [Invalid(line, "workers") for line in outcome.lost]
-    if not complete and not outcome.lost:
-        reasons.append(Invalid("run interrupted before the end of the measurement window",
-                               "interrupted" if outcome.interrupted or outcome.failure is None else outcome.failure_cause))
+    if not complete and not outcome.lost and (outcome.interrupted or outcome.failure is None):
+        reasons.append(Invalid("run interrupted before the end of the measurement window", "interrupted"))
     if not results:
-        reasons.append(Invalid("no worker process returned results", "workers"))
+        if not outcome.stopped_before_measuring():  # else the interruption or the failure says why
+            reasons.append(Invalid("no worker process returned results", "workers"))
         return reasons
     busy = _client_busy(results)
     if busy is not None and busy >= CPU_SATURATED and request.load.open_loop:
         reasons.append(Invalid(
             f"load generator saturated: harness process CPU at {busy:.0%} of a core; add processes (--processes) "
             "or workers (--expect-workers)", "client"))
-    reasons += _error_budget(request, results)
+    if not (outcome.interrupted and outcome.phase == "warmup"):  # stopped before its window: none was made, rightly
+        reasons += _error_budget(request, results)
     return reasons
 
 
@@ -622,18 +625,39 @@ class _Outcome:
     last_progress: str = ""  # the last progress line (how far the load got)
     failure: str | None = None
     failure_cause: str = "engine"  # engine | workers (an invalid cause, see Measurement.invalid_causes)
+    signal_name: str = ""  # the stop signal that interrupted the run (SIGINT, SIGTERM, SIGHUP)
 
     def interrupt(self, signal_name: str, progress: Progress) -> None:
         """A stop signal arrived in this phase: note it; whatever was measured stays."""
         if self.interrupted:
             return
-        self.interrupted = True
+        self.interrupted, self.signal_name = True, signal_name
         if self.phase != "telemetry":
             self.complete = False
-        where = f"during {self.phase}" + (f" ({self.last_progress})" if self.phase == "load" and self.last_progress else "")
-        self.notes.append(f"{INTERRUPTED} — {signal_name} {where}" + (
-            "; server statistics and plans not collected" if self.phase == "telemetry" else ""))
-        progress.say(f"interrupted ({signal_name}) {where}: saving what was measured")
+        progress.say(f"interrupted ({signal_name}) during {self.phase}: saving what was measured")
+
+    def load_cut_short(self, records: int, seconds: float) -> None:
+        """The load stopped before its end (a stop signal, a failed worker or engine) after `records`."""
+        self.load_phase = LoadPhase(records=records, seconds=round(seconds, 3),
+                                    records_per_s=round(records / max(seconds, 1e-9), 1), complete=False)
+
+    def stopped_before_measuring(self) -> bool:
+        """Interrupted or failed before the workers were asked to measure."""
+        return (self.interrupted or self.failure is not None) and self.phase in ("connect", "prepare", "load")
+
+    def all_notes(self) -> tuple[str, ...]:
+        """The notes, the interruption's first: its signal, its phase and, in the load, how far it got."""
+        if not self.interrupted:
+            return tuple(self.notes)
+        where = f"during {self.phase}"
+        if self.phase == "load":
+            lp = self.load_phase
+            so_far = f"{lp.records:,} records loaded so far" if lp is not None and not lp.complete else self.last_progress
+            where += f" ({so_far})" if so_far else ""
+        elif self.phase == "telemetry":
+            where += "; server statistics and plans not collected"
+        note = STOPPED_BY.get(self.signal_name, f"interrupted by {self.signal_name}")
+        return (f"{note} {where}", *self.notes)
 
     def fail(self, error: str, cause: str = "engine") -> None:
         self.failure, self.failure_cause, self.complete = error, cause, False
@@ -649,6 +673,7 @@ class _Session:
         self.inbox: Inbox = queue.Queue()
         self.outcome = outcome
         self.started_epoch: float | None = None
+        self._last_tick: tuple[float, float] | None = None  # the last Tick's t and when it came (time.monotonic)
 
     def plan(self) -> RunPlan:
         request, load = self.request, self.request.load
@@ -672,6 +697,8 @@ class _Session:
         try:
             self._follow(master)
         except KeyboardInterrupt as exc:
+            if self.outcome.phase == "measure" and self._in_warmup():
+                self.outcome.phase = "warmup"
             self.outcome.interrupt(interruption_name(exc), self.progress)
             master.send(Stop())
             with deferred_signals():  # a second Ctrl-C waits until the workers' results are in
@@ -688,7 +715,9 @@ class _Session:
                                          + drain_s(self.request.workload, load.op_timeout_s))
             except queue.Empty:
                 raise LoadWorkersFailed("the master stopped answering; no result") from None
-            if isinstance(message, Loaded):
+            if isinstance(message, Loaded) and not message.complete:
+                self._load_cut_short(message)
+            elif isinstance(message, Loaded):
                 self._finish_load(message)
                 self.outcome.phase = "measure"
                 master.send(Measure())
@@ -707,6 +736,21 @@ class _Session:
             self.progress.done(f"loaded {loaded.records:,} records in {seconds:.1f}s ({rate:,.0f} records/s)")
         self.started_epoch = time.time() + 0.5
 
+    def _load_cut_short(self, loaded: Loaded) -> None:
+        self.outcome.load_cut_short(loaded.records, loaded.seconds)
+        self.progress.say(f"the load stopped after {loaded.records:,} records ({loaded.seconds:.1f}s)")
+
+    def _in_warmup(self) -> bool:
+        """Whether the window is still in its warm-up: no second of it relayed yet, or the last one (Tick.t, the end
+        of the second it covers, from the start of warm-up) plus the time since it came is short of `warmup_s`."""
+        warmup_s = self.request.load.warmup_s
+        if warmup_s <= 0:
+            return False
+        if self._last_tick is None:
+            return True
+        t, received = self._last_tick
+        return t + (time.monotonic() - received) < warmup_s
+
     def _handle(self, message: Message) -> None:
         if isinstance(message, ProgressLine):
             self.outcome.last_progress = message.text
@@ -715,6 +759,7 @@ class _Session:
             else:
                 self.progress.update(message.text)
         elif isinstance(message, Tick):
+            self._last_tick = (message.t, time.monotonic())
             self._show(message)
         elif isinstance(message, RunResults):
             self.outcome.results = message
@@ -737,6 +782,8 @@ class _Session:
                 return
             if isinstance(message, (Failed, Exited)):
                 return
+            if isinstance(message, Loaded) and not message.complete:
+                self._load_cut_short(message)
             if isinstance(message, RunResults):
                 self._handle(message)
 

@@ -375,16 +375,23 @@ class WorkerSession:
         gevent.spawn(self._load, load)
 
     def _load(self, load: LoadRange) -> None:
-        """Bulk-load records [start, stop) of one entity with a connection of this worker's own."""
+        """Bulk-load records [start, stop) of one entity with a connection of this worker's own.
+
+        Stops between batches on a Stop (LoadDone, not complete); on a failure it reports the records loaded
+        until then (LoadProgress) before its Failed: the master counts what is in the engine either way.
+        """
         state = self._state()
         began = time.perf_counter()
         adapter = create_adapter(state.config.engine, state.config.url)
+        done = 0
         try:
             adapter.connect()
             entity = state.workload.entity(load.entity)
             factory = dataset_factories(state.workload)[load.entity]
-            done, last_report, size = 0, began, adapter.load_batch
+            last_report, size = began, adapter.load_batch
             for start in range(load.start, load.stop, size):
+                if state.stopping:
+                    break
                 batch = factory.columns(start, min(start + size, load.stop))
                 adapter.load_columns(state.workload, entity, batch)
                 done += len(batch)
@@ -392,11 +399,13 @@ class WorkerSession:
                     send(self.runner, LoadProgress(entity=load.entity, done=done))
                     last_report = time.perf_counter()
         except Exception as exc:
+            send(self.runner, LoadProgress(entity=load.entity, done=done))
             send(self.runner, Failed(error=f"loading {load.entity}: {type(exc).__name__}: {exc}"))
             return
         finally:
             adapter.close()
-        send(self.runner, LoadDone(entity=load.entity, records=done, seconds=round(time.perf_counter() - began, 3)))
+        send(self.runner, LoadDone(entity=load.entity, records=done, seconds=round(time.perf_counter() - began, 3),
+                                   complete=done == load.stop - load.start))
 
     def on_spawn(self, _: Spawn) -> None:
         state = self._state()

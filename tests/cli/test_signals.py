@@ -32,7 +32,7 @@ def bench(tmp_path: Path, *args: str, url: str = "fake://signals?latency_us=300"
 
 
 def interrupt_when(proc: subprocess.Popen[str], marker: str, *signals: signal.Signals) -> str:
-    """Read stderr until a line starts with `marker`, send the signals, return everything said."""
+    """Read stderr until a line starts with `marker`, send the signals, return everything said (stderr, stdout)."""
     assert proc.stderr is not None
     seen = []
     deadline = time.monotonic() + 120
@@ -44,8 +44,8 @@ def interrupt_when(proc: subprocess.Popen[str], marker: str, *signals: signal.Si
                 time.sleep(0.1)
             break
         assert time.monotonic() < deadline, "".join(seen)
-    _out, rest = proc.communicate(timeout=120)
-    return "".join(seen) + rest
+    out, rest = proc.communicate(timeout=120)
+    return "".join(seen) + rest + out
 
 
 def the_record(tmp_path: Path) -> RunRecord:
@@ -67,12 +67,51 @@ def test_a_signal_during_the_measurement_saves_what_was_measured(sigs: tuple[sig
 
 
 def test_a_signal_during_the_load_saves_how_far_it_got(tmp_path: Path) -> None:
-    proc = bench(tmp_path, "--duration", "5s", "--scale", "20", url="fake://slowload?latency_us=300")
+    proc = bench(tmp_path, "--duration", "5s", "--scale", "20", url="fake://slowload?latency_us=300&load_ms=100")
     err = interrupt_when(proc, "loading usertable", signal.SIGTERM)
     assert proc.returncode == ExitCode.INTERRUPTED, err
     record = the_record(tmp_path)
     assert record.interrupted and record.phase == "load" and not record.complete
-    assert any("loading usertable" in note for note in record.notes), record.notes
+    loaded = record.load_phase
+    assert loaded is not None and not loaded.complete
+    assert 0 < loaded.records < 200_000 and loaded.records % 1_000 == 0  # whole batches: the workers stopped
+    assert f"interrupted while loading the dataset ({loaded.records:,} records loaded so far)" in err, err
+    assert any("SIGTERM" in note and f"during load ({loaded.records:,} records loaded so far)" in note
+               for note in record.notes), record.notes
+    assert not any("Ctrl-C" in note for note in record.notes), record.notes
+    assert record.invalid_causes == ("interrupted",), record.invalid_reasons  # not also "no worker ... results"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_signal_during_the_warm_up_is_recorded_in_the_warm_up(sig: signal.Signals, tmp_path: Path) -> None:
+    proc = bench(tmp_path, "--duration", "5s", "--scale", "0.05", "--warmup", "5s")
+    err = interrupt_when(proc, "[warm-up 00:01", sig)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert f"interrupted ({sig.name}) during warmup" in err, err
+    record = the_record(tmp_path)
+    assert record.interrupted and record.phase == "warmup" and record.measured_s == 0.0
+    (note,) = [note for note in record.notes if note.startswith("interrupted")]
+    assert sig.name in note and note.endswith("during warmup")
+    assert ("Ctrl-C" in note) == (sig == signal.SIGINT), note
+    assert record.invalid_causes == ("interrupted",), record.invalid_reasons
+
+
+@pytest.mark.redis
+def test_an_interrupted_redis_load_records_what_redis_holds(tmp_path: Path, redis_url: str) -> None:
+    import redis
+
+    admin = redis.Redis.from_url(redis_url, socket_timeout=10)
+    admin.flushdb()
+    proc = bench(tmp_path, "--engine", "redis", "--url", redis_url, "--duration", "5s", "--scale", "30",
+                 "--processes", "1", "--users", "1")
+    err = interrupt_when(proc, "loading usertable", signal.SIGINT)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    record = the_record(tmp_path)
+    keys = admin.dbsize()  # after the run: its workers are gone, its dataset lock released
+    assert record.load_phase is not None and not record.load_phase.complete
+    assert 0 < record.load_phase.records < 300_000
+    assert record.load_phase.records == keys, (record.load_phase, keys)
+    assert f"({keys:,} records loaded so far)" in err, err
 
 
 def test_a_signal_during_telemetry_keeps_the_whole_measurement(tmp_path: Path) -> None:

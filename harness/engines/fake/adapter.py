@@ -5,7 +5,8 @@ that tests can create realistic noise or a known slowdown:
 `fake://?latency_us=200&jitter=0.2&error_rate=0.01&stall_every=0&stall_ms=0`;
 `telemetry_ms=N` makes collecting telemetry take N ms (announced on stderr), so tests can
 interrupt a run in that phase; `load_ms=N` makes each bulk-load call take N ms (a load long
-enough to report progress). The simulated wait uses time.sleep, which gevent turns into
+enough to report progress); `load_fail_after=N` makes a bulk-load call fail (ConnectionError) once its
+process has loaded N records (a load cut short by the engine). The simulated wait uses time.sleep, which gevent turns into
 a cooperative yield.
 """
 
@@ -68,6 +69,7 @@ class FakeAdapter(EngineAdapter[FakeServer]):
             self.stall_s = float(query.get("stall_ms", 0)) / 1000
             self.telemetry_s = float(query.get("telemetry_ms", 0)) / 1000
             self.load_s = float(query.get("load_ms", 0)) / 1000
+            self.load_fail_after = int(query["load_fail_after"]) if "load_fail_after" in query else None
         except ValueError as exc:
             raise EngineUnavailable(f"fake URL {url!r}: {exc}; its options are numbers, e.g. {self.url_example}") from None
         self.server = server_for(url)
@@ -87,6 +89,8 @@ class FakeAdapter(EngineAdapter[FakeServer]):
 
     def load(self, workload: Workload, entity: Entity, records: Sequence[Record]) -> None:
         table = self.server.tables.setdefault(entity.name, {})
+        if self.load_fail_after is not None and sum(map(len, self.server.tables.values())) >= self.load_fail_after:
+            raise ConnectionError(f"fake engine failed after loading {self.load_fail_after:,} records")
         for record in records:
             table[record[entity.key]] = record
         if self.load_s:
