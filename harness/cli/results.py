@@ -19,7 +19,7 @@ from harness.cli.options import Subcommands, add_json, add_regression_gate
 from harness.errors import UserError
 from harness.report.terminal import run_summary, table
 from harness.results import store
-from harness.results.baselines import baseline_for, baseline_path, promote
+from harness.results.baselines import baseline_for, baseline_name, baseline_path, promote
 from harness.results.record import RunRecord
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def cmd_compare(args: argparse.Namespace) -> ExitCode:
     else:
         found = baseline_for(candidate)
         if found is None:
-            raise UserError(f"no baseline for {candidate.engine}/{candidate.workload}; "
+            raise UserError(f"no baseline for {baseline_name(candidate)}; "
                             f"`dbarena baseline promote RUN_ID` makes one, or give two runs")
         baseline = found
     refuse_invalid(baseline, candidate, args.force)

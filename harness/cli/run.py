@@ -46,6 +46,7 @@ __all__ = ["cmd_bench", "cmd_capacity", "cmd_select", "cmd_sweep", "cmd_worker",
 def verdict_text(done: BenchRun) -> str:
     """What `bench` says about a run against its committed baseline, and its thresholds."""
     from harness.report.comparison import checks_text, comparison_table
+    from harness.results.baselines import baseline_name
     from harness.studies.bench import INTERRUPTED_NOT_COMPARED
 
     record = done.record
@@ -56,7 +57,7 @@ def verdict_text(done: BenchRun) -> str:
     elif done.not_compared is not None:
         text = f"not compared with the baseline: {done.not_compared}"
     else:
-        text = f"no baseline for {record.engine}/{record.workload}{'-' + record.preset if record.preset else ''}"
+        text = f"no baseline for {baseline_name(record)}"
         if record.valid:  # promote refuses an invalid run: the hint would lead nowhere
             text += f"; `dbarena baseline promote {record.run_id}` makes this one"
     return "\n".join(filter(None, [text, checks_text(done.checks)]))

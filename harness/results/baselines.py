@@ -41,6 +41,11 @@ def promote(record: RunRecord, force: bool = False) -> Path:
     return path
 
 
+def baseline_name(record: RunRecord) -> str:
+    """How the baseline `record` is judged against is named to users: engine/workload[-preset]."""
+    return f"{record.engine}/{baseline_path(record.engine, record.workload, record.preset).stem}"
+
+
 def baseline_for(record: RunRecord) -> RunRecord | None:
     path = baseline_path(record.engine, record.workload, record.preset)
     return store.load(path) if path.exists() else None

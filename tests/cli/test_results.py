@@ -55,6 +55,18 @@ def test_compare_gates_on_regression(two_runs: tuple[RunRecord, RunRecord], caps
     assert "no baseline for fake/kv-cache" in capsys.readouterr().err
 
 
+def test_compare_names_the_presets_baseline(two_runs: tuple[RunRecord, RunRecord], results: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A run of a preset is judged against that preset's baseline, and the message names it (not the workload's)."""
+    fast, _ = two_runs
+    assert main(["baseline", "promote", fast.run_id]) == ExitCode.OK  # fake/kv-cache exists
+    preset = fast.model_copy(update={"run_id": "20260101T000200Z-fake-kv-cache-cccc", "preset": "ycsb-c"})
+    store.save(preset)
+    capsys.readouterr()
+    assert main(["compare", preset.run_id]) == ExitCode.USER_ERROR
+    assert "no baseline for fake/kv-cache-ycsb-c;" in capsys.readouterr().err
+
+
 def test_baseline_promote_then_compare_against_it(two_runs: tuple[RunRecord, RunRecord], results: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     fast, slow = two_runs
