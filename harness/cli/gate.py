@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,12 +13,29 @@ from harness.compare.gate import Gate
 from harness.compare.thresholds import Threshold, parse_thresholds
 from harness.errors import UserError
 
-__all__ = ["check_junit", "exit_code", "thresholds_from", "write_junit"]
+__all__ = ["check_junit", "exit_code", "min_effect_from", "thresholds_from", "write_junit"]
 
 
 def thresholds_from(texts: Sequence[str]) -> tuple[Threshold, ...]:
     """--threshold values parsed; UserError (one line naming the bad expression) otherwise."""
     return parse_thresholds(texts, "--threshold")
+
+
+def min_effect_from(args: argparse.Namespace) -> tuple[float, list[str]]:
+    """(minimum effect, threshold expressions): a bare number given to --threshold is the old spelling of --min-effect."""
+    expressions, min_effect = [], args.min_effect
+    for text in args.thresholds:
+        try:
+            value = float(text)
+        except ValueError:
+            expressions.append(text)
+            continue
+        print(f"dbarena: --threshold {text} read as --min-effect {text} (the minimum effect); "
+              "--threshold now takes expressions such as 'read.p99<5ms'", file=sys.stderr)
+        min_effect = value
+    if not 0 <= min_effect < 10:
+        raise UserError(f"--min-effect {min_effect:g}: give a fraction such as 0.05 (5%)")
+    return min_effect, expressions
 
 
 def exit_code(gates: Sequence[Gate], fail_on: str | None) -> ExitCode:

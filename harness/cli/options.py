@@ -300,6 +300,7 @@ def add_provisioning(parser: argparse.ArgumentParser, *, url: bool = True) -> No
 
 
 FAIL_ON = ("regressed", "inconclusive")
+DEFAULT_MIN_EFFECT = 0.05  # harness.compare.compare.DEFAULT_THRESHOLD, not imported here: it loads scipy (test)
 
 
 def add_json(parser: argparse.ArgumentParser, what: str) -> None:
@@ -308,8 +309,10 @@ def add_json(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"print {what} as JSON on stdout, nothing else (keys: docs/output.md) (default: off)")
 
 
-def add_regression_gate(parser: argparse.ArgumentParser, what: str, *, thresholds: bool = True) -> None:
-    """The gate: --fail-on regressed|inconclusive (--fail-on-regression = --fail-on regressed), --threshold, --junit.
+def add_regression_gate(parser: argparse.ArgumentParser, what: str, *, thresholds: bool = True,
+                        min_effect: bool = False) -> None:
+    """The gate: --fail-on regressed|inconclusive (--fail-on-regression = --fail-on regressed), --threshold, --junit,
+    and --min-effect where a comparison is made (`min_effect`).
 
     Exit codes: 3 (REGRESSED) when `what`; 6 (INCONCLUSIVE) with --fail-on inconclusive when a verdict is
     inconclusive; 7 (THRESHOLD) when a --threshold is breached.
@@ -326,6 +329,10 @@ def add_regression_gate(parser: argparse.ArgumentParser, what: str, *, threshold
                            help="absolute limit every run must meet, repeatable, k6-style: 'read.p99<5ms', "
                                 "'p99<10ms' (every operation), 'errors<0.1%%', 'throughput>=2000'; exit 7 when one "
                                 "is breached (default: none)")
+    if min_effect:
+        group.add_argument("--min-effect", metavar="FRACTION", type=float, default=DEFAULT_MIN_EFFECT,
+                           help="minimum relative effect that counts, as a fraction (0.05 = 5%%); doubled for p99, "
+                                f"quadrupled for p99.9 (default: {DEFAULT_MIN_EFFECT})")
     group.add_argument("--junit", metavar="FILE", type=Path,
                        help="also write the gate's outcome as JUnit XML to FILE, one testcase per operation × "
                             "metric and per threshold (default: none)")

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["cmd_baseline", "cmd_check", "cmd_compare", "cmd_history", "cmd_report", "cmd_runs", "cmd_show", "register",
            "skipped", "stored_evidence"]
 
-DEFAULT_THRESHOLD = 0.05
 
 
 def skipped(problem: store.Unreadable) -> None:
@@ -99,23 +98,6 @@ def cmd_show(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-def _min_effect(args: argparse.Namespace) -> tuple[float, list[str]]:
-    """(minimum effect, threshold expressions): a bare number given to --threshold is the old spelling of --min-effect."""
-    expressions, min_effect = [], args.min_effect
-    for text in args.thresholds:
-        try:
-            value = float(text)
-        except ValueError:
-            expressions.append(text)
-            continue
-        print(f"dbarena: --threshold {text} read as --min-effect {text} (the minimum effect); "
-              "--threshold now takes expressions such as 'read.p99<5ms'", file=sys.stderr)
-        min_effect = value
-    if not 0 <= min_effect < 10:
-        raise UserError(f"--min-effect {min_effect:g}: give a fraction such as 0.05 (5%)")
-    return min_effect, expressions
-
-
 def _finish_gate(args: argparse.Namespace, gate: Gate, text: str) -> ExitCode:
     """Print `text` (or the gate as JSON), write --junit, and return the gate's exit code."""
     from harness.cli.gate import exit_code, write_junit
@@ -129,14 +111,14 @@ def _finish_gate(args: argparse.Namespace, gate: Gate, text: str) -> ExitCode:
 
 def cmd_compare(args: argparse.Namespace) -> ExitCode:
     """Compare two runs (or a run and its baseline); refuse an invalid side unless --force; gate on --fail-on."""
-    from harness.cli.gate import thresholds_from
+    from harness.cli.gate import min_effect_from, thresholds_from
     from harness.cli.groups import compare_sides
     from harness.compare.compare import compare, refuse_invalid
     from harness.compare.gate import Gate
     from harness.compare.thresholds import check_thresholds
     from harness.report.comparison import checks_text, comparison_table
 
-    min_effect, expressions = _min_effect(args)
+    min_effect, expressions = min_effect_from(args)
     thresholds = thresholds_from(expressions)
     if len(args.runs) > 2:
         raise UserError(f"compare takes BASELINE CANDIDATE or CANDIDATE, not {len(args.runs)} runs")
@@ -381,14 +363,11 @@ def _compare_parser(sub: Subcommands) -> None:
                         help="BASELINE CANDIDATE, or CANDIDATE alone (vs its committed baseline); a side may be a "
                              "group id (`bench --repeat N`): two groups are compared across repeats, each run one "
                              "sample; a group against one run stands in by its median run")
-    parser.add_argument("--min-effect", metavar="FRACTION", type=float, default=DEFAULT_THRESHOLD,
-                        help="minimum relative effect that counts, as a fraction (0.05 = 5%%); doubled for p99, "
-                             f"quadrupled for p99.9 (default: {DEFAULT_THRESHOLD})")
     parser.add_argument("--force", action="store_true",
                         help="compare runs of different workload definitions, or an invalid run (marked INVALID; "
                              "its validity then does not fail the gate) (default: off, refused)")
     add_json(parser, "the comparison, thresholds and gate outcome")
-    add_regression_gate(parser, "anything regressed")
+    add_regression_gate(parser, "anything regressed", min_effect=True)
     parser.set_defaults(func=cmd_compare)
 
 

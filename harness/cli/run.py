@@ -71,20 +71,21 @@ def _gate_of(done: BenchRun) -> Gate:
 
 def cmd_bench(args: argparse.Namespace) -> ExitCode:
     """Run, print each run, and exit with the gate's worst failure (an invalid run is never 0)."""
-    from harness.cli.gate import check_junit, exit_code, thresholds_from, write_junit
+    from harness.cli.gate import check_junit, exit_code, min_effect_from, thresholds_from, write_junit
     from harness.report.terminal import run_summary
     from harness.results.groups import group_text
     from harness.studies.bench import bench
     from harness.studies.runs import check_writable
 
     suite = Path(args.suite) if args.suite else (None if args.workload else default_suite())
-    thresholds = thresholds_from(args.thresholds)
+    min_effect, expressions = min_effect_from(args)
+    thresholds = thresholds_from(expressions)
     check_junit(args)  # the outputs are checked before the run, not refused after it
     check_writable(results_dir())  # before provisioning, too (each run checks again)
     gates = []
     try:
         for done in bench(suite, overrides_from(args), provision=args.provision, url=args.url,
-                          placement=placement_from(args), thresholds=thresholds):
+                          placement=placement_from(args), thresholds=thresholds, min_effect=min_effect):
             print(run_summary(done.record))
             print(f"run record: {done.path}")
             print(verdict_text(done))
@@ -223,7 +224,7 @@ def _bench_parser(sub: Subcommands) -> None:
     add_provisioning(parser)
     add_placement(parser)
     add_limits(parser)
-    add_regression_gate(parser, "a run regressed against its baseline")
+    add_regression_gate(parser, "a run regressed against its baseline", min_effect=True)
     parser.set_defaults(func=cmd_bench)
 
 

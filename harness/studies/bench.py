@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.compare.compare import Comparison, compare, invalid_sides
+from harness.compare.compare import DEFAULT_THRESHOLD, Comparison, compare, invalid_sides
 from harness.compare.thresholds import (
     Threshold,
     ThresholdCheck,
@@ -73,7 +73,8 @@ class BenchRun:
         return bool(self.comparison and self.comparison.regressions)
 
 
-def versus_baseline(record: RunRecord) -> tuple[Comparison | None, str | None, bool]:
+def versus_baseline(record: RunRecord, min_effect: float = DEFAULT_THRESHOLD) -> tuple[Comparison | None, str | None,
+                                                                                      bool]:
     """(comparison with the committed baseline, why it could not be compared, whether the baseline is invalid).
 
     (None, None, False) without a baseline. An invalid candidate is compared (the comparison says
@@ -89,14 +90,15 @@ def versus_baseline(record: RunRecord) -> tuple[Comparison | None, str | None, b
         (line,) = invalid_sides(baseline, baseline.model_copy(update={"valid": True}))
         return None, f"{line} (promoted with --force); promote a valid run to gate against it", True
     try:
-        return compare(baseline, record), None, False
+        return compare(baseline, record, threshold=min_effect), None, False
     except UserError as exc:
         return None, str(exc), False
 
 
 def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto", url: str | None = None,
           progress: Progress | None = None, run: RunFn = run_and_record,
-          placement: Placement | None = None, thresholds: Sequence[Threshold] = ()) -> Iterator[BenchRun]:
+          placement: Placement | None = None, thresholds: Sequence[Threshold] = (),
+          min_effect: float = DEFAULT_THRESHOLD) -> Iterator[BenchRun]:
     """Run everything planned, yielding each run once it is saved and compared.
 
     Every planned workload and engine is checked before anything starts, with the safety limits
@@ -130,7 +132,7 @@ def bench(suite_path: Path | None, overrides: Overrides, provision: str = "auto"
             with provisioned(engine, provision, url, progress=progress.say) as endpoint:
                 request = request_for(planned, engine, endpoint, suite.name if suite else None, placement)
                 yield from _repeats(request, planned.repeat, progress, run,
-                                    (*thresholds, *parse_thresholds(planned.thresholds)))
+                                    (*thresholds, *parse_thresholds(planned.thresholds)), min_effect)
 
 
 def _as_repeat(run: RunFn, group: str, repeat: int, repeats: int) -> RunFn:
@@ -141,7 +143,7 @@ def _as_repeat(run: RunFn, group: str, repeat: int, repeats: int) -> RunFn:
 
 
 def _repeats(request: RunRequest, repeats: int, progress: Progress, run: RunFn,
-             thresholds: Sequence[Threshold]) -> Iterator[BenchRun]:
+             thresholds: Sequence[Threshold], min_effect: float = DEFAULT_THRESHOLD) -> Iterator[BenchRun]:
     """Run `request` `repeats` times (one run alone when 1), yielding each run; the last carries the group."""
     group = new_group_id(request.engine, request.workload.name) if repeats > 1 else None
     records: list[RunRecord] = []
@@ -150,7 +152,7 @@ def _repeats(request: RunRequest, repeats: int, progress: Progress, run: RunFn,
             progress.say(f"-- repeat {repeat}/{repeats} of group {group}")
         saved = execute(request, progress, run if group is None else _as_repeat(run, group, repeat, repeats))
         records.append(saved.record)
-        comparison, why, baseline_invalid = versus_baseline(saved.record)
+        comparison, why, baseline_invalid = versus_baseline(saved.record, min_effect)
         last = group is not None and (repeat == repeats or saved.record.interrupted)
         yield BenchRun(saved.path, saved.record, comparison, why, baseline_invalid,
                        check_thresholds(saved.record, thresholds), tuple(records) if last else ())

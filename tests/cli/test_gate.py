@@ -219,3 +219,23 @@ def test_show_marks_percentiles_from_too_few_samples(runs: dict[str, RunRecord],
     (row,) = [line for line in out.splitlines() if line.startswith("read ")]
     assert f" {fmt_us(latency.p99)} " in row and f" {fmt_us(latency.p999)}* " in row
     assert "* from fewer than 10/(1-q) samples" in out
+
+
+def test_bench_takes_the_minimum_effect_it_judges_its_baseline_with(runs: dict[str, RunRecord]) -> None:
+    """`bench --min-effect` reaches the comparison with the committed baseline (docs/output.md says it does)."""
+    from harness.cli import build_parser
+    from harness.cli.options import DEFAULT_MIN_EFFECT
+    from harness.compare.compare import DEFAULT_THRESHOLD, Verdict
+    from harness.results.baselines import promote
+    from harness.studies.bench import versus_baseline
+
+    assert DEFAULT_MIN_EFFECT == DEFAULT_THRESHOLD
+    args = build_parser().parse_args(["bench", "--engine", "fake", "--min-effect", "5"])
+    assert args.min_effect == 5.0
+    assert build_parser().parse_args(["bench", "--engine", "fake"]).min_effect == DEFAULT_THRESHOLD
+    promote(runs["fast"])
+    slow = runs["slow"]  # 3x the latency of the baseline
+    default, _, _ = versus_baseline(slow)
+    assert default is not None and default.verdict is Verdict.REGRESSED
+    lenient, _, _ = versus_baseline(slow, 5.0)  # +200% is inside a 500% minimum effect
+    assert lenient is not None and lenient.verdict is not Verdict.REGRESSED and lenient.threshold == 5.0
