@@ -37,9 +37,9 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line, as every user error (harness.errors.error_line): `dbarena: --flag: what (see ... --help)`,
         or the command first where argparse names no flag (`dbarena: compare: the following arguments ...`)."""
-        if message.endswith("expected one argument"):  # argparse reads a value such as -5s as a flag
-            message += ("; a value cannot start with '-' (durations, counts and rates are positive); "
-                        "write FLAG=VALUE to pass such a value")
+        if message.endswith("expected one argument"):  # none given, or a value such as -5s read as a flag
+            message += (" (none was given, or the next word starts with '-' and so reads as a flag: write "
+                        "FLAG=VALUE for a value that starts with '-')")
         message = message.removeprefix("argument ")
         command = self.prog.removeprefix("dbarena").strip()
         if command and not message.startswith("-"):

@@ -159,13 +159,17 @@ _FLAGS = {"target_rate": "rate", "stages": "stage", "think_time": "think-time", 
 
 def _flag_problem(error: Any) -> str:
     """'--stage 2: rate: Input should be greater than 0 (got '-5')' for the first error of a flag's value."""
-    loc, message = error["loc"], error["msg"].removeprefix("Value error, ")
+    loc, message = error["loc"], error["msg"].removeprefix("Value error, ").replace("Input should be", "should be")
     if not loc:
         return message
     flag = f"--{_FLAGS.get(str(loc[0]), str(loc[0]).replace('_', '-'))}"
     if len(loc) >= 3 and isinstance(loc[1], int):  # stages.<n>.<field>
         return f"{flag} {loc[1] + 1}: {loc[2]}: {message} (got {error.get('input')!r})"
-    return f"{flag}: {message}"
+    given = f" (got {error['input']!r})" if error.get("type") in _BOUNDS else ""  # 0s, not 0.0: what was typed
+    return f"{flag}: {message}{given}"
+
+
+_BOUNDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}  # pydantic's error types
 
 
 def plan_runs(suite: Suite | None, overrides: Overrides) -> list[SuiteRun]:

@@ -52,9 +52,9 @@ def one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     (["--processes", "0"], "--processes: 0 processes: give 1 to 64"),
     (["--processes", "65"], "--processes: 65 processes: give 1 to 64"),
     (["--think-time", "nan"], "--think-time: 'nan' is not a duration"),
-    (["--stage", "10s:rate=-5"], "--stage 1: rate: Input should be greater than 0 (got '-5')"),
-    (["--stage", "5s", "--stage", "10s:users=0"], "--stage 2: users: Input should be greater than or equal to 1"),
-    (["--stage", "10s:rate=nan"], "--stage 1: rate: Input should be a finite number"),
+    (["--stage", "10s:rate=-5"], "--stage 1: rate: should be greater than 0 (got '-5')"),
+    (["--stage", "5s", "--stage", "10s:users=0"], "--stage 2: users: should be greater than or equal to 1"),
+    (["--stage", "10s:rate=nan"], "--stage 1: rate: should be a finite number"),
     (["--stage", "inf:users=2"], "is not a duration"),
     (["--max-error-rate", "2"], "max-error-rate"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
@@ -143,8 +143,13 @@ def test_the_estimate_is_said_before_loading() -> None:
 def test_a_negative_duration_is_told_not_just_a_missing_argument(flags: list[str],
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     line = one_line([*FAKE, *flags], capsys)
-    assert f"{flags[0]}: expected one argument; a value cannot start with '-'" in line
+    assert f"{flags[0]}: expected one argument (none was given, or the next word starts with '-'" in line
     assert "FLAG=VALUE" in line
+
+
+def test_a_flag_without_its_value_and_a_bound_say_what_was_given(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "--junit: expected one argument (none was given" in one_line([*FAKE, "--junit"], capsys)
+    assert one_line([*FAKE, "--duration", "0s"], capsys).endswith("--duration: should be greater than 0 (got 0.0)")
 
 
 def test_the_junit_path_is_refused_before_the_run(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
