@@ -230,9 +230,13 @@ def cmd_history(args: argparse.Namespace) -> ExitCode:
         print("no runs match")
     else:
         shown, few = _marked_percentiles(frame)
+        # one table per series (engine, workload:preset, definition, scale, load shape): rows of different
+        # configurations side by side would read as a trend they are not
+        blocks = [f"== {name}\n" + rows[["started_at", "run_id", "operation", "throughput_ops_s", "p50_us", "p99_us",
+                                          "valid"]].to_string(index=False)
+                  for name, rows in shown.groupby("series", sort=False)]
         with pd.option_context("display.width", 200, "display.max_columns", 12):
-            print(shown[["started_at", "run_id", "engine", "workload", "operation", "throughput_ops_s",
-                         "p50_us", "p99_us", "valid"]].to_string(index=False))
+            print("\n\n".join(blocks))
         if few:
             print(FEW_NOTE)
     return ExitCode.OK

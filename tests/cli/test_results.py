@@ -89,6 +89,22 @@ def test_history_prints_and_exports(two_runs: tuple[RunRecord, RunRecord], tmp_p
     assert "no runs match" in capsys.readouterr().out
 
 
+def test_history_keeps_each_configuration_in_its_own_table(two_runs: tuple[RunRecord, RunRecord],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A preset run and a 24-user run are not rows of one trend with the plain runs: each series its own table."""
+    fast, _ = two_runs
+    store.save(fast.model_copy(update={"run_id": "20260101T000200Z-fake-kv-cache-cccc", "preset": "ycsb-c"}))
+    store.save(fast.model_copy(update={"run_id": "20260101T000300Z-fake-kv-cache-dddd",
+                                       "load": fast.load.model_copy(update={"users": 24})}))
+    assert main(["history", "--engine", "fake"]) == ExitCode.OK
+    blocks = capsys.readouterr().out.split("\n\n")
+    headings = [block.splitlines()[0] for block in blocks]
+    assert len(headings) == 3 and all(h.startswith("== fake kv-cache") for h in headings), headings
+    assert sum(":ycsb-c" in h for h in headings) == 1 and sum("24 users" in h for h in headings) == 1
+    plain = next(b for b in blocks if ":ycsb-c" not in b.splitlines()[0] and "24 users" not in b.splitlines()[0])
+    assert all(r.run_id in plain for r in two_runs) and "cccc" not in plain and "dddd" not in plain
+
+
 def _lines(err: str) -> list[str]:
     assert "Traceback" not in err
     return err.splitlines()
