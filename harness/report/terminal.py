@@ -128,12 +128,22 @@ def run_summary(record: RunRecord) -> str:
              + (f" (stopped after {record.load.operation_count:,} operations)"
                 if record.stopped_by == "operationcount" and record.load.operation_count else ""))
     lines = [title, table(rows, header), f"total {record.total_throughput_ops_s:,.0f} ops/s"
-             + ("" if record.complete else "  (INCOMPLETE run)")]
+             + ("" if record.complete else "  (INCOMPLETE run)"), data_line(record)]
     if record.stages:
         lines.append(stage_table(record))
     if record.scenarios:
         lines.append(scenario_table(record))
     return "\n".join(lines + _footnotes(record))
+
+
+def data_line(record: RunRecord) -> str:
+    """The dataset the run measured: its scale and how it was loaded ('data: scale 3 · 300,000 records loaded in
+    5.3 s (56,934 records/s)'), or that it was already there (a run that skipped the load)."""
+    lp = record.load_phase
+    if lp is None:
+        return f"data: scale {record.scale:g} · not loaded by this run"
+    loaded = f"{lp.records:,} records loaded in {lp.seconds:.1f} s ({lp.records_per_s:,.0f} records/s)"
+    return f"data: scale {record.scale:g} · {loaded}" + ("" if lp.complete else " — load cut short")
 
 
 def _footnotes(record: RunRecord) -> list[str]:

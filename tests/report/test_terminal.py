@@ -31,3 +31,11 @@ def test_a_run_interrupted_while_loading_says_how_far_it_got_and_prints_no_table
 def test_a_measured_run_still_prints_its_table() -> None:
     text = run_summary(synthetic_run(1000, seconds=2, run_id="r"))
     assert "operation" in text.splitlines()[1] and "total " in text
+
+
+def test_the_summary_says_what_data_was_measured_and_how_fast_it_loaded() -> None:
+    """`show` and `bench` print the load phase the record keeps (records, seconds, records/s), or its absence."""
+    record = synthetic_run(1000, seconds=2, run_id="r").model_copy(update={"scale": 3.0})
+    loaded = record.model_copy(update={"load_phase": LoadPhase(records=300_000, seconds=5.269, records_per_s=56_933.7)})
+    assert "data: scale 3 · 300,000 records loaded in 5.3 s (56,934 records/s)" in run_summary(loaded).splitlines()
+    assert "data: scale 3 · not loaded by this run" in run_summary(record).splitlines()
