@@ -5,7 +5,8 @@
 Targets (issue 13), each the MEDIAN ratio harness / native over alternating rounds on the same server, table
 and keys, 8 clients; the harness at each of --processes, the best process count counting:
 - PostgreSQL primary-key read (benchmarks/overhead/pk-read.yaml) >= 0.85 of `pgbench -S` (and, for
-  information, of a pgbench script running the harness's exact query on the harness's table);
+  information, of a pgbench script running the harness's exact query on the harness's table, and of a plain
+  loop of the harness's client stack, gevent + psycopg's libpq wrapper, making the same call: the floor);
 - Redis GET of redis-benchmark's keys (redis-get.yaml) >= 0.45 of `redis-benchmark -t get`, and the read as
   the adapter stores records (kv-read.yaml: HGETALL of the record's hash) >= 0.45 of redis-benchmark's
   HGETALL of byte-identical copies of those hashes (`dbarena:usertable:__rand_int__`, 12-digit copies: the
@@ -263,6 +264,8 @@ def postgres(duration: float, pairs: int, processes: Sequence[int]) -> list[Comp
 
         builtin = Comparison("PostgreSQL primary-key read", "pgbench -S", 0.85)
         same = Comparison("PostgreSQL primary-key read", "pgbench, the harness's query on its table", None)
+        # the floor of the client stack the harness uses (gevent + psycopg's libpq wrapper), for information
+        plain = Comparison("PostgreSQL primary-key read", "a plain gevent + libpq loop of the same query", None)
         same_figures: list[Figure] = []
 
         def natives(_: int) -> Figure:  # each round: pgbench -S, then the same-query script (information)
@@ -270,11 +273,13 @@ def postgres(duration: float, pairs: int, processes: Sequence[int]) -> list[Comp
             same_figures.append(bench("-f", script.name))
             return figure
 
-        rounds([(builtin, natives, harness, False)], pairs, processes)
+        rounds([(builtin, natives, harness, False),
+                (plain, lambda p: plain_loop("postgres", server.url, duration, p, "pk-read"), harness, True)],
+               pairs, processes)
         Path(script.name).unlink()
         same.harness = builtin.harness  # the same harness runs, against the same rounds' script figures
         same.natives = {p: same_figures for p in processes}
-    return [builtin, same]
+    return [builtin, same, plain]
 
 
 def copy_hashes(url: str, count: int) -> None:
@@ -326,11 +331,11 @@ def redis_figures(duration: float, pairs: int, processes: Sequence[int]) -> list
     return [get, kv]
 
 
-def plain_loop(engine: str, url: str, duration: float, processes: int) -> Figure:
+def plain_loop(engine: str, url: str, duration: float, processes: int, workload: str = "kv-read") -> Figure:
     """benchmarks/overhead_loop.py in `processes` processes, 8 greenlets in all, started together."""
     users = [CLIENTS // processes + (1 if i < CLIENTS % processes else 0) for i in range(processes)]
     procs = [subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "overhead_loop.py"), engine, url,
-                               str(WORKLOADS / "kv-read.yaml"), "read", str(n), str(WARMUP_S), str(duration)],
+                               str(WORKLOADS / f"{workload}.yaml"), "read", str(n), str(WARMUP_S), str(duration)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for n in users]
     for proc in procs:  # each says "ready" once its clients are connected
         if proc.stdout is None or proc.stdout.readline().strip() != "ready":

@@ -35,6 +35,44 @@ Call = Callable[[Any], Any]
 TIMEOUT_S = 10.0  # the adapters' default operation timeout (harness.spec.models.DEFAULT_OP_TIMEOUT_S)
 
 
+def postgres_call(url: str, op: ReadOp, workload: Workload) -> Call:
+    """psycopg's libpq wrapper (`pq`): PQsendQueryPrepared of the adapter's read statement, then wait for the
+    socket to be readable and consume input until the reply is whole (the libpq calls psycopg's own
+    generators make), on one connection per greenlet (harness/engines/postgres/wire.py, without the harness).
+    """
+    import psycopg
+    from gevent.hub import get_hub
+    from psycopg import pq
+
+    from harness.engines.postgres.statements import build, positional
+
+    conn = psycopg.connect(url, autocommit=True, prepare_threshold=0, connect_timeout=10)
+    pgconn = conn.pgconn
+    statement = positional(build(op, workload).query.as_string(conn)).encode()
+    if pgconn.prepare(b"plain", statement).status != pq.ExecStatus.COMMAND_OK:
+        raise SystemExit(f"overhead_loop: cannot prepare {statement!r}: {pgconn.error_message!r}")
+    hub = get_hub()
+    readable, either = hub.loop.io(pgconn.socket, 1), hub.loop.io(pgconn.socket, 3)
+    rows_ok = int(pq.ExecStatus.TUPLES_OK)
+
+    def call(key: int) -> int:
+        pgconn.send_query_prepared(b"plain", [b"%d" % key])
+        while pgconn.flush():
+            hub.wait(either)
+            pgconn.consume_input()
+        while pgconn.is_busy():
+            hub.wait(readable)
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        while pgconn.get_result() is not None:
+            pass
+        if result is None or result.status != rows_ok:
+            raise SystemExit(f"overhead_loop: the read failed: {pgconn.error_message!r}")
+        return result.ntuples
+    call.connection = conn  # type: ignore[attr-defined]  # kept open as long as the call
+    return call
+
+
 def mongodb_call(url: str, op: ReadOp, workload: Workload) -> Call:
     """pymongo `find_one({"_id": key}, projection)` (harness/engines/mongodb/adapter.py `_read`)."""
     from pymongo import MongoClient
@@ -86,7 +124,7 @@ def influxdb_call(url: str, op: ReadOp, workload: Workload) -> Call:
 
 
 CALLS: dict[str, Callable[[str, ReadOp, Workload], Call]] = {
-    "mongodb": mongodb_call, "opensearch": opensearch_call, "neo4j": neo4j_call, "influxdb": influxdb_call,
+    "postgres": postgres_call, "mongodb": mongodb_call, "opensearch": opensearch_call, "neo4j": neo4j_call, "influxdb": influxdb_call,
 }
 
 

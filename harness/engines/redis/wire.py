@@ -91,8 +91,36 @@ def socket_of(connection: Any) -> Any:
 
 
 def read_reply(sock: Any, reader: hiredis.Reader, buffer: bytearray) -> Any:
-    """The next whole reply: `recv_into` until `reader` has one; redis.ConnectionError when the server closes."""
+    """The next whole reply: `recv_into` until `reader` has one; redis.ConnectionError when the server closes.
+
+    On gevent's socket the wait comes first: right after a request the reply is all but never there
+    yet, and gevent's `recv_into` would try recv(2) first, fail with EAGAIN, then wait. Waiting for
+    readability under the socket's timeout (gevent's own `_wait`, which raises socket.timeout as
+    `recv_into` would) and then reading the real socket saves that syscall and its exception: about
+    2 µs of client CPU per call on the overhead benchmark. Other sockets use `recv_into` as is.
+    """
     reply = reader.gets()
+    if reply is not False:
+        return reply
+    raw, wait = getattr(sock, "_sock", None), getattr(sock, "_wait", None)
+    if raw is None or wait is None:
+        return _read_blocking(sock, reader, buffer)
+    readable = sock._read_event
+    while reply is False:
+        wait(readable)
+        try:
+            n = raw.recv_into(buffer)
+        except BlockingIOError:  # readiness without data (spurious): wait again
+            continue
+        if not n:
+            raise redis.ConnectionError("Connection closed by server.")
+        reader.feed(buffer, 0, n)  # type: ignore[arg-type]  # any buffer: no copy
+        reply = reader.gets()
+    return reply
+
+
+def _read_blocking(sock: Any, reader: hiredis.Reader, buffer: bytearray) -> Any:
+    reply = False
     while reply is False:
         n = sock.recv_into(buffer)
         if not n:

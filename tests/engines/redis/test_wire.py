@@ -121,3 +121,44 @@ def test_send_on_a_gevent_socket_writes_everything_even_past_the_socket_buffer()
     finally:
         left.close()
         right.close()
+
+
+def test_read_on_a_gevent_socket_waits_first_and_keeps_the_socket_timeout() -> None:
+    """The workers' read: wait for readability (under the socket's timeout), then recv on the real socket.
+
+    A reply split over several arrivals and reads is returned whole; a reply already buffered is
+    returned without waiting; a silent server is socket.timeout (redis.TimeoutError once mapped) at
+    the socket's timeout; a closed one is redis.ConnectionError.
+    """
+    import gevent
+    import gevent.socket
+    import hiredis
+
+    from harness.engines.redis.wire import as_redis_error, read_reply
+
+    left, right = gevent.socket.socketpair()
+    assert getattr(left, "_sock", None) is not None and getattr(left, "_wait", None) is not None  # the fast path
+    reader, buffer = hiredis.Reader(), bytearray(16)  # smaller than the reply: several reads
+
+    def answer() -> None:
+        gevent.sleep(0.05)
+        right.sendall(b"$20\r\n0123456789")
+        gevent.sleep(0.05)
+        right.sendall(b"abcdefghij\r\n:7\r\n")
+    try:
+        writer = gevent.spawn(answer)
+        assert read_reply(left, reader, buffer) == b"0123456789abcdefghij"
+        assert read_reply(left, reader, buffer) == 7
+        writer.join(timeout=5)
+        left.settimeout(0.2)
+        began = time.perf_counter()
+        with pytest.raises(TimeoutError) as raised:
+            read_reply(left, reader, buffer)
+        assert 0.19 < time.perf_counter() - began < 0.9
+        assert isinstance(as_redis_error(raised.value), redis.TimeoutError)
+        right.close()
+        with pytest.raises(redis.ConnectionError):
+            read_reply(left, reader, buffer)
+    finally:
+        left.close()
+        right.close()
