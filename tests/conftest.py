@@ -11,6 +11,7 @@ in CI (CI=true) a skip of an engine test is turned into a failure.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,20 @@ from harness.engines.registry import TEST_MARKERS
 from harness.errors import EngineUnavailable
 from harness.provision.native import base
 from harness.provision.native.registry import get_launcher
+
+
+@pytest.fixture(autouse=True)
+def _gevent_clock_now() -> None:
+    """Bring gevent's loop clock to now before each test, when an earlier test made a hub in this process.
+
+    libev caches "now" and updates it only while the loop runs, and gevent starts timers from it:
+    after other tests ran for longer than a test's timeout without the loop, that test's
+    gevent.sleep and Timeout would start from a stale clock and fire at once.
+    """
+    hub_local = sys.modules.get("gevent._hub_local")
+    hub = hub_local.get_hub_if_exists() if hub_local is not None else None  # type: ignore[attr-defined]
+    if hub is not None:
+        hub.loop.update_now()
 
 ENGINE_MARKERS = tuple(TEST_MARKERS)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
