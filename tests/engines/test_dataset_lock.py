@@ -146,3 +146,31 @@ def test_a_second_run_of_the_same_workload_refuses_and_leaves_the_first_runs_key
     finally:
         checker.close()
 
+
+
+@pytest.mark.postgres
+def test_a_postgres_lock_whose_session_was_terminated_is_taken_again(postgres_url: str) -> None:
+    """The advisory lock ends with its session: after pg_terminate_backend of the lock's session, the renewal
+    connects again and takes it again, so a second run is still refused (the server's pg_locks says who holds it)."""
+    spec = workload("kv-cache", 10)
+    first, second = connected("postgres", postgres_url), connected("postgres", postgres_url)
+    watcher = connected("postgres", postgres_url)
+    holders = ("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+               "(SELECT oid FROM pg_database WHERE datname = current_database())")
+    try:
+        first.lock_dataset(spec, LockHolder.here("first-postgres", spec.name), ttl_s=0.6)  # renewed every 0.2 s
+        (pid,) = {row[0] for row in watcher.client.execute(holders).fetchall()}
+        assert watcher.client.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        deadline = time.monotonic() + 10
+        while {row[0] for row in watcher.client.execute(holders).fetchall()} in (set(), {pid}):
+            assert time.monotonic() < deadline, "the terminated session's lock was never taken again"
+            time.sleep(0.05)
+        with pytest.raises(DatasetInUse, match="is in use by run first-postgres"):
+            second.lock_dataset(spec, LockHolder.here("second-postgres", spec.name))
+        first.unlock_dataset()
+        second.lock_dataset(spec, LockHolder.here("second-postgres", spec.name))  # released: free again
+    finally:
+        first.unlock_dataset()
+        second.unlock_dataset()
+        for adapter in (first, second, watcher):
+            adapter.close()

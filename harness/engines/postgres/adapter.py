@@ -25,6 +25,7 @@ from psycopg import sql
 
 from harness.dataset.generate import RecordBatch
 from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
+from harness.engines.locks import DatasetInUse
 from harness.engines.postgres.statements import Parameters, Result, build, ident, positional, schema, transaction
 from harness.engines.postgres.telemetry import collect
 from harness.engines.postgres.transactions import bind_transaction, explain_transaction
@@ -254,6 +255,24 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         conn.execute("INSERT INTO dbarena_locks VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder",
                      (name, holder.model_dump_json()), prepare=False)
         return None
+
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+        """Take lock `name` again, on a new session when the lock's session is gone.
+
+        The advisory lock ends with its session: a terminated backend, a server restart or a dropped
+        connection would release it silently, and a second run could then prepare (drop) the data
+        under this one. pg_try_advisory_lock is re-entrant for its session, so on a live session this
+        only confirms the lock; the session's end still releases every count of it. Raises
+        DatasetInUse when another run took the lock in between (the caller's renewal loop goes on).
+        """
+        try:
+            other = self._lock_acquire(name, holder, ttl_s)
+        except psycopg.OperationalError:  # the session is gone: connect again and take it again
+            self.connect()
+            other = self._lock_acquire(name, holder, ttl_s)
+        if other is not None:
+            who = other.describe() if isinstance(other, LockHolder) else "another session"
+            raise DatasetInUse(f"{self.name}: the lock on {name} was lost and {who} holds it now")
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
         conn = self.client

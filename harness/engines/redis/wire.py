@@ -91,7 +91,7 @@ def socket_of(connection: Any) -> Any:
 
 
 def read_reply(sock: Any, reader: hiredis.Reader, buffer: bytearray) -> Any:
-    """The next whole reply: `recv_into` until `reader` has one; redis.ConnectionError when the server closes.
+    """The next whole reply: read into `buffer` until `reader` has one; redis.ConnectionError when the server closes.
 
     On gevent's socket the wait comes first: right after a request the reply is all but never there
     yet, and gevent's `recv_into` would try recv(2) first, fail with EAGAIN, then wait. Waiting for
@@ -102,27 +102,18 @@ def read_reply(sock: Any, reader: hiredis.Reader, buffer: bytearray) -> Any:
     reply = reader.gets()
     if reply is not False:
         return reply
-    raw, wait = getattr(sock, "_sock", None), getattr(sock, "_wait", None)
-    if raw is None or wait is None:
-        return _read_blocking(sock, reader, buffer)
-    readable = sock._read_event
+    raw: Any = getattr(sock, "_sock", None)  # gevent's socket wraps the real one
+    wait: Any = getattr(sock, "_wait", None)
+    readable = sock._read_event if raw is not None and wait is not None else None
     while reply is False:
-        wait(readable)
-        try:
-            n = raw.recv_into(buffer)
-        except BlockingIOError:  # readiness without data (spurious): wait again
-            continue
-        if not n:
-            raise redis.ConnectionError("Connection closed by server.")
-        reader.feed(buffer, 0, n)  # type: ignore[arg-type]  # any buffer: no copy
-        reply = reader.gets()
-    return reply
-
-
-def _read_blocking(sock: Any, reader: hiredis.Reader, buffer: bytearray) -> Any:
-    reply = False
-    while reply is False:
-        n = sock.recv_into(buffer)
+        if readable is None:
+            n = sock.recv_into(buffer)
+        else:
+            wait(readable)
+            try:
+                n = raw.recv_into(buffer)
+            except BlockingIOError:  # readiness without data (spurious): wait again
+                continue
         if not n:
             raise redis.ConnectionError("Connection closed by server.")
         reader.feed(buffer, 0, n)  # type: ignore[arg-type]  # any buffer: no copy
