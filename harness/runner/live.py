@@ -203,7 +203,7 @@ svg text{font:11px system-ui,sans-serif;fill:#555}
 <div class="sub"><span id="what"></span> &middot; <span class="phase" id="phase">-</span>
  &middot; <span id="clock">-</span> &middot; <span id="status">connecting</span></div>
 <div class="bar"><div id="progress"></div></div>
-<table id="ops"><thead><tr><th>operation</th><th>ops/s</th><th>errors</th><th>p50</th><th>p99</th><th>max</th>
+<table id="ops"><thead><tr><th>operation</th><th>ops/s</th><th>errors + timeouts</th><th>p50</th><th>p99</th><th>max</th>
 </tr></thead><tbody></tbody></table>
 <div class="legend"><span id="legend"></span><span><i class="dot"></i>a second with errors</span></div>
 <div class="charts">

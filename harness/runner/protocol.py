@@ -203,7 +203,7 @@ class TickOperation(Frozen):
     """One operation in the last complete second of one worker (merged exactly by the master)."""
 
     count: int
-    errors: int
+    errors: int  # failed calls: errors and timeouts
     histogram: str  # encoded HDR (µs), "" when nothing succeeded
 
 
@@ -213,7 +213,7 @@ class Tick(Frozen):
     type: Literal["tick"] = "tick"
     t: float  # the covered second's end, seconds since the start of warm-up (it covers [t - 1, t))
     ops: int
-    errors: int
+    errors: int  # failed calls: errors and timeouts
     p99_us: int | None
     operations: dict[str, TickOperation] = Field(default_factory=dict)  # worker -> master only
 

@@ -791,4 +791,4 @@ class _Session:
         load = self.request.load
         phase, elapsed_s, total_s = tick_clock(tick.t, load.warmup_s, load.duration_s)  # the covered second's phase
         self.progress.update(f"[{phase} {fmt_clock(elapsed_s)}/{fmt_clock(total_s)}] {tick.ops:,} ops/s  "
-                             f"p99 {fmt_us(tick.p99_us)}  errors {tick.errors}", force=True)
+                             f"p99 {fmt_us(tick.p99_us)}  errors+timeouts {tick.errors}", force=True)

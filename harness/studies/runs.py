@@ -107,6 +107,12 @@ def parse_stage(text: str) -> dict[str, Any]:
         if key not in ("users", "rate") or not value:
             raise SpecError([f"--stage {text!r}: expected DURATION[:users=N][,rate=OPS_S], "
                              "e.g. 30s:users=8 or 10s:rate=4000"])
+        try:  # the values' shape here, so the error names the flag; their bounds are the load model's
+            int(value) if key == "users" else float(value)
+        except ValueError:
+            raise SpecError([f"--stage {text!r}: {key}={value!r} should be a "
+                             f"{'whole number of users' if key == 'users' else 'rate in ops/s'}, "
+                             "e.g. 30s:users=8 or 10s:rate=4000"]) from None
         stage[key] = value
     return stage
 

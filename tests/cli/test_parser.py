@@ -110,6 +110,10 @@ def test_home_sets_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (["bench", "--engine", "fake", "--expect-workers", "-1"], "--expect-workers: -1 is not a worker count"),
     (["bench", "--engine", "fake", "--workload", "kv-cache", "--stage", "10s:userz=3"], "--stage '10s:userz=3'"),
     (["bench", "--engine", "fake", "--workload", "kv-cache", "--stage", "ten:users=3"], "is not a duration"),
+    (["bench", "--engine", "fake", "--workload", "kv-cache", "--stage", "2s:users=abc"],
+     "--stage '2s:users=abc': users='abc' should be a whole number of users"),
+    (["bench", "--engine", "fake", "--workload", "kv-cache", "--stage", "2s:rate=fast"],
+     "--stage '2s:rate=fast': rate='fast' should be a rate in ops/s"),
     (["bench", "--engine", "fake", "--workload", "kv-cache", "--rate", "100", "--think-time", "5ms"],
      "think_time applies to closed-loop users"),
 ])
