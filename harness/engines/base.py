@@ -61,6 +61,10 @@ class EngineAdapter(ABC, Generic[ClientT]):
     # Errors of an executor that mean the call outlasted its timeout (`timeout_of(op, op_timeout_s)`); the
     # runner counts them as timeouts. A driver may also drop the connection then (is_disconnect says so).
     timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (TimeoutError,)
+    # Whether, after a timeout that dropped the connection, the next call connects again by itself, inside
+    # its own timer (redis-py). Then the runner does not reconnect between them: a reconnect the engine
+    # holds up (a paused or stalled server) would be time in no call, and the stall's timeouts undercounted.
+    reconnects_in_call: ClassVar[bool] = False
     # Whether loaded data is still there for the next run (a capacity step, a select round skip the load);
     # False for the fake engine, whose data lives in each worker process and goes with it.
     data_outlives_run: ClassVar[bool] = True

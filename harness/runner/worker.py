@@ -285,7 +285,7 @@ class ArenaUser(User):
         else:
             recorder.record_error(recorder.stats[index], intended, start, time.perf_counter_ns(), error,
                                   disconnect=gone)
-        if gone:
+        if gone and not (timed_out and self.adapter.reconnects_in_call):
             self._reconnect()
         if timed_out:
             return failures

@@ -165,3 +165,19 @@ def test_reads_of_records_that_are_gone_are_misses_and_invalidate_the_run(redis_
     assert read.not_found == read.count == misses
     assert not record.valid and record.invalid_causes == ("misses",), record.invalid_reasons
     assert "found nothing" in record.invalid_reasons[0]
+
+
+@pytest.mark.redis
+def test_a_paused_redis_keeps_a_closed_loop_user_in_timed_calls(redis_url: str) -> None:
+    """One closed-loop user, 300 ms timeout, Redis paused 3 s inside a 6 s window: the user spends the pause in
+    calls that time out (about 10), not in reconnects the paused server holds up between them."""
+    admin = redis.Redis.from_url(redis_url)
+    pause = threading.Thread(target=lambda: admin.execute_command("CLIENT", "PAUSE", 3000, "ALL"))
+    load = LoadProfile(users=1, processes=1, duration=6, warmup=1, op_timeout="300ms")
+    record = run_and_record(RunRequest(engine="redis", url=redis_url, workload=kv(200, "ycsb-c"), load=load),
+                            _PauseAt(2.0, pause))
+    read = record.operations["read"]
+    assert read.errors == 0
+    assert 8 <= read.timeouts <= 11, (read.timeouts, record.notes)  # 3 s / 0.3 s; before: ~4 (reconnects in between)
+    assert read.count > 0  # before and after the pause
+    assert not record.valid and "engine" in record.invalid_causes, record.invalid_reasons

@@ -84,6 +84,7 @@ class RedisAdapter(EngineAdapter[Any]):
         redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
     # the socket timeout fired; redis-py then drops the connection and opens a new one on the next command
     timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (redis.TimeoutError, TimeoutError)
+    reconnects_in_call: ClassVar[bool] = True  # redis-py and the wire path connect again on the next command
     locks_datasets: ClassVar[bool] = True  # SET NX PX per entity, renewed (lock_dataset)
 
     def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
