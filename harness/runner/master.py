@@ -392,6 +392,7 @@ class Master:
         start = time.time() + 0.5
         for slot in self.workers.values():
             self.send(slot, Go(start_epoch=start + slot.offset))
+        say(Go(start_epoch=start))  # the parent: when the warm-up begins (where a stop signal lands)
 
     def _follow(self) -> RunResults:
         load = self.plan.load

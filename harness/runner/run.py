@@ -40,6 +40,7 @@ from harness.runner.progress import Progress, fmt_clock, fmt_us, tick_clock
 from harness.runner.protocol import (
     Exited,
     Failed,
+    Go,
     Loaded,
     Measure,
     Message,
@@ -110,7 +111,7 @@ class Measurement(Frozen):
     operations: dict[str, OperationResult]
     timeseries: tuple[TimePoint, ...] = ()
     measured_s: float = 0.0  # seconds of the measurement window actually run
-    stopped_by: str = "duration"  # what ended the window: duration | operationcount (load.operation_count)
+    stopped_by: str = "duration"  # what ended the window: duration | operationcount | interrupted (a stop signal)
     complete: bool
     interrupted: bool = False
     invalid_reasons: tuple[str, ...] = ()
@@ -326,7 +327,8 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
     if outcome.failure is not None:
         found.insert(0, Invalid(f"failed during {outcome.phase}: {outcome.failure}", outcome.failure_cause))
     found = list(dict.fromkeys(Invalid(one_line(f.reason), f.cause) for f in found))
-    stopped_by = "operationcount" if results and all(r.quota_reached for r in results) else "duration"
+    stopped_by = ("interrupted" if outcome.interrupted and outcome.phase in ("warmup", "measure") else
+                  "operationcount" if results and all(r.quota_reached for r in results) else "duration")
     found_outages = outages(timeseries, _dark_seconds(timeseries, request.load.warmup_s, measured_s)[0])
     return Measurement(
         run_id=run_id, started_at=started_at.isoformat(timespec="seconds"), seed=seed,
@@ -672,8 +674,8 @@ class _Session:
         self.request, self.seed, self.adapter, self.progress = request, seed, adapter, progress
         self.inbox: Inbox = queue.Queue()
         self.outcome = outcome
-        self.started_epoch: float | None = None
         self._last_tick: tuple[float, float] | None = None  # the last Tick's t and when it came (time.monotonic)
+        self._window_start_epoch: float | None = None  # when the warm-up begins (the master's Go), Unix seconds
 
     def plan(self) -> RunPlan:
         request, load = self.request, self.request.load
@@ -734,16 +736,18 @@ class _Session:
             self.outcome.load_phase = LoadPhase(records=loaded.records, seconds=round(seconds, 3),
                                                 records_per_s=round(rate, 1))
             self.progress.done(f"loaded {loaded.records:,} records in {seconds:.1f}s ({rate:,.0f} records/s)")
-        self.started_epoch = time.time() + 0.5
 
     def _load_cut_short(self, loaded: Loaded) -> None:
         self.outcome.load_cut_short(loaded.records, loaded.seconds)
         self.progress.say(f"the load stopped after {loaded.records:,} records ({loaded.seconds:.1f}s)")
 
     def _in_warmup(self) -> bool:
-        """Whether the window is still in its warm-up: no second of it relayed yet, or the last one (Tick.t, the end
-        of the second it covers, from the start of warm-up) plus the time since it came is short of `warmup_s`."""
+        """Whether the window is still in its warm-up (or not begun): by the warm-up's start the master
+        announced (Go, on this host's clock), else by the last second relayed (Tick.t, the end of the second
+        it covers, from the start of warm-up) plus the time since it came."""
         warmup_s = self.request.load.warmup_s
+        if self._window_start_epoch is not None:
+            return time.time() < self._window_start_epoch + warmup_s
         if warmup_s <= 0:
             return False
         if self._last_tick is None:
@@ -758,6 +762,8 @@ class _Session:
                 self.progress.say(message.text)
             else:
                 self.progress.update(message.text)
+        elif isinstance(message, Go):
+            self._window_start_epoch = message.start_epoch
         elif isinstance(message, Tick):
             self._last_tick = (message.t, time.monotonic())
             self._show(message)

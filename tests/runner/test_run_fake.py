@@ -90,6 +90,24 @@ def test_ctrl_c_saves_an_incomplete_record(tmp_path: Path) -> None:
     record = store.load(path)
     assert not record.complete and not record.valid
     assert sum(op.count for op in record.operations.values()) > 0  # what was measured is kept
+    assert record.phase == "measure" and record.stopped_by == "interrupted"
+
+
+def test_a_stop_signal_lands_in_the_phase_the_clock_says_even_before_a_second_was_relayed() -> None:
+    """The parent places a stop signal by the warm-up start the master announced (Go), not only by the seconds
+    relayed so far: 0.3 s into the measurement, before its first second arrived, is `measure`."""
+    import time
+
+    from harness.runner.protocol import Go
+    from harness.runner.run import _Outcome, _Session
+
+    request = RunRequest(engine="fake", url="fake://", workload=kv(), load=LoadProfile(warmup=1, duration=10))
+    session = _Session(request, 1, None, Progress(), _Outcome())  # type: ignore[arg-type]
+    assert session._in_warmup()  # nothing announced yet: the users have not started
+    session._handle(Go(start_epoch=time.time() - 1.3))
+    assert not session._in_warmup()
+    session._handle(Go(start_epoch=time.time() - 0.7))
+    assert session._in_warmup()
 
 
 def test_errors_over_the_budget_invalidate_the_run_and_exit_4(tmp_path: Path) -> None:
