@@ -123,8 +123,17 @@ class EngineAdapter(ABC, Generic[ClientT]):
             self._client = self._open()
         except self.unreachable_errors as exc:
             detail = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__).rstrip(".")
+            if self.refused(exc):
+                raise EngineUnavailable(f"{self.name} at {redact_url(self.url)} answered but refused the connection: "
+                                        f"{detail}; check the URL's user, password and database (--url or "
+                                        f"DBARENA_{self.name.upper()}_URL)") from exc
             raise EngineUnavailable(f"{self.name} at {redact_url(self.url)} is not reachable: {detail}; check that "
                                     f"it runs and answers there (--url or DBARENA_{self.name.upper()}_URL)") from exc
+
+    def refused(self, error: BaseException) -> bool:
+        """Whether a failed connect means the server answered and refused (credentials, an unknown database),
+        not that nothing answered; the message then points at the URL's user, password and database."""
+        return False
 
     def close(self) -> None:
         """Close the connection if open; never raises."""

@@ -107,3 +107,22 @@ def test_bench_refuses_before_anything_starts(engine: str, url: str, capsys: pyt
     out, err = capsys.readouterr()
     assert not out and len(err.strip().splitlines()) == 1 and "Traceback" not in err and SECRET not in err, err
     assert err.startswith(f"dbarena: {engine} URL "), err
+
+
+@pytest.mark.postgres
+def test_a_postgres_that_answers_but_has_no_such_database_or_role_says_so(postgres_url: str) -> None:
+    """The server answered and refused: the line points at the URL's user, password and database, not at reachability."""
+    base = postgres_url.rsplit("/", 1)[0]
+    for url in (f"{base}/no_such_database", base.replace("postgres@", "no_such_role@") + "/postgres"):
+        message = refusal("postgres", url)
+        assert "answered but refused the connection" in message and "is not reachable" not in message, message
+        assert "user, password and database" in message
+
+
+@pytest.mark.redis
+def test_a_redis_that_answers_but_refuses_the_database_or_password_says_so(redis_url: str) -> None:
+    base = redis_url.rsplit("/", 1)[0]
+    for url in (f"{base}/99", base.replace("redis://", "redis://:wrong-password@") + "/0"):
+        message = refusal("redis", url)
+        assert "answered but refused the connection" in message and "is not reachable" not in message, message
+        assert "wrong-password" not in message

@@ -40,6 +40,10 @@ SETTINGS = ("fsync", "synchronous_commit", "full_page_writes", "wal_level", "sha
             "max_connections", "shared_preload_libraries", "plan_cache_mode")
 
 
+# the server's FATAL messages for a refused connection: credentials, pg_hba.conf, an unknown database or role
+_REFUSALS = ("authentication failed", "does not exist", "pg_hba.conf", "permission denied")
+
+
 class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
     client_library = "psycopg"
     supported_kinds: ClassVar[frozenset[OperationKind]] = frozenset(OperationKind)
@@ -71,6 +75,12 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         if "://" not in self.url and "=" in self.url:  # a libpq "host=... dbname=..." string: libpq checks it
             return
         super()._check_url()
+
+    def refused(self, error: BaseException) -> bool:
+        # libpq gives no SQLSTATE for a failed connect; the server's own FATAL line names the refusal (in English
+        # unless the server's lc_messages says otherwise: then the generic line, which is still true)
+        text = str(error)
+        return "FATAL:" in text and any(words in text for words in _REFUSALS)
 
     def _open(self) -> psycopg.Connection[Any]:
         self._timeout_ms = None

@@ -91,6 +91,10 @@ class RedisAdapter(EngineAdapter[Any]):
         super().__init__(name, url, op_timeout_s)
         self._calls_at_load: dict[str, tuple[int, int]] | None = None  # command -> (calls, usec)
 
+    def refused(self, error: BaseException) -> bool:
+        # an AUTH or SELECT the server answered with an error (wrong password, a database index it does not have)
+        return isinstance(error, (redis.AuthenticationError, redis.ResponseError))
+
     def _open(self) -> Any:
         # socket_timeout: no reply within the operation timeout raises redis.TimeoutError (Redis has no
         # server-side limit on a command); a client from a URL retries nothing (no retry inside the timer)
