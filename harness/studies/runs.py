@@ -332,7 +332,8 @@ def suite_problems(suite: Suite, where: str | None) -> list[str]:
                 continue
             ok, reasons = support(workload, engine)
             if not ok:
-                problems.append(f"{_at(where, i, '', '--engine')}{workload.name} on {engine}: n/a ({'; '.join(reasons)})")
+                named = f"{workload.name} with preset {run.preset}" if run.preset else workload.name
+                problems.append(f"{_at(where, i, '', '--engine')}{named} on {engine}: n/a ({'; '.join(reasons)})")
         problems += threshold_problems_of(run, workload, _at(where, i, ".thresholds", "--threshold").rstrip(" "))
     return problems
 

@@ -211,3 +211,13 @@ def test_a_malformed_url_is_said_malformed_not_unreachable(capsys: pytest.Captur
     err = capsys.readouterr().err
     assert code == ExitCode.USER_ERROR, err
     assert "postgres URL 'postgres://bad url' is malformed" in err and "not reachable" not in err, err
+
+
+def test_a_preset_an_engine_cannot_run_is_named_in_the_refusal(capsys: pytest.CaptureFixture[str]) -> None:
+    """kv-cache runs on Redis; its ycsb-e preset (a scan) does not: the line names the preset."""
+    from harness.cli import main
+
+    code = main(["bench", "--engine", "redis", "--workload", "kv-cache", "--preset", "ycsb-e",
+                 "--url", "redis://127.0.0.1:1/0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "kv-cache with preset ycsb-e on redis: n/a (scan" in err, err
