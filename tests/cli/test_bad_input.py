@@ -215,8 +215,6 @@ def test_a_malformed_url_is_said_malformed_not_unreachable(capsys: pytest.Captur
 
 def test_a_preset_an_engine_cannot_run_is_named_in_the_refusal(capsys: pytest.CaptureFixture[str]) -> None:
     """kv-cache runs on Redis; its ycsb-e preset (a scan) does not: the line names the preset."""
-    from harness.cli import main
-
     code = main(["bench", "--engine", "redis", "--workload", "kv-cache", "--preset", "ycsb-e",
                  "--url", "redis://127.0.0.1:1/0"])
     err = capsys.readouterr().err
