@@ -28,6 +28,7 @@ from harness.engines.locks import (
     DatasetLock,
     LockHolder,
     is_stale,
+    lost,
     mark_running,
     refusal,
     unmark,
@@ -215,22 +216,35 @@ class EngineAdapter(ABC, Generic[ClientT]):
             keeper.close()
             unmark(mark)
             raise
-        self._dataset_lock = DatasetLock(mark, taken, ttl_s, lambda name: keeper._lock_renew(name, holder, ttl_s),
-                                         lambda name: keeper._lock_release(name, holder), keeper.close)
+        def renew(name: str) -> None:
+            other = keeper._lock_renew(name, holder, ttl_s)
+            if other is not None:
+                raise lost(self.name, name, other if isinstance(other, LockHolder) else None)
 
-    def unlock_dataset(self) -> None:
-        """Release the dataset lock this adapter took, if any; never raises (an unreleased lock expires)."""
+        self._dataset_lock = DatasetLock(mark, taken, ttl_s, renew, lambda name: keeper._lock_release(name, holder),
+                                         keeper.close)
+
+    def unlock_dataset(self) -> str | None:
+        """Release the dataset lock this adapter took, if any; never raises (an unreleased lock expires).
+
+        Returns the line saying another run took one of the locks during the run (the run is then
+        invalid: its data may have been dropped under it), else None.
+        """
         lock, self._dataset_lock = self._dataset_lock, None
-        if lock is not None:
-            lock.release()
+        return lock.release() if lock is not None else None
 
     def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
         """Take lock `name` for `holder` (replacing an expired one): None when taken, else its live holder
         (True when the engine cannot say who)."""
         raise HarnessBug(f"{self.name} adapter sets locks_datasets but has no _lock_acquire")
 
-    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
-        """Push lock `name`'s expiry `ttl_s` s ahead (taking it again if it vanished, e.g. an engine restart)."""
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Push lock `name`'s expiry `ttl_s` s ahead (taking it again if it vanished, e.g. an engine restart).
+
+        None when `holder` still holds it; else the run that holds it now, as `_lock_acquire` (the lock
+        was lost: ours expired during an outage, or its session ended, and another run took it).
+        """
+        return None
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
         """Delete lock `name` if `holder` holds it (this adapter's own, or a dead holder's being replaced)."""

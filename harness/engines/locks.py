@@ -116,18 +116,33 @@ def refusal(engine: str, workload: str, entity: str, holder: LockHolder | None, 
                         f"(a crashed run's lock expires within {ttl_s:.0f} s) or use another database")
 
 
+class LockLost(Exception):
+    """A renewal found the lock held by another run: this run's data may have been dropped under it."""
+
+
+def lost(engine: str, name: str, other: LockHolder | None) -> LockLost:
+    """The line a run's record carries when its lock on entity `name` was taken by `other` (None: unknown)."""
+    who = other.describe() if other is not None else "another run (its holder record is unreadable)"
+    return LockLost(f"the dataset lock on {engine} (entity {name}) was lost during the run and {who} holds it now: "
+                    "that run may have dropped or changed the data this one measured")
+
+
 class DatasetLock:
     """Locks held on `names`; `renew(name)` runs every `ttl_s / 3` s in a daemon thread until `release()`,
     which also drops the run's `mark` (mark_running).
 
-    `renew` and `release` come from the adapter that owns the lock's connection; failures of
-    either (an engine restarting) are ignored: the next renewal tries again, and a lock that
+    `renew` and `release` come from the adapter that owns the lock's connection. `renew` raises
+    LockLost when another run holds the lock now (ours expired in an outage, or its session
+    ended): the first such line is kept in `lost` and returned by `release()`, which renews
+    once more first, so a loss since the last renewal is not missed at the run's end. Other
+    failures (an engine restarting) are ignored: the next renewal tries again, and a lock that
     could not be released expires.
     """
 
     def __init__(self, mark: IO[str] | None, names: Sequence[str], ttl_s: float, renew: Callable[[str], None],
                  release: Callable[[str], None], close: Callable[[], None]) -> None:
         self.names, self.ttl_s = tuple(names), ttl_s
+        self.lost: str | None = None
         self._mark = mark
         self._renew, self._release, self._close = renew, release, close
         self._stop = threading.Event()
@@ -136,16 +151,25 @@ class DatasetLock:
 
     def _keep(self) -> None:
         while not self._stop.wait(self.ttl_s / 3):
-            for name in self.names:
-                try:
-                    self._renew(name)
-                except Exception:
-                    pass  # the engine is away for now: the lock lasts ttl_s, the next round tries again
+            self._renew_all()
 
-    def release(self) -> None:
-        """Stop renewing, delete the locks, close their connection; never raises."""
+    def _renew_all(self) -> None:
+        for name in self.names:
+            try:
+                self._renew(name)
+            except LockLost as exc:
+                self.lost = self.lost or str(exc)
+            except Exception:
+                pass  # the engine is away for now: the lock lasts ttl_s, the next round tries again
+
+    def release(self) -> str | None:
+        """Stop renewing, check the locks once more, delete them, close their connection; never raises.
+
+        Returns the line saying a lock was lost to another run during the run (LockLost), or None.
+        """
         self._stop.set()
         self._thread.join(timeout=self.ttl_s)
+        self._renew_all()  # the last check: a lock taken since the last renewal counts too
         for name in self.names:
             try:
                 self._release(name)
@@ -156,3 +180,4 @@ class DatasetLock:
         except Exception:
             pass
         unmark(self._mark)
+        return self.lost

@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import gevent
 import locust  # noqa: F401  (gevent monkey-patching first)
@@ -83,7 +83,11 @@ LOAD_STOP_GRACE_S = 15.0  # for each worker's final count after a Stop: its batc
 
 
 class RunAborted(Exception):
-    """The run cannot go on; the message is the one line the parent shows."""
+    """The run cannot go on; the message is the one line the parent shows, `cause` its invalid cause."""
+
+    def __init__(self, message: str, cause: Literal["engine", "workers"] = "workers") -> None:
+        super().__init__(message)
+        self.cause: Literal["engine", "workers"] = cause
 
 
 @dataclass
@@ -198,7 +202,8 @@ class Master:
                 continue
             slot, message = item
             if isinstance(message, Failed):
-                raise RunAborted(f"worker {slot.index} ({slot.hello.host if slot.hello else '?'}): {message.error}")
+                raise RunAborted(f"worker {slot.index} ({slot.hello.host if slot.hello else '?'}): {message.error}",
+                                 message.cause)
             if isinstance(message, what):
                 got[slot.client_id] = message
             if len(got) == len(self.workers):
@@ -279,7 +284,7 @@ class Master:
             for item in self.messages(2.0):
                 self._abort_if_lost("configuring workers")
                 if item is not None and isinstance(item[1], Failed):
-                    raise RunAborted(f"worker {item[0].index}: {item[1].error}")
+                    raise RunAborted(f"worker {item[0].index}: {item[1].error}", item[1].cause)
                 if item is not None and isinstance(item[1], Hello):
                     item[0].hello = item[1]
                 if all(slot.hello is not None for slot in slots):
@@ -332,7 +337,7 @@ class Master:
             if isinstance(message, Failed):
                 self._finished[slot.client_id] = LoadDone(entity=entity, records=done.get(slot.client_id, 0),
                                                           seconds=0.0, complete=False)
-                raise RunAborted(f"worker {slot.index}: {message.error}")
+                raise RunAborted(f"worker {slot.index}: {message.error}", message.cause)
             if isinstance(message, LoadProgress):
                 done[slot.client_id] = message.done
             elif isinstance(message, LoadDone):
@@ -556,7 +561,7 @@ def main() -> int:
     try:
         say(master.run())
     except RunAborted as exc:
-        say(Failed(error=str(exc)))
+        say(Failed(error=str(exc), cause=exc.cause))
         return 1
     finally:
         master.close()

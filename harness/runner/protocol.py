@@ -193,10 +193,15 @@ class Ready(Frozen):
 
 
 class Failed(Frozen):
-    """The worker could not get ready (a user could not connect or bind)."""
+    """The worker could not get ready (a user could not connect or bind) or load, or the master could not go on.
+
+    `cause`: engine when the engine's client raised (connect, bind, a load batch), workers otherwise
+    (the harness's own processes: a lost worker, a port in use); the record's invalid cause.
+    """
 
     type: Literal["failed"] = "failed"
     error: str
+    cause: Literal["engine", "workers"] = "workers"
 
 
 class TickOperation(Frozen):

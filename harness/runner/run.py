@@ -75,7 +75,12 @@ Inbox = queue.Queue[Message]
 
 
 class LoadWorkersFailed(EngineUnavailable):
-    """The master or a load worker could not go on (no workers, a lost master, a port in use); says why."""
+    """The master or a load worker could not go on (no workers, a lost master, a port in use, the engine refused a
+    load batch); says why. `invalid_cause`: engine when the engine's client raised, else workers (the invalid cause)."""
+
+    def __init__(self, message: str, cause: str = "workers") -> None:
+        super().__init__(message)
+        self.invalid_cause = cause
 
 
 @dataclass(frozen=True)
@@ -282,13 +287,14 @@ def run_benchmark(request: RunRequest, progress: Progress | None = None) -> Meas
     except HarnessBug:
         raise
     except LoadWorkersFailed as exc:  # the master or a worker could not go on: its own words
-        outcome.fail(redact_text(str(exc)), cause="workers")
+        outcome.fail(redact_text(str(exc)), cause=exc.invalid_cause)
     except Exception as exc:  # the engine failed: a record of the attempt, one line for the user
         detail = f"{type(exc).__name__}: {str(exc).strip() or 'no message'}".splitlines()[0]
         outcome.fail(redact_text(f"{request.engine} failed: {detail} — check that the engine is up and healthy "
                                  "(its log), then run again"))
     finally:
-        adapter.unlock_dataset()  # also on Ctrl-C or SIGTERM (Interrupted); a killed run's lock expires
+        # also on Ctrl-C or SIGTERM (Interrupted); a killed run's lock expires. A lock another run took is said
+        outcome.lock_lost = adapter.unlock_dataset()
         adapter.close()
     return _measurement(request, outcome, run_id=run_id, started_at=started_at, seed=seed,
                         engine_version=engine_version, client_library=adapter.client_library,
@@ -326,6 +332,8 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
         found += _misses(request, operations, len(results))
     if outcome.failure is not None:
         found.insert(0, Invalid(f"failed during {outcome.phase}: {outcome.failure}", outcome.failure_cause))
+    if outcome.lock_lost is not None:
+        found.insert(0, Invalid(outcome.lock_lost, "other"))
     found = list(dict.fromkeys(Invalid(one_line(f.reason), f.cause) for f in found))
     stopped_by = ("interrupted" if outcome.interrupted and outcome.phase in ("warmup", "measure") else
                   "operationcount" if results and all(r.quota_reached for r in results) else "duration")
@@ -627,6 +635,7 @@ class _Outcome:
     last_progress: str = ""  # the last progress line (how far the load got)
     failure: str | None = None
     failure_cause: str = "engine"  # engine | workers (an invalid cause, see Measurement.invalid_causes)
+    lock_lost: str | None = None  # another run took the dataset lock during this one (harness.engines.locks)
     signal_name: str = ""  # the stop signal that interrupted the run (SIGINT, SIGTERM, SIGHUP)
 
     def interrupt(self, signal_name: str, progress: Progress) -> None:
@@ -775,7 +784,7 @@ class _Session:
                 self.outcome.notes.append(f"{len(message.lost)} of {len(message.workers)} worker(s) lost; "
                                           "merged what the others measured")
         elif isinstance(message, Failed):
-            raise LoadWorkersFailed(message.error)
+            raise LoadWorkersFailed(message.error, message.cause)
         elif isinstance(message, Exited) and self.outcome.results is None:
             raise LoadWorkersFailed(f"the master exited with code {message.code} before the run ended (see its lines above)")
 

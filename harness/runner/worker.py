@@ -400,7 +400,7 @@ class WorkerSession:
                     last_report = time.perf_counter()
         except Exception as exc:
             send(self.runner, LoadProgress(entity=load.entity, done=done))
-            send(self.runner, Failed(error=f"loading {load.entity}: {type(exc).__name__}: {exc}"))
+            send(self.runner, Failed(error=f"loading {load.entity}: {type(exc).__name__}: {exc}", cause="engine"))
             return
         finally:
             adapter.close()
@@ -419,8 +419,8 @@ class WorkerSession:
         while state.connected + len(state.failed) < state.config.users and time.monotonic() < deadline:
             gevent.sleep(0.01)
         if state.failed or state.connected < state.config.users:
-            send(self.runner, Failed(error=state.failed[0] if state.failed
-                                     else f"users did not connect within {READY_TIMEOUT_S:.0f}s"))
+            send(self.runner, Failed(error=state.failed[0], cause="engine") if state.failed
+                 else Failed(error=f"users did not connect within {READY_TIMEOUT_S:.0f}s"))
             return
         send(self.runner, Ready())
 

@@ -57,14 +57,39 @@ def test_a_second_holder_is_refused_with_the_first_named_until_it_releases(engin
         assert "\n" not in line
         assert f"dataset kv-cache on {engine} (entity usertable) is in use by run first-{engine}" in line
         assert f"host {holder.host}, pid {holder.pid}" in line and f"since {holder.started_at}" in line
-        first.unlock_dataset()
+        assert first.unlock_dataset() is None  # held throughout: a refused second holder took nothing
         second.lock_dataset(spec, LockHolder.here(f"second-{engine}", spec.name))  # released: free again
-        second.unlock_dataset()
+        assert second.unlock_dataset() is None
     finally:
         first.unlock_dataset()
         second.unlock_dataset()
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize("engine", params())
+def test_a_lock_another_run_took_is_reported_at_the_end_and_left_to_it(engine: str,
+                                                                      request: pytest.FixtureRequest) -> None:
+    """Ours ends without our release (as after an outage longer than its ttl) and a second run takes it: the first
+    run's end says so, naming that run, and leaves the second's lock on the engine (a third is refused by it)."""
+    spec = workload("kv-cache", 10)
+    first, second, third = (adapter_for(engine, request) for _ in range(3))
+    first_holder = LockHolder.here(f"first-{engine}", spec.name)
+    try:
+        first.lock_dataset(spec, first_holder, ttl_s=60)  # no renewal in this test: only the last check at the end
+        assert first._dataset_lock is not None
+        first._dataset_lock._release("usertable")  # our lock gone on the engine, as if it had expired
+        second.lock_dataset(spec, LockHolder.here(f"second-{engine}", spec.name))
+        line = first.unlock_dataset()
+        assert line is not None and "\n" not in line
+        assert f"the dataset lock on {engine} (entity usertable) was lost during the run and run second-{engine}" in line
+        with pytest.raises(DatasetInUse, match=f"is in use by run second-{engine}"):  # the engine's lock is the second's
+            third.lock_dataset(spec, LockHolder.here(f"third-{engine}", spec.name))
+        assert second.unlock_dataset() is None
+    finally:
+        for adapter in (first, second, third):
+            adapter.unlock_dataset()
+            adapter.close()
 
 
 CRASHING_HOLDER = """
@@ -148,6 +173,20 @@ def test_a_second_run_of_the_same_workload_refuses_and_leaves_the_first_runs_key
 
 
 
+def advisory_holders(watcher: EngineAdapter[Any]) -> set[int]:
+    """The backend pids holding an advisory lock in this database, as the server's pg_locks says."""
+    return {row[0] for row in watcher.client.execute(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())").fetchall()}
+
+
+def terminate_the_lock_session(watcher: EngineAdapter[Any]) -> int:
+    """pg_terminate_backend of the one session holding an advisory lock; its pid."""
+    (pid,) = advisory_holders(watcher)
+    assert watcher.client.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+    return pid
+
+
 @pytest.mark.postgres
 def test_a_postgres_lock_whose_session_was_terminated_is_taken_again(postgres_url: str) -> None:
     """The advisory lock ends with its session: after pg_terminate_backend of the lock's session, the renewal
@@ -155,20 +194,43 @@ def test_a_postgres_lock_whose_session_was_terminated_is_taken_again(postgres_ur
     spec = workload("kv-cache", 10)
     first, second = connected("postgres", postgres_url), connected("postgres", postgres_url)
     watcher = connected("postgres", postgres_url)
-    holders = ("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
-               "(SELECT oid FROM pg_database WHERE datname = current_database())")
     try:
         first.lock_dataset(spec, LockHolder.here("first-postgres", spec.name), ttl_s=0.6)  # renewed every 0.2 s
-        (pid,) = {row[0] for row in watcher.client.execute(holders).fetchall()}
-        assert watcher.client.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        pid = terminate_the_lock_session(watcher)
         deadline = time.monotonic() + 10
-        while {row[0] for row in watcher.client.execute(holders).fetchall()} in (set(), {pid}):
+        while advisory_holders(watcher) in (set(), {pid}):
             assert time.monotonic() < deadline, "the terminated session's lock was never taken again"
             time.sleep(0.05)
         with pytest.raises(DatasetInUse, match="is in use by run first-postgres"):
             second.lock_dataset(spec, LockHolder.here("second-postgres", spec.name))
-        first.unlock_dataset()
+        assert first.unlock_dataset() is None  # taken again by the first: nothing was lost
         second.lock_dataset(spec, LockHolder.here("second-postgres", spec.name))  # released: free again
+    finally:
+        first.unlock_dataset()
+        second.unlock_dataset()
+        for adapter in (first, second, watcher):
+            adapter.close()
+
+
+@pytest.mark.postgres
+def test_a_postgres_lock_a_second_run_took_after_its_session_ended_is_reported(postgres_url: str) -> None:
+    """The lock's session is terminated and a second run takes the lock before the renewal: the first run's end
+    (its renewal on a new session) names the second, whose advisory lock the server still shows held."""
+    spec = workload("kv-cache", 10)
+    first, second = connected("postgres", postgres_url), connected("postgres", postgres_url)
+    watcher = connected("postgres", postgres_url)
+    try:
+        first.lock_dataset(spec, LockHolder.here("first-postgres", spec.name), ttl_s=60)  # next renewal in 20 s
+        pid = terminate_the_lock_session(watcher)
+        deadline = time.monotonic() + 10
+        while advisory_holders(watcher) == {pid}:
+            assert time.monotonic() < deadline, "the terminated session still holds the lock"
+            time.sleep(0.05)
+        second.lock_dataset(spec, LockHolder.here("second-postgres", spec.name))
+        second_pid = advisory_holders(watcher)
+        line = first.unlock_dataset()
+        assert line is not None and "(entity usertable) was lost during the run and run second-postgres" in line
+        assert advisory_holders(watcher) == second_pid  # still the second's
     finally:
         first.unlock_dataset()
         second.unlock_dataset()

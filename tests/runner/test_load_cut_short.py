@@ -26,6 +26,9 @@ def test_a_load_failure_records_what_each_worker_loaded_before_it() -> None:
     assert record.load_phase is not None and record.load_phase.records == 3_000
     assert not record.load_phase.complete and record.phase == "load" and not record.complete
     assert record.failure is not None and "fake engine failed after loading 3,000 records" in record.failure
+    # the engine refused a batch: its cause is the engine's, not the harness's workers
+    assert record.invalid_causes[0] == "engine", (record.invalid_causes, record.invalid_reasons)
+    assert "failed during load" in record.invalid_reasons[0]
     assert not record.interrupted
     assert not any("interrupted" in reason for reason in record.invalid_reasons), record.invalid_reasons
     assert not any("no worker process returned results" in reason for reason in record.invalid_reasons)

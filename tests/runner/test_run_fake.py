@@ -140,3 +140,58 @@ def test_an_open_loop_target_that_was_not_reached_invalidates_the_run() -> None:
     # harness idled — the engine's fault, not the generator's
     assert slow.invalid_causes == ("engine",), slow.invalid_reasons
     assert slow.invalid_reasons[0].startswith("engine could not keep up"), slow.invalid_reasons
+
+
+def test_a_run_whose_dataset_lock_another_run_took_is_invalid_and_names_it() -> None:
+    """Ours expired (an outage) and a second run took the lock while this one measured: that run may have dropped
+    the data under it, so the record says so (cause other), from the lock as the engine holds it at the end."""
+    import threading
+    import time
+
+    from harness.engines.fake.adapter import server_for
+    from harness.engines.locks import LockHolder
+
+    url = "fake://stolen?latency_us=200"
+    server = server_for(url)
+    thief = LockHolder.here("thief-run", "kv-cache")
+    taken = threading.Event()
+
+    def take_it_over() -> None:
+        deadline = time.monotonic() + 30
+        while not server.locks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for name in list(server.locks):  # as if ours had expired and the thief's acquire replaced it
+            server.locks[name] = (thief.model_dump_json(), time.time() + 60)
+        taken.set()
+
+    stealer = threading.Thread(target=take_it_over, daemon=True)
+    stealer.start()
+    load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
+    record = run_and_record(RunRequest(engine="fake", url=url, workload=kv(), load=load), Progress())
+    stealer.join(timeout=5)
+    assert taken.is_set()
+    assert not record.valid and record.complete
+    lost = [(r, c) for r, c in zip(record.invalid_reasons, record.invalid_causes, strict=True) if "was lost" in r]
+    assert len(lost) == 1, record.invalid_reasons
+    reason, cause = lost[0]
+    assert cause == "other"
+    assert "dataset lock on fake (entity usertable) was lost during the run and run thief-run" in reason
+    assert server.locks["usertable"][0] == thief.model_dump_json()  # ours was never released over the thief's
+    server.locks.clear()
+
+
+def test_a_master_that_cannot_listen_is_the_harness_s_failure_not_the_engine_s() -> None:
+    """A port in use stops the run before anything is measured; its invalid cause is workers (the harness's own
+    processes), where an engine refusing a load batch is engine (tests/runner/test_load_cut_short.py)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        load = LoadProfile(users=1, processes=1, duration=1, warmup=0)
+        record = run_and_record(RunRequest(engine="fake", url="fake://nobind", workload=kv(), load=load,
+                                           master_bind=f"127.0.0.1:{port}"), Progress())
+    assert not record.valid and not record.complete
+    assert record.invalid_causes[0] == "workers", (record.invalid_causes, record.invalid_reasons)
+    assert f"--master-bind 127.0.0.1:{port}: the master cannot listen there" in record.invalid_reasons[0]

@@ -150,8 +150,8 @@ class FakeAdapter(EngineAdapter[FakeServer]):
         self.server.locks[name] = (holder.model_dump_json(), time.time() + ttl_s)
         return None
 
-    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
-        self._lock_acquire(name, holder, ttl_s)
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        return self._lock_acquire(name, holder, ttl_s)
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
         if self.server.locks.get(name, ("", 0.0))[0] == holder.model_dump_json():

@@ -257,8 +257,16 @@ class InfluxAdapter(EngineAdapter[InfluxDBClient]):
         self._lock_release(name, holder)
         return LockHolder.model_validate_json(first[2])
 
-    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Our marker written again with a later expiry, unless another run's live marker now comes first
+        (ours expired during an outage and that run took the lock): then its holder."""
+        now_ms = time.time() * 1000
+        first = min(((at, run, text) for at, run, text, expires_ms in self._lock_markers(name) if expires_ms > now_ms),
+                    default=None)
+        if first is not None and first[1] != holder.run_id:
+            return LockHolder.model_validate_json(first[2])
         self._lock_write(name, holder, time.time() + ttl_s)
+        return None
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
         """`holder`'s markers of `name` written again, expired (the same points: same series and time)."""

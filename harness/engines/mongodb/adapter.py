@@ -312,14 +312,19 @@ class MongoAdapter(EngineAdapter[MongoClient[Document]]):
             locks.delete_one({"_id": name, "holder": found["holder"]})  # a dead holder's: take it over
         return True
 
-    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Our document's expiry pushed ahead; taken again if it vanished; another holder's document: its holder
+        (expired or not: another run held the dataset since ours)."""
+        locks, ours = self.db[LOCKS], holder.model_dump_json()
         expires = datetime.now(timezone.utc) + timedelta(seconds=ttl_s)
-        done = self.db[LOCKS].update_one({"_id": name, "holder": holder.model_dump_json()}, {"$set": {"expires": expires}})
-        if not done.matched_count:  # vanished (an engine restart): take it again unless someone else did
-            try:
-                self.db[LOCKS].insert_one({"_id": name, "holder": holder.model_dump_json(), "expires": expires})
-            except DuplicateKeyError:
-                pass
+        if locks.update_one({"_id": name, "holder": ours}, {"$set": {"expires": expires}}).matched_count:
+            return None
+        try:  # vanished (an engine restart): take it again unless someone else did
+            locks.insert_one({"_id": name, "holder": ours, "expires": expires})
+            return None
+        except DuplicateKeyError:
+            found = locks.find_one({"_id": name})
+        return LockHolder.model_validate_json(found["holder"]) if found else True
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
         self.db[LOCKS].delete_one({"_id": name, "holder": holder.model_dump_json()})

@@ -232,24 +232,30 @@ class Neo4jAdapter(EngineAdapter[Bolt]):
         refuses a second live one (ConstraintValidationFailed), whose holder is then read."""
         self._rows(LOCK_CONSTRAINT)
         now = int(time.time() * 1000)
+        return self._create_lock(TAKE_LOCK, name=name, holder=holder.model_dump_json(), now=now,
+                                 expires=now + int(ttl_s * 1000))
+
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Our node's expiry pushed ahead; created again if it vanished (an engine restart without its data);
+        another holder's node: its holder (expired or not: another run held the dataset since ours)."""
+        ours, expires = holder.model_dump_json(), int((time.time() + ttl_s) * 1000)
+        if self._rows("MATCH (l:DbarenaLock {name: $name, holder: $holder}) SET l.expires_ms = $expires "
+                      "RETURN count(l)", name=name, holder=ours, expires=expires)[0][0]:
+            return None
+        return self._create_lock("CREATE (:DbarenaLock {name: $name, holder: $holder, expires_ms: $expires})",
+                                 name=name, holder=ours, expires=expires)
+
+    def _create_lock(self, cypher: str, **params: Any) -> LockHolder | bool | None:
+        """Run `cypher`, which creates lock node `params["name"]`: None when created, else the live node's holder
+        (the uniqueness constraint refused a second node)."""
         try:
-            self._rows(TAKE_LOCK, name=name, holder=holder.model_dump_json(), now=now, expires=now + int(ttl_s * 1000))
+            self._rows(cypher, **params)
             return None
         except Neo4jError as exc:
             if "ConstraintValidationFailed" not in (exc.code or ""):
                 raise
-        found = self._rows("MATCH (l:DbarenaLock {name: $name}) RETURN l.holder", name=name)
+        found = self._rows("MATCH (l:DbarenaLock {name: $name}) RETURN l.holder", name=params["name"])
         return LockHolder.model_validate_json(found[0][0]) if found else True
-
-    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
-        expires = int((time.time() + ttl_s) * 1000)
-        if not self._rows("MATCH (l:DbarenaLock {name: $name, holder: $holder}) SET l.expires_ms = $expires "
-                          "RETURN count(l)", name=name, holder=holder.model_dump_json(), expires=expires)[0][0]:
-            try:  # vanished (an engine restart without its data): take it again unless someone else did
-                self._rows("CREATE (:DbarenaLock {name: $name, holder: $holder, expires_ms: $expires})",
-                           name=name, holder=holder.model_dump_json(), expires=expires)
-            except Neo4jError:
-                pass
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
         self._rows("MATCH (l:DbarenaLock {name: $name, holder: $holder}) DELETE l", name=name, holder=holder.model_dump_json())

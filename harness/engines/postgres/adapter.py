@@ -25,7 +25,6 @@ from psycopg import sql
 
 from harness.dataset.generate import RecordBatch
 from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
-from harness.engines.locks import DatasetInUse
 from harness.engines.postgres.statements import Parameters, Result, build, ident, positional, schema, transaction
 from harness.engines.postgres.telemetry import collect
 from harness.engines.postgres.transactions import bind_transaction, explain_transaction
@@ -266,23 +265,28 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
                      (name, holder.model_dump_json()), prepare=False)
         return None
 
-    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
         """Take lock `name` again, on a new session when the lock's session is gone.
 
         The advisory lock ends with its session: a terminated backend, a server restart or a dropped
         connection would release it silently, and a second run could then prepare (drop) the data
         under this one. pg_try_advisory_lock is re-entrant for its session, so on a live session this
-        only confirms the lock; the session's end still releases every count of it. Raises
-        DatasetInUse when another run took the lock in between (the caller's renewal loop goes on).
+        only confirms the lock; the session's end still releases every count of it. Returns the run
+        that took the lock in between, if one did (the run is then invalid): the one holding it now,
+        or the one `dbarena_locks` still names (it held the lock and its session ended without a release).
         """
         try:
-            other = self._lock_acquire(name, holder, ttl_s)
+            return self._lock_acquire(name, holder, ttl_s)
         except psycopg.OperationalError:  # the session is gone: connect again and take it again
             self.connect()
-            other = self._lock_acquire(name, holder, ttl_s)
-        if other is not None:
-            who = other.describe() if isinstance(other, LockHolder) else "another session"
-            raise DatasetInUse(f"{self.name}: the lock on {name} was lost and {who} holds it now")
+        try:
+            row = self.client.execute("SELECT holder FROM dbarena_locks WHERE name = %s", (name,),
+                                      prepare=False).fetchone()
+        except psycopg.errors.UndefinedTable:
+            row = None
+        if row and row[0] != holder.model_dump_json():
+            return LockHolder.model_validate_json(row[0])
+        return self._lock_acquire(name, holder, ttl_s)
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
         conn = self.client

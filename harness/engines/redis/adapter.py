@@ -187,8 +187,13 @@ class RedisAdapter(EngineAdapter[Any]):
         found = self.client.get(key)
         return LockHolder.model_validate_json(found) if found else True
 
-    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
-        self.client.eval(_RENEW_LOCK, 1, _lock_key(name), holder.model_dump_json(), _ms(ttl_s))
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Our key's expiry pushed ahead, or the key set again if it vanished; the other holder if it is theirs."""
+        key = _lock_key(name)
+        if self.client.eval(_RENEW_LOCK, 1, key, holder.model_dump_json(), _ms(ttl_s)):
+            return None
+        found = self.client.get(key)
+        return LockHolder.model_validate_json(found) if found else True
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
         self.client.eval(_RELEASE_LOCK, 1, _lock_key(name), holder.model_dump_json())

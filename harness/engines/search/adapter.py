@@ -319,11 +319,23 @@ class SearchAdapter(EngineAdapter[SearchClient]):
                     raise
         return True
 
-    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> None:
-        found = self.client._unless_missing(self.client.raw.get, index=LOCK_INDEX, id=name)
-        if found and found.get("found") and found["_source"]["holder"] != holder.model_dump_json():
-            return  # someone else's (ours expired during an outage)
-        self.client.raw.index(index=LOCK_INDEX, id=name, body=_lock_body(holder, ttl_s), refresh="true")
+    def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
+        """Our document written again with a later expiry, only if it is still the version we read (by seq_no);
+        taken again if it vanished. Someone else's document: its holder (ours expired during an outage)."""
+        raw, ours = self.client.raw, holder.model_dump_json()
+        found = self.client._unless_missing(raw.get, index=LOCK_INDEX, id=name)
+        if not found or not found.get("found"):
+            return self._lock_acquire(name, holder, ttl_s)  # vanished (an engine restart): unless someone took it
+        if found["_source"]["holder"] != ours:
+            return LockHolder.model_validate_json(found["_source"]["holder"])
+        try:
+            raw.index(index=LOCK_INDEX, id=name, body=_lock_body(holder, ttl_s), if_seq_no=found["_seq_no"],
+                      if_primary_term=found["_primary_term"], refresh="true")
+        except Exception as exc:
+            if getattr(exc, "status_code", None) != 409:
+                raise
+            return self._lock_renew(name, holder, ttl_s)  # changed since our read: look again
+        return None
 
     def _lock_release(self, name: str, holder: LockHolder) -> None:
         found = self.client._unless_missing(self.client.raw.get, index=LOCK_INDEX, id=name)
