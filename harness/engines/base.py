@@ -24,12 +24,15 @@ from harness.engines.calls import Executor, Record
 from harness.engines.limits import LOAD_BATCH
 from harness.engines.locks import (
     LOCK_TTL_S,
+    OVERLAP_TTL_S,
     DatasetInUse,
     DatasetLock,
     LockHolder,
     is_stale,
     lost,
     mark_running,
+    overlap_name,
+    overlapped,
     refusal,
     unmark,
 )
@@ -97,8 +100,8 @@ class EngineAdapter(ABC, Generic[ClientT]):
         try:
             parts = urlsplit(self.url)
             parts.port  # noqa: B018 - parsing the port raises for one out of range or not a number
-        except ValueError as exc:
-            raise EngineUnavailable(f"{self.name} URL {shown!r} cannot be parsed ({exc}); "
+        except ValueError:  # the parser's own message quotes the part it failed on: maybe a piece of the password
+            raise EngineUnavailable(f"{self.name} URL {shown!r} cannot be parsed: {_unparsable(self.url)}; "
                                     f"give one like {self.url_example}") from None
         if any(ch.isspace() or ord(ch) < 32 for ch in self.url):  # RFC 3986: no spaces or controls in a URL
             raise EngineUnavailable(f"{self.name} URL {shown!r} is malformed: it holds a space or control character "
@@ -216,13 +219,8 @@ class EngineAdapter(ABC, Generic[ClientT]):
             keeper.close()
             unmark(mark)
             raise
-        def renew(name: str) -> None:
-            other = keeper._lock_renew(name, holder, ttl_s)
-            if other is not None:
-                raise lost(self.name, name, other if isinstance(other, LockHolder) else None)
-
-        self._dataset_lock = DatasetLock(mark, taken, ttl_s, renew, lambda name: keeper._lock_release(name, holder),
-                                         keeper.close)
+        self._dataset_lock = DatasetLock(mark, taken, ttl_s, lambda name: keeper._renew_lock(name, holder, ttl_s),
+                                         lambda name: keeper._lock_release(name, holder), keeper.close)
 
     def unlock_dataset(self) -> str | None:
         """Release the dataset lock this adapter took, if any; never raises (an unreleased lock expires).
@@ -232,6 +230,25 @@ class EngineAdapter(ABC, Generic[ClientT]):
         """
         lock, self._dataset_lock = self._dataset_lock, None
         return lock.release() if lock is not None else None
+
+    def _renew_lock(self, name: str, holder: LockHolder, ttl_s: float) -> None:
+        """One renewal of lock `name` (the keeper's, in DatasetLock's thread); LockLost when runs overlapped.
+
+        Another run holds it now: that run is told this one still runs (an `overlap_name` lock taken
+        for it), and LockLost says who holds it. Still ours: a run that had lost it to us and still
+        ran may have left such a lock for us; LockLost names it.
+        """
+        other = self._lock_renew(name, holder, ttl_s)
+        if isinstance(other, LockHolder):
+            self._lock_acquire(overlap_name(name, other.run_id), holder, OVERLAP_TTL_S)
+        if other is not None:
+            raise lost(self.name, name, other if isinstance(other, LockHolder) else None)
+        probe = overlap_name(name, holder.run_id)
+        witness = self._lock_acquire(probe, holder, OVERLAP_TTL_S)
+        if witness is None:
+            self._lock_release(probe, holder)  # nobody left one: the probe took the name, give it back
+        elif isinstance(witness, LockHolder) and witness.run_id != holder.run_id:
+            raise overlapped(self.name, name, witness)
 
     def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
         """Take lock `name` for `holder` (replacing an expired one): None when taken, else its live holder
@@ -270,6 +287,10 @@ class EngineAdapter(ABC, Generic[ClientT]):
 
     def finish_load(self, workload: Workload) -> None:
         """Make loaded data visible and stable before measuring (ANALYZE, refresh, ...)."""
+
+    def before_measure(self, workload: Workload) -> None:
+        """Called in the parent just before the measurement, on every run: after `finish_load`, or at
+        once when the load is skipped. E.g. a snapshot of the server's cumulative counters for telemetry."""
 
     # ---- operations -----------------------------------------------------------------
 
@@ -337,3 +358,19 @@ class EngineAdapter(ABC, Generic[ClientT]):
         Writes have no answer here: verify counts what their executor touched.
         """
         return None
+
+
+def _unparsable(url: str) -> str:
+    """Why urlsplit refused `url`, said without quoting any of it (the part it failed on may be a password's).
+
+    A password holding `/`, `?`, `#` or `@` ends the URL's authority early (RFC 3986 §3.2), so what
+    follows the user name's `:` is read as a port; percent-encoding those characters fixes it.
+    """
+    authority = url.partition("//")[2]
+    if "@" in authority and authority.rfind("@") > min((i for i in map(authority.find, "/?#") if i >= 0),
+                                                         default=len(authority)):
+        return ("its password (or user) holds '/', '?', '#' or '@', which end the host part early: "
+                "percent-encode them as %2F, %3F, %23 and %40")
+    return ("the part after the host's ':' is not a port number from 0 to 65535 (a password with '/', '?', '#' "
+            "or '@' must be percent-encoded as %2F, %3F, %23 and %40)")
+

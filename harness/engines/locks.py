@@ -127,14 +127,30 @@ def lost(engine: str, name: str, other: LockHolder | None) -> LockLost:
                     "that run may have dropped or changed the data this one measured")
 
 
+OVERLAP_TTL_S = 300.0  # s: how long a run that lost its lock stays on record as having run beside its new holder
+
+
+def overlap_name(name: str, run_id: str) -> str:
+    """The lock name a run that lost lock `name` takes to tell `run_id`, which holds it now, that it still ran."""
+    return f"{name}.overlap.{run_id}"
+
+
+def overlapped(engine: str, name: str, other: LockHolder) -> LockLost:
+    """The line a run's record carries when `other`, which had lost lock `name` to it, still ran on the dataset."""
+    return LockLost(f"{other.describe()} still ran on dataset entity {name} on {engine} during this run (its lock had "
+                    "expired and this run took it): its calls may have changed the data and the load this run measured")
+
+
 class DatasetLock:
     """Locks held on `names`; `renew(name)` runs every `ttl_s / 3` s in a daemon thread until `release()`,
     which also drops the run's `mark` (mark_running).
 
     `renew` and `release` come from the adapter that owns the lock's connection. `renew` raises
     LockLost when another run holds the lock now (ours expired in an outage, or its session
-    ended): the first such line is kept in `lost` and returned by `release()`, which renews
-    once more first, so a loss since the last renewal is not missed at the run's end. Other
+    ended), or when a run that lost it to us still ran (it left an `overlap_name` lock for us):
+    either way the runs overlapped on the data. The first such line is kept in `lost` and
+    returned by `release()`, which renews once more first, so an overlap since the last renewal
+    is not missed at the run's end. Other
     failures (an engine restarting) are ignored: the next renewal tries again, and a lock that
     could not be released expires.
     """

@@ -72,7 +72,7 @@ class RunRecord(Frozen):
     operations: dict[str, OperationResult]
     total_throughput_ops_s: float = 0.0
     measured_s: float = 0.0
-    stopped_by: str = "duration"  # what ended the measurement: duration | operationcount | interrupted (a signal)
+    stopped_by: str = "duration"  # what ended the measurement: duration | operationcount | interrupted | failure
     timeseries: tuple[TimePoint, ...] = ()
     stages: tuple[StageResult, ...] = ()  # per stage of a load shape (load.stages)
     scenarios: tuple[ScenarioResult, ...] = ()  # per scenario (load.scenarios)

@@ -116,7 +116,7 @@ class Measurement(Frozen):
     operations: dict[str, OperationResult]
     timeseries: tuple[TimePoint, ...] = ()
     measured_s: float = 0.0  # seconds of the measurement window actually run
-    stopped_by: str = "duration"  # what ended the window: duration | operationcount | interrupted (a stop signal)
+    stopped_by: str = "duration"  # what ended the window: duration | operationcount | interrupted | failure
     complete: bool
     interrupted: bool = False
     invalid_reasons: tuple[str, ...] = ()
@@ -335,7 +335,9 @@ def _measurement(request: RunRequest, outcome: _Outcome, *, run_id: str, started
     if outcome.lock_lost is not None:
         found.insert(0, Invalid(outcome.lock_lost, "other"))
     found = list(dict.fromkeys(Invalid(one_line(f.reason), f.cause) for f in found))
-    stopped_by = ("interrupted" if outcome.interrupted and outcome.phase in ("warmup", "measure") else
+    cut_short = outcome.phase not in ("telemetry", "done")  # after the window, a signal or failure ended nothing
+    stopped_by = ("interrupted" if outcome.interrupted and cut_short else
+                  "failure" if outcome.failure is not None and cut_short else
                   "operationcount" if results and all(r.quota_reached for r in results) else "duration")
     found_outages = outages(timeseries, _dark_seconds(timeseries, request.load.warmup_s, measured_s)[0])
     return Measurement(
@@ -434,7 +436,7 @@ def _invalid_reasons(request: RunRequest, results: list[WorkerResult], complete:
     if not complete and not outcome.lost and (outcome.interrupted or outcome.failure is None):
         reasons.append(Invalid("run interrupted before the end of the measurement window", "interrupted"))
     if not results:
-        if not outcome.stopped_before_measuring():  # else the interruption or the failure says why
+        if outcome.failure is None and not outcome.stopped_before_measuring():  # else the failure or signal says why
             reasons.append(Invalid("no worker process returned results", "workers"))
         return reasons
     busy = _client_busy(results)
@@ -730,6 +732,7 @@ class _Session:
                 self._load_cut_short(message)
             elif isinstance(message, Loaded):
                 self._finish_load(message)
+                self.adapter.before_measure(self.request.workload)  # also when the load was skipped
                 self.outcome.phase = "measure"
                 master.send(Measure())
             else:

@@ -158,13 +158,15 @@ class ArenaUser(User):
         self.op_greenlet: greenlet | None = None
         self.call: tuple[int, int, int] | None = None  # (operation, intended, start) of the call in flight
         self.quota_done = False
+        self.failed = False
         self.adapter = create_adapter(config.engine, config.url, config.load.op_timeout_s)
         try:
             self.adapter.connect()
             self.executors = state.bind_all(self.adapter)
-        except Exception as exc:  # reported to the parent, which refuses the run
+        except Exception as exc:  # reported to the parent, which refuses the run (one line: the engine's words)
             state.failed.append(f"{type(exc).__name__}: {exc}")
-            raise
+            self.failed = True  # not raised: Locust would log a traceback for what is the engine's refusal
+            return
         state.connected += 1
         state.users.append(self)
 
@@ -174,12 +176,13 @@ class ArenaUser(User):
     @task
     def run_mix(self) -> None:
         state = self.state
-        state.go.wait()
-        state.running += 1
-        try:
-            self._drive()
-        finally:
-            state.running -= 1
+        if not self.failed:  # a user that could not connect never runs (its worker reported Failed)
+            state.go.wait()
+            state.running += 1
+            try:
+                self._drive()
+            finally:
+                state.running -= 1
         while not state.stopping:  # run over; idle until the process stops us
             gevent.sleep(0.05)
 

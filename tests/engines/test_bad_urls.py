@@ -66,6 +66,26 @@ def wrong_cases() -> list[tuple[str, str]]:
     return cases
 
 
+UNENCODED = {  # a password holding a character that ends the URL's authority early (RFC 3986 3.2)
+    "postgres": "postgresql://dbarena:{pw}@127.0.0.1:1/postgres",
+    "redis": "redis://:{pw}@127.0.0.1:1/0",
+    "mongodb": "mongodb://dbarena:{pw}@127.0.0.1:1/dbarena",
+    "opensearch": "http://dbarena:{pw}@127.0.0.1:1",
+    "neo4j": "bolt://neo4j:{pw}@127.0.0.1:1",
+}
+
+
+@pytest.mark.parametrize("cut", ["#", "/", "?"])
+@pytest.mark.parametrize("engine", sorted(UNENCODED))
+def test_a_password_that_is_not_percent_encoded_is_never_quoted_in_part(engine: str, cut: str) -> None:
+    """The parser's own message quotes what it read as a port: the password's first part. Neither part may show,
+    and the line says to percent-encode."""
+    first, second = "Fr0nt-part", "Back-part9"
+    message = refusal(engine, UNENCODED[engine].format(pw=f"{first}{cut}{second}"))
+    assert first not in message and second not in message, message
+    assert "percent-encode" in message and "%23" in message, message
+
+
 @pytest.mark.parametrize(("engine", "url"), wrong_cases())
 def test_a_url_of_another_scheme_is_refused_before_the_driver(engine: str, url: str) -> None:
     message = refusal(engine, url)

@@ -29,6 +29,7 @@ def test_a_load_failure_records_what_each_worker_loaded_before_it() -> None:
     # the engine refused a batch: its cause is the engine's, not the harness's workers
     assert record.invalid_causes[0] == "engine", (record.invalid_causes, record.invalid_reasons)
     assert "failed during load" in record.invalid_reasons[0]
+    assert record.stopped_by == "failure"  # not "duration": the window never ran
     assert not record.interrupted
     assert not any("interrupted" in reason for reason in record.invalid_reasons), record.invalid_reasons
     assert not any("no worker process returned results" in reason for reason in record.invalid_reasons)

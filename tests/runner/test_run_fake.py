@@ -195,3 +195,17 @@ def test_a_master_that_cannot_listen_is_the_harness_s_failure_not_the_engine_s()
     assert not record.valid and not record.complete
     assert record.invalid_causes[0] == "workers", (record.invalid_causes, record.invalid_reasons)
     assert f"--master-bind 127.0.0.1:{port}: the master cannot listen there" in record.invalid_reasons[0]
+    assert record.stopped_by == "failure"
+
+
+def test_users_the_engine_refuses_at_the_start_are_one_line_and_the_engine_s_cause(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """The engine refuses the users' connections after the load (stopped meanwhile): the record says the engine
+    failed, once (no 'no worker process returned results' blaming the workers), and no traceback is printed."""
+    load = LoadProfile(users=2, processes=1, duration=1, warmup=0)
+    record = run_and_record(RunRequest(engine="fake", url="fake://refused?refuse_bind=1", workload=kv(), load=load),
+                            Progress())
+    assert not record.valid and not record.complete
+    assert record.invalid_causes == ("engine",), (record.invalid_causes, record.invalid_reasons)
+    assert "refuse_bind" in record.invalid_reasons[0] and record.stopped_by == "failure"
+    assert "Traceback" not in capfd.readouterr().err

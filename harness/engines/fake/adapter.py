@@ -6,8 +6,9 @@ that tests can create realistic noise or a known slowdown:
 `telemetry_ms=N` makes collecting telemetry take N ms (announced on stderr), so tests can
 interrupt a run in that phase; `load_ms=N` makes each bulk-load call take N ms (a load long
 enough to report progress); `load_fail_after=N` makes a bulk-load call fail (ConnectionError) once its
-process has loaded N records (a load cut short by the engine). The simulated wait uses time.sleep, which gevent turns into
-a cooperative yield.
+process has loaded N records (a load cut short by the engine); `refuse_bind=1` makes binding an operation fail
+(EngineUnavailable), as a worker's users meet an engine that went away after the load. The simulated wait uses
+time.sleep, which gevent turns into a cooperative yield.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class FakeAdapter(EngineAdapter[FakeServer]):
             self.telemetry_s = float(query.get("telemetry_ms", 0)) / 1000
             self.load_s = float(query.get("load_ms", 0)) / 1000
             self.load_fail_after = int(query["load_fail_after"]) if "load_fail_after" in query else None
+            self.refuse_bind = bool(int(query.get("refuse_bind", 0)))
         except ValueError as exc:
             raise EngineUnavailable(f"fake URL {url!r}: {exc}; its options are numbers, e.g. {self.url_example}") from None
         self.server = server_for(url)
@@ -117,6 +119,8 @@ class FakeAdapter(EngineAdapter[FakeServer]):
             time.sleep(delay)
 
     def bind(self, op: Operation, workload: Workload) -> Executor:
+        if self.refuse_bind:
+            raise EngineUnavailable("fake engine refused the connection's statements (refuse_bind)")
         name = op.entity
         serve, timeout_s = self._serve, timeout_of(op, self.op_timeout_s)
         act = self._action(op, workload.entity(op.entity).key)

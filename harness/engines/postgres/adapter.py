@@ -26,7 +26,7 @@ from psycopg import sql
 from harness.dataset.generate import RecordBatch
 from harness.engines.base import EngineAdapter, Executor, LockHolder, Record
 from harness.engines.postgres.statements import Parameters, Result, build, ident, positional, schema, transaction
-from harness.engines.postgres.telemetry import collect
+from harness.engines.postgres.telemetry import Snapshot, collect, snapshot
 from harness.engines.postgres.transactions import bind_transaction, explain_transaction
 from harness.engines.postgres.wire import prepare_wire
 from harness.errors import UnsupportedOperation
@@ -62,6 +62,8 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
     def __init__(self, name: str, url: str, op_timeout_s: float = DEFAULT_OP_TIMEOUT_S) -> None:
         super().__init__(name, url, op_timeout_s)
         self._timeout_ms: int | None = None  # the session's statement_timeout as last SET (None: server default)
+        # pg_stat_statements' counters before the measurement (before_measure): telemetry reports the difference
+        self._statements_before: Snapshot | None = None
 
     @classmethod
     def patch_process(cls) -> None:
@@ -153,10 +155,12 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         conn = self.client
         for entity in workload.dataset.entities:
             conn.execute(sql.SQL("VACUUM ANALYZE {}").format(ident(entity.name)))
-        try:
-            conn.execute("SELECT pg_stat_statements_reset()")
-        except psycopg.Error:
-            pass
+
+    def before_measure(self, workload: Workload) -> None:
+        """Snapshot pg_stat_statements (never reset: the server's statistics are the DBA's); telemetry
+        reports the difference. Absent when the view is missing or unreadable."""
+        self._use_timeout(0)
+        self._statements_before = snapshot(self.client)
 
     # ---- operations -----------------------------------------------------------------
 
@@ -243,13 +247,17 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
     def _lock_acquire(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
         """pg_try_advisory_lock on a hash of schema.entity, held by this session until released or closed.
 
-        The holder is written to `dbarena_locks` (for the refusal's line); the advisory lock is the
-        lock, and it ends with its session, so a crashed holder never blocks (`ttl_s` is not needed).
+        The holder and its expiry (renewed every ttl/3) are written to `dbarena_locks`. The advisory
+        lock alone would let a second run in the moment the holder's session ends (a terminated
+        backend, a dropped connection) while the holder still runs: so a free advisory lock whose row
+        names another holder that has not expired is not taken (that holder's renewal takes it
+        again on a new session). A crashed holder's row expires after `ttl_s`; on this host the
+        caller replaces it at once (`is_stale`).
         """
         conn = self.client
         self._use_timeout(0)
-        taken = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '.' || %s, 0))",
-                             (name,), prepare=False).fetchone()
+        lock = "hashtextextended(current_schema() || '.' || %s, 0)"
+        taken = conn.execute(f"SELECT pg_try_advisory_lock({lock})", (name,), prepare=False).fetchone()
         if not (taken and taken[0]):
             try:
                 row = conn.execute("SELECT holder FROM dbarena_locks WHERE name = %s", (name,), prepare=False).fetchone()
@@ -257,12 +265,20 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
                 row = None
             return LockHolder.model_validate_json(row[0]) if row else True
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS dbarena_locks (name text PRIMARY KEY, holder text NOT NULL)",
-                         prepare=False)
+            conn.execute("CREATE TABLE IF NOT EXISTS dbarena_locks (name text PRIMARY KEY, holder text NOT NULL, "
+                         "expires timestamptz)", prepare=False)
         except psycopg.errors.UniqueViolation:
             pass  # another run created it at the same moment
-        conn.execute("INSERT INTO dbarena_locks VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder",
-                     (name, holder.model_dump_json()), prepare=False)
+        conn.execute("ALTER TABLE dbarena_locks ADD COLUMN IF NOT EXISTS expires timestamptz", prepare=False)
+        ours = holder.model_dump_json()
+        row = conn.execute("SELECT holder FROM dbarena_locks WHERE name = %s AND holder <> %s AND expires > now()",
+                           (name, ours), prepare=False).fetchone()
+        if row:  # its holder still renews it: only its session ended
+            conn.execute(f"SELECT pg_advisory_unlock({lock})", (name,), prepare=False)
+            return LockHolder.model_validate_json(row[0])
+        conn.execute("INSERT INTO dbarena_locks VALUES (%s, %s, now() + make_interval(secs => %s)) "
+                     "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires = EXCLUDED.expires",
+                     (name, ours, ttl_s), prepare=False)
         return None
 
     def _lock_renew(self, name: str, holder: LockHolder, ttl_s: float) -> LockHolder | bool | None:
@@ -316,7 +332,7 @@ class PostgresAdapter(EngineAdapter[psycopg.Connection[Any]]):
         return values
 
     def telemetry(self, workload: Workload) -> dict[str, Any]:
-        return collect(self.client, [e.name for e in workload.dataset.entities])
+        return collect(self.client, [e.name for e in workload.dataset.entities], since=self._statements_before)
 
     def answer(self, op: Operation, workload: Workload, argument: Any) -> list[dict[str, Any]] | None:
         """The rows the executor's statement returns (dbarena verify; postgres/answers.py)."""

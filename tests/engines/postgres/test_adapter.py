@@ -40,7 +40,7 @@ def calls(conn: psycopg.Connection[Any], fragment: str) -> int:
 def wait_until_reads_flow(conn: psycopg.Connection[Any], fragment: str, timeout_s: float = 60) -> None:
     """Block until the benchmark's reads reach the server (the load phase and start-up are over)."""
     deadline = time.monotonic() + timeout_s
-    lowest = calls(conn, fragment)  # the load phase resets pg_stat_statements: track the minimum
+    lowest = calls(conn, fragment)  # cumulative on the server (never reset): count from here
     while (seen := calls(conn, fragment)) < lowest + 20:
         lowest = min(lowest, seen)
         assert time.monotonic() < deadline, "benchmark reads never reached the server"
