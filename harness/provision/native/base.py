@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from harness.errors import EngineUnavailable, UserError
+from harness.errors import EngineUnavailable
 from harness.provision import paths
 from harness.provision.native import data as folders
 from harness.provision.ports import free_port, port_open
@@ -51,6 +51,7 @@ class NativeServer:
     data_dir: str
     started_at: float
     ready_after_s: float
+    stop_signal: int = signal.SIGTERM  # the launcher's (NativeLauncher.stop_signal); SIGTERM in older records
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -209,7 +210,8 @@ def stop_recorded(found: Recorded, *, keep_data: bool = False, timeout_s: float 
     """Stop a recorded server by its PID if it still runs, then remove its data folder, log and owner file
     unless `keep_data` (then only its `engines up` record is dropped). Returns the bytes freed."""
     if found.running and found.server_pid is not None:
-        _terminate(found.server_pid, timeout_s, _stop_signal(found.engine))
+        first = signal.Signals(found.server.stop_signal) if found.server else signal.SIGTERM
+        _terminate(found.server_pid, timeout_s, first)
     if keep_data:
         folders.record_up(found.folder, None)
         return 0
@@ -285,6 +287,7 @@ def start(
         data_dir=str(data),
         started_at=time.time(),
         ready_after_s=round(time.monotonic() - began, 2),
+        stop_signal=int(launcher.stop_signal),
     )
     progress(f"{launcher.engine} ready at {server.url} after {server.ready_after_s:.1f}s (pid {proc.pid})")
     if keep_state:
@@ -297,7 +300,7 @@ def stop(server: NativeServer, timeout_s: float = 30.0, *, keep_data: bool = Fal
 
     Returns the bytes freed (0 when kept).
     """
-    _terminate(server.pid, timeout_s, _stop_signal(server.engine))
+    _terminate(server.pid, timeout_s, signal.Signals(server.stop_signal))
     if keep_data:
         folders.record_up(Path(server.data_dir), None)
         return 0
@@ -395,17 +398,6 @@ def session_pids(leader: int) -> set[int]:
         if int(fields[3]) == leader:
             found.add(int(stat.parent.name))
     return found
-
-
-def _stop_signal(engine: str) -> signal.Signals:
-    """The launcher's `stop_signal` for a recorded server of `engine`; SIGTERM for a launcher the engine table
-    does not list (a test's own)."""
-    from harness.provision.native.registry import get_launcher  # the registry imports this module
-
-    try:
-        return get_launcher(engine).stop_signal
-    except UserError:
-        return signal.SIGTERM
 
 
 def _terminate(pid: int, timeout_s: float = 30.0, first: signal.Signals = signal.SIGTERM) -> None:
